@@ -1,0 +1,130 @@
+"""The scenario model: what a loaded, validated scenario file becomes.
+
+Every time in the model is an offset from the scenario's ``start`` (a ``timedelta``);
+the loader turns absolute UTC instants into offsets. Every element keeps the file and
+line it came from (``where``) so that a failed expectation can point at its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+# The timeline events the spine knows; the loader rejects any other name.
+EVENTS = ("password_change", "app_removed", "checkpoint", "reconnect")
+# The email kinds the notifier sends.
+EMAIL_KINDS = ("expiry_reminder", "invalid")
+CONNECTION_KINDS = ("owned", "monitored")
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an element stands in its file (line is 1-based)."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class CompanySpec:
+    users: int
+    """How many users the company has; they are named ``user1`` … ``userN``."""
+    opt_out: tuple[str, ...] = ()
+    """Users who opted out of reminder emails (the invalid-connection email still reaches them)."""
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionSpec:
+    id: str
+    provider: str
+    kind: str
+    connected_by: str
+    sync_every: timedelta
+    where: Where
+    connect_at: timedelta = timedelta(0)
+    scopes: tuple[str, ...] | None = None
+    """The permissions asked for; ``None`` means the profile's ``default_scopes``."""
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: timedelta
+    event: str
+    connection: str
+    where: Where
+    by: str | None = None
+    """The company user who acts (``reconnect``); ``None`` means ``connected_by``."""
+
+
+@dataclass(frozen=True)
+class StateExpect:
+    """``{at: 20d 6h, connection: fb, state: invalid, reason: password_changed}``"""
+
+    at: timedelta
+    connection: str
+    state: str
+    where: Where
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EmailExpect:
+    """``{email: expiry_reminder, about: fb, to: all, at: [50d, 55d], within: 20d..21d}``
+
+    ``to``: ``"all"`` (every current user), a list of user ids, or ``None`` (anyone).
+    ``at``: each instant must be matched by one email (per recipient) within
+    ``tolerance``, and no other email of that kind and connection may go out.
+    ``within``: every matching email lies in the closed window.
+    ``count``: exactly that many emails (per recipient); ``0`` means none.
+    """
+
+    kind: str
+    about: str
+    where: Where
+    to: str | tuple[str, ...] | None = None
+    at: tuple[timedelta, ...] | None = None
+    within: tuple[timedelta, timedelta] | None = None
+    count: int | None = None
+    tolerance: timedelta = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class GapExpect:
+    """``{data_gap: fb, from: 20d, to: 23d}``: a gap in synced data from/to (± tolerance).
+
+    ``to: None`` means the gap is still open at the end of the run.
+    """
+
+    connection: str
+    start: timedelta
+    end: timedelta | None
+    where: Where
+    tolerance: timedelta = timedelta(0)
+
+
+Expectation = StateExpect | EmailExpect | GapExpect
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    start: datetime
+    until: timedelta
+    company: CompanySpec
+    connections: dict[str, ConnectionSpec]
+    timeline: tuple[TimelineEvent, ...]
+    expect: tuple[Expectation, ...]
+    where: Where
+    description: str = ""
+    profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-provider profile overrides, e.g. ``{facebook: {long_token_lifetime: 30d}}``."""
+
+    @property
+    def users(self) -> list[str]:
+        return [f"user{i}" for i in range(1, self.company.users + 1)]
