@@ -1,0 +1,41 @@
+"""Scenarios: YAML files of connections, a timeline and expectations, as a model.
+
+``load_paths(["scenarios/"])`` finds, loads and validates scenario files and returns
+:class:`Scenario` objects; every mistake in every file is reported at once, as one
+:class:`~conntrack._exceptions.ScenarioError` whose problems read ``file:line: message``.
+"""
+
+from ._loader import discover, load_file, load_paths, schema
+from ._model import (
+    CONNECTION_KINDS,
+    EMAIL_KINDS,
+    EVENTS,
+    CompanySpec,
+    ConnectionSpec,
+    EmailExpect,
+    Expectation,
+    GapExpect,
+    Scenario,
+    StateExpect,
+    TimelineEvent,
+    Where,
+)
+
+__all__ = [
+    "CONNECTION_KINDS",
+    "EMAIL_KINDS",
+    "EVENTS",
+    "CompanySpec",
+    "ConnectionSpec",
+    "EmailExpect",
+    "Expectation",
+    "GapExpect",
+    "Scenario",
+    "StateExpect",
+    "TimelineEvent",
+    "Where",
+    "discover",
+    "load_file",
+    "load_paths",
+    "schema",
+]

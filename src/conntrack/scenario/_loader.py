@@ -1,0 +1,742 @@
+"""Load and validate scenario files into the model of :mod:`._model`.
+
+Loading runs in three passes, each of which collects :class:`Problem` objects rather
+than raising, so that one run reports every mistake in every file at once:
+
+1. :mod:`._marks` parses the YAML and keeps the line of every key and value;
+2. the packaged ``schema.json`` (JSON Schema 2020-12) checks the shape: keys, types,
+   enum values. Its errors are translated into plain sentences at the right line,
+   with a "did you mean" for misspelt keys and values;
+3. :class:`_Builder` parses times, resolves references (connections, users,
+   providers), checks that everything falls inside the run, and builds the model.
+
+Nothing in here lets an exception other than :class:`ScenarioError` escape for bad
+input: a scenario author must see ``file:line: what is wrong``, never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .._durations import format_duration, format_instant, parse_duration, parse_instant
+from .._exceptions import DurationError, Problem, ProfileError, ScenarioError
+from .._profiles import load_profile, providers
+from ._marks import Document, load_documents
+from ._marks import Path as DataPath
+from ._model import (
+    CompanySpec,
+    ConnectionSpec,
+    EmailExpect,
+    Expectation,
+    GapExpect,
+    Scenario,
+    StateExpect,
+    TimelineEvent,
+    Where,
+)
+
+SUFFIXES = (".yaml", ".yml")
+_INSTANT = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The packaged JSON Schema of a scenario document."""
+    text = resources.files(__package__).joinpath("schema.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+# --- public API -------------------------------------------------------------------
+
+
+def discover(paths: Sequence[str | Path]) -> list[Path]:
+    """The scenario files named by ``paths``, in order, each once.
+
+    A file is taken as given (whatever its suffix); a directory is searched
+    recursively for ``*.yaml`` and ``*.yml`` (sorted), skipping ``README*`` files and
+    hidden directories. Raises :class:`ScenarioError` for paths that do not exist and
+    for directories without a scenario, naming every such path at once.
+    """
+    found: list[Path] = []
+    problems: list[Problem] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SUFFIXES
+                and p.is_file()
+                and not p.name.startswith("README")
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+            if not files:
+                problems.append(
+                    Problem(str(given), 0, "no *.yaml or *.yml scenario files in this folder")
+                )
+            found.extend(files)
+        elif path.exists():
+            found.append(path)
+        else:
+            problems.append(
+                Problem(
+                    str(given),
+                    0,
+                    "no such file or directory — check the spelling, or give a scenario "
+                    "file (.yaml, .yml) or a folder of them",
+                )
+            )
+    if problems:
+        raise ScenarioError(problems)
+    return list(dict.fromkeys(found))
+
+
+def load_file(path: str | Path) -> list[Scenario]:
+    """Every scenario of one file (one per YAML document), or :class:`ScenarioError`."""
+    scenarios, problems = _load(Path(path))
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def load_paths(paths: Sequence[str | Path]) -> list[Scenario]:
+    """Discover and load every scenario; one :class:`ScenarioError` for all problems."""
+    scenarios: list[Scenario] = []
+    problems: list[Problem] = []
+    for path in discover(paths):
+        found, wrong = _load(path)
+        scenarios.extend(found)
+        problems.extend(wrong)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def _load(path: Path) -> tuple[list[Scenario], list[Problem]]:
+    file = str(path)
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as e:
+        return [], [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the file as UTF-8")]
+    except OSError as e:
+        return [], [Problem(file, 0, f"cannot read the file: {e.strerror or e}")]
+    documents, problems = load_documents(text, file)
+    if not problems and all(doc.data is None for doc in documents):
+        line = documents[0].line if documents else 1
+        problems.append(
+            Problem(file, line, "the file holds no scenario; start it with 'scenario: <name>'")
+        )
+    scenarios = []
+    for doc in documents:
+        if doc.data is None and len(documents) > 1:
+            continue  # a stray '---' between or after scenarios
+        found = _Builder(file, doc, problems).build()
+        if found is not None:
+            scenarios.append(found)
+    return scenarios, problems
+
+
+# --- messages -----------------------------------------------------------------------
+
+
+def _suggest(value: str, allowed: Iterable[str]) -> str:
+    """`` — did you mean 'x'?`` for the nearest allowed word, or nothing."""
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def _unknown(what: str, value: Any, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str):
+        return f"'{what}' must be one of {', '.join(allowed)}; got {_describe(value)}"
+    return f"unknown {what} '{value}'{_suggest(value, allowed)} (allowed: {', '.join(allowed)})"
+
+
+def _describe(value: Any) -> str:
+    kinds = {bool: "a boolean", int: "a number", float: "a number", str: "text"}
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{kinds.get(type(value), type(value).__name__)} {_show(value)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+def _label(path: DataPath) -> str:
+    """How a message names the value at ``path``: ``'at'``, ``item 2 of 'at'``."""
+    if not path:
+        return "the document"
+    last = path[-1]
+    if isinstance(last, int):
+        return f"item {last + 1} of '{path[-2]}'" if len(path) > 1 else f"item {last + 1}"
+    return f"'{last}'"
+
+
+def _key(path: DataPath) -> str:
+    """The last key name on ``path`` (the field an enum value belongs to)."""
+    for part in reversed(path):
+        if isinstance(part, str):
+            return part
+    return "value"
+
+
+def _title(schema_: dict[str, Any], path: DataPath) -> str:
+    if len(path) == 2 and path[0] == "connections":
+        return f"connection '{path[1]}'"
+    title = str(schema_.get("title", "mapping"))
+    return "the scenario" if title == "scenario" else f"the {title}"
+
+
+def _example(schema_: dict[str, Any], key: str) -> str:
+    examples = schema_.get("properties", {}).get(key, {}).get("examples")
+    if not examples:
+        return f"'{key}: …'"
+    example = examples[0]
+    if isinstance(example, str):
+        return f"'{key}: {example}'"
+    return f"'{key}: {json.dumps(example).replace(chr(34), '')}'"
+
+
+def _has_words(error: jsonschema.ValidationError) -> bool:
+    return isinstance(error.schema, dict) and "x-expected" in error.schema
+
+
+def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataPath]]:
+    """The schema's complaints about ``doc`` as problems, and the paths they concern."""
+    problems: list[Problem] = []
+    bad: set[DataPath] = set()
+
+    def add(path: DataPath, message: str, *, key: bool = False) -> None:
+        line = doc.key_line_of(path) if key else doc.line_of(path)
+        problems.append(Problem(file, line, message))
+        bad.add(path)
+
+    errors = list(_validator().iter_errors(doc.data))
+    # A value of the wrong type gets one message: the first type error that has words
+    # for what was expected. Other complaints about it (an expectation's shape, say)
+    # would only repeat the same mistake.
+    typed: dict[DataPath, jsonschema.ValidationError] = {}
+    for error in errors:
+        if error.validator == "type":
+            path = tuple(error.absolute_path)
+            if path not in typed or not _has_words(typed[path]):
+                typed[path] = error
+    for error in errors:
+        path = tuple(error.absolute_path)
+        if path in doc.broken:
+            continue  # the YAML layer already said what is wrong with this value
+        if path in typed and typed[path] is not error:
+            continue
+        sub: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+        value = error.instance
+        expected = sub.get("x-expected")
+        if error.validator == "additionalProperties" and isinstance(value, dict):
+            allowed = list(sub.get("properties", {}))
+            for name in value:
+                if name not in allowed:
+                    add(
+                        (*path, name),
+                        f"unknown key '{name}' in {_title(sub, path)}"
+                        f"{_suggest(name, allowed)} (allowed: {', '.join(allowed)})",
+                        key=True,
+                    )
+        elif error.validator == "required" and isinstance(value, dict):
+            for name in error.validator_value:
+                if name not in value and (*path, name) not in bad:
+                    bad.add((*path, name))
+                    problems.append(
+                        Problem(
+                            file,
+                            doc.line_of(path),
+                            f"{_title(sub, path)} is missing the required key '{name}'; "
+                            f"add {_example(sub, name)}",
+                        )
+                    )
+        elif error.validator == "enum":
+            add(path, _unknown(_key(path), value, [str(v) for v in error.validator_value]))
+        elif error.validator == "type":
+            words = expected or f"of type {error.validator_value}"
+            add(path, f"{_label(path)} must be {words}; got {_describe(value)}")
+        elif error.validator == "minimum":
+            add(path, f"{_label(path)} must be {error.validator_value} or more; got {value!r}")
+        elif error.validator in ("minItems", "maxItems"):
+            add(path, f"{_label(path)} must be {expected}; got a list of {len(value)} item(s)")
+        elif error.validator == "minLength":
+            add(path, f"{_label(path)} must not be empty")
+        elif error.validator == "minProperties":
+            example = sub.get("examples", ["{…}"])[0]
+            add(
+                path,
+                f"{_label(path)} must not be empty; write e.g. {_key(path)}: {example}",
+            )
+        elif error.validator == "pattern" and path and path[-1] == "connections":
+            add((*path, value), f"bad connection id '{value}': {sub.get('x-message')}", key=True)
+        elif "x-message" in sub:
+            add(path, str(sub["x-message"]))
+        else:  # pragma: no cover - every keyword of schema.json is handled above
+            add(path, f"{_label(path)}: {error.message}")
+    return problems, bad
+
+
+# --- semantic checks and the model ------------------------------------------------------
+
+
+class _Builder:
+    """Builds one :class:`Scenario` from a schema-checked document, checking meaning.
+
+    Every accessor tolerates any shape: where the schema already complained about a
+    value (``bad``) or the value is of the wrong type, it is skipped silently, so each
+    mistake is reported once and nothing raises.
+    """
+
+    def __init__(self, file: str, doc: Document, problems: list[Problem]) -> None:
+        self.file = file
+        self.doc = doc
+        self.problems = problems
+        self.count_before = len(problems)
+        self.bad: set[DataPath] = set()
+        self.start: datetime | None = None
+        self.until: timedelta | None = None
+        self.users: list[str] | None = None
+        self.connections: dict[str, ConnectionSpec] | None = None
+
+    # -- helpers
+
+    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
+        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
+        self.problems.append(Problem(self.file, line, message))
+
+    def where(self, path: DataPath, *, key: bool = False) -> Where:
+        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
+        return Where(self.file, line)
+
+    def get(self, path: DataPath, kind: type | tuple[type, ...] = object) -> Any:
+        """The value at ``path`` if present, not flagged by the schema, and of ``kind``."""
+        if path in self.bad:
+            return None
+        value: Any = self.doc.data
+        for part in path:
+            if isinstance(part, str) and isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(part, int) and isinstance(value, list) and part < len(value):
+                value = value[part]
+            else:
+                return None
+        if isinstance(value, bool) and kind is not bool and kind is not object:
+            return None
+        if kind is int and isinstance(value, float) and value.is_integer():
+            return int(value)  # JSON Schema counts 7.0 as an integer; so do we
+        return value if isinstance(value, kind) else None
+
+    def items(self, path: DataPath) -> list[DataPath]:
+        value = self.get(path, list)
+        return [(*path, i) for i in range(len(value))] if value is not None else []
+
+    def time(self, path: DataPath, *, in_run: bool = True) -> timedelta | None:
+        """A time at ``path`` as an offset from start: a duration or an instant."""
+        value = self.get(path, (str, int, float))
+        if value is None:
+            return None
+        return self.time_value(path, value, in_run=in_run)
+
+    def time_value(
+        self, path: DataPath, value: str | float, *, in_run: bool = True
+    ) -> timedelta | None:
+        """``value`` (written at ``path``) as an offset from start, checked against the run."""
+        if isinstance(value, str) and _INSTANT.match(value):
+            try:
+                instant = parse_instant(value)
+            except DurationError as e:
+                self.problem(path, f"{_label(path)}: {e}")
+                return None
+            if self.start is None:
+                return None  # start is missing or wrong: already reported
+            offset = instant - self.start
+            if offset < timedelta(0):
+                self.problem(
+                    path,
+                    f"{_label(path)} {value} is before start ({format_instant(self.start)}); "
+                    "use a later instant or a duration from start like '20d'",
+                )
+                return None
+        else:
+            try:
+                offset = parse_duration(value)
+            except DurationError as e:
+                self.problem(
+                    path,
+                    f"{_label(path)}: {e}; or write an instant like 2026-01-05T09:00:00Z",
+                )
+                return None
+        if in_run and self.until is not None and offset > self.until:
+            self.problem(
+                path,
+                f"{_label(path)} {format_duration(offset)} is after the end of the run "
+                f"(until: {format_duration(self.until)} from start); "
+                "move it earlier or extend 'until'",
+            )
+            return None
+        return offset
+
+    def duration(self, path: DataPath, default: timedelta) -> timedelta:
+        value = self.get(path, (str, int, float))
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except DurationError as e:
+            self.problem(path, f"{_label(path)}: {e}")
+            return default
+
+    def user(self, path: DataPath) -> str | None:
+        value = self.get(path, str)
+        if value is None or self.users is None or value in self.users:
+            return value
+        n = len(self.users)
+        which = "1 user, user1" if n == 1 else f"{n} users, user1..user{n}"
+        self.problem(
+            path,
+            f"unknown user '{value}': this company has {which}; "
+            "use one of them or raise 'company: users'",
+        )
+        return None
+
+    def connection(self, path: DataPath) -> ConnectionSpec | None:
+        value = self.get(path, str)
+        if value is None or self.connections is None:
+            return None
+        found = self.connections.get(value)
+        if found is None:
+            known = list(self.connections)
+            self.problem(
+                path,
+                f"unknown connection '{value}'{_suggest(value, known)} "
+                f"(connections: {', '.join(known) or 'none'})",
+            )
+        return found
+
+    # -- the document
+
+    def build(self) -> Scenario | None:
+        if not isinstance(self.doc.data, dict):
+            kind = "empty" if self.doc.data is None else _describe(self.doc.data)
+            self.problem(
+                (),
+                f"a scenario document must be a mapping of keys like 'scenario:', 'start:', "
+                f"'until:', 'connections:'; this one is {kind}",
+            )
+            return None
+        schema_problems, bad = _schema_problems(self.file, self.doc)
+        self.problems.extend(schema_problems)
+        self.bad = bad | self.doc.broken
+
+        start = self.get(("start",), str)
+        if start is not None:
+            try:
+                self.start = parse_instant(start)
+            except DurationError as e:
+                self.problem(("start",), f"'start': {e}")
+        self.until = self.time(("until",), in_run=False)
+        if self.until is not None and self.until <= timedelta(0):
+            self.problem(("until",), "'until' must be after start, like '120d'")
+            self.until = None
+        company = self.company()
+        profiles = self.profiles()
+        self.connections = self.connection_specs()
+        timeline = sorted(
+            (e for e in map(self.event, self.items(("timeline",))) if e is not None),
+            key=lambda e: e.at,
+        )
+        expect = [x for x in map(self.expectation, self.items(("expect",))) if x is not None]
+
+        if (
+            len(self.problems) > self.count_before
+            or self.doc.broken
+            or self.start is None
+            or self.until is None
+            or self.connections is None
+        ):
+            return None
+        return Scenario(
+            name=self.get(("scenario",), str),
+            seed=self.get(("seed",), int) or 0,
+            start=self.start,
+            until=self.until,
+            company=company,
+            connections=self.connections,
+            timeline=tuple(timeline),
+            expect=tuple(expect),
+            where=Where(self.file, self.doc.line),
+            description=self.get(("description",), str) or "",
+            profiles=profiles,
+        )
+
+    def company(self) -> CompanySpec:
+        path: DataPath = ("company", "users")
+        users = self.get(path, int)
+        if users is None and not ({path, ("company",)} & self.bad):
+            users = 1  # the default; when users or company is wrong, check no user ids
+        if users is not None and users >= 1:
+            self.users = [f"user{i}" for i in range(1, users + 1)]
+        opt_out = [self.user(p) for p in self.items(("company", "opt_out"))]
+        return CompanySpec(
+            users=users or 1,
+            opt_out=tuple(u for u in opt_out if u is not None),
+            name=self.get(("company", "name"), str),
+        )
+
+    def profiles(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        known = providers()
+        for provider, overrides in (self.get(("profiles",), dict) or {}).items():
+            path: DataPath = ("profiles", provider)
+            if provider not in known:
+                self.problem(path, _unknown("provider", provider, known), key=True)
+                continue
+            if not isinstance(overrides, dict) or path in self.bad:
+                continue
+            if self.profile_overrides(provider, overrides):
+                result[provider] = dict(overrides)
+        return result
+
+    def profile_overrides(self, provider: str, overrides: dict[str, Any]) -> bool:
+        """Check ``overrides`` of one provider's profile; whether they are all right."""
+        base = load_profile(provider)
+        path: DataPath = ("profiles", provider)
+        ok = True
+        for name in overrides:
+            if name not in base.settings:
+                settings = sorted(base.settings)
+                self.problem(
+                    (*path, name),
+                    f"the {provider} profile has no setting '{name}'{_suggest(name, settings)} "
+                    f"(settings: {', '.join(settings)})",
+                    key=True,
+                )
+                ok = False
+        if not ok:
+            return False
+        try:
+            profile = load_profile(provider, overrides)
+        except ProfileError as e:
+            self.problem(path, str(e), key=True)
+            return False
+        for name in overrides:
+            if _is_duration_setting(base.settings[name]):
+                try:
+                    profile.lifetime(name)
+                except ProfileError as e:
+                    self.problem((*path, name), f"{e}; write a duration like '30d' or 'never'")
+                    ok = False
+        return ok
+
+    def connection_specs(self) -> dict[str, ConnectionSpec] | None:
+        connections = self.get(("connections",), dict)
+        if connections is None:
+            return None
+        known = providers()
+        result: dict[str, ConnectionSpec] = {}
+        for cid in connections:
+            path: DataPath = ("connections", cid)
+            if self.get(path, dict) is None:
+                continue
+            provider = self.get((*path, "provider"), str)
+            if provider is not None and provider not in known:
+                self.problem((*path, "provider"), _unknown("provider", provider, known))
+            sync_every = self.duration((*path, "sync_every"), timedelta(hours=6))
+            if sync_every <= timedelta(0):
+                self.problem((*path, "sync_every"), "'sync_every' must be more than 0, like 6h")
+            scopes = self.get((*path, "scopes"), list)
+            result[cid] = ConnectionSpec(
+                id=cid,
+                provider=provider or "",
+                kind=self.get((*path, "kind"), str) or "owned",
+                connected_by=self.user((*path, "connected_by")) or "user1",
+                sync_every=sync_every,
+                where=self.where(path, key=True),
+                connect_at=self.time((*path, "connect_at")) or timedelta(0),
+                scopes=tuple(str(s) for s in scopes) if scopes is not None else None,
+            )
+        return result
+
+    def event(self, path: DataPath) -> TimelineEvent | None:
+        if self.get(path, dict) is None:
+            return None
+        at = self.time((*path, "at"))
+        name = self.get((*path, "event"), str)
+        conn = self.connection((*path, "connection"))
+        by = self.user((*path, "by"))
+        if at is None or name is None or conn is None:
+            return None
+        if at < conn.connect_at:
+            self.problem(
+                (*path, "at"),
+                f"event '{name}' at {format_duration(at)} comes before connection "
+                f"'{conn.id}' exists (connect_at: {format_duration(conn.connect_at)}); "
+                "move the event later or connect earlier",
+            )
+            return None
+        return TimelineEvent(at=at, event=name, connection=conn.id, where=self.where(path), by=by)
+
+    def expectation(self, path: DataPath) -> Expectation | None:
+        item = self.get(path, dict)
+        if item is None:
+            return None
+        shape: Callable[[DataPath], Expectation | None]
+        if "email" in item:
+            shape = self.email_expect
+        elif "data_gap" in item:
+            shape = self.gap_expect
+        elif "state" in item:
+            shape = self.state_expect
+        else:
+            return None  # the schema reported the missing shape
+        return shape(path)
+
+    def state_expect(self, path: DataPath) -> StateExpect | None:
+        at = self.time((*path, "at"))
+        conn = self.connection((*path, "connection"))
+        state = self.get((*path, "state"), str)
+        reason = self.get((*path, "reason"), str)
+        if reason is not None and state is not None and state != "invalid":
+            self.problem(
+                (*path, "reason"),
+                f"a reason is only allowed with state invalid (this state is '{state}'); "
+                "remove 'reason' or write 'state: invalid'",
+            )
+            return None
+        if at is None or conn is None or state is None:
+            return None
+        return StateExpect(
+            at=at, connection=conn.id, state=state, where=self.where(path), reason=reason
+        )
+
+    def email_expect(self, path: DataPath) -> EmailExpect | None:
+        kind = self.get((*path, "email"), str)
+        conn = self.connection((*path, "about"))
+        to = self.recipients((*path, "to"))
+        at: tuple[timedelta, ...] | None = None
+        if isinstance(self.get((*path, "at")), list):
+            times = [self.time(p) for p in self.items((*path, "at"))]
+            at = tuple(t for t in times if t is not None)
+        elif self.get((*path, "at")) is not None:
+            one = self.time((*path, "at"))
+            at = (one,) if one is not None else ()
+        within = self.within((*path, "within"))
+        count = self.get((*path, "count"), int)
+        if count is not None and at and len(at) != count:
+            self.problem(
+                (*path, "count"),
+                f"'count' {count} contradicts the {len(at)} time(s) in 'at'; "
+                "make them agree or drop one",
+            )
+        tolerance = self.duration((*path, "tolerance"), timedelta(hours=12))
+        if kind is None or conn is None:
+            return None
+        return EmailExpect(
+            kind=kind,
+            about=conn.id,
+            where=self.where(path),
+            to=to,
+            at=at,
+            within=within,
+            count=count,
+            tolerance=tolerance,
+        )
+
+    def recipients(self, path: DataPath) -> str | tuple[str, ...] | None:
+        value = self.get(path)
+        if value == "all":
+            return "all"
+        if isinstance(value, str):
+            user = self.user(path)
+            return (user,) if user is not None else None
+        users = []
+        for item in self.items(path):
+            if self.get(item) == "all":
+                self.problem(item, "'all' cannot be one of a list; write 'to: all' alone")
+            else:
+                users.append(self.user(item))
+        return tuple(u for u in users if u is not None) if users else None
+
+    def within(self, path: DataPath) -> tuple[timedelta, timedelta] | None:
+        value = self.get(path)
+        if isinstance(value, str):
+            parts = value.split("..")
+            if len(parts) != 2 or not all(p.strip() for p in parts):
+                self.problem(
+                    path,
+                    f"'within' must be a window 'A..B' like '20d..20d 6h' or a list [A, B]; "
+                    f"got '{value}'",
+                )
+                return None
+            bounds = [self.time_value(path, p.strip()) for p in parts]
+        elif isinstance(value, list):
+            bounds = [self.time(p) for p in self.items(path)]
+        else:
+            return None
+        if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
+            return None
+        if bounds[0] > bounds[1]:
+            self.problem(
+                path,
+                f"'within' starts at {format_duration(bounds[0])}, after its end "
+                f"{format_duration(bounds[1])}; write the earlier time first",
+            )
+            return None
+        return (bounds[0], bounds[1])
+
+    def gap_expect(self, path: DataPath) -> GapExpect | None:
+        conn = self.connection((*path, "data_gap"))
+        start = self.time((*path, "from"))
+        end = self.time((*path, "to"))
+        tolerance = self.duration((*path, "tolerance"), timedelta(0))
+        if start is not None and end is not None and start > end:
+            self.problem(
+                (*path, "to"),
+                f"the gap ends ('to': {format_duration(end)}) before it starts "
+                f"('from': {format_duration(start)}); swap them",
+            )
+            return None
+        if conn is None or start is None:
+            return None
+        return GapExpect(
+            connection=conn.id, start=start, end=end, where=self.where(path), tolerance=tolerance
+        )
+
+
+def _is_duration_setting(value: Any) -> bool:
+    """Whether a profile setting is a duration (so an override must be one too)."""
+    if not isinstance(value, str):
+        return False
+    if value == "never":
+        return True
+    try:
+        parse_duration(value)
+    except DurationError:
+        return False
+    return True
