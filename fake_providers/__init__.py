@@ -1,0 +1,64 @@
+"""Fake social-media OAuth providers for conntrack: a provider-neutral core and one
+QuartTrio app serving each provider's protocol at ``/{real host}/…`` plus a control API
+at ``/_conntrack/…``.
+
+The public surface::
+
+    Core(clock, *, seed=0, profiles=None)   the state, pure Python, clock injected
+    create_app(core) -> QuartTrio           the ASGI app over a core
+    HasNow                                  the clock the core needs: now() -> datetime
+"""
+
+from ._app import create_app
+from .core import (
+    Account,
+    AccountEvent,
+    App,
+    CanAdvance,
+    ClockError,
+    Code,
+    CodeProblem,
+    CodeRejected,
+    Core,
+    EventType,
+    FakeProviderError,
+    Grant,
+    HasNow,
+    InvalidRequest,
+    Mark,
+    NotFound,
+    Page,
+    Post,
+    Reason,
+    Token,
+    TokenCheck,
+    TokenKind,
+    TokenRejected,
+)
+
+__all__ = [
+    "Account",
+    "AccountEvent",
+    "App",
+    "CanAdvance",
+    "ClockError",
+    "Code",
+    "CodeProblem",
+    "CodeRejected",
+    "Core",
+    "EventType",
+    "FakeProviderError",
+    "Grant",
+    "HasNow",
+    "InvalidRequest",
+    "Mark",
+    "NotFound",
+    "Page",
+    "Post",
+    "Reason",
+    "Token",
+    "TokenCheck",
+    "TokenKind",
+    "TokenRejected",
+    "create_app",
+]

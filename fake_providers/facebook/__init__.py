@@ -1,0 +1,53 @@
+"""The fake Facebook: Login dialog on ``www.facebook.com``, Graph API on
+``graph.facebook.com``, both served at ``/{host}/…`` with an optional ``vNN.N``.
+
+See PROVIDERS.md §1 for the behaviour reproduced; the routes live in ``_oauth`` (the
+dialog and ``/oauth/access_token``) and ``_graph`` (nodes and ``debug_token``), the
+error bodies in ``_errors``.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, request
+
+from ._errors import GraphError, unknown_path
+from ._graph import dispatch
+from ._http import error_response, params, split_path
+from ._oauth import access_token, dialog, page_error
+
+WWW = "www.facebook.com"
+GRAPH = "graph.facebook.com"
+
+__all__ = ["GRAPH", "WWW", "GraphError", "blueprint", "graph_not_found"]
+
+
+def blueprint() -> Blueprint:
+    """A fresh blueprint (one per app, so several apps can live in one process)."""
+    bp = Blueprint("facebook", __name__)
+
+    @bp.route(f"/{WWW}/", defaults={"rest": ""}, methods=["GET", "POST"])
+    @bp.route(f"/{WWW}/<path:rest>", methods=["GET", "POST"])
+    async def www(rest: str) -> Response:
+        parts = split_path(rest)
+        if parts == ["dialog", "oauth"]:
+            return await dialog()
+        return await page_error("Page not found", "This page isn't available.", 404)
+
+    @bp.route(f"/{GRAPH}/", defaults={"rest": ""}, methods=["GET", "POST", "DELETE"])
+    @bp.route(f"/{GRAPH}/<path:rest>", methods=["GET", "POST", "DELETE"])
+    async def graph(rest: str) -> Response:
+        parts = split_path(rest)
+        try:
+            query = await params()
+            if parts == ["oauth", "access_token"] and request.method in ("GET", "POST"):
+                return access_token(query)
+            return await dispatch(request.method, parts, query)
+        except GraphError as err:
+            return error_response(err)
+
+    return bp
+
+
+def graph_not_found(path: str) -> Response:
+    """A Graph-shaped answer for a path no route matched."""
+    return error_response(unknown_path(path))

@@ -1,0 +1,163 @@
+"""Facebook's error bodies, exactly as the real Graph API writes them.
+
+Pure functions from neutral causes (:class:`~fake_providers.core.Reason`, a code
+problem) to a :class:`GraphError`: HTTP status, the JSON envelope and the
+``WWW-Authenticate`` header. Messages are Facebook's own (PROVIDERS.md §1, and public
+clients' logs where marked there); where Facebook's wording is unknown we leave the
+optional fields (``error_user_title``/``error_user_msg``) out rather than invent them.
+
+Bodies are serialized like Facebook's: compact, keys in Facebook's order, ``/``
+escaped as ``\\/``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ..core import Reason
+
+MALFORMED = "Invalid OAuth access token - Cannot parse access token"
+PASSWORD_CHANGED = (
+    "Error validating access token: The session has been invalidated because the user "
+    "changed their password or Facebook has changed the session for security reasons."
+)
+APP_REMOVED = "Error validating access token: The user has not authorized application {app_id}."
+CHECKPOINT = (
+    "You cannot access the app till you log in to www.facebook.com and follow the "
+    "instructions given."
+)
+EXPIRED = (
+    "Error validating access token: Session has expired on {expired}. The current time is {now}."
+)
+#: [obs] Graph answer once data access has lapsed (subcode 493).
+DATA_ACCESS = (
+    "The access token is invalid since the user hasn't engaged the app in longer than {days} days."
+)
+NO_TOKEN_ME = "An active access token must be used to query information about the current user."
+NO_TOKEN = "An access token is required to request this resource."
+APP_TOKEN_SIGNATURE = "Invalid OAuth access token signature."
+
+CODE_USED = "This authorization code has been used."
+CODE_EXPIRED = "This authorization code has expired."
+CODE_FORMAT = "Invalid verification code format."
+REDIRECT_MISMATCH = (
+    "Error validating verification code. Please make sure your redirect_uri is identical to "
+    "the one you used in the OAuth dialog request"
+)
+CLIENT_SECRET = "Error validating client secret."
+APP_ID = "Error validating application. Invalid application ID."
+
+PERMISSION_200 = "(#200) The user hasn't authorized the application to perform this action"
+PERMISSION_10 = "(#10) Application does not have permission for this action"
+UNSUPPORTED_GET = (
+    "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due "
+    "to missing permissions, or does not support this operation. Please read the Graph API "
+    "documentation at https://developers.facebook.com/docs/graph-api"
+)
+UNKNOWN_PATH = "Unknown path components: {path}"
+UNKNOWN_ERROR = "An unknown error has occurred."
+
+SUBCODES = {
+    Reason.APP_REMOVED: 458,
+    Reason.CHECKPOINT: 459,
+    Reason.PASSWORD_CHANGED: 460,
+    Reason.EXPIRED: 463,
+    Reason.DATA_ACCESS_EXPIRED: 493,
+}
+
+
+def dumps(data: Any) -> str:
+    """JSON as Facebook writes it: compact, in insertion order, ``/`` escaped."""
+    return json.dumps(data, separators=(",", ":")).replace("/", "\\/")
+
+
+@dataclass
+class GraphError(Exception):
+    """One Graph API error: status, ``error`` object fields, header kind."""
+
+    status: int
+    message: str
+    code: int
+    type: str = "OAuthException"
+    subcode: int | None = None
+    auth_error: str = "invalid_request"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def body(self, trace_id: str) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        error.update(self.extra)
+        error["fbtrace_id"] = trace_id
+        return {"error": error}
+
+    def www_authenticate(self) -> str:
+        return f'OAuth "Facebook Platform" "{self.auth_error}" "{self.message}"'
+
+
+def fb_time(dt: datetime, tz: str) -> str:
+    """``Friday, 06-Mar-26 01:00:00 PST`` — how Facebook writes times in token errors."""
+    local = dt.astimezone(ZoneInfo(tz))
+    return local.strftime("%A, %d-%b-%y %H:%M:%S %Z")
+
+
+def token_message(
+    reason: Reason,
+    *,
+    app_id: str | None = None,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    tz: str = "America/Los_Angeles",
+    data_access: timedelta | None = None,
+) -> str:
+    """The message for a token that does not work, for ``reason``."""
+    if reason is Reason.PASSWORD_CHANGED:
+        return PASSWORD_CHANGED
+    if reason is Reason.APP_REMOVED:
+        return APP_REMOVED.format(app_id=app_id)
+    if reason is Reason.CHECKPOINT:
+        return CHECKPOINT
+    if reason is Reason.EXPIRED and since is not None and now is not None:
+        return EXPIRED.format(expired=fb_time(since, tz), now=fb_time(now, tz))
+    if reason is Reason.DATA_ACCESS_EXPIRED:
+        days = 90 if data_access is None else data_access.days
+        return DATA_ACCESS.format(days=days)
+    return MALFORMED
+
+
+def token_error(reason: Reason, message: str) -> GraphError:
+    """HTTP 400, ``OAuthException`` 190 with the reason's subcode (none when malformed)."""
+    return GraphError(400, message, 190, subcode=SUBCODES.get(reason), auth_error="invalid_token")
+
+
+def code_error(message: str, *, code: int = 100, subcode: int | None = None) -> GraphError:
+    """An error of the code exchange (``/oauth/access_token``)."""
+    return GraphError(400, message, code, subcode=subcode, auth_error="invalid_code")
+
+
+def permission_error(code: int) -> GraphError:
+    """``(#200)`` or ``(#10)``: HTTP 403 [obs]."""
+    return GraphError(403, PERMISSION_200 if code == 200 else PERMISSION_10, code)
+
+
+def unsupported(method: str, object_id: str) -> GraphError:
+    """An object id the Graph does not know (``GraphMethodException`` 100/33)."""
+    message = UNSUPPORTED_GET.format(method=method.lower(), id=object_id)
+    return GraphError(400, message, 100, type="GraphMethodException", subcode=33)
+
+
+def unknown_path(path: str) -> GraphError:
+    return GraphError(400, UNKNOWN_PATH.format(path=path), 2500)
+
+
+def missing_parameter(name: str) -> GraphError:
+    return GraphError(400, f"(#100) The parameter {name} is required", 100)
+
+
+def unknown_error() -> GraphError:
+    """What the Graph answers when something goes wrong on its side (HTTP 500, code 1)."""
+    return GraphError(500, UNKNOWN_ERROR, 1)

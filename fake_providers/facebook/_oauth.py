@@ -1,0 +1,175 @@
+"""Facebook Login: the OAuth dialog (a real consent page) and ``/oauth/access_token``.
+
+The dialog validates ``client_id`` and ``redirect_uri`` before anything else: an
+unknown app or an unregistered redirect URI gets an HTML error page (never a redirect
+to a URI nobody registered). The consent form posts back to the same path; approval
+records the grant (declined scopes too) and redirects with a single-use code, a cancel
+redirects with Facebook's ``access_denied`` parameters. Both append ``#_=_`` as
+Facebook does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import Response, request
+
+from .._templates import render
+from ..core import App, CodeProblem, CodeRejected, InvalidRequest, NotFound, Reason, TokenRejected
+from . import _errors as e
+from ._errors import GraphError
+from ._graph import rejected
+from ._http import core, json_response
+
+HIDDEN = ("client_id", "redirect_uri", "state", "scope", "response_type", "auth_type")
+
+
+async def page_error(title: str, message: str, status: int = 400) -> Response:
+    html = render("facebook_error.html", title=title, message=message)
+    return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+
+def with_query(uri: str, query: dict[str, str]) -> str:
+    """``uri`` with ``query`` appended and Facebook's ``#_=_`` fragment."""
+    sep = "&" if "?" in uri else "?"
+    return f"{uri}{sep}{urlencode(query)}#_=_"
+
+
+def found(location: str) -> Response:
+    """A 302 to ``location`` (the redirect back to the app)."""
+    return Response("", status=302, headers={"Location": location})
+
+
+def split_scopes(text: str) -> list[str]:
+    sep = core().profile("facebook").scope_separator
+    return [s.strip() for s in text.split(sep) if s.strip()]
+
+
+async def dialog() -> Response:
+    """GET shows the login and consent page; POST takes the user's answer."""
+    if request.method == "POST":
+        fields: dict[str, Any] = dict((await request.form).items())
+        granted = (await request.form).getlist("granted")
+    else:
+        fields, granted = dict(request.args.items()), []
+    c = core()
+    app = c.app(fields.get("client_id", ""))
+    if app is None or app.provider != "facebook":
+        return await page_error(
+            "Invalid App ID", "The provided app ID does not look like a valid app ID."
+        )
+    redirect_uri = fields.get("redirect_uri", "")
+    if redirect_uri not in app.redirect_uris:
+        return await page_error(
+            "URL blocked",
+            "This redirect failed because the redirect URI is not whitelisted in the app's "
+            "Client OAuth Settings.",
+        )
+    response_type = fields.get("response_type") or "code"
+    if response_type != "code":
+        return await page_error("Unsupported response type", f"response_type={response_type}")
+    requested = split_scopes(fields.get("scope", ""))
+    if request.method == "GET":
+        return await consent_page(app, fields, requested)
+    state = fields.get("state", "")
+    action = fields.get("action")
+    if action == "cancel":
+        query = {
+            "error": "access_denied",
+            "error_code": "200",
+            "error_description": "Permissions error",
+            "error_reason": "user_denied",
+        }
+        if state:
+            query["state"] = state
+        return found(with_query(redirect_uri, query))
+    if action != "approve":
+        return await page_error("Bad request", "action must be approve or cancel")
+    try:
+        code = c.approve(
+            app.client_id,
+            fields.get("account_id", ""),
+            redirect_uri,
+            requested=requested,
+            granted=granted,
+            auth_type=fields.get("auth_type") or None,
+        )
+    except (NotFound, InvalidRequest) as err:
+        return await page_error("Bad request", str(err))
+    query = {"code": code.value}
+    if state:
+        query["state"] = state
+    return found(with_query(redirect_uri, query))
+
+
+async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -> Response:
+    html = render(
+        "facebook_dialog.html",
+        app=app,
+        action=request.path,
+        hidden={k: fields.get(k, "") for k in HIDDEN},
+        accounts=core().accounts("facebook"),
+        scopes=requested,
+    )
+    return Response(html, status=200, content_type="text/html; charset=utf-8")
+
+
+def access_token(params: dict[str, str]) -> Response:
+    """``/oauth/access_token``: code exchange, ``fb_exchange_token``, app tokens."""
+    c = core()
+    app = c.app(params.get("client_id", ""))
+    if app is None or app.provider != "facebook":
+        raise e.code_error(e.APP_ID, code=101)
+    grant_type = params.get("grant_type")
+    if params.get("client_secret") != app.client_secret:
+        raise e.code_error(e.CLIENT_SECRET, code=1)
+    if grant_type == "client_credentials":
+        return json_response(
+            {"access_token": f"{app.client_id}|{app.client_secret}", "token_type": "bearer"}
+        )
+    if grant_type == "fb_exchange_token":
+        return exchange(params, app)
+    if grant_type not in (None, "", "authorization_code"):
+        raise e.code_error(
+            f"Invalid grant_type: '{grant_type}'. Supported types: authorization_code, "
+            "client_credentials"
+        )
+    try:
+        token = c.exchange_code(
+            params.get("code", ""),
+            client_id=app.client_id,
+            redirect_uri=params.get("redirect_uri", ""),
+        )
+    except CodeRejected as err:
+        raise code_rejected(err.problem) from None
+    return token_answer(token.expires_at, token.issued_at, token.value)
+
+
+def code_rejected(problem: CodeProblem) -> GraphError:
+    if problem is CodeProblem.USED:
+        return e.code_error(e.CODE_USED, subcode=36009)
+    if problem is CodeProblem.EXPIRED:
+        subcode = int(core().profile("facebook").get("expired_code_subcode", 36007))
+        return e.code_error(e.CODE_EXPIRED, subcode=subcode)
+    if problem is CodeProblem.REDIRECT_MISMATCH:
+        return e.code_error(e.REDIRECT_MISMATCH)
+    return e.code_error(e.CODE_FORMAT)
+
+
+def exchange(params: dict[str, str], app: App) -> Response:
+    value = params.get("fb_exchange_token", "")
+    try:
+        token = core().exchange_long_lived(value, client_id=app.client_id)
+    except TokenRejected as err:
+        raise rejected(err.check) from None
+    except InvalidRequest:
+        raise e.token_error(Reason.MALFORMED, e.MALFORMED) from None
+    return token_answer(token.expires_at, token.issued_at, token.value)
+
+
+def token_answer(expires_at: Any, issued_at: Any, value: str) -> Response:
+    out: dict[str, Any] = {"access_token": value, "token_type": "bearer"}
+    if expires_at is not None:
+        out["expires_in"] = int((expires_at - issued_at).total_seconds())
+    return json_response(out)
