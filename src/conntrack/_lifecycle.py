@@ -13,7 +13,7 @@ States (as the products in the field show them)::
 ``reconnected`` counts as healthy and behaves like ``connected``; reconnecting from a
 healthy state is allowed any time and keeps the state. The machine is a single
 module-level sync ``Machine(model=None)``: models carry only their ``state`` and the
-machine never holds a reference to them (``add_model`` costs 10–70 KB a model and a
+machine never holds a reference to them (``add_model`` costs 10 to 70 KB a model and a
 list scan). Triggers are fired with :func:`fire`, which records every transition.
 No I/O happens here: actors await their I/O, then fire.
 """
@@ -107,13 +107,14 @@ def _after(event: EventData) -> None:
     sink: Callable[[TransitionRecord], None] | None = event.kwargs.get("_sink")
     if sink is None or event.transition is None:
         return
+    model: Connection = event.model  # type: ignore[assignment]
     sink(
         TransitionRecord(
             at=event.kwargs["_at"],
-            connection=event.model.id,
+            connection=model.id,
             trigger=event.event.name if event.event else "?",
             source=event.transition.source,
-            dest=event.state.name if event.state else event.transition.dest,
+            dest=model.state,
             reason=event.kwargs.get("reason"),
             cause=event.kwargs.get("cause"),
         )

@@ -87,8 +87,6 @@ def load_profile(provider: str, overrides: Mapping[str, Any] | None = None) -> P
     """The packaged profile of ``provider``, with ``overrides`` applied."""
     catalog = _catalog()
     if provider not in catalog:
-        raise ProfileError(
-            f"unknown provider {provider!r}; known: {', '.join(sorted(catalog))}"
-        )
+        raise ProfileError(f"unknown provider {provider!r}; known: {', '.join(sorted(catalog))}")
     profile = Profile(provider, catalog[provider])
     return profile.with_overrides(overrides) if overrides else profile

@@ -1,0 +1,342 @@
+"""The actors of a simulation: trio tasks that wait, do I/O, then fire lifecycle triggers.
+
+- :class:`ConnectionActor` — one per connection: syncs every ``sync_every``, knows its
+  token's hard expiry (notice window, expiry), classifies every provider answer and fires
+  the lifecycle's triggers; on a code from the browser it runs the product's side of the
+  OAuth flow.
+- :class:`UserActor` — one per company user: plays the person at the browser
+  (consent page → redirect with a code → hands the code to the product).
+- :class:`ScenarioDriver` — plays the scenario's timeline: account events through the
+  fake's control API, user actions through the users.
+
+Every actor waits on its inbox; only the :class:`~conntrack._clock.Scheduler` puts time
+into inboxes, so the order of everything is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from random import Random
+from typing import Protocol
+
+import httpx
+import trio
+
+from ._classifier import Action
+from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, PRIORITY_WORLD, Scheduler, Timer
+from ._durations import format_instant
+from ._lifecycle import HEALTHY, Connection, can_fire, fire
+from ._notify import Notifier, Subject
+from ._records import EventRecord, Recorder, SyncErrorRecord
+from .clients import ProviderCallError, TokenInfo, consent
+from .clients.facebook import FacebookClient
+
+
+class ChangeOracle(Protocol):
+    """What the in-process fake can tell about change: see ``fake_providers.Core``."""
+
+    @property
+    def seq(self) -> int: ...
+
+    def quiet_until(self, token: str) -> datetime | bool | None: ...
+
+
+@dataclass(frozen=True)
+class Tick:
+    kind: str  # sync | notice | expire
+    generation: int
+
+
+@dataclass(frozen=True)
+class CodeReceived:
+    code: str | None
+    state: str | None
+    by: str
+    cause: str
+    error: str | None = None
+
+
+class ConnectionActor:
+    """Keeps one connection alive, or notices and says why it is not."""
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        client: FacebookClient,
+        subject: Subject,
+        page_id: str,
+        account_id: str,
+        sync_every: timedelta,
+        notice_window: timedelta,
+        scheduler: Scheduler,
+        recorder: Recorder,
+        notifier: Notifier,
+        oracle: ChangeOracle | None = None,
+        rng: Random | None = None,
+    ) -> None:
+        self.id = id
+        self.client = client
+        self.subject = subject
+        self.page_id = page_id
+        self.account_id = account_id
+        self.sync_every = sync_every
+        self.notice_window = notice_window
+        self.scheduler = scheduler
+        self.clock = scheduler.clock
+        self.recorder = recorder
+        self.notifier = notifier
+        self.oracle = oracle
+        self._rng = rng or Random(0)
+        self.model: Connection | None = None
+        self.token: TokenInfo | None = None
+        self._send, self._inbox = trio.open_memory_channel[Tick | CodeReceived](1000)
+        self._timers: dict[str, Timer] = {}
+        self._generation = 0
+        self._pending_state: str | None = None
+        self._quiet: tuple[int, datetime | None] | None = None
+
+    @property
+    def state(self) -> str:
+        return self.model.state if self.model else "not_connected"
+
+    # -- the product's side of the OAuth flow ---------------------------------------
+    def begin_authorize(self) -> str:
+        """The URL the product sends the person's browser to; remembers ``state``."""
+        self._pending_state = f"{self.id}-{self._rng.getrandbits(64):016x}"
+        return self.client.authorize_url(self._pending_state)
+
+    def deliver_code(self, message: CodeReceived) -> None:
+        self._send.send_nowait(message)
+
+    # -- scheduling -------------------------------------------------------------------
+    def _at(self, kind: str, when: datetime, priority: int) -> None:
+        self.scheduler.cancel(self._timers.get(kind))
+        tick = Tick(kind, self._generation)
+        self._timers[kind] = self.scheduler.call_at(
+            when, lambda: self._send.send_nowait(tick), priority=priority, key=self.id
+        )
+
+    def _cancel(self, *kinds: str) -> None:
+        for kind in kinds:
+            self.scheduler.cancel(self._timers.pop(kind, None))
+
+    def _fire(self, trigger: str, *, reason: str | None = None, cause: str | None = None) -> bool:
+        assert self.model is not None
+        if not can_fire(self.model, trigger):
+            return False
+        fire(
+            self.model,
+            trigger,
+            at=self.clock.now(),
+            sink=self.recorder.add,
+            reason=reason,
+            cause=cause,
+        )
+        return True
+
+    # -- the task -----------------------------------------------------------------------
+    async def run(self) -> None:
+        async for message in self._inbox:
+            if isinstance(message, CodeReceived):
+                await self._on_code(message)
+            elif message.generation != self._generation:
+                continue  # a tick from before the last (re)connect
+            elif message.kind == "sync":
+                await self._sync()
+            elif message.kind == "notice":
+                self._fire("near_expiry", cause=f"expires {_iso(self.token)}")
+            elif message.kind == "expire" and self._fire("expire", cause="token lifetime ended"):
+                self._cancel("sync")
+                self.recorder.open_gap(self.id, self.clock.now())
+
+    async def _on_code(self, msg: CodeReceived) -> None:
+        now = self.clock.now()
+        if msg.error or not msg.code or msg.state != self._pending_state:
+            why = msg.error or ("state mismatch" if msg.code else "no code")
+            self.recorder.add(EventRecord(now, self.id, "connect_failed", msg.by, why))
+            return
+        self._pending_state = None
+        try:
+            info = await self.client.connect(msg.code)
+        except ProviderCallError as e:
+            detail = f"{e.step}: {e.answer.verdict.code} {e.answer.verdict.message}".strip()
+            self.recorder.add(EventRecord(now, self.id, "connect_failed", msg.by, detail))
+            return
+        self.token = info
+        self._generation += 1
+        self._quiet = None
+        if self.model is None:
+            self.model = Connection(self.id)
+            self.recorder.connected(self.id, now)
+            self.recorder.add(EventRecord(now, self.id, "connected", msg.by, msg.cause))
+        else:
+            self._fire("reconnect", cause=f"{msg.cause} by {msg.by}")
+        self._schedule_expiry(info)
+        self.notifier.expiry_known(self.subject, info.hard_expiry)
+        # Reconnecting restores syncing at once; the cadence restarts from now.
+        await self._sync()
+
+    def _schedule_expiry(self, info: TokenInfo) -> None:
+        self._cancel("notice", "expire")
+        if info.hard_expiry is None:
+            return
+        now = self.clock.now()
+        notice = info.hard_expiry - self.notice_window
+        if notice <= now:
+            self._fire("near_expiry", cause=f"expires {_iso(info)}")
+        else:
+            self._at("notice", notice, PRIORITY_EXPIRY)
+        self._at("expire", max(info.hard_expiry, now), PRIORITY_EXPIRY)
+
+    async def _sync(self) -> None:
+        if self.state not in HEALTHY or self.token is None:
+            return
+        now = self.clock.now()
+        self._at("sync", now + self.sync_every, PRIORITY_SYNC)
+        token = self.token.access_token
+        if self._quiet is not None and self.oracle is not None:
+            seq, until = self._quiet
+            if seq == self.oracle.seq and (until is None or now < until):
+                # Nothing anywhere changed since the last real sync and the token's
+                # answers cannot have changed by themselves: the answer would be the same.
+                self.recorder.sync_ok(self.id, now, elided=True)
+                return
+        answer = await self.client.read(token, self.page_id)
+        if answer.ok:
+            self.recorder.sync_ok(self.id, now)
+            if self.oracle is not None:
+                quiet = self.oracle.quiet_until(token)
+                self._quiet = None if quiet is False else (self.oracle.seq, _dt(quiet))
+            return
+        self._quiet = None
+        v = answer.verdict
+        self.recorder.sync_failed(
+            SyncErrorRecord(now, self.id, answer.status, v.code, v.action.value, v.message),
+            opens_gap=True,
+        )
+        if v.action is not Action.RECONNECT:
+            return
+        cause = f"sync answered {answer.status} {v.code}"
+        if v.expired:
+            self._fire("expire", cause=cause)
+        elif self._fire("invalidate", reason=(v.reason or "unknown"), cause=cause):
+            self.notifier.turned_invalid(self.subject, str(v.reason or "unknown"))
+        self._cancel("sync", "notice", "expire")
+
+
+def _iso(info: TokenInfo | None) -> str:
+    return format_instant(info.hard_expiry) if info and info.hard_expiry else "never"
+
+
+def _dt(value: datetime | bool | None) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    actor: ConnectionActor
+    account_id: str
+    cause: str
+
+
+class UserActor:
+    """A person at a browser: goes through a provider's consent page when asked."""
+
+    def __init__(
+        self,
+        id: str,
+        http: httpx.AsyncClient,
+        recorder: Recorder,
+        clock_now: Callable[[], datetime],
+    ) -> None:
+        self.id = id
+        self.http = http
+        self.recorder = recorder
+        self.now = clock_now
+        self._send, self._inbox = trio.open_memory_channel[Reconnect](1000)
+
+    def ask(self, message: Reconnect) -> None:
+        self._send.send_nowait(message)
+
+    async def run(self) -> None:
+        async for msg in self._inbox:
+            url = msg.actor.begin_authorize()
+            try:
+                result = await consent(self.http, url, account_id=msg.account_id)
+            except Exception as e:  # the page misbehaved: the person gives up
+                self.recorder.add(
+                    EventRecord(self.now(), msg.actor.id, "connect_failed", self.id, str(e))
+                )
+                continue
+            msg.actor.deliver_code(
+                CodeReceived(result.code, result.state, self.id, msg.cause, result.error)
+            )
+
+
+@dataclass(frozen=True)
+class WorldEvent:
+    at: datetime
+    event: str
+    connection: str
+    by: str | None
+
+
+class ScenarioDriver:
+    """Plays the timeline: account events via the control API, user actions via users."""
+
+    ACCOUNT_EVENTS = ("password_change", "app_removed", "checkpoint")
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        control: str,
+        scheduler: Scheduler,
+        recorder: Recorder,
+        actors: dict[str, ConnectionActor],
+        users: dict[str, UserActor],
+        connected_by: dict[str, str],
+        client_ids: dict[str, str],
+    ) -> None:
+        self.http = http
+        self.control = control.rstrip("/")
+        self.scheduler = scheduler
+        self.recorder = recorder
+        self.actors = actors
+        self.users = users
+        self.connected_by = connected_by
+        self.client_ids = client_ids
+        self._send, self._inbox = trio.open_memory_channel[WorldEvent](1000)
+
+    def plan(self, event: WorldEvent) -> None:
+        self.scheduler.call_at(
+            event.at,
+            lambda: self._send.send_nowait(event),
+            priority=PRIORITY_WORLD,
+            key=event.connection,
+        )
+
+    async def run(self) -> None:
+        async for ev in self._inbox:
+            actor = self.actors[ev.connection]
+            if ev.event in ("connect", "reconnect"):
+                by = ev.by or self.connected_by[ev.connection]
+                if ev.event == "reconnect":
+                    self.recorder.add(EventRecord(ev.at, ev.connection, "reconnect", by))
+                self.users[by].ask(Reconnect(actor, actor.account_id, ev.event))
+            elif ev.event in self.ACCOUNT_EVENTS:
+                body: dict[str, str] = {"type": ev.event}
+                if ev.event == "app_removed":
+                    body["client_id"] = self.client_ids[ev.connection]
+                r = await self.http.post(
+                    f"{self.control}/accounts/{actor.account_id}/events", json=body
+                )
+                detail = (
+                    "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
+                )
+                self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, ev.by, detail))
+            else:  # the loader rejects unknown events; this is a programming error
+                raise ValueError(f"unknown event {ev.event!r}")

@@ -1,0 +1,184 @@
+"""Time: one injected clock; nothing in conntrack reads the wall clock but ``TravelClock``.
+
+- :class:`Clock` — the interface: ``now()`` and ``sleep_until(instant)``.
+- :class:`SimClock` — virtual time over trio's ``MockClock(autojump_threshold=0)``:
+  trio time 0 is the scenario's ``start``; a year replays as fast as the work allows.
+- :class:`Scheduler` — deterministic wake-ups for simulations. trio wakes tasks due at
+  the same instant in a deliberately random order; the scheduler instead fires timers one
+  at a time in ``(instant, priority, key, sequence)`` order and lets every task run until
+  all are blocked again before it fires the next. The same scenario and seed therefore
+  always produce the same records in the same order.
+- :class:`TravelClock` — for ``conntrack serve``: wall time plus an offset that only moves
+  forward (like Stripe's test clocks), so outside clients over real sockets see tokens
+  expire when a developer travels in time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import trio
+import trio.testing
+
+
+class Clock(Protocol):
+    """What every part of conntrack reads time from."""
+
+    def now(self) -> datetime:
+        """The current instant, UTC-aware."""
+        ...
+
+    async def sleep_until(self, when: datetime) -> None:
+        """Return at ``when`` (at once if it has passed)."""
+        ...
+
+
+class SimClock:
+    """Virtual time for a simulation: ``start`` plus the trio run's elapsed clock time.
+
+    Construct it outside trio, pass :meth:`mock_clock` to ``trio.run(..., clock=…)``.
+    Trio time is the number of seconds since ``start``.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SimClock start must be timezone-aware")
+        self.start = start.astimezone(UTC)
+        self._mock = trio.testing.MockClock(autojump_threshold=0)
+        self._guards = 0
+
+    @property
+    def mock_clock(self) -> trio.testing.MockClock:
+        return self._mock
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self._mock.current_time())
+
+    def elapsed(self) -> timedelta:
+        return timedelta(seconds=self._mock.current_time())
+
+    def trio_time(self, when: datetime) -> float:
+        return (when - self.start).total_seconds()
+
+    async def sleep_until(self, when: datetime) -> None:
+        await trio.sleep_until(self.trio_time(when))
+
+    def hold_still(self) -> _AutojumpGuard:
+        """A context manager that stops virtual time from jumping (real I/O under way).
+
+        Ref-counted: time jumps again when the last guard exits.
+        """
+        return _AutojumpGuard(self)
+
+
+class _AutojumpGuard:
+    def __init__(self, clock: SimClock) -> None:
+        self._clock = clock
+
+    def __enter__(self) -> None:
+        self._clock._guards += 1
+        self._clock._mock.autojump_threshold = math.inf
+
+    def __exit__(self, *exc: object) -> None:
+        self._clock._guards -= 1
+        if self._clock._guards == 0:
+            self._clock._mock.autojump_threshold = 0
+
+
+@dataclass(order=True)
+class Timer:
+    """A scheduled wake-up; cancel it with :meth:`Scheduler.cancel`."""
+
+    when: datetime
+    priority: int
+    key: str
+    seq: int
+    fn: Callable[[], None] = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+# Priorities of things due at the same instant: the world changes first, then the
+# notifier speaks, then connections notice expiry, then they sync.
+PRIORITY_WORLD = 0
+PRIORITY_NOTIFY = 1
+PRIORITY_EXPIRY = 2
+PRIORITY_SYNC = 3
+
+
+class Scheduler:
+    """Fires timers one at a time, in a total order, on a :class:`SimClock`.
+
+    A timer's ``fn`` is a plain function (typically ``channel.send_nowait``); after it
+    runs, the scheduler waits until every task is blocked before it fires the next, so
+    the task it woke finishes its work (including in-process HTTP) first.
+    """
+
+    def __init__(self, clock: SimClock) -> None:
+        self.clock = clock
+        self._heap: list[Timer] = []
+        self._seq = itertools.count()
+        self.fired = 0
+
+    def call_at(
+        self, when: datetime, fn: Callable[[], None], *, priority: int, key: str = ""
+    ) -> Timer:
+        timer = Timer(when, priority, key, next(self._seq), fn)
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    @staticmethod
+    def cancel(timer: Timer | None) -> None:
+        if timer is not None:
+            timer.cancelled = True
+
+    def next_due(self) -> datetime | None:
+        while self._heap and self._heap[0].cancelled:
+            heapq.heappop(self._heap)
+        return self._heap[0].when if self._heap else None
+
+    async def run(self, until: datetime) -> None:
+        """Fire every timer due up to and including ``until``, then return at ``until``."""
+        await trio.testing.wait_all_tasks_blocked()
+        while True:
+            due = self.next_due()
+            if due is None or due > until:
+                break
+            timer = heapq.heappop(self._heap)
+            if due > self.clock.now():
+                await self.clock.sleep_until(due)
+            self.fired += 1
+            timer.fn()
+            await trio.testing.wait_all_tasks_blocked()
+        if until > self.clock.now():
+            await self.clock.sleep_until(until)
+
+
+class TravelClock:
+    """Wall time plus a forward-only offset: the clock of ``conntrack serve``."""
+
+    def __init__(
+        self, offset: timedelta = timedelta(0), wall: Callable[[], datetime] | None = None
+    ) -> None:
+        self._wall = wall or (lambda: datetime.now(UTC))
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return self._wall() + self.offset
+
+    async def sleep_until(self, when: datetime) -> None:
+        delay = (when - self.now()).total_seconds()
+        if delay > 0:
+            await trio.sleep(delay)
+
+    def advance(self, by: timedelta) -> datetime:
+        """Move forward by ``by``; never backward. Returns the new now."""
+        if by < timedelta(0):
+            raise ValueError("the clock only travels forward")
+        self.offset += by
+        return self.now()

@@ -1,0 +1,175 @@
+"""What a run records: transitions, emails, world events, sync errors, data gaps.
+
+The :class:`Recorder` keeps records in the order they happened; the scheduler makes that
+order deterministic. The :class:`Timeline` is the read side: records sorted by instant
+(then by a stable key), with helpers that answer the expectations' questions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ._lifecycle import State, TransitionRecord
+
+
+@dataclass(frozen=True)
+class EmailRecord:
+    """One email to one recipient."""
+
+    at: datetime
+    kind: str
+    about: str
+    to: str
+    address: str
+    subject: str
+    body: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """Something the world did: an account event, a user's action."""
+
+    at: datetime
+    connection: str
+    event: str
+    by: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class SyncErrorRecord:
+    """A sync that failed; transient errors (retry) keep the connection's state."""
+
+    at: datetime
+    connection: str
+    status: int
+    code: str
+    action: str
+    message: str
+
+
+@dataclass
+class Gap:
+    """A stretch of time in which a connection synced no data."""
+
+    connection: str
+    start: datetime
+    end: datetime | None = None
+
+    def length(self, until: datetime) -> timedelta:
+        return (self.end or until) - self.start
+
+
+Record = TransitionRecord | EmailRecord | EventRecord | SyncErrorRecord
+
+
+def record_kind(rec: Record) -> str:
+    return {
+        TransitionRecord: "transition",
+        EmailRecord: "email",
+        EventRecord: "event",
+        SyncErrorRecord: "sync_error",
+    }[type(rec)]
+
+
+def record_dict(rec: Record) -> dict[str, Any]:
+    d = {"type": record_kind(rec), **asdict(rec)}
+    return d
+
+
+@dataclass
+class SyncCounts:
+    ok: int = 0
+    elided: int = 0
+    failed: int = 0
+
+
+class Recorder:
+    """Collects everything a run did, in the order it happened."""
+
+    def __init__(self) -> None:
+        self.records: list[Record] = []
+        self.gaps: dict[str, list[Gap]] = {}
+        self.syncs: dict[str, SyncCounts] = {}
+        self.initial: dict[str, tuple[datetime, str]] = {}
+
+    def add(self, rec: Record) -> None:
+        self.records.append(rec)
+
+    def connected(self, connection: str, at: datetime) -> None:
+        self.initial.setdefault(connection, (at, State.CONNECTED.value))
+
+    def sync_ok(self, connection: str, at: datetime, *, elided: bool = False) -> None:
+        counts = self.syncs.setdefault(connection, SyncCounts())
+        if elided:
+            counts.elided += 1
+        else:
+            counts.ok += 1
+        gaps = self.gaps.get(connection)
+        if gaps and gaps[-1].end is None:
+            gaps[-1].end = at
+
+    def sync_failed(self, rec: SyncErrorRecord, *, opens_gap: bool) -> None:
+        self.syncs.setdefault(rec.connection, SyncCounts()).failed += 1
+        self.add(rec)
+        if opens_gap:
+            self.open_gap(rec.connection, rec.at)
+
+    def open_gap(self, connection: str, at: datetime) -> None:
+        gaps = self.gaps.setdefault(connection, [])
+        if not gaps or gaps[-1].end is not None:
+            gaps.append(Gap(connection, at))
+
+
+class Timeline:
+    """Read-only view of a finished run."""
+
+    def __init__(self, recorder: Recorder, start: datetime, until: datetime) -> None:
+        self.start = start
+        self.until = until
+        # Stable order: by instant, then the order of happening (already deterministic).
+        self.records = sorted(enumerate(recorder.records), key=lambda pair: (pair[1].at, pair[0]))
+        self.records_only: list[Record] = [r for _, r in self.records]
+        self.gaps = recorder.gaps
+        self.syncs = recorder.syncs
+        self.initial = recorder.initial
+
+    def transitions(self, connection: str | None = None) -> list[TransitionRecord]:
+        return [
+            r
+            for r in self.records_only
+            if isinstance(r, TransitionRecord) and connection in (None, r.connection)
+        ]
+
+    def emails(self, kind: str | None = None, about: str | None = None) -> list[EmailRecord]:
+        return [
+            r
+            for r in self.records_only
+            if isinstance(r, EmailRecord) and kind in (None, r.kind) and about in (None, r.about)
+        ]
+
+    def state_at(self, connection: str, at: datetime) -> tuple[str | None, str | None]:
+        """The connection's state and reason at ``at`` (after everything due at ``at``)."""
+        first = self.initial.get(connection)
+        if first is None or first[0] > at:
+            return None, None
+        state, reason = first[1], None
+        for t in self.transitions(connection):
+            if t.at > at:
+                break
+            state, reason = t.dest, t.reason
+        return state, reason
+
+    def around(self, at: datetime, connection: str | None = None, span: int = 6) -> list[Record]:
+        """Up to ``span`` records either side of ``at`` (for a failed expectation)."""
+        recs = [
+            r
+            for r in self.records_only
+            if connection is None
+            or getattr(r, "connection", getattr(r, "about", None)) == connection
+        ]
+        idx = next((i for i, r in enumerate(recs) if r.at > at), len(recs))
+        return recs[max(0, idx - span) : idx + span]

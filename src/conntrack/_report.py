@@ -1,0 +1,164 @@
+"""Reports of finished runs: a console text and a machine-readable JSON document.
+
+The JSON report holds no wall-clock figure, so the same scenario and seed always give a
+byte-identical file. Times appear twice: as UTC instants and as offsets from ``start``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ._durations import format_duration, format_instant
+from ._lifecycle import TransitionRecord
+from ._records import EmailRecord, EventRecord, Record, SyncErrorRecord, Timeline, record_dict
+from .scenario._expectations import Outcome
+from .scenario._runner import RunResult
+
+REPORT_VERSION = 1
+
+
+def describe(rec: Record, timeline: Timeline) -> str:
+    """One line for one record, as the timeline shows it."""
+    when = format_duration(rec.at - timeline.start)
+    if isinstance(rec, TransitionRecord):
+        what = f"{rec.source} → {rec.dest}" + (f" ({rec.reason})" if rec.reason else "")
+        return f"{when:>16}  {rec.connection:<10} {rec.trigger:<12} {what}" + (
+            f"  ← {rec.cause}" if rec.cause else ""
+        )
+    if isinstance(rec, EmailRecord):
+        return f"{when:>16}  {rec.about:<10} email        {rec.kind} to {rec.to} <{rec.address}>"
+    if isinstance(rec, EventRecord):
+        by = f" by {rec.by}" if rec.by else ""
+        detail = f"  ({rec.detail})" if rec.detail else ""
+        return f"{when:>16}  {rec.connection:<10} event        {rec.event}{by}{detail}"
+    assert isinstance(rec, SyncErrorRecord)
+    return (
+        f"{when:>16}  {rec.connection:<10} sync error   HTTP {rec.status} {rec.code} "
+        f"→ {rec.action}: {rec.message[:90]}"
+    )
+
+
+def _grouped_emails(records: Sequence[Record], timeline: Timeline) -> list[str]:
+    """Timeline lines with the emails of one send folded into one line."""
+    lines: list[str] = []
+    i = 0
+    while i < len(records):
+        rec = records[i]
+        if isinstance(rec, EmailRecord):
+            group = [rec]
+            while (
+                i + 1 < len(records)
+                and isinstance(records[i + 1], EmailRecord)
+                and records[i + 1].at == rec.at
+                and getattr(records[i + 1], "kind", None) == rec.kind
+                and getattr(records[i + 1], "about", None) == rec.about
+            ):
+                i += 1
+                group.append(records[i])  # type: ignore[arg-type]
+            when = format_duration(rec.at - timeline.start)
+            to = ", ".join(e.to for e in group)
+            lines.append(f"{when:>16}  {rec.about:<10} email        {rec.kind} to {to}")
+        else:
+            lines.append(describe(rec, timeline))
+        i += 1
+    return lines
+
+
+def format_outcome(outcome: Outcome, timeline: Timeline) -> str:
+    mark = "✓" if outcome.passed else "✗"
+    lines = [f"  {mark} {outcome.where}: {outcome.summary}"]
+    if not outcome.passed:
+        lines.append(f"      expected: {outcome.expected}")
+        lines.append(f"      actual:   {outcome.actual}")
+        if outcome.context:
+            at = format_duration(outcome.at - timeline.start) if outcome.at else "?"
+            lines.append(f"      timeline around {at}:")
+            lines.extend("      " + line for line in _grouped_emails(outcome.context, timeline))
+    return "\n".join(lines)
+
+
+def format_result(result: RunResult, *, verbose: bool = False) -> str:
+    s = result.scenario
+    passed = sum(o.passed for o in result.outcomes)
+    status = "PASS" if result.passed else "FAIL"
+    head = (
+        f"{status}  {s.where.file}  {s.name}  "
+        f"({format_duration(s.until)} in {result.stats.wall_seconds:.2f} s, "
+        f"{passed}/{len(result.outcomes)} expectations)"
+    )
+    lines = [head]
+    if verbose or not result.passed:
+        lines.extend(format_outcome(o, result.timeline) for o in result.outcomes)
+    if verbose:
+        lines.append("  timeline:")
+        lines.extend(
+            "  " + line for line in _grouped_emails(result.timeline.records_only, result.timeline)
+        )
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def result_dict(result: RunResult) -> dict[str, Any]:
+    s, tl = result.scenario, result.timeline
+    records = []
+    for rec in tl.records_only:
+        d = _jsonable(record_dict(rec))
+        d["offset"] = format_duration(rec.at - tl.start)
+        records.append(d)
+    return {
+        "scenario": s.name,
+        "file": s.where.file,
+        "line": s.where.line,
+        "seed": s.seed,
+        "start": format_instant(s.start),
+        "until": format_instant(s.start + s.until),
+        "passed": result.passed,
+        "expectations": [
+            {
+                "where": str(o.where),
+                "summary": o.summary,
+                "passed": o.passed,
+                "expected": o.expected,
+                "actual": o.actual,
+            }
+            for o in result.outcomes
+        ],
+        "users": [
+            {"id": u.id, "name": u.name, "email": u.email, "opted_out": u.opted_out}
+            for u in result.users
+        ],
+        "records": records,
+        "data_gaps": [
+            {
+                "connection": g.connection,
+                "from": format_duration(g.start - tl.start),
+                "to": format_duration(g.end - tl.start) if g.end else None,
+            }
+            for gaps in tl.gaps.values()
+            for g in gaps
+        ],
+        "syncs": {
+            cid: {"ok": c.ok + c.elided, "failed": c.failed} for cid, c in sorted(tl.syncs.items())
+        },
+    }
+
+
+def json_report(results: Sequence[RunResult]) -> str:
+    doc = {
+        "version": REPORT_VERSION,
+        "passed": all(r.passed for r in results),
+        "scenarios": [result_dict(r) for r in results],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"

@@ -1,0 +1,146 @@
+"""The ``conntrack`` command.
+
+``conntrack run PATH...``       replay scenarios; exit 0 all pass, 1 an expectation
+                                failed, 2 invalid input
+``conntrack validate PATH...``  load and validate only
+``conntrack serve``             the fake providers over HTTP (default 127.0.0.1:8400)
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._exceptions import InputError
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="conntrack",
+        description="Simulate and test social-media account connections in virtual time.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="replay scenarios and check their expectations")
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    run.add_argument("--json", metavar="FILE", help="write a machine-readable report")
+    run.add_argument("--outbox", metavar="FILE", help="write every email as JSON lines")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="show every expectation and the timeline"
+    )
+    run.add_argument(
+        "--exact-sync",
+        action="store_true",
+        help="make every sync a real request (default: skip syncs whose answer cannot "
+        "have changed; the results are the same)",
+    )
+
+    val = sub.add_parser("validate", help="load and validate scenarios without running them")
+    val.add_argument("paths", nargs="+", metavar="PATH")
+
+    srv = sub.add_parser("serve", help="serve the fake providers over HTTP")
+    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 = any)")
+    srv.add_argument("--seed", type=int, default=0, help="seed for names and tokens")
+    return p
+
+
+def _err(message: str) -> None:
+    print(f"conntrack: {message}", file=sys.stderr)
+
+
+def _load(paths: Sequence[str]) -> list[Scenario]:
+    from .scenario import load_paths
+
+    return load_paths(paths)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    scenarios = _load(args.paths)
+    for s in scenarios:
+        print(f"ok  {s.where}  {s.name}")
+    print(f"{len(scenarios)} scenario(s) valid")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ._notify import JsonlOutbox, Outbox
+    from ._report import format_result, json_report
+    from .scenario._runner import run_scenario
+
+    scenarios = _load(args.paths)
+    jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
+    results = []
+    try:
+        for s in scenarios:
+            outboxes: list[Outbox] = []
+            if jsonl:
+                jsonl.scenario = s.name
+                outboxes.append(jsonl)
+            result = run_scenario(s, outboxes=outboxes, exact_sync=args.exact_sync)
+            results.append(result)
+            print(format_result(result, verbose=args.verbose), flush=True)
+    finally:
+        if jsonl:
+            jsonl.close()
+    failed = sum(not r.passed for r in results)
+    print(f"\n{len(results) - failed} passed, {failed} failed")
+    if args.json:
+        Path(args.json).write_text(json_report(results), encoding="utf-8")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import trio
+
+    from ._serve import serve
+
+    if not 0 <= args.port <= 65535:
+        raise InputError(f"--port must be between 0 and 65535, got {args.port}")
+
+    async def main() -> None:
+        # Ctrl-C (SIGINT) or SIGTERM stops the server cleanly instead of raising mid-request.
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+                binds = await nursery.start(partial(serve, args.host, args.port, seed=args.seed))
+                for b in binds:
+                    print(f"conntrack: fake providers listening on {b}", flush=True)
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+        print("conntrack: stopped", file=sys.stderr)
+
+    try:
+        trio.run(main)
+    except OSError as e:
+        raise InputError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"run": cmd_run, "validate": cmd_validate, "serve": cmd_serve}[args.command]
+    try:
+        return handler(args)
+    except InputError as e:
+        # Multi-line messages are file:line: lists (a ScenarioError); print them as they are.
+        message = str(e)
+        print(message if "\n" in message else f"conntrack: {message}", file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as e:
+        _err(f"{e.filename or ''}: {e.strerror or e}")
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Expectations: each one checked against the finished run's timeline.
+
+A check gives an :class:`Outcome` that says what was expected and what happened, in the
+scenario's own terms (times as offsets from ``start``, like ``20d 6h``), plus the records
+around the moment that matters, so a failure reads without opening any other file.
+
+Email expectations count *sends*: one send is one notification at one instant, delivered
+to each of its recipients. ``at`` instants match sends within ``tolerance`` (12 h by
+default: "on that day"), one to one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from .._durations import format_duration
+from .._notify import User
+from .._records import EmailRecord, Record, Timeline
+from ._model import EmailExpect, Expectation, GapExpect, Scenario, StateExpect, Where
+
+
+@dataclass
+class Outcome:
+    where: Where
+    summary: str
+    passed: bool
+    expected: str
+    actual: str
+    connection: str | None = None
+    at: datetime | None = None
+    context: list[Record] = field(default_factory=list)
+
+
+def _rel(timeline: Timeline, at: datetime | None) -> str:
+    if at is None:
+        return "never"
+    return format_duration(at - timeline.start)
+
+
+def check_all(scenario: Scenario, timeline: Timeline, users: Sequence[User]) -> list[Outcome]:
+    return [check(exp, scenario, timeline, users) for exp in scenario.expect]
+
+
+def check(
+    exp: Expectation, scenario: Scenario, timeline: Timeline, users: Sequence[User]
+) -> Outcome:
+    if isinstance(exp, StateExpect):
+        return _check_state(exp, timeline)
+    if isinstance(exp, EmailExpect):
+        return _check_email(exp, timeline, users)
+    return _check_gap(exp, timeline)
+
+
+def _check_state(exp: StateExpect, tl: Timeline) -> Outcome:
+    at = tl.start + exp.at
+    state, reason = tl.state_at(exp.connection, at)
+    want = exp.state + (f" ({exp.reason})" if exp.reason else "")
+    got = (state or "not connected yet") + (f" ({reason})" if reason and exp.reason else "")
+    ok = state == exp.state and (exp.reason is None or reason == exp.reason)
+    return Outcome(
+        where=exp.where,
+        summary=f"{exp.connection} is {want} at {format_duration(exp.at)}",
+        passed=ok,
+        expected=want,
+        actual=got,
+        connection=exp.connection,
+        at=at,
+        context=tl.around(at, exp.connection),
+    )
+
+
+def _sends(emails: list[EmailRecord]) -> list[tuple[datetime, frozenset[str]]]:
+    groups: dict[datetime, set[str]] = defaultdict(set)
+    for e in emails:
+        groups[e.at].add(e.to)
+    return [(at, frozenset(to)) for at, to in sorted(groups.items())]
+
+
+def _describe_sends(tl: Timeline, sends: list[tuple[datetime, frozenset[str]]]) -> str:
+    if not sends:
+        return "no email"
+    return "; ".join(f"{_rel(tl, at)} to {', '.join(sorted(to))}" for at, to in sends)
+
+
+def _check_email(exp: EmailExpect, tl: Timeline, users: Sequence[User]) -> Outcome:
+    sends = _sends(tl.emails(exp.kind, exp.about))
+    problems: list[str] = []
+    expected_parts: list[str] = []
+    if exp.to is not None:
+        want_to = frozenset(u.id for u in users) if exp.to == "all" else frozenset(exp.to)
+        label = ", ".join(sorted(want_to))
+        expected_parts.append(f"to all ({label})" if exp.to == "all" else f"to {label}")
+        for at, to in sends:
+            if to != want_to:
+                missing, extra = sorted(want_to - to), sorted(to - want_to)
+                bits = []
+                if missing:
+                    bits.append(f"missing {', '.join(missing)}")
+                if extra:
+                    bits.append(f"also to {', '.join(extra)}")
+                problems.append(f"the send at {_rel(tl, at)} went {'; '.join(bits)}")
+    if exp.at is not None:
+        instants = ", ".join(format_duration(a) for a in exp.at)
+        expected_parts.append(f"at {instants} (± {format_duration(exp.tolerance)})")
+        unmatched = list(sends)
+        for want in exp.at:
+            target = tl.start + want
+            best = min(
+                (s for s in unmatched if abs(s[0] - target) <= exp.tolerance),
+                key=lambda s: abs(s[0] - target),
+                default=None,
+            )
+            if best is None:
+                problems.append(f"none at {format_duration(want)}")
+            else:
+                unmatched.remove(best)
+        for at, _ in unmatched:
+            problems.append(f"an unexpected one at {_rel(tl, at)}")
+    if exp.within is not None:
+        lo, hi = (tl.start + exp.within[0], tl.start + exp.within[1])
+        expected_parts.append(
+            f"within {format_duration(exp.within[0])}..{format_duration(exp.within[1])}"
+        )
+        inside = [s for s in sends if lo <= s[0] <= hi]
+        for at, _ in sends:
+            if not lo <= at <= hi:
+                problems.append(f"one at {_rel(tl, at)}, outside the window")
+        if not inside and exp.count != 0:
+            problems.append("none inside the window")
+    if exp.count is not None:
+        expected_parts.append(f"{exp.count} send(s)" if exp.count else "none")
+        if len(sends) != exp.count:
+            problems.append(f"{len(sends)} send(s), not {exp.count}")
+    if not expected_parts:
+        expected_parts.append("at least one")
+        if not sends:
+            problems.append("no email")
+    at = tl.start + (exp.at[0] if exp.at else exp.within[0] if exp.within else timedelta(0))
+    return Outcome(
+        where=exp.where,
+        summary=f"{exp.kind} email about {exp.about}: {'; '.join(expected_parts)}",
+        passed=not problems,
+        expected="; ".join(expected_parts),
+        actual=_describe_sends(tl, sends) + (f" — {'; '.join(problems)}" if problems else ""),
+        connection=exp.about,
+        at=at,
+        context=tl.around(at, exp.about),
+    )
+
+
+def _check_gap(exp: GapExpect, tl: Timeline) -> Outcome:
+    gaps = tl.gaps.get(exp.connection, [])
+    start = tl.start + exp.start
+    end = tl.start + exp.end if exp.end is not None else None
+
+    def close(a: datetime | None, b: datetime | None) -> bool:
+        if a is None or b is None:
+            return a is b
+        return abs(a - b) <= exp.tolerance
+
+    ok = any(close(g.start, start) and close(g.end, end) for g in gaps)
+    want = f"from {format_duration(exp.start)} to " + (
+        format_duration(exp.end) if exp.end is not None else "the end of the run"
+    )
+    if exp.tolerance:
+        want += f" (± {format_duration(exp.tolerance)})"
+    got = (
+        "; ".join(
+            f"from {_rel(tl, g.start)} to {_rel(tl, g.end) if g.end else 'the end of the run'}"
+            for g in gaps
+        )
+        or "no data gap"
+    )
+    return Outcome(
+        where=exp.where,
+        summary=f"data gap of {exp.connection} {want}",
+        passed=ok,
+        expected=want,
+        actual=got,
+        connection=exp.connection,
+        at=start,
+        context=tl.around(start, exp.connection),
+    )

@@ -1,0 +1,197 @@
+"""Run one scenario: build the world, start the actors, replay the timeline in virtual time.
+
+Everything happens inside one ``trio.run`` on a :class:`~conntrack._clock.SimClock`:
+the fake providers (an in-process ASGI app), the product's connection actors, the users,
+the notifier and the scenario driver. The world is set up through the fake's control API
+and every connection is first made through the real OAuth flow, exactly as a reconnect.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from random import Random
+from typing import Any, cast
+
+import httpx
+import trio
+from faker import Faker
+
+import fake_providers
+
+from .._actors import ConnectionActor, ScenarioDriver, UserActor, WorldEvent
+from .._clock import Scheduler, SimClock
+from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User, policy_for
+from .._profiles import Profile, load_profile
+from .._records import Recorder, Timeline
+from ..clients import AppCredentials
+from ..clients.facebook import FacebookClient
+from ._expectations import Outcome, check_all
+from ._model import Scenario
+
+BASE = "http://conntrack.local"
+CONTROL = f"{BASE}/_conntrack"
+REDIRECT_URI = "https://app.conntrack.test/oauth/callback"
+
+
+@dataclass
+class RunStats:
+    wall_seconds: float = 0.0
+    timers_fired: int = 0
+    requests: int = 0
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    timeline: Timeline
+    outcomes: list[Outcome]
+    users: list[User]
+    stats: RunStats = field(default_factory=RunStats)
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outcomes)
+
+
+def make_users(scenario: Scenario) -> list[User]:
+    """The company's people: faker-made, from the scenario's seed."""
+    fake = Faker("en_US")
+    fake.seed_instance(scenario.seed)
+    company = scenario.company.name or fake.company()
+    domain = re.sub(r"[^a-z0-9]+", "", company.lower())[:20] or "example"
+    users = []
+    for uid in scenario.users:
+        first, last = fake.first_name(), fake.last_name()
+        email = f"{first}.{last}@{domain}.test".lower()
+        users.append(User(uid, f"{first} {last}", email, uid in scenario.company.opt_out))
+    return users
+
+
+def run_scenario(
+    scenario: Scenario, *, outboxes: list[Outbox] | None = None, exact_sync: bool = False
+) -> RunResult:
+    """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision)."""
+    sim = SimClock(scenario.start)
+    t0 = time.perf_counter()
+    result: RunResult = trio.run(
+        _run, scenario, sim, list(outboxes or []), exact_sync, clock=sim.mock_clock
+    )
+    result.stats.wall_seconds = time.perf_counter() - t0
+    return result
+
+
+async def _run(
+    scenario: Scenario, sim: SimClock, outboxes: list[Outbox], exact_sync: bool
+) -> RunResult:
+    start, until = scenario.start, scenario.start + scenario.until
+    profiles: dict[str, Profile] = {
+        p: load_profile(p, scenario.profiles.get(p))
+        for p in sorted({c.provider for c in scenario.connections.values()})
+    }
+    core = fake_providers.Core(sim, seed=scenario.seed, profiles=profiles)
+    app = fake_providers.create_app(core)
+    recorder = Recorder()
+    scheduler = Scheduler(sim)
+    users = make_users(scenario)
+    memory = MemoryOutbox()
+    stats = RunStats()
+
+    async def count(request: httpx.Request) -> None:
+        stats.requests += 1
+
+    # QuartTrio's precise ASGI types are narrower than httpx's; it is an ASGI app.
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=BASE, event_hooks={"request": [count]}
+    ) as http:
+        actors: dict[str, ConnectionActor] = {}
+        notifier = Notifier(
+            scheduler,
+            recorder,
+            users,
+            [memory, *outboxes],
+            state_of=lambda cid: actors[cid].state,
+            policies={
+                (c.provider, c.kind): policy_for(c.provider, c.kind)
+                for c in scenario.connections.values()
+            },
+        )
+        creds: dict[str, AppCredentials] = {}
+        for provider in profiles:
+            r = await http.post(
+                f"{CONTROL}/apps",
+                json={"provider": provider, "redirect_uris": [REDIRECT_URI], "name": "conntrack"},
+            )
+            r.raise_for_status()
+            app_json = r.json()
+            creds[provider] = AppCredentials(
+                app_json["client_id"], app_json["client_secret"], REDIRECT_URI
+            )
+        by_id = {u.id: u for u in users}
+        rng = Random(scenario.seed)
+        for cid, spec in scenario.connections.items():
+            person = by_id[spec.connected_by]
+            r = await http.post(
+                f"{CONTROL}/accounts",
+                json={"provider": spec.provider, "name": person.name, "email": person.email},
+            )
+            r.raise_for_status()
+            account = r.json()
+            page = account["pages"][0]
+            profile = profiles[spec.provider]
+            client = FacebookClient(http, BASE, creds[spec.provider], profile, sim)
+            actors[cid] = ConnectionActor(
+                id=cid,
+                client=client,
+                subject=Subject(
+                    cid, spec.provider, spec.kind, page["name"], str(profile["display_name"])
+                ),
+                page_id=str(page["id"]),
+                account_id=str(account["id"]),
+                sync_every=spec.sync_every,
+                notice_window=profile.lifetime("notice_window") or timedelta(0),
+                scheduler=scheduler,
+                recorder=recorder,
+                notifier=notifier,
+                oracle=None if exact_sync else core,
+                rng=Random(rng.getrandbits(64)),
+            )
+        user_actors = {u.id: UserActor(u.id, http, recorder, sim.now) for u in users}
+        driver = ScenarioDriver(
+            http=http,
+            control=CONTROL,
+            scheduler=scheduler,
+            recorder=recorder,
+            actors=actors,
+            users=user_actors,
+            connected_by={cid: c.connected_by for cid, c in scenario.connections.items()},
+            client_ids={
+                cid: creds[c.provider].client_id for cid, c in scenario.connections.items()
+            },
+        )
+        for cid, spec in scenario.connections.items():
+            driver.plan(WorldEvent(start + spec.connect_at, "connect", cid, spec.connected_by))
+        for ev in scenario.timeline:
+            driver.plan(WorldEvent(start + ev.at, ev.event, ev.connection, ev.by))
+
+        async with trio.open_nursery() as nursery:
+            for actor in actors.values():
+                nursery.start_soon(actor.run)
+            for user in user_actors.values():
+                nursery.start_soon(user.run)
+            nursery.start_soon(driver.run)
+            await scheduler.run(until)
+            nursery.cancel_scope.cancel()
+    stats.timers_fired = scheduler.fired
+    timeline = Timeline(recorder, start, until)
+    outcomes = check_all(scenario, timeline, users)
+    return RunResult(scenario, timeline, outcomes, users, stats)
+
+
+def run_all(
+    scenarios: list[Scenario], *, outboxes: list[Outbox] | None = None, exact_sync: bool = False
+) -> list[RunResult]:
+    return [run_scenario(s, outboxes=outboxes, exact_sync=exact_sync) for s in scenarios]

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conntrack.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+LIFESPAN = str(ROOT / "scenarios" / "facebook_60_day_lifespan.yaml")
+FAILING = str(Path(__file__).parent / "data" / "failing_expectations.yaml")
+
+
+def test_run_passes_with_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", LIFESPAN]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "Facebook 60-day lifespan" in out
+    assert "1 passed, 0 failed" in out
+
+
+def test_run_a_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(ROOT / "scenarios")]) == 0
+    assert "0 failed" in capsys.readouterr().out
+
+
+def test_failed_expectation_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", FAILING, LIFESPAN]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "expected:" in out and "actual:" in out
+    assert "1 passed, 1 failed" in out
+
+
+def test_json_report_and_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report, outbox = tmp_path / "r.json", tmp_path / "o.jsonl"
+    assert main(["run", LIFESPAN, "--json", str(report), "--outbox", str(outbox)]) == 0
+    doc = json.loads(report.read_text())
+    assert doc["passed"] is True
+    [s] = doc["scenarios"]
+    assert s["scenario"] == "Facebook 60-day lifespan"
+    assert any(r["type"] == "transition" and r["dest"] == "expired" for r in s["records"])
+    emails = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert len(emails) == 8  # 4 reminders to 2 users (user3 opted out)
+    assert {e["kind"] for e in emails} == {"expiry_reminder"}
+    assert {e["scenario"] for e in emails} == {"Facebook 60-day lifespan"}
+
+
+def test_json_reports_are_byte_identical(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    main(["run", str(ROOT / "scenarios"), "--json", str(a)])
+    main(["run", str(ROOT / "scenarios"), "--json", str(b)])
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_validate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(ROOT / "scenarios")]) == 0
+    assert "scenario(s) valid" in capsys.readouterr().out
+
+
+def test_invalid_input_exits_2_with_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "scenario: x\nstart: 2026-01-05T09:00:00Z\nuntil: 30d\n"
+        "connections:\n  fb: {provider: facebook}\n"
+        "timeline:\n  - {at: 5d, event: pasword_change, connection: fb}\n"
+    )
+    for command in ("run", "validate"):
+        assert main([command, str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert f"{bad}:7:" in err and "password_change" in err
+        assert "Traceback" not in err
+
+
+def test_missing_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "/nonexistent/x.yaml"]) == 2
+    assert "/nonexistent/x.yaml" in capsys.readouterr().err
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).parent / "conntrack"
+    proc = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0
+    for command in ("run", "validate", "serve"):
+        assert command in proc.stdout

@@ -1,0 +1,120 @@
+"""The scenario library and the engine end to end: in-process fakes, virtual time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conntrack._report import format_result, json_report
+from conntrack.scenario import load_file, load_paths
+from conntrack.scenario._runner import run_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARY = sorted((ROOT / "scenarios").glob("*.yaml"))
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_library_scenario_passes(path: Path) -> None:
+    for scenario in load_file(path):
+        result = run_scenario(scenario)
+        assert result.passed, format_result(result)
+
+
+def test_library_has_the_spine_cases() -> None:
+    names = {p.stem for p in LIBRARY}
+    assert {
+        "facebook_60_day_lifespan",
+        "facebook_password_change_reconnect",
+        "facebook_app_removed",
+        "facebook_checkpoint",
+        "facebook_early_reconnect",
+    } <= names
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_same_scenario_and_seed_give_byte_identical_reports(path: Path) -> None:
+    [scenario] = load_file(path)
+    first = json_report([run_scenario(scenario)])
+    second = json_report([run_scenario(scenario)])
+    assert first == second
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_eliding_healthy_syncs_changes_nothing(path: Path) -> None:
+    """The elided run (the default) equals the naive one in which every sync is a request."""
+    [scenario] = load_file(path)
+    fast, exact = run_scenario(scenario), run_scenario(scenario, exact_sync=True)
+    assert json_report([fast]) == json_report([exact])
+    assert fast.stats.requests < exact.stats.requests
+
+
+def test_a_different_seed_changes_the_people_not_the_outcome() -> None:
+    import dataclasses
+
+    [scenario] = load_file(ROOT / "scenarios" / "facebook_password_change_reconnect.yaml")
+    a = json.loads(json_report([run_scenario(scenario)]))["scenarios"][0]
+    b = json.loads(json_report([run_scenario(dataclasses.replace(scenario, seed=8))]))["scenarios"][
+        0
+    ]
+    assert a["users"] != b["users"]
+    assert a["passed"] and b["passed"]
+    strip = lambda recs: [(r["type"], r["offset"], r.get("dest"), r.get("to")) for r in recs]  # noqa: E731
+    assert strip(a["records"]) == strip(b["records"])
+
+
+def test_password_change_timeline() -> None:
+    [scenario] = load_file(ROOT / "scenarios" / "facebook_password_change_reconnect.yaml")
+    result = run_scenario(scenario)
+    tl = result.timeline
+    transitions = [(t.trigger, t.source, t.dest, t.reason) for t in tl.transitions("fb")]
+    assert transitions == [
+        ("invalidate", "connected", "invalid", "password_changed"),
+        ("reconnect", "invalid", "reconnected", None),
+        ("near_expiry", "reconnected", "expiring", None),
+        ("expire", "expiring", "expired", None),
+    ]
+    invalidate = tl.transitions("fb")[0]
+    assert invalidate.cause == "sync answered 400 190/460"
+    invalid_emails = tl.emails("invalid", "fb")
+    assert sorted(e.to for e in invalid_emails) == ["user1", "user2", "user3", "user4"]
+    # 2 failed syncs at most: one at the event, then syncing stops until the reconnect.
+    assert tl.syncs["fb"].failed == 1
+
+
+def test_failed_expectations_say_expected_actual_and_show_the_timeline() -> None:
+    [scenario] = load_file(DATA / "failing_expectations.yaml")
+    result = run_scenario(scenario)
+    assert [o.passed for o in result.outcomes] == [False, False, False, True]
+    text = format_result(result)
+    assert text.startswith("FAIL")
+    state, email, gap = (o for o in result.outcomes if not o.passed)
+    assert state.expected == "invalid (checkpoint)" and state.actual == "invalid (password_changed)"
+    assert "none at 21d" in email.actual and "missing user2" not in email.actual
+    assert "also to user2" in email.actual
+    assert gap.actual == "from 20d to the end of the run"
+    assert "failing_expectations.yaml:12: fb is invalid (checkpoint) at 20d 6h" in text
+    assert "expected: invalid (checkpoint)" in text
+    assert "actual:   invalid (password_changed)" in text
+    assert "timeline around 20d 6h:" in text
+    assert "invalidate   connected → invalid (password_changed)" in text
+    assert "password_change" in text
+
+
+def test_load_paths_reads_a_folder() -> None:
+    assert len(load_paths([ROOT / "scenarios"])) == len(LIBRARY)
+
+
+def test_a_simulation_never_waits_on_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker thread is real I/O: under the mock clock, time would jump mid-request."""
+    import trio
+
+    async def no_threads(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a simulation used trio.to_thread.run_sync")
+
+    monkeypatch.setattr(trio.to_thread, "run_sync", no_threads)
+    for path in LIBRARY:
+        for scenario in load_file(path):
+            assert run_scenario(scenario).passed
