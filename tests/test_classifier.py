@@ -100,6 +100,17 @@ CASES = [
         False,
     ),
     (
+        400,
+        fb(
+            190,
+            "The access token is invalid since the user hasn't engaged the app in longer than 90 days.",
+            493,
+        ),
+        Action.RECONNECT,
+        Reason.DATA_ACCESS_EXPIRED,
+        False,
+    ),
+    (
         403,
         fb(10, "(#10) Application does not have permission for this action"),
         Action.RECONNECT,

@@ -59,6 +59,7 @@ _FB_190: dict[int, Reason | None] = {
     467: Reason.UNKNOWN,  # logged out: a new login is all that helps
     490: Reason.LOCKED,  # blocking, logged-in checkpoint
     492: Reason.ADMIN_REMOVED,  # no longer has a role on the page
+    493: Reason.DATA_ACCESS_EXPIRED,  # the user has not used the app for 90 days
 }
 _FB_RATE_LIMIT = {4, 17, 32, 613, 80001, 80002, 80004}
 _FB_TRANSIENT = {1, 2}

@@ -37,7 +37,7 @@ def describe(rec: Record, timeline: Timeline) -> str:
     assert isinstance(rec, SyncErrorRecord)
     return (
         f"{when:>16}  {rec.connection:<10} sync error   HTTP {rec.status} {rec.code} "
-        f"→ {rec.action}: {rec.message[:90]}"
+        f"→ {rec.action}: {rec.message[:120]}"
     )
 
 
