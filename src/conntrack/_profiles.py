@@ -1,8 +1,21 @@
-"""Provider profiles: per-provider facts as data, from the packaged ``profiles.yaml``.
+"""Provider profiles: per-provider facts as data, one packaged YAML file a profile.
 
-A profile is a mapping of settings (lifetimes, refresh rule, scope separator, …). Code
-reads it through :class:`Profile`, whose typed accessors parse durations once. A
-scenario or server config may override keys; an unknown provider or key is an error.
+A profile (``profiles/NAME.yaml``) is a mapping of settings: lifetimes, refresh rule,
+scope separator, … Its ``protocol`` names the fake and the client that speak it; several
+profiles may share one protocol (``tiktok`` and ``tiktok-2026``, ``facebook`` and
+``instagram-facebook``). A profile may ``extends:`` another and change a few keys. Code
+reads it through :class:`Profile`. A scenario or server config may override keys; an
+unknown profile or key is an error.
+
+Refresh kinds (``refresh``):
+
+- ``none`` — nothing to refresh (a token that never expires, OAuth 1.0a);
+- ``exchange_only`` — a short token can be exchanged for a long one, never refreshed
+  (Facebook: a person logs in again after 60 days);
+- ``refresh_token`` — a refresh grant; ``refresh_token_rotates`` and
+  ``refresh_token_lifetime_resets`` say what it does to the refresh token;
+- ``self`` — the long-lived access token refreshes itself (Instagram Login), once it is
+  ``refresh_min_age`` old and not expired.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ import yaml
 from ._durations import parse_duration
 from ._exceptions import DurationError, ProfileError
 
-REFRESH_KINDS = ("none", "exchange_only", "rotating", "non_resetting")
+REFRESH_KINDS = ("none", "exchange_only", "refresh_token", "self")
 
 
 class Profile:
@@ -53,6 +66,19 @@ class Profile:
             raise ProfileError(f"profile {self.provider!r}, setting {key!r}: {e}") from None
 
     @property
+    def protocol(self) -> str:
+        """The fake and client family that speaks this profile (``facebook`` …)."""
+        return str(self.settings.get("protocol", self.provider))
+
+    @property
+    def refresh(self) -> str:
+        return str(self.settings.get("refresh", "none"))
+
+    def flag(self, key: str) -> bool:
+        """A yes/no setting; missing means no."""
+        return bool(self.settings.get(key, False))
+
+    @property
     def hosts(self) -> list[str]:
         return list(self.settings.get("hosts", []))
 
@@ -72,10 +98,22 @@ class Profile:
 
 @cache
 def _catalog() -> dict[str, dict[str, Any]]:
-    text = resources.files("conntrack").joinpath("profiles.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
-    assert isinstance(data, dict)
-    return data
+    raw: dict[str, dict[str, Any]] = {}
+    for entry in resources.files("conntrack").joinpath("profiles").iterdir():
+        if entry.name.endswith(".yaml"):
+            data = yaml.safe_load(entry.read_text("utf-8"))
+            assert isinstance(data, dict), entry.name
+            raw[entry.name.removesuffix(".yaml")] = data
+
+    def resolved(name: str, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+        data = dict(raw[name])
+        parent = data.pop("extends", None)
+        if parent is None:
+            return data
+        assert parent in raw and parent not in seen, f"profile {name}: bad extends {parent}"
+        return {**resolved(parent, (*seen, name)), **data}
+
+    return {name: resolved(name) for name in sorted(raw)}
 
 
 def providers() -> list[str]:
