@@ -14,7 +14,7 @@ import trio
 
 from conntrack import Action, Reason, TravelClock, load_profile
 from conntrack._serve import serve
-from conntrack.clients import AppCredentials, FacebookClient, consent
+from conntrack.clients import AppCredentials, ClientContext, FacebookClient, consent
 
 REDIRECT = "https://app.example.test/callback"
 
@@ -33,25 +33,28 @@ async def test_facebook_client_over_the_network() -> None:
             account = (
                 await http.post("/_conntrack/accounts", json={"provider": "facebook"})
             ).json()
+            page = str(account["pages"][0]["id"])
             client = FacebookClient(
-                http,
-                base,
-                AppCredentials(app["client_id"], app["client_secret"], REDIRECT),
-                load_profile("facebook"),
-                TravelClock(),
+                ClientContext(
+                    http=http,
+                    base=base,
+                    app=AppCredentials(app["client_id"], app["client_secret"], REDIRECT),
+                    profile=load_profile("facebook"),
+                    clock=TravelClock(),
+                    resource=page,
+                )
             )
             result = await consent(http, client.authorize_url("s1"), account_id=str(account["id"]))
             assert result.state == "s1" and result.code
-            info = await client.connect(result.code)
+            info = await client.connect(result.code, "s1")
             assert info.expires_at is not None and info.hard_expiry == info.expires_at
-            page = str(account["pages"][0]["id"])
-            assert (await client.read(info.access_token, page)).ok
+            assert (await client.read(info)).ok
 
             r = await http.post(
                 f"/_conntrack/accounts/{account['id']}/events", json={"type": "password_change"}
             )
             assert r.status_code == 200
-            answer = await client.read(info.access_token, page)
+            answer = await client.read(info)
             assert answer.status == 400
             assert answer.verdict.action is Action.RECONNECT
             assert answer.verdict.reason is Reason.PASSWORD_CHANGED

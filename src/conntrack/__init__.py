@@ -4,6 +4,8 @@ The public surface: the lifecycle vocabulary, the error classifier (usable in pr
 code), the clocks, scenario loading and running, and the exception hierarchy.
 """
 
+# Importing the clients registers every provider's client and error rules.
+from . import clients
 from ._classifier import Action, Verdict, classify
 from ._clock import Clock, Scheduler, SimClock, TravelClock
 from ._durations import format_duration, parse_duration, parse_instant
@@ -46,6 +48,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "classify",
+    "clients",
     "fire",
     "format_duration",
     "load_profile",

@@ -27,11 +27,10 @@ import trio
 from ._classifier import Action
 from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, PRIORITY_WORLD, Scheduler, Timer
 from ._durations import format_instant
-from ._lifecycle import HEALTHY, Connection, can_fire, fire
+from ._lifecycle import HEALTHY, Connection, State, can_fire, fire
 from ._notify import Notifier, Subject
 from ._records import EventRecord, Recorder, SyncErrorRecord
-from .clients import ProviderCallError, TokenInfo, consent
-from .clients.facebook import FacebookClient
+from .clients import Answer, ProviderCallError, ProviderClient, TokenInfo, consent
 
 
 class ChangeOracle(Protocol):
@@ -65,9 +64,8 @@ class ConnectionActor:
         self,
         *,
         id: str,
-        client: FacebookClient,
+        client: ProviderClient,
         subject: Subject,
-        page_id: str,
         account_id: str,
         sync_every: timedelta,
         notice_window: timedelta,
@@ -80,7 +78,6 @@ class ConnectionActor:
         self.id = id
         self.client = client
         self.subject = subject
-        self.page_id = page_id
         self.account_id = account_id
         self.sync_every = sync_every
         self.notice_window = notice_window
@@ -146,11 +143,19 @@ class ConnectionActor:
                 continue  # a tick from before the last (re)connect
             elif message.kind == "sync":
                 await self._sync()
+            elif message.kind == "refresh":
+                await self._refresh()
             elif message.kind == "notice":
                 self._fire("near_expiry", cause=f"expires {_iso(self.token)}")
-            elif message.kind == "expire" and self._fire("expire", cause="token lifetime ended"):
-                self._cancel("sync")
+            elif message.kind == "expire" and self._fire("expire", cause=self._expiry_cause()):
+                self._cancel("sync", "refresh")
                 self.recorder.open_gap(self.id, self.clock.now())
+
+    def _expiry_cause(self) -> str:
+        token = self.token
+        if token and token.refresh_expires_at and token.hard_expiry == token.refresh_expires_at:
+            return "refresh token lifetime ended"
+        return "token lifetime ended"
 
     async def _on_code(self, msg: CodeReceived) -> None:
         now = self.clock.now()
@@ -158,9 +163,9 @@ class ConnectionActor:
             why = msg.error or ("state mismatch" if msg.code else "no code")
             self.recorder.add(EventRecord(now, self.id, "connect_failed", msg.by, why))
             return
-        self._pending_state = None
+        state, self._pending_state = self._pending_state, None
         try:
-            info = await self.client.connect(msg.code)
+            info = await self.client.connect(msg.code, state or "")
         except ProviderCallError as e:
             detail = f"{e.step}: {e.answer.verdict.code} {e.answer.verdict.message}".strip()
             self.recorder.add(EventRecord(now, self.id, "connect_failed", msg.by, detail))
@@ -180,10 +185,17 @@ class ConnectionActor:
         await self._sync()
 
     def _schedule_expiry(self, info: TokenInfo) -> None:
-        self._cancel("notice", "expire")
+        """Timers for the notice window and the hard expiry, and a refresh if one is needed."""
+        self._cancel("notice", "expire", "refresh")
+        now = self.clock.now()
+        due = self.client.refresh_due(info)
+        if due is not None and not self.client.can_refresh(info):
+            due = None
+        if due is not None and info.expires_at is not None and self._refresh_needs_timer():
+            # A refresh that needs a live access token must not wait for a sync.
+            self._at("refresh", max(due, now), PRIORITY_EXPIRY)
         if info.hard_expiry is None:
             return
-        now = self.clock.now()
         notice = info.hard_expiry - self.notice_window
         if notice <= now:
             self._fire("near_expiry", cause=f"expires {_iso(info)}")
@@ -191,40 +203,77 @@ class ConnectionActor:
             self._at("notice", notice, PRIORITY_EXPIRY)
         self._at("expire", max(info.hard_expiry, now), PRIORITY_EXPIRY)
 
+    def _refresh_needs_timer(self) -> bool:
+        return self.client.profile.refresh == "self"
+
+    async def _refresh(self) -> bool:
+        """Refresh the tokens; on a fatal answer the connection turns invalid."""
+        if self.state not in HEALTHY or self.token is None:
+            return False
+        now = self.clock.now()
+        try:
+            info = await self.client.refresh(self.token)
+        except ProviderCallError as e:
+            self._quiet = None
+            self._failed(e.answer, step="refresh", default_reason="refresh_failed")
+            return False
+        old_hard = self.token.hard_expiry
+        self.token = info
+        self._quiet = None
+        self.recorder.refreshed(self.id, now)
+        if info.hard_expiry != old_hard:
+            self._schedule_expiry(info)
+            self.notifier.expiry_known(self.subject, info.hard_expiry)
+            if self.state == State.EXPIRING and (
+                info.hard_expiry is None or info.hard_expiry - self.notice_window > now
+            ):
+                self._fire("renew", cause="refreshed")
+        elif self._refresh_needs_timer():
+            self._schedule_expiry(info)
+        return True
+
     async def _sync(self) -> None:
         if self.state not in HEALTHY or self.token is None:
             return
         now = self.clock.now()
         self._at("sync", now + self.sync_every, PRIORITY_SYNC)
-        token = self.token.access_token
-        if self._quiet is not None and self.oracle is not None:
+        due = self.client.refresh_due(self.token) if self.client.can_refresh(self.token) else None
+        refresh_now = due is not None and now >= due
+        if self._quiet is not None and self.oracle is not None and not refresh_now:
             seq, until = self._quiet
             if seq == self.oracle.seq and (until is None or now < until):
                 # Nothing anywhere changed since the last real sync and the token's
                 # answers cannot have changed by themselves: the answer would be the same.
                 self.recorder.sync_ok(self.id, now, elided=True)
                 return
-        answer = await self.client.read(token, self.page_id)
-        if answer.ok:
+        if refresh_now and not await self._refresh():
+            return
+        answer = await self.client.read(self.token)
+        if answer.ok and answer.verdict.action is Action.OK:
             self.recorder.sync_ok(self.id, now)
             if self.oracle is not None:
-                quiet = self.oracle.quiet_until(token)
+                quiet = self.oracle.quiet_until(self.token.access_token)
                 self._quiet = None if quiet is False else (self.oracle.seq, _dt(quiet))
             return
         self._quiet = None
+        self._failed(answer, step="sync", default_reason="unknown")
+
+    def _failed(self, answer: Answer, *, step: str, default_reason: str) -> None:
+        """Record a failed call; a fatal one ends the connection until a reconnect."""
+        now = self.clock.now()
         v = answer.verdict
         self.recorder.sync_failed(
-            SyncErrorRecord(now, self.id, answer.status, v.code, v.action.value, v.message),
-            opens_gap=True,
+            SyncErrorRecord(now, self.id, answer.status, v.code, v.action.value, v.message, step),
+            opens_gap=step == "sync" or v.action is Action.RECONNECT,
         )
         if v.action is not Action.RECONNECT:
             return
-        cause = f"sync answered {answer.status} {v.code}"
+        cause = f"{step} answered {answer.status} {v.code}"
         if v.expired:
             self._fire("expire", cause=cause)
-        elif self._fire("invalidate", reason=(v.reason or "unknown"), cause=cause):
-            self.notifier.turned_invalid(self.subject, str(v.reason or "unknown"))
-        self._cancel("sync", "notice", "expire")
+        elif self._fire("invalidate", reason=str(v.reason or default_reason), cause=cause):
+            self.notifier.turned_invalid(self.subject, str(v.reason or default_reason))
+        self._cancel("sync", "notice", "expire", "refresh")
 
 
 def _iso(info: TokenInfo | None) -> str:

@@ -16,7 +16,7 @@ Rate limits and server errors are always ``retry``, never ``invalid``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -110,7 +110,31 @@ def _generic(status: int) -> Verdict:
     return Verdict(Action.IGNORE, code=str(status))
 
 
-_BY_PROVIDER = {"facebook": _classify_facebook}
+ProtocolRule = Callable[[int, Mapping[str, str], Any], Verdict]
+"""``(status, headers, parsed body) → Verdict`` for one protocol's non-2xx answers."""
+
+_BY_PROTOCOL: dict[str, ProtocolRule] = {
+    "facebook": lambda status, headers, body: _classify_facebook(status, body),
+}
+
+
+def register(protocol: str, rule: ProtocolRule) -> None:
+    """Add a protocol's rules (each provider's client module registers its own)."""
+    _BY_PROTOCOL[protocol] = rule
+
+
+def _rule(provider: str) -> ProtocolRule | None:
+    rule = _BY_PROTOCOL.get(provider)
+    if rule is None:
+        # A profile name (``tiktok-2026``, ``instagram-facebook``) speaks its protocol.
+        from ._exceptions import ProfileError
+        from ._profiles import load_profile
+
+        try:
+            rule = _BY_PROTOCOL.get(load_profile(provider).protocol)
+        except ProfileError:
+            return None
+    return rule
 
 
 def classify(
@@ -121,13 +145,12 @@ def classify(
     ``body`` may be bytes, text or already-parsed JSON. A 2xx answer is ``ok``; an
     answer that cannot be parsed falls back to its HTTP status.
     """
-    del headers  # reserved: rate-limit headers refine `retry` for some providers
     if 200 <= status < 300:
         return OK
     parsed = _as_json(body)
+    rule = _rule(provider)
+    verdict = rule(status, headers or {}, parsed) if rule else _generic(status)
     if status == 429 or status >= 500:
         # Rate limits and outages are transient whatever the body says.
-        verdict = _BY_PROVIDER.get(provider, lambda s, b: _generic(s))(status, parsed)
         return Verdict(Action.RETRY, code=verdict.code or str(status), message=verdict.message)
-    handler = _BY_PROVIDER.get(provider)
-    return handler(status, parsed) if handler else _generic(status)
+    return verdict

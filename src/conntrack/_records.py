@@ -49,6 +49,8 @@ class SyncErrorRecord:
     code: str
     action: str
     message: str
+    step: str = "sync"
+    """What failed: the ``sync`` read, or a token ``refresh``."""
 
 
 @dataclass
@@ -85,6 +87,7 @@ class SyncCounts:
     ok: int = 0
     elided: int = 0
     failed: int = 0
+    refreshed: int = 0
 
 
 class Recorder:
@@ -111,6 +114,9 @@ class Recorder:
         gaps = self.gaps.get(connection)
         if gaps and gaps[-1].end is None:
             gaps[-1].end = at
+
+    def refreshed(self, connection: str, at: datetime) -> None:
+        self.syncs.setdefault(connection, SyncCounts()).refreshed += 1
 
     def sync_failed(self, rec: SyncErrorRecord, *, opens_gap: bool) -> None:
         self.syncs.setdefault(rec.connection, SyncCounts()).failed += 1

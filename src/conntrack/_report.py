@@ -36,7 +36,7 @@ def describe(rec: Record, timeline: Timeline) -> str:
         return f"{when:>16}  {rec.connection:<10} event        {rec.event}{by}{detail}"
     assert isinstance(rec, SyncErrorRecord)
     return (
-        f"{when:>16}  {rec.connection:<10} sync error   HTTP {rec.status} {rec.code} "
+        f"{when:>16}  {rec.connection:<10} {rec.step + ' error':<12} HTTP {rec.status} {rec.code} "
         f"→ {rec.action}: {rec.message[:120]}"
     )
 
@@ -150,7 +150,8 @@ def result_dict(result: RunResult) -> dict[str, Any]:
             for g in gaps
         ],
         "syncs": {
-            cid: {"ok": c.ok + c.elided, "failed": c.failed} for cid, c in sorted(tl.syncs.items())
+            cid: {"ok": c.ok + c.elided, "failed": c.failed, "refreshed": c.refreshed}
+            for cid, c in sorted(tl.syncs.items())
         },
     }
 

@@ -1,50 +1,59 @@
 """The product's side of Facebook: the calls a real integration makes, over any transport.
 
 The same code talks to the in-process fake (ASGI), to ``conntrack serve`` over the
-network, or — with ``base`` set to ``https:/`` — to URLs of the real shape. Facebook has
-no refresh grant: a user token from a code lives about an hour, ``fb_exchange_token``
-makes it long-lived (about 60 days), and after that a person must log in again.
+network, or to URLs of the real shape. Facebook has no refresh grant: a user token from a
+code lives about an hour, ``fb_exchange_token`` makes it long-lived (about 60 days), and
+after that a person must log in again. The ``instagram-facebook`` profile uses the same
+flow for an Instagram professional account found through a Page
+(``instagram_business_account``) and reads its media.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-import httpx
-
-from .._clock import Clock
+from .._classifier import Action, Verdict
+from .._lifecycle import Reason
 from .._profiles import Profile
-from ._base import Answer, AppCredentials, ProviderCallError, TokenInfo, answer_of
+from ._base import (
+    Answer,
+    ClientContext,
+    ProviderCallError,
+    TokenInfo,
+    answer_of,
+    register,
+)
 
-PROVIDER = "facebook"
+PROTOCOL = "facebook"
+WWW = "www.facebook.com"
+GRAPH = "graph.facebook.com"
 
 
 class FacebookClient:
-    """Graph API calls of a product that manages Facebook Pages."""
+    """Graph API calls of a product that manages Facebook Pages (or Instagram through them)."""
 
-    provider = PROVIDER
+    protocol: ClassVar[str] = PROTOCOL
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        base: str,
-        app: AppCredentials,
-        profile: Profile,
-        clock: Clock,
-    ) -> None:
-        self.http = http
-        self.base = base.rstrip("/")
-        self.app = app
-        self.profile = profile
-        self.clock = clock
-        self.version = str(profile.get("api_version", "v21.0"))
+    def __init__(self, ctx: ClientContext) -> None:
+        self.ctx = ctx
+        self.http = ctx.http
+        self.app = ctx.app
+        self.profile = ctx.profile
+        self.clock = ctx.clock
+        self.page_id = ctx.resource
+        self.version = str(ctx.profile.get("api_version", "v21.0"))
+        self.instagram = ctx.profile.get("resource") == "instagram_business_account"
+        self.target: str | None = None if self.instagram else ctx.resource
+        """What the sync reads: the Page, or the Instagram account found through it."""
 
     def _www(self, path: str) -> str:
-        return f"{self.base}/www.facebook.com/{self.version}/{path}"
+        return self.ctx.url(WWW, f"{self.version}/{path}")
 
     def _graph(self, path: str) -> str:
-        return f"{self.base}/graph.facebook.com/{self.version}/{path}"
+        return self.ctx.url(GRAPH, f"{self.version}/{path}")
 
     def authorize_url(self, state: str, scopes: tuple[str, ...] | None = None) -> str:
         scope = self.profile.scope_separator.join(scopes or self.profile["default_scopes"])
@@ -60,7 +69,7 @@ class FacebookClient:
         return f"{self._www('dialog/oauth')}?{query}"
 
     async def _get(self, step: str, url: str, params: dict[str, str]) -> Answer:
-        answer = answer_of(PROVIDER, await self.http.get(url, params=params))
+        answer = answer_of(PROTOCOL, await self.http.get(url, params=params))
         if not answer.ok:
             raise ProviderCallError(step, answer)
         return answer
@@ -106,7 +115,7 @@ class FacebookClient:
         data = answer.body.get("data", {})
         return data if isinstance(data, dict) else {}
 
-    async def connect(self, code: str) -> TokenInfo:
+    async def connect(self, code: str, state: str = "") -> TokenInfo:
         """The product's callback: code → short → long-lived token, checked with debug_token."""
         short, _ = await self.exchange_code(code)
         long, expires_in = await self.exchange_long_lived(short)
@@ -115,6 +124,8 @@ class FacebookClient:
         expires_at = _epoch(data.get("expires_at"))
         if expires_at is None and expires_in:
             expires_at = now + timedelta(seconds=expires_in)
+        if self.instagram:
+            self.target = await self._instagram_account(long)
         scopes = data.get("scopes")
         return TokenInfo(
             access_token=long,
@@ -124,7 +135,21 @@ class FacebookClient:
             scopes=tuple(scopes) if isinstance(scopes, list) else (),
             user_id=str(data["user_id"]) if data.get("user_id") else None,
             data_access_expires_at=_epoch(data.get("data_access_expires_at")),
+            issued_at=now,
         )
+
+    async def _instagram_account(self, token: str) -> str | None:
+        """The Instagram business account linked to the connection's Page, if any."""
+        answer = await self._get(
+            "me/accounts",
+            self._graph("me/accounts"),
+            {"fields": "id,name,instagram_business_account", "access_token": token},
+        )
+        for page in answer.body.get("data", []):
+            if str(page.get("id")) == self.page_id:
+                linked = page.get("instagram_business_account")
+                return str(linked["id"]) if isinstance(linked, dict) else None
+        return None
 
     async def pages(self, token: str) -> list[dict[str, object]]:
         """The Pages the token's user administers (``/me/accounts``)."""
@@ -136,15 +161,60 @@ class FacebookClient:
         data = answer.body.get("data", [])
         return data if isinstance(data, list) else []
 
-    async def read(self, token: str, page_id: str) -> Answer:
-        """The sync: read a Page's posts. Never raises for a provider error."""
+    def can_refresh(self, info: TokenInfo) -> bool:
+        return False  # no refresh grant: the 60-day reconnect
+
+    def refresh_due(self, info: TokenInfo) -> datetime | None:
+        return None
+
+    async def refresh(self, info: TokenInfo) -> TokenInfo:
+        raise NotImplementedError("Facebook has no refresh grant; a person must log in again")
+
+    async def read(self, info: TokenInfo) -> Answer:
+        """The sync: a Page's posts, or the linked Instagram account's media."""
+        if self.instagram and self.target is None:
+            # No professional Instagram account linked to a Page the user owns.
+            return _not_eligible()
+        edge = "media" if self.instagram else "posts"
+        response = await self.http.get(
+            self._graph(f"{self.target}/{edge}"),
+            params={"access_token": info.access_token, "limit": "25"},
+        )
+        return answer_of(PROTOCOL, response)
+
+    async def read_page(self, token: str, page_id: str) -> Answer:
+        """Read one Page's posts with ``token`` (for integrations and tests)."""
         response = await self.http.get(
             self._graph(f"{page_id}/posts"), params={"access_token": token, "limit": "25"}
         )
-        return answer_of(PROVIDER, response)
+        return answer_of(PROTOCOL, response)
+
+    async def revoke(self, info: TokenInfo) -> Answer:
+        response = await self.http.delete(
+            self._graph("me/permissions"), params={"access_token": info.access_token}
+        )
+        return answer_of(PROTOCOL, response)
+
+
+def _not_eligible() -> Answer:
+    verdict = Verdict(
+        Action.RECONNECT,
+        Reason.NOT_ELIGIBLE,
+        code="no_instagram_business_account",
+        message="the Page has no Instagram professional account linked",
+    )
+    return Answer(200, {"data": []}, verdict)
 
 
 def _epoch(value: object) -> datetime | None:
     if isinstance(value, int | float) and value > 0:
         return datetime.fromtimestamp(value, UTC)
     return None
+
+
+def _resource(account: Mapping[str, Any], profile: Profile) -> str | None:
+    pages = account.get("pages") or []
+    return str(pages[0]["id"]) if pages else None
+
+
+register(PROTOCOL, FacebookClient, _resource)

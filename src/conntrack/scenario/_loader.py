@@ -600,7 +600,22 @@ class _Builder:
                 "move the event later or connect earlier",
             )
             return None
-        return TimelineEvent(at=at, event=name, connection=conn.id, where=self.where(path), by=by)
+        permission = self.get((*path, "permission"), str)
+        if name == "permission_revoked" and permission is None:
+            self.problem(
+                path,
+                "event 'permission_revoked' needs 'permission': the scope the user takes "
+                "back, like {event: permission_revoked, permission: pages_read_engagement}",
+            )
+            return None
+        return TimelineEvent(
+            at=at,
+            event=name,
+            connection=conn.id,
+            where=self.where(path),
+            by=by,
+            permission=permission,
+        )
 
     def expectation(self, path: DataPath) -> Expectation | None:
         item = self.get(path, dict)

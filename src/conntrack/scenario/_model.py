@@ -11,8 +11,29 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-# The timeline events the spine knows; the loader rejects any other name.
-EVENTS = ("password_change", "app_removed", "checkpoint", "reconnect")
+# The timeline events; the loader rejects any other name. All but `reconnect` are account
+# events, fired on the connection's provider account through the fake's control API.
+EVENTS = (
+    "password_change",
+    "app_removed",
+    "checkpoint",
+    "checkpoint_cleared",
+    "locked",
+    "unlocked",
+    "suspended",
+    "reinstated",
+    "restricted",
+    "unrestricted",
+    "admin_removed",
+    "admin_added",
+    "switched_to_personal",
+    "switched_to_professional",
+    "page_unlinked",
+    "page_linked",
+    "permission_revoked",
+    "reconnect",
+)
+ACCOUNT_EVENTS = EVENTS[:-1]
 # The email kinds the notifier sends.
 EMAIL_KINDS = ("expiry_reminder", "invalid")
 CONNECTION_KINDS = ("owned", "monitored")
@@ -59,6 +80,8 @@ class TimelineEvent:
     where: Where
     by: str | None = None
     """The company user who acts (``reconnect``); ``None`` means ``connected_by``."""
+    permission: str | None = None
+    """The permission a ``permission_revoked`` event takes back."""
 
 
 @dataclass(frozen=True)

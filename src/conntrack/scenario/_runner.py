@@ -26,8 +26,7 @@ from .._clock import Scheduler, SimClock
 from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User, policy_for
 from .._profiles import Profile, load_profile
 from .._records import Recorder, Timeline
-from ..clients import AppCredentials
-from ..clients.facebook import FacebookClient
+from ..clients import RESOURCES, AppCredentials, ClientContext, make_client
 from ._expectations import Outcome, check_all
 from ._model import Scenario
 
@@ -87,10 +86,12 @@ async def _run(
     scenario: Scenario, sim: SimClock, outboxes: list[Outbox], exact_sync: bool
 ) -> RunResult:
     start, until = scenario.start, scenario.start + scenario.until
-    profiles: dict[str, Profile] = {
-        p: load_profile(p, scenario.profiles.get(p))
-        for p in sorted({c.provider for c in scenario.connections.values()})
+    # The profile in force for each protocol: the one the scenario's connections name.
+    profiles_by_name = {
+        name: load_profile(name, scenario.profiles.get(name))
+        for name in sorted({c.provider for c in scenario.connections.values()})
     }
+    profiles: dict[str, Profile] = {p.protocol: p for p in profiles_by_name.values()}
     core = fake_providers.Core(sim, seed=scenario.seed, profiles=profiles)
     app = fake_providers.create_app(core)
     recorder = Recorder()
@@ -120,36 +121,46 @@ async def _run(
             },
         )
         creds: dict[str, AppCredentials] = {}
-        for provider in profiles:
+        for protocol in profiles:
             r = await http.post(
                 f"{CONTROL}/apps",
-                json={"provider": provider, "redirect_uris": [REDIRECT_URI], "name": "conntrack"},
+                json={"provider": protocol, "redirect_uris": [REDIRECT_URI], "name": "conntrack"},
             )
             r.raise_for_status()
             app_json = r.json()
-            creds[provider] = AppCredentials(
+            creds[protocol] = AppCredentials(
                 app_json["client_id"], app_json["client_secret"], REDIRECT_URI
             )
         by_id = {u.id: u for u in users}
         rng = Random(scenario.seed)
         for cid, spec in scenario.connections.items():
             person = by_id[spec.connected_by]
+            profile = profiles_by_name[spec.provider]
+            protocol = profile.protocol
             r = await http.post(
                 f"{CONTROL}/accounts",
-                json={"provider": spec.provider, "name": person.name, "email": person.email},
+                json={"provider": protocol, "name": person.name, "email": person.email},
             )
             r.raise_for_status()
             account = r.json()
-            page = account["pages"][0]
-            profile = profiles[spec.provider]
-            client = FacebookClient(http, BASE, creds[spec.provider], profile, sim)
+            resource = RESOURCES[protocol](account, profile)
+            conn_rng = Random(rng.getrandbits(64))
+            client = make_client(
+                ClientContext(
+                    http=http,
+                    base=BASE,
+                    app=creds[protocol],
+                    profile=profile,
+                    clock=sim,
+                    resource=resource,
+                    rng=conn_rng.randbytes,
+                )
+            )
+            label = _label(account, resource)
             actors[cid] = ConnectionActor(
                 id=cid,
                 client=client,
-                subject=Subject(
-                    cid, spec.provider, spec.kind, page["name"], str(profile["display_name"])
-                ),
-                page_id=str(page["id"]),
+                subject=Subject(cid, spec.provider, spec.kind, label, str(profile["display_name"])),
                 account_id=str(account["id"]),
                 sync_every=spec.sync_every,
                 notice_window=profile.lifetime("notice_window") or timedelta(0),
@@ -157,7 +168,7 @@ async def _run(
                 recorder=recorder,
                 notifier=notifier,
                 oracle=None if exact_sync else core,
-                rng=Random(rng.getrandbits(64)),
+                rng=conn_rng,
             )
         user_actors = {u.id: UserActor(u.id, http, recorder, sim.now) for u in users}
         driver = ScenarioDriver(
@@ -169,7 +180,8 @@ async def _run(
             users=user_actors,
             connected_by={cid: c.connected_by for cid, c in scenario.connections.items()},
             client_ids={
-                cid: creds[c.provider].client_id for cid, c in scenario.connections.items()
+                cid: creds[profiles_by_name[c.provider].protocol].client_id
+                for cid, c in scenario.connections.items()
             },
         )
         for cid, spec in scenario.connections.items():
@@ -189,6 +201,14 @@ async def _run(
     timeline = Timeline(recorder, start, until)
     outcomes = check_all(scenario, timeline, users)
     return RunResult(scenario, timeline, outcomes, users, stats)
+
+
+def _label(account: dict[str, Any], resource: str | None) -> str:
+    """How emails name the connection: the page's name, else the account's."""
+    for page in account.get("pages") or []:
+        if str(page.get("id")) == resource and page.get("name"):
+            return str(page["name"])
+    return str(account.get("name") or account.get("id"))
 
 
 def run_all(
