@@ -4,8 +4,10 @@ at ``/_conntrack/…``.
 
 The public surface::
 
-    Core(clock, *, seed=0, profiles=None)   the state, pure Python, clock injected
-    create_app(core) -> QuartTrio           the ASGI app over a core
+    Core(clock, *, seed=0, profiles=None)   the state, pure Python, clock injected;
+                                            profiles maps protocol -> Profile
+    create_app(core) -> QuartTrio           the ASGI app over a core, serving every
+                                            provider package registered (_registry)
     HasNow                                  the clock the core needs: now() -> datetime
 """
 
@@ -13,6 +15,8 @@ from ._app import create_app
 from .core import (
     Account,
     AccountEvent,
+    AccountState,
+    AccountType,
     App,
     CanAdvance,
     ClockError,
@@ -22,6 +26,7 @@ from .core import (
     Core,
     EventType,
     FakeProviderError,
+    Family,
     Grant,
     HasNow,
     InvalidRequest,
@@ -30,15 +35,20 @@ from .core import (
     Page,
     Post,
     Reason,
+    RefreshProblem,
+    RefreshRejected,
     Token,
     TokenCheck,
     TokenKind,
+    TokenPair,
     TokenRejected,
 )
 
 __all__ = [
     "Account",
     "AccountEvent",
+    "AccountState",
+    "AccountType",
     "App",
     "CanAdvance",
     "ClockError",
@@ -48,6 +58,7 @@ __all__ = [
     "Core",
     "EventType",
     "FakeProviderError",
+    "Family",
     "Grant",
     "HasNow",
     "InvalidRequest",
@@ -56,9 +67,12 @@ __all__ = [
     "Page",
     "Post",
     "Reason",
+    "RefreshProblem",
+    "RefreshRejected",
     "Token",
     "TokenCheck",
     "TokenKind",
+    "TokenPair",
     "TokenRejected",
     "create_app",
 ]

@@ -1,12 +1,14 @@
 """One QuartTrio app for every fake provider and the control API.
 
 A real URL ``https://HOST/PATH`` is served at ``/HOST/PATH``. A request whose ``Host``
-header names a provider host (from the profiles' ``hosts``) and whose path does not
+header names a provider host (from every profile's ``hosts``) and whose path does not
 already start with that host is rewritten to ``/HOST/PATH`` by a small ASGI wrapper,
 so a client pointed at the fakes through a hosts entry or a proxy works unchanged.
 
-No exception escapes as a bare 500: Graph paths answer Facebook's own error shape,
-the control API its ``{"error": {...}}`` shape.
+Provider blueprints come from the registry (``_registry``): every provider package
+present registers itself. No exception escapes as a bare 500: a provider's error hooks
+answer for its own paths (Facebook's Graph error shape, …), the control API its
+``{"error": {...}}`` shape for everything else.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from . import _control, facebook
+from . import _control
+from ._registry import load_providers
 from .core import Core
-from .facebook import _errors as fb_errors
-from .facebook._http import error_response
 
 ASGIApp = Callable[..., Awaitable[None]]
 
@@ -50,34 +51,36 @@ def host_routing(asgi_app: ASGIApp, hosts: set[str]) -> ASGIApp:
     return app
 
 
-def _is_graph(path: str) -> bool:
-    return path.startswith(f"/{facebook.GRAPH}/") or path == f"/{facebook.GRAPH}"
-
-
 def create_app(core: Core) -> QuartTrio:
-    """The ASGI app serving every provider blueprint and the control API over ``core``."""
+    """The ASGI app serving every registered provider blueprint and the control API."""
     app = QuartTrio("fake_providers", template_folder=None)
     app.config["CONNTRACK_CORE"] = core
-    app.register_blueprint(facebook.blueprint())
+    providers = load_providers()
+    for protocol in sorted(providers):
+        app.register_blueprint(providers[protocol].blueprint())
     app.register_blueprint(_control.blueprint())
     hosts = {h.lower() for p in core.profiles.values() for h in p.hosts}
     app.asgi_app = host_routing(app.asgi_app, hosts)  # type: ignore[method-assign,assignment]
+    ordered = [providers[p] for p in sorted(providers)]
 
     @app.errorhandler(HTTPException)
     async def _http_error(err: HTTPException) -> Response:
         path = request.path
         status = err.code or 400
-        if _is_graph(path):
-            if status == 404:
-                rest = path.removeprefix(f"/{facebook.GRAPH}") or "/"
-                return facebook.graph_not_found(rest)
-            return error_response(fb_errors.GraphError(status, err.description or "", 100))
+        for provider in ordered:
+            if provider.http_error is not None:
+                answer = await provider.http_error(path, status, err.description or "")
+                if answer is not None:
+                    return answer
         return _control.control_error(status, err.description or err.name or "error")
 
     @app.errorhandler(Exception)
     async def _unexpected(err: Exception) -> Response:
-        if _is_graph(request.path):
-            return error_response(fb_errors.unknown_error())
+        for provider in ordered:
+            if provider.unexpected is not None:
+                answer = await provider.unexpected(request.path, err)
+                if answer is not None:
+                    return answer
         return _control.control_error(500, f"internal error: {type(err).__name__}: {err}")
 
     return app

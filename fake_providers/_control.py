@@ -1,5 +1,19 @@
 """The control API under ``/_conntrack/``: create apps and accounts, fire account
-events, read tokens and state, travel in time. JSON in and out.
+events, read and revoke tokens, read state, travel in time. JSON in and out.
+
+Routes: ``GET /health``, ``GET /state``; ``POST /apps`` (``provider``,
+``redirect_uris``, ``client_id``, ``client_secret``, ``name``, ``publishing_status``:
+production|testing), ``GET /apps``, ``PATCH /apps/{client_id}``
+(``publishing_status``); ``POST /accounts`` (``provider``, ``name``, ``email``,
+``pages``: a count, ``type``: business|creator|personal, ``page_kind``,
+``linked_instagram``: true makes a linked Instagram business account per page,
+``linked_page``: link the new account to that page), ``GET /accounts``,
+``GET /accounts/{id}`` (with ``events``, ``grants``, ``state``);
+``POST /accounts/{id}/events`` (``type`` and the event's parameters: ``client_id``,
+``page_id``, ``permission``, ``account_type`` for ``switched_to_professional``);
+``GET /tokens`` (every token incl. refresh and OAuth 1.0a ones, by prefix, and the
+``families``), ``POST /tokens/revoke`` (``token``: the full value); ``GET /clock``,
+``POST /clock/advance`` (``by`` or ``to``).
 
 Every bad request answers 4xx ``{"error": {"message": ..., "field": ...}}`` naming the
 offending field (``null`` when it is the body as a whole); an unknown account is 404.
@@ -15,7 +29,15 @@ from quart import Blueprint, Response, current_app, jsonify, request
 from conntrack._durations import format_instant, parse_duration, parse_instant
 from conntrack._exceptions import DurationError
 
-from .core import ClockError, Core, FakeProviderError, InvalidRequest, NotFound
+from .core import ClockError, Core, FakeProviderError, InvalidRequest, NotFound, TokenRejected
+
+#: Body keys of the events endpoint, and the event parameter each one is.
+EVENT_PARAMS = {
+    "client_id": "client_id",
+    "page_id": "page_id",
+    "permission": "permission",
+    "account_type": "type",
+}
 
 PREFIX = "/_conntrack"
 
@@ -102,8 +124,16 @@ def blueprint() -> Blueprint:
             client_secret=_str(body, "client_secret"),
             redirect_uris=uris,
             name=_str(body, "name"),
+            publishing_status=_str(body, "publishing_status") or "production",
         )
         return jsonify(app.to_json()), 201
+
+    @bp.patch("/apps/<client_id>")
+    async def update_app(client_id: str) -> Response:
+        body = await _body()
+        status = _str(body, "publishing_status", required=True)
+        assert status is not None
+        return jsonify(_core().set_publishing_status(client_id, status).to_json())
 
     @bp.get("/apps")
     async def list_apps() -> Response:
@@ -114,13 +144,31 @@ def blueprint() -> Blueprint:
         body = await _body()
         provider = _str(body, "provider", required=True)
         assert provider is not None
-        pages = body.get("pages", 1)
-        if isinstance(pages, bool) or not isinstance(pages, int):
+        pages = body.get("pages")
+        if pages is not None and (isinstance(pages, bool) or not isinstance(pages, int)):
             raise ControlError(400, "pages must be a whole number", "pages")
-        account = _core().create_account(
-            provider, name=_str(body, "name"), email=_str(body, "email"), pages=pages
+        linked = body.get("linked_instagram", False)
+        if not isinstance(linked, bool):
+            raise ControlError(400, "linked_instagram must be true or false", "linked_instagram")
+        c = _core()
+        account = c.create_account(
+            provider,
+            name=_str(body, "name"),
+            email=_str(body, "email"),
+            pages=pages,
+            type=_str(body, "type") or "business",
+            page_kind=_str(body, "page_kind"),
+            linked_instagram=linked,
+            linked_page=_str(body, "linked_page"),
         )
-        return jsonify(account.to_json()), 201
+        out = account.to_json()
+        if linked:
+            out["linked_accounts"] = [
+                c.account(p.instagram_account_id).to_json()  # type: ignore[union-attr]
+                for p in account.pages
+                if p.instagram_account_id is not None
+            ]
+        return jsonify(out), 201
 
     @bp.get("/accounts")
     async def list_accounts() -> Response:
@@ -135,6 +183,16 @@ def blueprint() -> Blueprint:
         out = account.to_json()
         out["events"] = [e.to_json() for e in account.events]
         out["grants"] = [g.to_json() for g in c.grants() if g.account_id == account_id]
+        state = c.account_state(account_id)
+        out["state"] = {
+            "locked": state.locked,
+            "suspended": state.suspended,
+            "restricted": state.restricted,
+            "checkpoint": state.checkpoint,
+            "type": str(state.type),
+            "linked_page": state.linked_page_id,
+            "admin_of": list(state.admin_of),
+        }
         return jsonify(out)
 
     @bp.post("/accounts/<account_id>/events")
@@ -143,15 +201,44 @@ def blueprint() -> Blueprint:
         kind = _str(body, "type", required=True)
         assert kind is not None
         params: dict[str, Any] = {}
-        if body.get("client_id") is not None:
-            params["client_id"] = _str(body, "client_id")
-        event = _core().fire_event(account_id, kind, **params)
+        for key in body:
+            if key != "type" and key not in EVENT_PARAMS:
+                raise ControlError(400, f"unknown event parameter {key!r}", key)
+        for key, param in EVENT_PARAMS.items():
+            if body.get(key) is not None:
+                params[param] = _str(body, key)
+        try:
+            event = _core().fire_event(account_id, kind, **params)
+        except (InvalidRequest, NotFound) as err:
+            field = err.field
+            if field == "type" and "type" in params and not str(err).startswith("unknown event"):
+                field = "account_type"
+            raise ControlError(404 if isinstance(err, NotFound) else 400, str(err), field) from None
         return jsonify(event.to_json())
 
     @bp.get("/tokens")
     async def tokens() -> Response:
         c = _core()
-        return jsonify({"data": [c.token_json(t) for t in c.tokens()]})
+        return jsonify(
+            {
+                "data": [c.token_json(t) for t in c.tokens()],
+                "families": [f.to_json() for f in c.families()],
+            }
+        )
+
+    @bp.post("/tokens/revoke")
+    async def revoke() -> Response:
+        body = await _body()
+        value = _str(body, "token", required=True)
+        assert value is not None
+        c = _core()
+        try:
+            before = c.revoke(value)
+        except TokenRejected:
+            raise ControlError(404, "no such token", "token") from None
+        token = c.token(value)
+        assert token is not None
+        return jsonify({**c.token_json(token), "was_valid": before.valid})
 
     @bp.get("/clock")
     async def clock() -> Response:

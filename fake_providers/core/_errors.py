@@ -5,8 +5,10 @@
     FakeProviderError        root: everything the core raises on purpose
     ├── NotFound             an unknown app, account or page (names the field)
     ├── InvalidRequest       a value the core cannot use (names the field)
-    ├── CodeRejected         an authorization code that cannot be exchanged (a CodeProblem)
+    ├── CodeRejected         an authorization code (or OAuth 1.0a request token) that
+    │                        cannot be exchanged (a CodeProblem)
     ├── TokenRejected        a token that does not work now (carries its TokenCheck)
+    ├── RefreshRejected      a refresh that cannot happen (a Reason or a RefreshProblem)
     └── ClockError           the clock cannot move (virtual) or would move backwards
 
 Blueprints turn these into each provider's own error bodies; the control API turns them
@@ -17,7 +19,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ._model import TokenCheck
+from ._model import Reason
+from ._tokenmodel import TokenCheck
 
 
 class FakeProviderError(Exception):
@@ -48,6 +51,14 @@ class CodeProblem(StrEnum):
     REDIRECT_MISMATCH = "redirect_mismatch"
     USED = "used"
     EXPIRED = "expired"
+    #: The code carries a PKCE challenge and the exchange gave no ``code_verifier``.
+    PKCE_MISSING = "pkce_missing"
+    #: The ``code_verifier`` does not match the code's challenge.
+    PKCE_MISMATCH = "pkce_mismatch"
+    #: OAuth 1.0a: the request token was not approved (no verifier yet).
+    NOT_APPROVED = "not_approved"
+    #: OAuth 1.0a: the ``oauth_verifier`` is not the request token's.
+    VERIFIER_MISMATCH = "verifier_mismatch"
 
 
 class CodeRejected(FakeProviderError):
@@ -63,6 +74,33 @@ class TokenRejected(FakeProviderError):
 
     def __init__(self, check: TokenCheck) -> None:
         super().__init__(f"token rejected: {check.reason}")
+        self.check = check
+
+
+class RefreshProblem(StrEnum):
+    """Why a refresh request is refused, when it is not the token's state (a Reason)."""
+
+    #: Not a token the core issued, or not a refresh token (``refresh``).
+    UNKNOWN = "unknown"
+    WRONG_CLIENT = "wrong_client"
+    #: ``refresh_self`` with a token that is not long-lived (short, page, …).
+    WRONG_KIND = "wrong_kind"
+    #: ``refresh_self`` with a token younger than ``refresh_min_age``.
+    TOO_YOUNG = "too_young"
+    #: The protocol's profile has no such refresh (``refresh`` setting).
+    NOT_SUPPORTED = "not_supported"
+
+
+class RefreshRejected(FakeProviderError):
+    """A refresh that cannot happen.
+
+    ``reason`` is a :class:`Reason` when the token does not work (``check`` then says
+    since when and why), or a :class:`RefreshProblem` for a request problem.
+    """
+
+    def __init__(self, reason: Reason | RefreshProblem, check: TokenCheck | None = None) -> None:
+        super().__init__(f"refresh rejected: {reason}")
+        self.reason = reason
         self.check = check
 
 

@@ -49,9 +49,13 @@ class IdSource:
         """An opaque Facebook-like access token: ``EAA`` and base62 characters."""
         return prefix + "".join(self.rng.choice(_BASE62) for _ in range(length))
 
-    def code(self, length: int = 340) -> str:
-        """A long random authorization code, ``AQ…`` like Facebook's."""
-        return "AQ" + "".join(self.rng.choice(_URLSAFE) for _ in range(length))
+    def code(self, length: int = 340, prefix: str = "AQ") -> str:
+        """A long random authorization code, ``AQ…`` like Facebook's by default."""
+        return prefix + "".join(self.rng.choice(_URLSAFE) for _ in range(length))
+
+    def base62(self, n: int) -> str:
+        """``n`` random base62 characters (OAuth 1.0a tokens, secrets, verifiers)."""
+        return "".join(self.rng.choice(_BASE62) for _ in range(n))
 
     def trace_id(self) -> str:
         """A ``fbtrace_id``-like string (per request, from the noise stream)."""

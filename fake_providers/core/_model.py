@@ -1,10 +1,14 @@
-"""The core's data: apps, accounts, pages, grants, codes, tokens and account events.
+"""The core's people-side data: apps, accounts, pages, grants, account events and states.
 
 Plain dataclasses without behaviour that needs I/O or a clock; :class:`~._core.Core`
 owns them and decides. Every record that a mutation creates or changes carries the
 core-wide sequence number (``seq``) of that mutation, so that "issued before the event"
 is decided by comparing sequence numbers, never by comparing equal timestamps (in a
 simulation many things happen at the same virtual instant).
+
+``provider`` on every record is the *protocol* (``facebook``, ``instagram``,
+``linkedin``, ``tiktok``, ``twitter``, ``google``): the fake that speaks it. Token-side
+records (codes, families, tokens) live in :mod:`._tokenmodel`.
 """
 
 from __future__ import annotations
@@ -17,31 +21,62 @@ from typing import Any
 from conntrack._durations import format_instant
 
 
-class TokenKind(StrEnum):
-    """What a token is: a short- or long-lived user token, or a page token."""
-
-    USER_SHORT = "user_short"
-    USER_LONG = "user_long"
-    PAGE = "page"
-
-
 class Reason(StrEnum):
-    """Why a token does not work (provider-neutral; each blueprint maps it to its error)."""
+    """Why a token does not work (provider-neutral; each blueprint maps it to its error).
+
+    ``MALFORMED`` is a string the core never issued. The account-event reasons appear
+    only where the protocol's profile lists the event in ``token_killing_events``
+    (``APP_REMOVED`` always: a removed grant is a removed grant).
+    """
 
     MALFORMED = "malformed"
     EXPIRED = "expired"
+    DATA_ACCESS_EXPIRED = "data_access_expired"
+    # the token family or this very token was ended
+    REVOKED = "revoked"
+    ROTATED_OUT = "rotated_out"
+    UNUSED_TOO_LONG = "unused_too_long"
+    CAPPED = "capped"
+    TESTING_EXPIRED = "testing_expired"
+    # account events
     PASSWORD_CHANGED = "password_changed"
     APP_REMOVED = "app_removed"
     CHECKPOINT = "checkpoint"
-    DATA_ACCESS_EXPIRED = "data_access_expired"
+    LOCKED = "locked"
+    SUSPENDED = "suspended"
+    RESTRICTED = "restricted"
+    ADMIN_REMOVED = "admin_removed"
+    NOT_ELIGIBLE = "not_eligible"
 
 
 class EventType(StrEnum):
-    """Account events the control API and scenarios fire."""
+    """Account events the control API and scenarios fire (see ``Core.fire_event``)."""
 
     PASSWORD_CHANGE = "password_change"
     APP_REMOVED = "app_removed"
     CHECKPOINT = "checkpoint"
+    CHECKPOINT_CLEARED = "checkpoint_cleared"
+    LOCKED = "locked"
+    UNLOCKED = "unlocked"
+    SUSPENDED = "suspended"
+    REINSTATED = "reinstated"
+    RESTRICTED = "restricted"
+    UNRESTRICTED = "unrestricted"
+    ADMIN_REMOVED = "admin_removed"
+    ADMIN_ADDED = "admin_added"
+    SWITCHED_TO_PERSONAL = "switched_to_personal"
+    SWITCHED_TO_PROFESSIONAL = "switched_to_professional"
+    PAGE_UNLINKED = "page_unlinked"
+    PAGE_LINKED = "page_linked"
+    PERMISSION_REVOKED = "permission_revoked"
+
+
+class AccountType(StrEnum):
+    """An account's type (Instagram's professional/personal distinction, for all)."""
+
+    BUSINESS = "business"
+    CREATOR = "creator"
+    PERSONAL = "personal"
 
 
 @dataclass(frozen=True)
@@ -54,7 +89,7 @@ class Mark:
 
 @dataclass
 class App:
-    """A registered OAuth client (a Facebook app)."""
+    """A registered OAuth client; ``publishing_status`` is ``production`` or ``testing``."""
 
     provider: str
     client_id: str
@@ -62,6 +97,7 @@ class App:
     redirect_uris: tuple[str, ...]
     name: str
     seq: int
+    publishing_status: str = "production"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +106,7 @@ class App:
             "client_secret": self.client_secret,
             "redirect_uris": list(self.redirect_uris),
             "name": self.name,
+            "publishing_status": self.publishing_status,
         }
 
 
@@ -84,13 +121,22 @@ class Post:
 
 @dataclass
 class Page:
-    """A page that an account administers."""
+    """A page, organization or channel (``kind``) that accounts administer.
+
+    ``admin_id`` is the account that created it; ``admins`` who administers it now.
+    ``instagram_account_id`` is the Instagram account linked to it (a Facebook Page);
+    the link counts only while that account also names this page as its
+    ``linked_page_id`` and is professional (``Core.instagram_business_account``).
+    """
 
     id: str
     name: str
     category: str
     admin_id: str
     posts: list[Post] = field(default_factory=list)
+    admins: set[str] = field(default_factory=set)
+    kind: str = "page"
+    instagram_account_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "category": self.category}
@@ -98,12 +144,15 @@ class Page:
 
 @dataclass(frozen=True)
 class AccountEvent:
-    """An event on an account; ``client_id`` limits ``app_removed`` to one app."""
+    """An event on an account with its parameters (``None`` when not given)."""
 
     account_id: str
     type: EventType
     mark: Mark
     client_id: str | None = None
+    page_id: str | None = None
+    permission: str | None = None
+    account_type: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -112,14 +161,37 @@ class AccountEvent:
             "at": format_instant(self.mark.at),
             "seq": self.mark.seq,
         }
-        if self.client_id is not None:
-            out["client_id"] = self.client_id
+        for key in ("client_id", "page_id", "permission"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        if self.account_type is not None:
+            out["account_type"] = self.account_type
         return out
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What an account is now, from the latest event of each pair: the flags the
+    blueprints consult for events that do not kill tokens."""
+
+    locked: bool
+    suspended: bool
+    restricted: bool
+    checkpoint: bool
+    type: AccountType
+    #: The Facebook Page an Instagram account is linked to (None: not linked).
+    linked_page_id: str | None
+    #: The pages (organizations, channels) the account administers now.
+    admin_of: tuple[str, ...]
+
+    @property
+    def professional(self) -> bool:
+        return self.type is not AccountType.PERSONAL
 
 
 @dataclass
 class Account:
-    """A faker-made person at one provider, with the pages they administer."""
+    """A faker-made person at one provider, with the pages they created."""
 
     provider: str
     id: str
@@ -130,14 +202,28 @@ class Account:
     events: list[AccountEvent] = field(default_factory=list)
     #: The seq of the last mutation that touched this account (events, grants, tokens).
     changed_seq: int = 0
+    type: AccountType = AccountType.BUSINESS
+    linked_page_id: str | None = None
+    locked: bool = False
+    suspended: bool = False
+    restricted: bool = False
+    checkpoint: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        pages = []
+        for p in self.pages:
+            one: dict[str, Any] = {"id": p.id, "name": p.name}
+            if p.instagram_account_id is not None:
+                one["instagram_account"] = p.instagram_account_id
+            pages.append(one)
         return {
             "id": self.id,
             "provider": self.provider,
             "name": self.name,
             "email": self.email,
-            "pages": [{"id": p.id, "name": p.name} for p in self.pages],
+            "type": str(self.type),
+            "linked_page": self.linked_page_id,
+            "pages": pages,
         }
 
 
@@ -165,65 +251,9 @@ class Grant:
             "granted": list(self.granted),
             "declined": list(self.declined),
             "active": self.active,
-            "data_access_expires_at": _instant(self.data_access_expires_at),
+            "data_access_expires_at": instant(self.data_access_expires_at),
         }
 
 
-@dataclass
-class Code:
-    """A single-use authorization code from an approved consent."""
-
-    value: str
-    provider: str
-    client_id: str
-    account_id: str
-    redirect_uri: str
-    issued_at: datetime
-    expires_at: datetime
-    seq: int
-    used: Mark | None = None
-
-
-@dataclass
-class Token:
-    """An access token: user (short or long) or page; ``expires_at`` None never expires."""
-
-    value: str
-    provider: str
-    kind: TokenKind
-    client_id: str
-    account_id: str
-    scopes: tuple[str, ...]
-    issued_at: datetime
-    expires_at: datetime | None
-    seq: int
-    page_id: str | None = None
-    #: The user token a long-lived or page token was made from.
-    parent: str | None = None
-
-    @property
-    def prefix(self) -> str:
-        """Enough of the value to recognise it in a listing without leaking it."""
-        return self.value[:12] + "…"
-
-
-@dataclass(frozen=True)
-class TokenCheck:
-    """The answer to "does this token work now?": ``reason`` is None when it does.
-
-    ``since`` is when it stopped working (the expiry or the event), ``token`` is None for
-    a string the core never issued.
-    """
-
-    token: Token | None
-    reason: Reason | None
-    since: datetime | None = None
-    event: AccountEvent | None = None
-
-    @property
-    def valid(self) -> bool:
-        return self.reason is None
-
-
-def _instant(dt: datetime | None) -> str | None:
+def instant(dt: datetime | None) -> str | None:
     return None if dt is None else format_instant(dt)

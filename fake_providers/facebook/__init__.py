@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from ._errors import GraphError, unknown_path
+from .._registry import register
+from ._errors import GraphError, unknown_error, unknown_path
 from ._graph import dispatch
 from ._http import error_response, params, split_path
 from ._oauth import access_token, dialog, page_error
@@ -51,3 +52,24 @@ def blueprint() -> Blueprint:
 def graph_not_found(path: str) -> Response:
     """A Graph-shaped answer for a path no route matched."""
     return error_response(unknown_path(path))
+
+
+def _is_graph(path: str) -> bool:
+    return path.startswith(f"/{GRAPH}/") or path == f"/{GRAPH}"
+
+
+async def http_error(path: str, status: int, description: str) -> Response | None:
+    """Graph-shaped answers for HTTP errors no route answered (404, 405) on the Graph."""
+    if not _is_graph(path):
+        return None
+    if status == 404:
+        return graph_not_found(path.removeprefix(f"/{GRAPH}") or "/")
+    return error_response(GraphError(status, description, 100))
+
+
+async def unexpected(path: str, err: Exception) -> Response | None:
+    """Facebook's "unknown error" for an unexpected exception on the Graph."""
+    return error_response(unknown_error()) if _is_graph(path) else None
+
+
+register("facebook", blueprint, http_error=http_error, unexpected=unexpected)

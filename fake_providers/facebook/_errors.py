@@ -67,6 +67,9 @@ SUBCODES = {
     Reason.PASSWORD_CHANGED: 460,
     Reason.EXPIRED: 463,
     Reason.DATA_ACCESS_EXPIRED: 493,
+    # [obs]/[U] (PROVIDERS.md §1): a blocking checkpoint or lock; no role on the page.
+    Reason.LOCKED: 490,
+    Reason.ADMIN_REMOVED: 492,
 }
 
 

@@ -149,16 +149,19 @@ def user_node(
         return json_response(out)
     if rest == ["accounts"] and method == "GET":
         wanted = fields(params, "access_token,category,name,id,tasks")
-        pages = account.pages if LIST_PERMISSION in scopes else []
+        pages = c.pages_of(account.id) if LIST_PERMISSION in scopes else []
         data = []
         for page in pages:
-            full = {
+            full: dict[str, Any] = {
                 "access_token": c.page_token(token.value, page.id).value,
                 "category": page.category,
                 "name": page.name,
                 "id": page.id,
                 "tasks": list(PAGE_TASKS),
             }
+            ig = c.instagram_business_account(page.id, viewer=account.id)
+            if ig is not None:  # absent when none, as the Graph leaves it out
+                full["instagram_business_account"] = {"id": ig.id}
             data.append({k: v for k, v in full.items() if k in wanted or k == "id"})
         return json_response(paged(data, params))
     if rest and rest[0] == "permissions":
@@ -185,7 +188,7 @@ def page_node(
     method: str, token: Token, page: Page, rest: list[str], params: dict[str, str]
 ) -> Response:
     c = core()
-    is_admin = token.kind is not TokenKind.PAGE and page.admin_id == token.account_id
+    is_admin = token.kind is not TokenKind.PAGE and token.account_id in page.admins
     is_page = token.kind is TokenKind.PAGE and token.page_id == page.id
     if not rest and method == "GET":
         out: dict[str, Any] = {}
@@ -201,6 +204,11 @@ def page_node(
                     out["access_token"] = token.value
                 else:
                     raise e.permission_error(200)
+            elif f == "instagram_business_account":
+                viewer = token.account_id if is_admin or is_page else ""
+                ig = c.instagram_business_account(page.id, viewer=viewer)
+                if ig is not None:
+                    out["instagram_business_account"] = {"id": ig.id}
         out["id"] = page.id
         return json_response(out)
     if rest == ["posts"] and method == "GET":
@@ -270,7 +278,7 @@ def debug_data(value: str) -> dict[str, Any]:
         data["profile_id"] = token.page_id
     scopes = c.scopes_now(token)
     account = c.account(token.account_id)
-    pages = account.pages if account else []
+    pages = c.pages_of(account.id) if account else []
     page_ids = [token.page_id] if token.page_id else [p.id for p in pages]
     data["scopes"] = scopes
     granular: list[dict[str, Any]] = []

@@ -61,7 +61,8 @@ async def test_accounts(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 201
     account = r.json()
-    assert set(account) == {"id", "provider", "name", "email", "pages"}
+    assert set(account) == {"id", "provider", "name", "email", "type", "linked_page", "pages"}
+    assert account["type"] == "business" and account["linked_page"] is None
     assert account["name"] == "Ada L" and len(account["pages"]) == 2
     assert set(account["pages"][0]) == {"id", "name"}
     assert (await client.get("/_conntrack/accounts")).json()["data"] == [account]
@@ -135,3 +136,88 @@ async def test_state_and_unknown_route(client: httpx.AsyncClient) -> None:
     assert state["seq"] == 0 and state["apps"] == []
     r = await client.get("/_conntrack/nothing")
     assert r.status_code == 404 and "error" in r.json()
+
+
+async def test_app_publishing_status(client: httpx.AsyncClient) -> None:
+    body = {"provider": "google", "redirect_uris": [REDIRECT], "publishing_status": "testing"}
+    r = await client.post("/_conntrack/apps", json=body)
+    assert r.status_code == 201 and r.json()["publishing_status"] == "testing"
+    cid = r.json()["client_id"]
+    r = await client.patch(f"/_conntrack/apps/{cid}", json={"publishing_status": "production"})
+    assert r.status_code == 200 and r.json()["publishing_status"] == "production"
+    r = await client.post("/_conntrack/apps", json={**body, "publishing_status": "beta"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "publishing_status"
+    r = await client.patch("/_conntrack/apps/nope", json={"publishing_status": "testing"})
+    assert r.status_code == 404 and r.json()["error"]["field"] == "client_id"
+
+
+async def test_accounts_with_type_kind_and_links(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/_conntrack/accounts",
+        json={"provider": "facebook", "pages": 1, "linked_instagram": True},
+    )
+    assert r.status_code == 201
+    fb = r.json()
+    (ig,) = fb["linked_accounts"]
+    assert ig["provider"] == "instagram" and ig["linked_page"] == fb["pages"][0]["id"]
+    assert fb["pages"][0]["instagram_account"] == ig["id"]
+    r = await client.post(
+        "/_conntrack/accounts",
+        json={"provider": "linkedin", "type": "personal", "page_kind": "organization"},
+    )
+    assert r.status_code == 201 and r.json()["type"] == "personal"
+    one = (await client.get(f"/_conntrack/accounts/{r.json()['id']}")).json()
+    assert one["state"]["type"] == "personal" and one["state"]["locked"] is False
+    assert one["state"]["admin_of"] == [r.json()["pages"][0]["id"]]
+    for body, field in (
+        ({"provider": "instagram", "type": "alien"}, "type"),
+        ({"provider": "instagram", "linked_page": "404"}, "page_id"),
+        ({"provider": "facebook", "linked_instagram": "yes"}, "linked_instagram"),
+    ):
+        r = await client.post("/_conntrack/accounts", json=body)
+        assert r.status_code in (400, 404) and r.json()["error"]["field"] == field, body
+
+
+async def test_new_events_through_the_control_api(client: httpx.AsyncClient) -> None:
+    fb = (await client.post("/_conntrack/accounts", json={"provider": "facebook"})).json()
+    ig = (await client.post("/_conntrack/accounts", json={"provider": "instagram"})).json()
+    url = f"/_conntrack/accounts/{fb['id']}/events"
+    page = fb["pages"][0]["id"]
+    r = await client.post(url, json={"type": "admin_removed", "page_id": page})
+    assert r.status_code == 200 and r.json()["page_id"] == page
+    r = await client.post(url, json={"type": "locked"})
+    assert r.status_code == 200
+    state = (await client.get(f"/_conntrack/accounts/{fb['id']}")).json()["state"]
+    assert state["locked"] is True and state["admin_of"] == []
+    ig_url = f"/_conntrack/accounts/{ig['id']}/events"
+    r = await client.post(ig_url, json={"type": "switched_to_professional", "account_type": "x"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "account_type"
+    r = await client.post(ig_url, json={"type": "page_linked", "page_id": page})
+    assert r.status_code == 200
+    r = await client.post(ig_url, json={"type": "page_linked"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "page_id"
+    r = await client.post(ig_url, json={"type": "locked", "colour": "red"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "colour"
+    r = await client.post(url, json={"type": "admin_added", "page_id": "404"})
+    assert r.status_code == 404 and r.json()["error"]["field"] == "page_id"
+    r = await client.post(url, json={"type": "permission_revoked", "client_id": "1"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "permission"
+
+
+async def test_tokens_families_and_revoke(fb: Any) -> None:
+    token = await fb.long_token()
+    r = await fb.client.get("/_conntrack/tokens")
+    body = r.json()
+    kinds = [t["kind"] for t in body["data"]]
+    assert kinds == ["user_short", "user_long"]
+    (family,) = body["families"]
+    assert all(t["family"] == family["id"] for t in body["data"]) and family["tokens"] == 2
+    r = await fb.client.post("/_conntrack/tokens/revoke", json={"token": token})
+    assert r.status_code == 200 and r.json()["was_valid"] is True
+    assert r.json()["valid"] is False and r.json()["reason"] == "revoked"
+    r = await fb.client.post("/_conntrack/tokens/revoke", json={"token": "nope"})
+    assert r.status_code == 404 and r.json()["error"]["field"] == "token"
+    r = await fb.client.post("/_conntrack/tokens/revoke", json={})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "token"
+    listed = (await fb.client.get("/_conntrack/tokens")).json()["families"][0]
+    assert listed["revoked_at"] == "2026-01-05T09:00:00Z"

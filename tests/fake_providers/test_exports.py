@@ -8,7 +8,8 @@ EXPECTED = {
     "Account", "AccountEvent", "App", "CanAdvance", "ClockError", "Code", "CodeProblem",
     "CodeRejected", "Core", "EventType", "FakeProviderError", "Grant", "HasNow",
     "InvalidRequest", "Mark", "NotFound", "Page", "Post", "Reason", "Token", "TokenCheck",
-    "TokenKind", "TokenRejected", "create_app",
+    "TokenKind", "TokenRejected", "create_app", "AccountState", "AccountType", "Family",
+    "RefreshProblem", "RefreshRejected", "TokenPair",
 }  # fmt: skip
 
 

@@ -1,0 +1,67 @@
+"""The provider registry: each provider package adds its blueprint here.
+
+A provider package (``fake_providers/<name>/__init__.py``) calls :func:`register` at
+import time with its protocol, a blueprint factory, and optionally hooks that shape
+the errors no route of its own answered (an unmatched path, a wrong method, an
+unexpected exception) for paths under its hosts. :func:`load_providers` imports every
+subpackage of ``fake_providers`` (but ``core``), so ``create_app`` serves whatever
+provider packages exist, without a list to edit.
+
+Hooks are ``async def`` like every handler here (Quart would run a sync one in a
+worker thread, and a thread lets a simulation's virtual clock jump mid-request).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from quart import Blueprint, Response
+
+#: ``(path, status, description) -> Response | None``: a provider-shaped answer for an
+#: HTTP error on ``path``, or None when ``path`` is not the provider's.
+HttpErrorHook = Callable[[str, int, str], Awaitable[Response | None]]
+#: ``(path, exception) -> Response | None``: the same for an unexpected exception.
+UnexpectedHook = Callable[[str, Exception], Awaitable[Response | None]]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """One registered provider package."""
+
+    protocol: str
+    blueprint: Callable[[], Blueprint]
+    http_error: HttpErrorHook | None = None
+    unexpected: UnexpectedHook | None = None
+
+
+#: Blueprint factories by protocol.
+PROVIDERS: dict[str, Callable[[], Blueprint]] = {}
+#: Everything registered, by protocol.
+ENTRIES: dict[str, Provider] = {}
+
+_NOT_PROVIDERS = frozenset({"core", "templates"})
+
+
+def register(
+    protocol: str,
+    blueprint: Callable[[], Blueprint],
+    *,
+    http_error: HttpErrorHook | None = None,
+    unexpected: UnexpectedHook | None = None,
+) -> None:
+    """Add a provider's blueprint factory (and error hooks) under its protocol."""
+    PROVIDERS[protocol] = blueprint
+    ENTRIES[protocol] = Provider(protocol, blueprint, http_error, unexpected)
+
+
+def load_providers() -> dict[str, Provider]:
+    """Import every provider package present (each registers itself); answer them."""
+    root = Path(__file__).parent
+    for info in sorted(pkgutil.iter_modules([str(root)]), key=lambda i: i.name):
+        if info.ispkg and not info.name.startswith("_") and info.name not in _NOT_PROVIDERS:
+            importlib.import_module(f"{__package__}.{info.name}")
+    return dict(ENTRIES)
