@@ -134,7 +134,10 @@ def test_non_resetting_refresh_token_expires_at_365_days_with_notice_before() ->
     assert tl.syncs["li"].failed == 0
     # ... and yet `expiring` only 10 days before the refresh token dies, not before each
     # access token; expired at 365 days.
-    assert transitions(tl) == [(355 * DAY, "near_expiry", "expiring"), (365 * DAY, "expire", "expired")]
+    assert transitions(tl) == [
+        (355 * DAY, "near_expiry", "expiring"),
+        (365 * DAY, "expire", "expired"),
+    ]
     assert sorted({e.at - START for e in emails}) == [355 * DAY, 360 * DAY, 364 * DAY, 365 * DAY]
 
 
