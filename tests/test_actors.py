@@ -142,7 +142,7 @@ def test_non_resetting_refresh_token_expires_at_365_days_with_notice_before() ->
 
 
 def test_refreshes_happen_within_the_margin_before_each_access_expiry() -> None:
-    tl, client, _ = run({}, 200 * DAY)
+    _, client, _ = run({}, 200 * DAY)
     first = client.refreshes[0] - START
     assert 53 * DAY <= first < 54 * DAY  # 60 days less the 7-day margin, at a sync instant
     gaps = [b - a for a, b in zip(client.refreshes, client.refreshes[1:], strict=False)]
@@ -157,7 +157,7 @@ def test_a_resetting_refresh_token_never_expires() -> None:
 
 
 def test_a_failed_refresh_turns_the_connection_invalid_once() -> None:
-    tl, client, emails = run({"fail_refresh_at": START + 100 * DAY}, 200 * DAY)
+    tl, _, emails = run({"fail_refresh_at": START + 100 * DAY}, 200 * DAY)
     [(at, trigger, dest)] = transitions(tl)
     assert (trigger, dest) == ("invalidate", "invalid")
     assert 100 * DAY <= at <= 114 * DAY
