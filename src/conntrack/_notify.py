@@ -37,14 +37,21 @@ class Policy:
 
 
 _DAY = timedelta(days=1)
+_OWNED = Policy(reminders=(10 * _DAY, 5 * _DAY, 1 * _DAY, 0 * _DAY))
 DEFAULT_POLICIES: dict[tuple[str, str], Policy] = {
-    ("facebook", "owned"): Policy(reminders=(10 * _DAY, 5 * _DAY, 1 * _DAY, 0 * _DAY)),
     ("facebook", "monitored"): Policy(reminders=(10 * _DAY,)),
+    ("instagram", "monitored"): Policy(reminders=(10 * _DAY, 1 * _DAY, 0 * _DAY)),
+    ("instagram-facebook", "monitored"): Policy(reminders=(10 * _DAY, 1 * _DAY, 0 * _DAY)),
+    # Twitter/X tokens do not expire: only the invalid-connection email.
+    ("twitter", "owned"): Policy(),
+    ("twitter", "monitored"): Policy(),
 }
+"""Exceptions to the rule; every other connection gets reminders 10, 5, 1 days before
+its hard expiry and on the day (a connection that never expires gets none)."""
 
 
 def policy_for(provider: str, kind: str) -> Policy:
-    return DEFAULT_POLICIES.get((provider, kind), Policy())
+    return DEFAULT_POLICIES.get((provider, kind), _OWNED)
 
 
 @dataclass(frozen=True)

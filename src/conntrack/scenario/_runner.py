@@ -137,10 +137,15 @@ async def _run(
             person = by_id[spec.connected_by]
             profile = profiles_by_name[spec.provider]
             protocol = profile.protocol
-            r = await http.post(
-                f"{CONTROL}/accounts",
-                json={"provider": protocol, "name": person.name, "email": person.email},
-            )
+            spec_json: dict[str, Any] = {
+                "provider": protocol,
+                "name": person.name,
+                "email": person.email,
+            }
+            if profile.get("resource") == "instagram_business_account":
+                # An Instagram professional account linked to the Page the user owns.
+                spec_json["linked_instagram"] = True
+            r = await http.post(f"{CONTROL}/accounts", json=spec_json)
             r.raise_for_status()
             account = r.json()
             resource = RESOURCES[protocol](account, profile)
@@ -157,11 +162,13 @@ async def _run(
                 )
             )
             label = _label(account, resource)
+            page_ids = {str(p.get("id")) for p in account.get("pages") or []}
             actors[cid] = ConnectionActor(
                 id=cid,
                 client=client,
                 subject=Subject(cid, spec.provider, spec.kind, label, str(profile["display_name"])),
                 account_id=str(account["id"]),
+                page_id=resource if resource in page_ids else None,
                 sync_every=spec.sync_every,
                 notice_window=profile.lifetime("notice_window") or timedelta(0),
                 scheduler=scheduler,
@@ -187,7 +194,7 @@ async def _run(
         for cid, spec in scenario.connections.items():
             driver.plan(WorldEvent(start + spec.connect_at, "connect", cid, spec.connected_by))
         for ev in scenario.timeline:
-            driver.plan(WorldEvent(start + ev.at, ev.event, ev.connection, ev.by))
+            driver.plan(WorldEvent(start + ev.at, ev.event, ev.connection, ev.by, ev.permission))
 
         async with trio.open_nursery() as nursery:
             for actor in actors.values():
