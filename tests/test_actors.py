@@ -30,6 +30,8 @@ class StubClient:
     resets: bool = False
     margin: timedelta = 7 * DAY
     fail_refresh_at: datetime | None = None
+    access_dies_at: datetime | None = None
+    """From then on, access tokens issued before it are refused with a `refresh` verdict."""
     protocol: ClassVar[str] = "stub"
     profile: object = field(default_factory=lambda: load_profile("linkedin"))
     refreshes: list[datetime] = field(default_factory=list)
@@ -71,6 +73,10 @@ class StubClient:
 
     async def read(self, info: TokenInfo) -> Answer:
         self.reads += 1
+        now = self.clock.now()
+        dies = self.access_dies_at
+        if dies and now >= dies and info.issued_at is not None and info.issued_at < dies:
+            return Answer(401, {}, Verdict(Action.REFRESH, code="401", message="Unauthorized"))
         assert info.expires_at and self.clock.now() < info.expires_at, "read with a dead token"
         return Answer(200, {"data": []}, Verdict(Action.OK))
 
@@ -165,3 +171,23 @@ def test_a_failed_refresh_turns_the_connection_invalid_once() -> None:
     assert t.reason == "refresh_failed" and t.cause == "refresh answered 400 invalid_request"
     assert [e.kind for e in emails] == ["invalid"]
     assert tl.gaps["li"][0].start == t.at
+
+
+def test_a_refused_access_token_is_refreshed_and_the_read_retried() -> None:
+    tl, client, emails = run({"access_dies_at": START + 10 * DAY + timedelta(hours=1)}, 30 * DAY)
+    assert transitions(tl) == []
+    assert [r - START for r in client.refreshes] == [10 * DAY + timedelta(hours=6)]
+    assert tl.syncs["li"].failed == 0 and "li" not in tl.gaps
+    assert emails == []
+
+
+def test_a_refused_access_token_whose_refresh_fails_turns_invalid() -> None:
+    at = START + 10 * DAY + timedelta(hours=1)
+    tl, _, emails = run({"access_dies_at": at, "fail_refresh_at": at}, 30 * DAY)
+    [t] = tl.transitions("li")
+    assert (t.at - START, t.dest, t.reason) == (
+        10 * DAY + timedelta(hours=6),
+        "invalid",
+        "refresh_failed",
+    )
+    assert [e.kind for e in emails] == ["invalid"]

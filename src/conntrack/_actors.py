@@ -252,6 +252,11 @@ class ConnectionActor:
         if refresh_now and not await self._refresh():
             return
         answer = await self.client.read(self.token)
+        if answer.verdict.action is Action.REFRESH and self.client.can_refresh(self.token):
+            # The access token is refused but a refresh may help: refresh, then read again.
+            if not await self._refresh():
+                return
+            answer = await self.client.read(self.token)
         if answer.ok and answer.verdict.action is Action.OK:
             self.recorder.sync_ok(self.id, now)
             if self.oracle is not None:
@@ -265,11 +270,13 @@ class ConnectionActor:
         """Record a failed call; a fatal one ends the connection until a reconnect."""
         now = self.clock.now()
         v = answer.verdict
+        # A `refresh` verdict that reaches here could not be helped by a refresh.
+        fatal = v.action in (Action.RECONNECT, Action.REFRESH)
         self.recorder.sync_failed(
             SyncErrorRecord(now, self.id, answer.status, v.code, v.action.value, v.message, step),
-            opens_gap=step == "sync" or v.action is Action.RECONNECT,
+            opens_gap=step == "sync" or fatal,
         )
-        if v.action is not Action.RECONNECT:
+        if not fatal:
             return
         cause = f"{step} answered {answer.status} {v.code}"
         if v.expired:
