@@ -88,3 +88,45 @@ def test_console_script_is_installed() -> None:
     assert proc.returncode == 0
     for command in ("run", "validate", "serve"):
         assert command in proc.stdout
+
+
+def test_junit_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    out = tmp_path / "junit.xml"
+    assert main(["run", LIFESPAN, FAILING, "--junit", str(out)]) == 1
+    suite = ET.parse(out).getroot()
+    assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "1"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {"Facebook 60-day lifespan", "Expectations that must fail"}
+    assert cases["Facebook 60-day lifespan"].find("failure") is None
+    failure = cases["Expectations that must fail"].find("failure")
+    assert failure is not None and failure.get("message") == "3 of 4 expectations failed"
+    assert "expected: invalid (checkpoint)" in (failure.text or "")
+
+
+def test_html_report_shows_every_scenario_as_bands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, again = tmp_path / "r.html", tmp_path / "r2.html"
+    args = ["run", str(ROOT / "scenarios"), FAILING]
+    main([*args, "--html", str(out)])
+    main([*args, "--html", str(again)])
+    page = out.read_text()
+    assert page == again.read_text()  # deterministic
+    assert (
+        page.startswith("<!doctype html>")
+        and "<script" not in page
+        and "http" not in page.split("<body>")[0]
+    )
+    from conntrack.scenario import load_paths
+
+    scenarios = load_paths([str(ROOT / "scenarios"), FAILING])
+    for s in scenarios:
+        assert s.name.replace("'", "&#x27;") in page
+    assert page.count("<svg") == len(scenarios)
+    # The lifespan band: connected, then expiring, then expired (colours of the legend).
+    section = page.split("Facebook 60-day lifespan</h2>")[1].split("</section>")[0]
+    assert section.index("#22c55e") < section.index("#f59e0b") < section.index("#6b7280")
+    assert "expiry_reminder email to user1" in section
+    assert page.count('class="fail">FAIL') == 1

@@ -163,3 +163,51 @@ def json_report(results: Sequence[RunResult]) -> str:
         "scenarios": [result_dict(r) for r in results],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def junit_report(results: Sequence[RunResult]) -> str:
+    """JUnit XML: one testsuite, one testcase per scenario, a failure per broken expectation.
+
+    CI systems (GitLab, Jenkins, GitHub test reporters) read this; like the JSON report it
+    holds no wall-clock figure, so it is byte-identical across runs.
+    """
+    import xml.etree.ElementTree as ET
+
+    failures = sum(not r.passed for r in results)
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": "conntrack",
+            "tests": str(len(results)),
+            "failures": str(failures),
+            "errors": "0",
+            "skipped": "0",
+        },
+    )
+    for r in results:
+        s = r.scenario
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            {
+                "classname": s.where.file.replace("/", ".").removesuffix(".yaml"),
+                "name": s.name,
+                "file": s.where.file,
+                "line": str(s.where.line),
+            },
+        )
+        broken = [o for o in r.outcomes if not o.passed]
+        if broken:
+            failure = ET.SubElement(
+                case,
+                "failure",
+                {
+                    "message": f"{len(broken)} of {len(r.outcomes)} expectations failed",
+                    "type": "ExpectationFailed",
+                },
+            )
+            failure.text = "\n".join(format_outcome(o, r.timeline) for o in broken)
+        out = ET.SubElement(case, "system-out")
+        out.text = "\n".join(_grouped_emails(r.timeline.records_only, r.timeline))
+    ET.indent(suite)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, "unicode") + "\n"

@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="replay scenarios and check their expectations")
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
     run.add_argument("--json", metavar="FILE", help="write a machine-readable report")
+    run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report for CI")
+    run.add_argument(
+        "--html", metavar="FILE", help="write one self-contained HTML page of every scenario"
+    )
     run.add_argument("--outbox", metavar="FILE", help="write every email as JSON lines")
     run.add_argument(
         "-v", "--verbose", action="store_true", help="show every expectation and the timeline"
@@ -75,7 +79,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ._notify import JsonlOutbox, Outbox
-    from ._report import format_result, json_report
+    from ._report import format_result, json_report, junit_report
     from .scenario._runner import run_scenario
 
     scenarios = _load(args.paths)
@@ -97,6 +101,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{len(results) - failed} passed, {failed} failed")
     if args.json:
         Path(args.json).write_text(json_report(results), encoding="utf-8")
+    if args.junit:
+        Path(args.junit).write_text(junit_report(results), encoding="utf-8")
+    if args.html:
+        from ._html import html_report
+
+        Path(args.html).write_text(html_report(results), encoding="utf-8")
     return EXIT_FAILED if failed else EXIT_OK
 
 
