@@ -1,0 +1,93 @@
+"""The thin HTTP layer shared by the TikTok routes: the core, parameters, responses, pages.
+
+The consent page is rendered with a plain Jinja environment on the calling task (as
+``fake_providers._templates`` does for the shared templates, and for the same reason:
+Quart's ``render_template`` uses a worker thread, and a thread lets a simulation's
+virtual clock jump mid-request). TikTok's templates live in this package.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from quart import Response, current_app, request
+
+from ..core import Core
+from ._errors import ApiError, OAuthError, log_id
+
+PROTOCOL = "tiktok"
+JSON_TYPE = "application/json; charset=utf-8"
+
+_ENV = Environment(
+    loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
+    autoescape=select_autoescape(["html"]),
+    auto_reload=False,
+)
+
+
+def core() -> Core:
+    """The core behind the running app."""
+    c = current_app.config["CONNTRACK_CORE"]
+    assert isinstance(c, Core)
+    return c
+
+
+def state(key: str, factory: type) -> Any:
+    """Per-app state of the TikTok fake that is not the core's (rate-limit windows…)."""
+    return current_app.config.setdefault(f"TIKTOK_{key}", factory())
+
+
+def new_log_id() -> str:
+    c = core()
+    return log_id(c.now(), c.ids.noise)
+
+
+async def form() -> dict[str, str]:
+    """Form fields of a POST (first value each), overlaid on the query string."""
+    out = {k: v for k, v in request.args.items()}
+    if request.method == "POST":
+        out.update({k: v for k, v in (await request.form).items()})
+    return out
+
+
+def bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def json_response(data: Any, status: int = 200, *, log: str | None = None) -> Response:
+    """JSON as TikTok writes it (compact), with its ``x-tt-logid`` header."""
+    response = Response(
+        json.dumps(data, separators=(",", ":")), status=status, content_type=JSON_TYPE
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if log:
+        response.headers["x-tt-logid"] = log
+    return response
+
+
+def api_error(err: ApiError) -> Response:
+    log = new_log_id()
+    return json_response(err.body(log), err.status, log=log)
+
+
+def oauth_error(err: OAuthError) -> Response:
+    log = new_log_id()
+    status = int(core().profile(PROTOCOL).get("oauth_error_status", 400))
+    return json_response(err.body(log), status, log=log)
+
+
+def page(name: str, status: int = 200, **context: Any) -> Response:
+    html = _ENV.get_template(name).render(**context)
+    return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+
+def found(location: str) -> Response:
+    """A 302 to ``location`` (the redirect back to the app)."""
+    return Response("", status=302, headers={"Location": location})
