@@ -1,0 +1,119 @@
+"""The fake X (Twitter): OAuth 2.0 with PKCE, OAuth 1.0a and the API, on ``x.com``,
+``twitter.com``, ``api.x.com`` and ``api.twitter.com``, served at ``/{host}/…``.
+
+See PROVIDERS.md §5 for the behaviour reproduced. Routes:
+
+- ``/{x.com|twitter.com}/i/oauth2/authorize`` — the OAuth 2.0 consent page (``_oauth2``);
+- ``/{api host}/2/oauth2/token``, ``/2/oauth2/revoke`` — tokens (``_oauth2``);
+- ``/{any host}/oauth/request_token``, ``/oauth/authorize``, ``/oauth/authenticate``,
+  ``/oauth/access_token`` — OAuth 1.0a (``_oauth1``);
+- ``/{api host}/2/users/me``, ``/2/users/{id}/tweets``,
+  ``/1.1/account/verify_credentials.json`` — the API (``_api``).
+
+Anything else on an API host answers v1.1's 404 code 34, on the web hosts an HTML
+page; an unexpected exception on an API host answers a v2 500 problem.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, request
+
+from .._registry import register
+from . import _errors as e
+from ._api import call
+from ._errors import OAuth2Error, ProblemError, TextError, V1Error
+from ._http import error_response
+from ._oauth1 import access_token, request_token
+from ._oauth1 import authorize as oauth1_authorize
+from ._oauth2 import authorize as oauth2_authorize
+from ._oauth2 import page_error, revoke, token
+
+WEB_HOSTS = ("x.com", "twitter.com")
+API_HOSTS = ("api.x.com", "api.twitter.com")
+HOSTS = WEB_HOSTS + API_HOSTS
+METHODS = ["GET", "POST", "PUT", "DELETE"]
+
+__all__ = ["API_HOSTS", "HOSTS", "WEB_HOSTS", "blueprint"]
+
+_PROVIDER_ERRORS = (ProblemError, V1Error, OAuth2Error, TextError)
+
+
+def blueprint() -> Blueprint:
+    """A fresh blueprint (one per app, so several apps can live in one process)."""
+    bp = Blueprint("twitter", __name__)
+
+    async def serve(host: str, rest: str) -> Response:
+        parts = [p for p in rest.split("/") if p]
+        try:
+            return await dispatch(host, parts, request.method)
+        except _PROVIDER_ERRORS as err:
+            return error_response(err)
+
+    for host in HOSTS:
+        name = host.replace(".", "_")
+
+        async def view(rest: str = "", _host: str = host) -> Response:
+            return await serve(_host, rest)
+
+        bp.add_url_rule(f"/{host}/", f"{name}_root", view, methods=METHODS)
+        bp.add_url_rule(f"/{host}/<path:rest>", name, view, methods=METHODS)
+    return bp
+
+
+async def dispatch(host: str, parts: list[str], method: str) -> Response:
+    """Route one request under ``host`` (path segments ``parts``)."""
+    api = host in API_HOSTS
+    if parts == ["i", "oauth2", "authorize"] and not api and method in ("GET", "POST"):
+        return await oauth2_authorize()
+    if parts[:1] == ["oauth"] and len(parts) == 2:
+        leg = parts[1]
+        if leg == "request_token" and method == "POST":
+            return await request_token()
+        if leg in ("authorize", "authenticate") and method in ("GET", "POST"):
+            return await oauth1_authorize()
+        if leg == "access_token" and method == "POST":
+            return await access_token()
+    if api and parts == ["2", "oauth2", "token"] and method == "POST":
+        return await token()
+    if api and parts == ["2", "oauth2", "revoke"] and method == "POST":
+        return await revoke()
+    if api and method == "GET":
+        if parts == ["2", "users", "me"]:
+            return await call("users_me", v2=True, rest=[])
+        if len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets":
+            return await call("user_tweets", v2=True, rest=[parts[2]])
+        if parts == ["1.1", "account", "verify_credentials.json"]:
+            return await call("verify_credentials", v2=False, rest=[])
+    return await not_found(host)
+
+
+async def not_found(host: str) -> Response:
+    if host in API_HOSTS:
+        return error_response(e.v1(404, e.PAGE_NOT_FOUND))
+    return await page_error(
+        "This page doesn't exist", "Try searching for something else.", status=404
+    )
+
+
+def _host_of(path: str) -> str | None:
+    first = path.lstrip("/").split("/", 1)[0]
+    return first if first in HOSTS else None
+
+
+async def http_error(path: str, status: int, description: str) -> Response | None:
+    """X-shaped answers for HTTP errors no route answered, under X's hosts."""
+    host = _host_of(path)
+    return None if host is None else await not_found(host)
+
+
+async def unexpected(path: str, err: Exception) -> Response | None:
+    """A v2 500 problem (API hosts) or an HTML page (web hosts) for an unexpected error."""
+    host = _host_of(path)
+    if host is None:
+        return None
+    if host in API_HOSTS:
+        return error_response(ProblemError(dict(e.SERVER_ERROR)))
+    return await page_error("Something went wrong", "Try reloading.", status=500)
+
+
+register("twitter", blueprint, http_error=http_error, unexpected=unexpected)
