@@ -1,0 +1,154 @@
+"""The fake Google / YouTube: the consent page on ``accounts.google.com``, the OAuth
+endpoints on ``oauth2.googleapis.com``, OpenID Connect userinfo, and the YouTube Data
+API v3 on ``www.googleapis.com`` and ``youtube.googleapis.com``, each at ``/{host}/…``.
+
+See PROVIDERS.md §6 for the behaviour reproduced. Routes:
+
+- ``GET|POST /accounts.google.com/o/oauth2/v2/auth`` (and ``/o/oauth2/auth``): consent;
+- ``POST /oauth2.googleapis.com/token`` (and ``www.googleapis.com/oauth2/v4/token``);
+- ``GET|POST /oauth2.googleapis.com/revoke`` (and ``accounts.google.com/o/oauth2/revoke``);
+- ``GET|POST /oauth2.googleapis.com/tokeninfo`` (and ``www.googleapis.com/oauth2/v3/tokeninfo``);
+- ``GET|POST /openidconnect.googleapis.com/v1/userinfo`` (and
+  ``www.googleapis.com/oauth2/v3/userinfo``);
+- ``GET /{www,youtube}.googleapis.com/youtube/v3/channels``.
+
+The modules: ``_oauth`` (consent, token), ``_identity`` (id_token, tokeninfo, userinfo,
+revoke), ``_youtube`` (the Data API), ``_errors`` (every body), ``_http`` (the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from quart import Blueprint, Response, request
+
+from .._registry import register
+from . import _errors as e
+from ._errors import ApiError, OAuthError
+from ._http import error_response, html, render
+from ._identity import revoke, tokeninfo, userinfo
+from ._oauth import consent, token
+from ._youtube import channels
+
+ACCOUNTS = "accounts.google.com"
+OAUTH2 = "oauth2.googleapis.com"
+OIDC = "openidconnect.googleapis.com"
+WWW = "www.googleapis.com"
+YOUTUBE = "youtube.googleapis.com"
+HOSTS = (ACCOUNTS, OAUTH2, OIDC, WWW, YOUTUBE)
+
+__all__ = ["HOSTS", "blueprint"]
+
+Handler = Callable[[], Awaitable[Response]]
+
+#: (host, path after the host) → (methods, handler).
+ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], Handler]] = {
+    (ACCOUNTS, "o/oauth2/v2/auth"): (("GET", "POST"), consent),
+    (ACCOUNTS, "o/oauth2/auth"): (("GET", "POST"), consent),
+    (ACCOUNTS, "o/oauth2/revoke"): (("GET", "POST"), revoke),
+    (OAUTH2, "token"): (("POST",), token),
+    (OAUTH2, "revoke"): (("GET", "POST"), revoke),
+    (OAUTH2, "tokeninfo"): (("GET", "POST"), tokeninfo),
+    (OIDC, "v1/userinfo"): (("GET", "POST"), userinfo),
+    (WWW, "oauth2/v4/token"): (("POST",), token),
+    (WWW, "oauth2/v3/tokeninfo"): (("GET", "POST"), lambda: tokeninfo(legacy=True)),
+    (WWW, "oauth2/v3/userinfo"): (("GET", "POST"), userinfo),
+    (WWW, "youtube/v3/channels"): (("GET",), channels),
+    (YOUTUBE, "youtube/v3/channels"): (("GET",), channels),
+}
+
+
+def blueprint() -> Blueprint:
+    """A fresh blueprint (one per app, so several apps can live in one process)."""
+    bp = Blueprint("google", __name__)
+
+    for host in HOSTS:
+        endpoint = host.replace(".", "_")
+
+        async def serve(rest: str, host: str = host) -> Response:
+            return await dispatch(host, rest.strip("/"))
+
+        bp.add_url_rule(
+            f"/{host}/",
+            endpoint,
+            serve,
+            defaults={"rest": ""},
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        )
+        bp.add_url_rule(
+            f"/{host}/<path:rest>",
+            endpoint + "_path",
+            serve,
+            methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        )
+    return bp
+
+
+async def dispatch(host: str, rest: str) -> Response:
+    route = ROUTES.get((host, rest))
+    try:
+        if route is None:
+            return not_found(host, rest)
+        methods, handler = route
+        if request.method not in methods:
+            return method_not_allowed(host, rest)
+        return await handler()
+    except (OAuthError, ApiError) as err:
+        return error_response(err)
+
+
+def _is_api(host: str) -> bool:
+    return host in (WWW, YOUTUBE)
+
+
+def not_found(host: str, rest: str) -> Response:
+    if _is_api(host) and rest.startswith("youtube/"):
+        return error_response(e.not_found_api(f"/{rest}"))
+    return _html_error(404, "Not Found", f"The requested URL /{rest} was not found on this server.")
+
+
+def method_not_allowed(host: str, rest: str) -> Response:
+    if host == OAUTH2 and rest == "token":
+        return error_response(OAuthError(405, "invalid_request", "Invalid HTTP method: GET"))
+    return _html_error(
+        405, "Method Not Allowed", f"The request method {request.method} is inappropriate for "
+        f"the URL /{rest}."
+    )  # fmt: skip
+
+
+def _html_error(status: int, name: str, message: str) -> Response:
+    """Google's plain error page: "404. That's an error." (curly quote) and a sentence."""
+    text = render(
+        "google_error.html",
+        title=f"Error {status} ({name})!!1",
+        heading=f"{status}. That\N{RIGHT SINGLE QUOTATION MARK}s an error.",
+        status=status,
+        error=None,
+        message=message + " That\N{RIGHT SINGLE QUOTATION MARK}s all we know.",
+    )
+    return html(text, status)
+
+
+def _host_of(path: str) -> str | None:
+    for host in HOSTS:
+        if path == f"/{host}" or path.startswith(f"/{host}/"):
+            return host
+    return None
+
+
+async def http_error(path: str, status: int, description: str) -> Response | None:
+    """Google-shaped answers for HTTP errors no route answered on Google's hosts."""
+    host = _host_of(path)
+    if host is None:
+        return None
+    if status == 404:
+        return not_found(host, path.removeprefix(f"/{host}").strip("/"))
+    return _html_error(status, "Bad Request", description)
+
+
+async def unexpected(path: str, err: Exception) -> Response | None:
+    """HTTP 500 ``backendError`` for an unexpected exception on Google's hosts."""
+    return error_response(e.backend_error()) if _host_of(path) else None
+
+
+register("google", blueprint, http_error=http_error, unexpected=unexpected)

@@ -1,0 +1,206 @@
+"""Who a token is and what it may do: ``id_token``, ``tokeninfo``, ``userinfo``, ``revoke``.
+
+The ``id_token`` is JWT-shaped (``header.payload.signature``, base64url JSON) with
+Google's claims (``iss`` ``https://accounts.google.com``, ``azp``, ``aud``, ``sub``,
+``email``, ``email_verified``, ``at_hash``, ``iat``, ``exp``). Real Google signs RS256
+with rotating keys published at its JWKS; the fake signs **HS256 with the app's
+``client_secret``** (OIDC's symmetric option, ``kid: conntrack-fake``), so a client can
+verify it without a key server. ``tokeninfo?id_token=`` checks it the same way.
+
+Account states Google does not express as dead tokens: ``locked`` and ``checkpoint``
+act as a disabled Google account [U] (API calls answer 401, refreshes ``invalid_grant``,
+until ``unlocked``/``checkpoint_cleared``); ``suspended`` is a suspended YouTube account
+(the Data API answers 403, see ``_youtube``); ``restricted`` changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from quart import Response
+
+from ..core import App, Token, TokenCheck, TokenKind
+from . import _errors as e
+from ._http import bearer, core, json_response, params
+
+ISSUER = "https://accounts.google.com"
+KID = "conntrack-fake"
+EMAIL_SCOPES = ("email", "https://www.googleapis.com/auth/userinfo.email")
+PROFILE_SCOPES = ("profile", "https://www.googleapis.com/auth/userinfo.profile")
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def account_disabled(token: Token) -> bool:
+    """[U] A locked account or one held at a checkpoint acts like a disabled Google
+    account: its tokens stop working until the state is lifted."""
+    account = core().account(token.account_id)
+    return account is not None and (account.locked or account.checkpoint)
+
+
+def working(value: str | None) -> TokenCheck | None:
+    """The check of an access token that works now, else ``None``."""
+    if not value:
+        return None
+    check = core().check_token(value)
+    token = check.token
+    if token is None or not check.valid or token.kind is not TokenKind.ACCESS:
+        return None
+    return None if account_disabled(token) else check
+
+
+def _has(scopes: list[str], wanted: tuple[str, ...]) -> bool:
+    return any(s in scopes for s in wanted)
+
+
+def id_token(app: App, access: Token) -> str:
+    """A signed id_token for the account behind ``access`` (see the module docstring)."""
+    c = core()
+    account = c.account(access.account_id)
+    assert account is not None
+    scopes = c.scopes_now(access)
+    iat = int(c.now().timestamp())
+    lifetime = c.profile("google").lifetime("id_token_lifetime")
+    exp = iat + (int(lifetime.total_seconds()) if lifetime else 3600)
+    digest = hashlib.sha256(access.value.encode()).digest()
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "azp": app.client_id,
+        "aud": app.client_id,
+        "sub": account.id,
+    }
+    if _has(scopes, EMAIL_SCOPES):
+        claims["email"] = account.email
+        claims["email_verified"] = True
+    claims["at_hash"] = b64url(digest[:16])
+    if _has(scopes, PROFILE_SCOPES):
+        first, _, last = account.name.partition(" ")
+        claims.update(name=account.name, given_name=first, family_name=last)
+    claims["iat"] = iat
+    claims["exp"] = exp
+    header = {"alg": "HS256", "kid": KID, "typ": "JWT"}
+    signing = ".".join(
+        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+    )
+    signature = hmac.new(app.client_secret.encode(), signing.encode(), hashlib.sha256).digest()
+    return f"{signing}.{b64url(signature)}"
+
+
+def verify_id_token(value: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The header and claims of a fake id_token that verifies and has not expired."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(_unb64url(parts[0]))
+        claims = json.loads(_unb64url(parts[1]))
+        signature = _unb64url(parts[2])
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        return None
+    c = core()
+    app = c.app(str(claims.get("aud", "")))
+    if app is None or app.provider != "google":
+        return None
+    signing = f"{parts[0]}.{parts[1]}".encode()
+    expected = hmac.new(app.client_secret.encode(), signing, hashlib.sha256).digest()
+    if not hmac.compare_digest(expected, signature):
+        return None
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp <= c.now().timestamp():
+        return None
+    return header, claims
+
+
+async def tokeninfo(*, legacy: bool = False) -> Response:
+    """``tokeninfo?access_token=`` (or ``id_token=``): what a token is, every value a
+    string; 400 "Invalid Value" for one that does not work."""
+    fields = await params()
+    invalid = e.tokeninfo_invalid(with_error=not legacy)
+    if fields.get("id_token"):
+        verified = verify_id_token(fields["id_token"])
+        if verified is None:
+            raise invalid
+        header, claims = verified
+        out = {k: _text(v) for k, v in claims.items()}
+        out.update(alg=str(header.get("alg")), kid=str(header.get("kid")), typ="JWT")
+        return json_response(out)
+    check = working(fields.get("access_token") or bearer())
+    if check is None or check.token is None:
+        raise invalid
+    c = core()
+    token = check.token
+    scopes = c.scopes_now(token)
+    account = c.account(token.account_id)
+    assert account is not None
+    expires_in = c.expires_in(token) or 0
+    answer = {
+        "azp": token.client_id,
+        "aud": token.client_id,
+        "sub": account.id,
+        "scope": " ".join(scopes),
+        "exp": str(int(c.now().timestamp()) + expires_in),
+        "expires_in": str(expires_in),
+    }
+    if _has(scopes, EMAIL_SCOPES):
+        answer["email"] = account.email
+        answer["email_verified"] = "true"
+    offline = c.refresh_token_of(token) is not None
+    answer["access_type"] = "offline" if offline else "online"
+    return json_response(answer)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def userinfo() -> Response:
+    """The OpenID Connect profile of the token's account (Bearer or ``access_token``)."""
+    fields = await params()
+    check = working(bearer() or fields.get("access_token"))
+    if check is None or check.token is None:
+        raise e.userinfo_invalid()
+    c = core()
+    account = c.account(check.token.account_id)
+    assert account is not None
+    scopes = c.scopes_now(check.token)
+    out: dict[str, Any] = {"sub": account.id}
+    if _has(scopes, PROFILE_SCOPES):
+        first, _, last = account.name.partition(" ")
+        out.update(name=account.name, given_name=first, family_name=last)
+        out["picture"] = f"https://lh3.googleusercontent.com/a/{b64url(account.id.encode())}=s96-c"
+    if _has(scopes, EMAIL_SCOPES):
+        out["email"] = account.email
+        out["email_verified"] = True
+    return json_response(out)
+
+
+async def revoke() -> Response:
+    """``revoke?token=`` (query or form): an access token takes its refresh token with it
+    and the other way round; a token that does not work answers 400 ``invalid_token``."""
+    fields = await params()
+    value = fields.get("token", "")
+    c = core()
+    check = c.check_token(value) if value else None
+    if check is None or check.token is None or not check.valid:
+        raise e.revoke_failed()
+    if check.token.provider != "google" or check.token.kind not in (
+        TokenKind.ACCESS,
+        TokenKind.REFRESH,
+    ):
+        raise e.revoke_failed()
+    c.revoke(value)
+    return json_response({})
