@@ -5,7 +5,8 @@ Every call first resolves its access token (the ``access_token`` parameter or an
 ``Authorization`` header) through the core; a token that does not work answers its
 190 error. Paths are Graph paths without the optional version: ``me``,
 ``me/accounts``, ``me/permissions[/perm]``, ``{user-id}/permissions[/perm]``,
-``{page-id}``, ``{page-id}/posts``.
+``{page-id}``, ``{page-id}/posts``, and an Instagram professional account linked to a
+Page, ``{ig-user-id}[/media…]`` (``_instagram``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ READ_PERMISSION = "pages_read_engagement"
 #: Scopes whose ``granular_scopes`` entry names the pages they apply to.
 PAGE_SCOPES = ("pages_", "business_management", "instagram_")
 PAGE_TASKS = ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"]
+#: The protocol of Instagram accounts, whose nodes a Facebook token reads through a Page.
+INSTAGRAM = "instagram"
 
 
 def timestamp(dt: datetime | None) -> int:
@@ -125,6 +128,11 @@ async def dispatch(method: str, parts: list[str], params: dict[str, str]) -> Res
     account = c.account(node_id)
     if account is not None and account.id == token.account_id and token.kind is not TokenKind.PAGE:
         return user_node(method, token, account, parts[1:], params)
+    if account is not None and account.provider == INSTAGRAM:
+        # Late import: the Instagram package imports this module.
+        from ._instagram import instagram_node
+
+        return instagram_node(method, token, account, parts[1:], params)
     page = c.page(node_id)
     if page is not None:
         return page_node(method, token, page, parts[1:], params)

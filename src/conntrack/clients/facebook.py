@@ -30,6 +30,8 @@ from ._base import (
 PROTOCOL = "facebook"
 WWW = "www.facebook.com"
 GRAPH = "graph.facebook.com"
+#: What the sync reads of an Instagram account's media.
+IG_MEDIA_FIELDS = "id,caption,media_type,timestamp"
 
 
 class FacebookClient:
@@ -172,15 +174,64 @@ class FacebookClient:
 
     async def read(self, info: TokenInfo) -> Answer:
         """The sync: a Page's posts, or the linked Instagram account's media."""
-        if self.instagram and self.target is None:
-            # No professional Instagram account linked to a Page the user owns.
-            return _not_eligible()
-        edge = "media" if self.instagram else "posts"
+        if self.instagram:
+            return await self._read_instagram(info)
         response = await self.http.get(
-            self._graph(f"{self.target}/{edge}"),
+            self._graph(f"{self.target}/posts"),
             params={"access_token": info.access_token, "limit": "25"},
         )
         return answer_of(PROTOCOL, response)
+
+    async def _read_instagram(self, info: TokenInfo) -> Answer:
+        """The Instagram account's media; ``not_eligible`` when there is no professional
+        account linked to the Page any more (none found, turned personal, unlinked)."""
+        if self.target is None:
+            # None at connect: look again, the link may have been made since.
+            found = await self._linked_instagram(info.access_token)
+            if isinstance(found, Answer):
+                return found
+            if found is None:
+                return _not_eligible()
+            self.target = found
+        answer = await self._media(info.access_token)
+        if answer.ok:
+            return answer
+        if _not_business(answer.body):
+            return _not_eligible(answer)
+        if answer.verdict.code == "100/33":
+            # The token cannot see the account: is it still linked to the Page?
+            found = await self._linked_instagram(info.access_token)
+            if isinstance(found, Answer):
+                return found
+            if found is None:
+                self.target = None
+                return _not_eligible(answer)
+            if found != self.target:
+                self.target = found
+                return await self._media(info.access_token)
+        return answer
+
+    async def _media(self, token: str) -> Answer:
+        response = await self.http.get(
+            self._graph(f"{self.target}/media"),
+            params={"fields": IG_MEDIA_FIELDS, "access_token": token, "limit": "25"},
+        )
+        return answer_of(PROTOCOL, response)
+
+    async def _linked_instagram(self, token: str) -> str | Answer | None:
+        """The Page's Instagram business account now, or the error answer of the call."""
+        response = await self.http.get(
+            self._graph("me/accounts"),
+            params={"fields": "id,name,instagram_business_account", "access_token": token},
+        )
+        answer = answer_of(PROTOCOL, response)
+        if not answer.ok:
+            return answer
+        for page in answer.body.get("data", []):
+            if str(page.get("id")) == self.page_id:
+                linked = page.get("instagram_business_account")
+                return str(linked["id"]) if isinstance(linked, dict) else None
+        return None
 
     async def read_page(self, token: str, page_id: str) -> Answer:
         """Read one Page's posts with ``token`` (for integrations and tests)."""
@@ -196,14 +247,27 @@ class FacebookClient:
         return answer_of(PROTOCOL, response)
 
 
-def _not_eligible() -> Answer:
+def _not_eligible(answer: Answer | None = None) -> Answer:
+    """No Instagram professional account linked to a Page the user administers."""
     verdict = Verdict(
         Action.RECONNECT,
         Reason.NOT_ELIGIBLE,
-        code="no_instagram_business_account",
-        message="the Page has no Instagram professional account linked",
+        code=answer.verdict.code if answer else "no_instagram_business_account",
+        message=answer.verdict.message
+        if answer
+        else "the Page has no Instagram professional account linked",
     )
-    return Answer(200, {"data": []}, verdict)
+    if answer is None:
+        return Answer(200, {"data": []}, verdict)
+    return Answer(answer.status, answer.body, verdict)
+
+
+def _not_business(body: object) -> bool:
+    """[obs] ``(#10) The user is not an Instagram Business``: the account is personal."""
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict) or err.get("code") != 10:
+        return False
+    return "not an instagram business" in str(err.get("message", "")).lower()
 
 
 def _epoch(value: object) -> datetime | None:
