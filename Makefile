@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/conntrack run scenarios/
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 check: $(STAMP)
 	$(BIN)/ruff check src fake_providers tests bench

@@ -68,6 +68,7 @@ class ConnectionActor:
         subject: Subject,
         account_id: str,
         page_id: str | None = None,
+        linked_account_id: str | None = None,
         sync_every: timedelta,
         notice_window: timedelta,
         scheduler: Scheduler,
@@ -82,6 +83,8 @@ class ConnectionActor:
         self.account_id = account_id
         self.page_id = page_id
         """The page, organization or channel the connection is about, if any."""
+        self.linked_account_id = linked_account_id
+        """An account reached through the page (Instagram through Facebook Login)."""
         self.sync_every = sync_every
         self.notice_window = notice_window
         self.scheduler = scheduler
@@ -348,6 +351,8 @@ class ScenarioDriver:
     """Plays the timeline: account events via the control API, user actions via users."""
 
     PAGE_EVENTS = ("admin_removed", "admin_added", "page_unlinked", "page_linked")
+    # Events of the account reached through the page, when there is one.
+    LINKED_EVENTS = ("switched_to_personal", "switched_to_professional")
 
     def __init__(
         self,
@@ -395,9 +400,10 @@ class ScenarioDriver:
                     body["permission"] = ev.permission
                 if ev.event in self.PAGE_EVENTS and actor.page_id:
                     body["page_id"] = actor.page_id
-                r = await self.http.post(
-                    f"{self.control}/accounts/{actor.account_id}/events", json=body
-                )
+                account = actor.account_id
+                if ev.event in self.LINKED_EVENTS and actor.linked_account_id:
+                    account = actor.linked_account_id
+                r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
                 detail = (
                     "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
                 )

@@ -61,7 +61,8 @@ _FB_190: dict[int, Reason | None] = {
     492: Reason.ADMIN_REMOVED,  # no longer has a role on the page
     493: Reason.DATA_ACCESS_EXPIRED,  # the user has not used the app for 90 days
 }
-_FB_RATE_LIMIT = {4, 17, 32, 613, 80001, 80002, 80004}
+# 4 app, 17 user, 32 page, 613 api, 9 publishing (Instagram's 2207042), 800xx business.
+_FB_RATE_LIMIT = {4, 9, 17, 32, 613, 80001, 80002, 80004}
 _FB_TRANSIENT = {1, 2}
 
 
@@ -95,6 +96,9 @@ def _classify_facebook(status: int, body: Any) -> Verdict:
         return Verdict(Action.RETRY, code=tag, message=msg)
     if code in _FB_TRANSIENT or status >= 500:
         return Verdict(Action.RETRY, code=tag, message=msg)
+    if code == 10 and "not an Instagram Business" in msg:
+        # An Instagram account switched to personal: Facebook Login cannot reach it.
+        return Verdict(Action.RECONNECT, Reason.NOT_ELIGIBLE, code=tag, message=msg)
     if code == 10 or (isinstance(code, int) and 200 <= code <= 299):
         return Verdict(Action.RECONNECT, Reason.PERMISSION_MISSING, code=tag, message=msg)
     if code == 368 or sub == 1390008:

@@ -169,6 +169,9 @@ async def _run(
                 subject=Subject(cid, spec.provider, spec.kind, label, str(profile["display_name"])),
                 account_id=str(account["id"]),
                 page_id=resource if resource in page_ids else None,
+                linked_account_id=next(
+                    (str(a["id"]) for a in account.get("linked_accounts") or []), None
+                ),
                 sync_every=spec.sync_every,
                 notice_window=profile.lifetime("notice_window") or timedelta(0),
                 scheduler=scheduler,
