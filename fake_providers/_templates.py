@@ -14,14 +14,17 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 TEMPLATES = Path(__file__).parent / "templates"
+# Shared pages live in templates/; a provider package may keep its own in
+# <package>/templates/. Names are prefixed by provider, so one search path serves all.
+_SEARCH = [TEMPLATES, *sorted(p for p in Path(__file__).parent.glob("*/templates") if p.is_dir())]
 
 _ENV = Environment(
-    loader=FileSystemLoader(str(TEMPLATES)),
+    loader=FileSystemLoader([str(p) for p in _SEARCH]),
     autoescape=select_autoescape(["html"]),
     auto_reload=False,
 )
 
 
 def render(name: str, **context: Any) -> str:
-    """Render the template ``name`` from ``fake_providers/templates`` with ``context``."""
+    """Render the template ``name`` (from any of the template folders) with ``context``."""
     return _ENV.get_template(name).render(**context)

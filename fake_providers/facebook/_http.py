@@ -10,20 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from quart import Response, current_app, request
+from quart import Response, request
 
-from ..core import Core
+from .._current import core
 from ._errors import GraphError, dumps
 
 VERSION = re.compile(r"v\d+\.\d+")
 JSON_TYPE = "application/json; charset=UTF-8"
-
-
-def core() -> Core:
-    """The core behind the running app."""
-    c = current_app.config["CONNTRACK_CORE"]
-    assert isinstance(c, Core)
-    return c
 
 
 def split_path(rest: str) -> list[str]:

@@ -2,44 +2,24 @@
 
 Google's servers pretty-print JSON with two-space indents (``{\\n  "access_token": …``);
 the fake does the same. Parameters come from the query string and, on POST, the form
-(Google's token endpoint takes both). HTML pages are rendered with a plain Jinja
-environment on the calling task (no worker thread: see ``fake_providers._templates``),
-from this package's own ``templates`` folder.
+(Google's token endpoint takes both). HTML pages come from this package's own
+``templates`` folder through ``fake_providers._templates.render`` (no worker thread).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from quart import Response, current_app, request
+from quart import Response, request
 
-from ..core import Core
+from .._current import core as core  # re-exported for the package's modules
+from .._templates import render as render  # re-exported
 from ._errors import ApiError, OAuthError
 
 JSON_TYPE = "application/json; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
 NO_STORE = "no-cache, no-store, max-age=0, must-revalidate"
-
-_ENV = Environment(
-    loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
-
-
-def core() -> Core:
-    """The core behind the running app."""
-    c = current_app.config["CONNTRACK_CORE"]
-    assert isinstance(c, Core)
-    return c
-
-
-def render(name: str, **context: Any) -> str:
-    """Render one of this package's templates, synchronously."""
-    return _ENV.get_template(name).render(**context)
 
 
 def html(text: str, status: int = 200) -> Response:

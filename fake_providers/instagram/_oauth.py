@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 
 from quart import Response, request
 
+from .._templates import render
 from ..core import (
     App,
     CodeProblem,
@@ -42,7 +43,6 @@ from ..facebook._http import core, json_response
 from . import _errors as e
 from ._errors import InstagramOAuthError
 from ._media import username_of
-from ._pages import render
 
 PROTOCOL = "instagram"
 HIDDEN = (

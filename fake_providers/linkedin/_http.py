@@ -1,39 +1,25 @@
 """The thin HTTP layer shared by the LinkedIn routes: the core, parameters, tokens,
 JSON and HTML responses.
 
-HTML pages are rendered by a plain Jinja environment over this package's
-``templates/`` folder, synchronously on the calling task (never Quart's
-``render_template``, which runs in a worker thread: see ``fake_providers._templates``).
+HTML pages come from this package's ``templates/`` folder through
+``fake_providers._templates.render``, synchronously on the calling task (never Quart's
+``render_template``, which runs in a worker thread).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from quart import Response, current_app, request
+from quart import Response, request
 
-from ..core import Core
+from .._current import core as core  # re-exported for the package's modules
+from .._templates import render as render_template
 from ._errors import ApiError, OAuthError, dumps
 
 WWW = "www.linkedin.com"
 API = "api.linkedin.com"
 PROTOCOL = "linkedin"
 JSON_TYPE = "application/json"
-
-_ENV = Environment(
-    loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
-
-
-def core() -> Core:
-    """The core behind the running app."""
-    c = current_app.config["CONNTRACK_CORE"]
-    assert isinstance(c, Core)
-    return c
 
 
 async def params() -> dict[str, str]:
@@ -73,7 +59,7 @@ def api_response(err: ApiError) -> Response:
 
 def html(name: str, status: int = 200, **context: Any) -> Response:
     """Render ``templates/name`` as an HTML response."""
-    page = _ENV.get_template(name).render(**context)
+    page = render_template(name, **context)
     return Response(page, status=status, content_type="text/html; charset=utf-8")
 
 

@@ -1,38 +1,23 @@
 """The thin HTTP layer shared by the TikTok routes: the core, parameters, responses, pages.
 
-The consent page is rendered with a plain Jinja environment on the calling task (as
-``fake_providers._templates`` does for the shared templates, and for the same reason:
-Quart's ``render_template`` uses a worker thread, and a thread lets a simulation's
-virtual clock jump mid-request). TikTok's templates live in this package.
+The consent page is rendered by ``fake_providers._templates.render`` on the calling task
+(never Quart's ``render_template``: it uses a worker thread, and a thread lets a
+simulation's virtual clock jump mid-request). TikTok's templates live in this package.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from quart import Response, current_app, request
 
-from ..core import Core
+from .._current import core
+from .._templates import render as render_template
 from ._errors import ApiError, OAuthError, log_id
 
 PROTOCOL = "tiktok"
 JSON_TYPE = "application/json; charset=utf-8"
-
-_ENV = Environment(
-    loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
-    autoescape=select_autoescape(["html"]),
-    auto_reload=False,
-)
-
-
-def core() -> Core:
-    """The core behind the running app."""
-    c = current_app.config["CONNTRACK_CORE"]
-    assert isinstance(c, Core)
-    return c
 
 
 def state(key: str, factory: type) -> Any:
@@ -84,7 +69,7 @@ def oauth_error(err: OAuthError) -> Response:
 
 
 def page(name: str, status: int = 200, **context: Any) -> Response:
-    html = _ENV.get_template(name).render(**context)
+    html = render_template(name, **context)
     return Response(html, status=status, content_type="text/html; charset=utf-8")
 
 

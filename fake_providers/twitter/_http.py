@@ -20,18 +20,11 @@ from quart import Response, current_app, request
 
 from conntrack._durations import parse_duration
 
-from ..core import Core
+from .._current import core
 from ._errors import OAuth2Error, ProblemError, TextError, V1Error, dumps
 
 JSON_TYPE = "application/json; charset=utf-8"
 FORM_TYPE = "text/html; charset=utf-8"  # X answers OAuth 1.0a token bodies as text/html
-
-
-def core() -> Core:
-    """The core behind the running app."""
-    c = current_app.config["CONNTRACK_CORE"]
-    assert isinstance(c, Core)
-    return c
 
 
 async def params() -> dict[str, str]:
