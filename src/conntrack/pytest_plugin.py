@@ -1,8 +1,8 @@
 """The pytest plugin: scenario files as test items (entry point ``pytest11``).
 
 ``pytest scenarios/`` collects every ``*.yaml``/``*.yml`` file below a folder named
-``scenarios`` (or named on the command line) as a file, and each YAML document in it
-as one test item. A file that does not load fails at collection with its
+``scenarios`` (and any YAML file named on the command line) as a file, and each YAML
+document in it as one test item. A file that does not load fails at collection with its
 ``file:line: message`` problems, no traceback; a scenario whose expectations do not
 hold fails with what was expected, what happened and the timeline around it, as
 ``conntrack run`` prints it. ``reportinfo()`` points at the scenario's own line.
@@ -28,15 +28,11 @@ def _wanted(path: Path, config: pytest.Config) -> bool:
         return False
     if FOLDER in path.parent.parts:
         return True
-    # Also a YAML file named on the command line, or inside a folder named there (not
-    # the default of testpaths or the working folder).
+    # Also a YAML file named on the command line itself. (Not every YAML file in a folder
+    # named there: test folders keep fixtures and broken examples in YAML too.)
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
         return False
-    for arg in config.args:
-        given = Path(arg.split("::", 1)[0]).resolve()
-        if given == path or (given.is_dir() and given in path.parents):
-            return True
-    return False
+    return any(Path(arg.split("::", 1)[0]).resolve() == path for arg in config.args)
 
 
 def _shown(path: Path) -> Path:

@@ -466,6 +466,7 @@ class _Builder:
             self.until = None
         company = self.company()
         profiles = self.profiles()
+        apps = self.apps()
         self.connections = self.connection_specs()
         timeline = sorted(
             (e for e in map(self.event, self.items(("timeline",))) if e is not None),
@@ -493,6 +494,7 @@ class _Builder:
             where=Where(self.file, self.doc.line),
             description=self.get(("description",), str) or "",
             profiles=profiles,
+            apps=apps,
         )
 
     def company(self) -> CompanySpec:
@@ -521,6 +523,17 @@ class _Builder:
                 continue
             if self.profile_overrides(provider, overrides):
                 result[provider] = dict(overrides)
+        return result
+
+    def apps(self) -> dict[str, dict[str, Any]]:
+        result: dict[str, dict[str, Any]] = {}
+        known = providers()
+        for provider, settings in (self.get(("apps",), dict) or {}).items():
+            path: DataPath = ("apps", provider)
+            if provider not in known:
+                self.problem(path, _unknown("provider", provider, known), key=True)
+            elif isinstance(settings, dict) and path not in self.bad:
+                result[provider] = dict(settings)
         return result
 
     def profile_overrides(self, provider: str, overrides: dict[str, Any]) -> bool:

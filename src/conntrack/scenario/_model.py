@@ -147,6 +147,8 @@ class Scenario:
     description: str = ""
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-provider profile overrides, e.g. ``{facebook: {long_token_lifetime: 30d}}``."""
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-provider app settings, e.g. ``{google: {publishing_status: testing}}``."""
 
     @property
     def users(self) -> list[str]:

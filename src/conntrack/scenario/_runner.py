@@ -121,10 +121,20 @@ async def _run(
             },
         )
         creds: dict[str, AppCredentials] = {}
+        app_settings = {
+            profiles_by_name[name].protocol: settings
+            for name, settings in scenario.apps.items()
+            if name in profiles_by_name
+        }
         for protocol in profiles:
             r = await http.post(
                 f"{CONTROL}/apps",
-                json={"provider": protocol, "redirect_uris": [REDIRECT_URI], "name": "conntrack"},
+                json={
+                    "provider": protocol,
+                    "redirect_uris": [REDIRECT_URI],
+                    "name": "conntrack",
+                    **app_settings.get(protocol, {}),
+                },
             )
             r.raise_for_status()
             app_json = r.json()
