@@ -60,6 +60,8 @@ UNSUPPORTED_GET = (
 )
 UNKNOWN_PATH = "Unknown path components: {path}"
 UNKNOWN_ERROR = "An unknown error has occurred."
+#: (PROVIDERS.md §1, code 368 / subcode 1390008) the policy block of a restricted account.
+RESTRICTED = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
 
 SUBCODES = {
     Reason.APP_REMOVED: 458,
@@ -164,3 +166,8 @@ def missing_parameter(name: str) -> GraphError:
 def unknown_error() -> GraphError:
     """What the Graph answers when something goes wrong on its side (HTTP 500, code 1)."""
     return GraphError(500, UNKNOWN_ERROR, 1)
+
+
+def restricted() -> GraphError:
+    """A restricted account's policy block (code 368, subcode 1390008)."""
+    return GraphError(400, RESTRICTED, 368, subcode=1390008)

@@ -135,6 +135,8 @@ async def dispatch(method: str, parts: list[str], params: dict[str, str]) -> Res
         return instagram_node(method, token, account, parts[1:], params)
     page = c.page(node_id)
     if page is not None:
+        if c.account_state(token.account_id).restricted:
+            raise e.restricted()
         return page_node(method, token, page, parts[1:], params)
     raise e.unsupported(method, node_id)
 

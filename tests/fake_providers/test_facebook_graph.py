@@ -127,6 +127,26 @@ async def test_posts_permission_errors(fb: Any, core: Core, envelope: Any) -> No
     assert r.text == envelope(message, 10, r.json()["error"]["fbtrace_id"])
 
 
+async def test_restricted_account_gets_the_policy_block(fb: Any, core: Core) -> None:
+    token = await fb.long_token()
+    page = fb.account.pages[0]
+    core.fire_event(fb.account.id, "restricted")
+    r = await fb.get(f"{page.id}/posts", token)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert (error["code"], error["error_subcode"], error["type"]) == (
+        368,
+        1390008,
+        "OAuthException",
+    )
+    assert error["message"] == (
+        "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
+    )
+    assert (await fb.get("me", token)).status_code == 200  # the token itself still works
+    core.fire_event(fb.account.id, "unrestricted")
+    assert (await fb.get(f"{page.id}/posts", token)).status_code == 200
+
+
 async def test_password_change_460(fb: Any, core: Core, envelope: Any) -> None:
     long = await fb.long_token()
     page_token = (await fb.get("me/accounts", long)).json()["data"][0]["access_token"]
