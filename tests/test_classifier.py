@@ -171,3 +171,13 @@ def test_success_and_unparseable() -> None:
     assert classify("facebook", 400, {}, "not json").action is Action.IGNORE
     assert classify("facebook", 401, {}, "not json").action is Action.RECONNECT
     assert classify("unknown-provider", 401, {}, None).reason is Reason.UNKNOWN
+
+
+def test_errors_sent_with_http_200_are_still_errors() -> None:
+    """TikTok's OAuth endpoints answer errors with HTTP 200; classify must not call them ok."""
+    body = {"error": "invalid_grant", "error_description": "x", "log_id": "202601010000001234"}
+    for provider in ("tiktok", "tiktok-2026"):
+        v = classify(provider, 200, {}, body)
+        assert v.action is Action.RECONNECT and v.reason is Reason.REFRESH_FAILED
+    ok = {"data": {"videos": []}, "error": {"code": "ok", "message": "", "log_id": "l"}}
+    assert classify("tiktok", 200, {}, ok).action is Action.OK

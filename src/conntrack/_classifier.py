@@ -120,25 +120,33 @@ ProtocolRule = Callable[[int, Mapping[str, str], Any], Verdict]
 _BY_PROTOCOL: dict[str, ProtocolRule] = {
     "facebook": lambda status, headers, body: _classify_facebook(status, body),
 }
+_ERROR_IN_SUCCESS: dict[str, Callable[[Any], bool]] = {}
 
 
-def register(protocol: str, rule: ProtocolRule) -> None:
-    """Add a protocol's rules (each provider's client module registers its own)."""
+def register(
+    protocol: str, rule: ProtocolRule, *, error_in_success: Callable[[Any], bool] | None = None
+) -> None:
+    """Add a protocol's rules (each provider's client module registers its own).
+
+    ``error_in_success`` tells, for a provider that sends some errors with HTTP 200
+    (TikTok's OAuth endpoints), whether a 2xx body is one; ``rule`` then judges it.
+    """
     _BY_PROTOCOL[protocol] = rule
+    if error_in_success is not None:
+        _ERROR_IN_SUCCESS[protocol] = error_in_success
 
 
-def _rule(provider: str) -> ProtocolRule | None:
-    rule = _BY_PROTOCOL.get(provider)
-    if rule is None:
-        # A profile name (``tiktok-2026``, ``instagram-facebook``) speaks its protocol.
-        from ._exceptions import ProfileError
-        from ._profiles import load_profile
+def _protocol(provider: str) -> str:
+    if provider in _BY_PROTOCOL:
+        return provider
+    # A profile name (``tiktok-2026``, ``instagram-facebook``) speaks its protocol.
+    from ._exceptions import ProfileError
+    from ._profiles import load_profile
 
-        try:
-            rule = _BY_PROTOCOL.get(load_profile(provider).protocol)
-        except ProfileError:
-            return None
-    return rule
+    try:
+        return load_profile(provider).protocol
+    except ProfileError:
+        return provider
 
 
 def classify(
@@ -149,10 +157,15 @@ def classify(
     ``body`` may be bytes, text or already-parsed JSON. A 2xx answer is ``ok``; an
     answer that cannot be parsed falls back to its HTTP status.
     """
+    protocol = _protocol(provider)
+    rule = _BY_PROTOCOL.get(protocol)
     if 200 <= status < 300:
-        return OK
+        is_error = _ERROR_IN_SUCCESS.get(protocol)
+        if rule is None or is_error is None:
+            return OK
+        parsed = _as_json(body)
+        return rule(status, headers or {}, parsed) if is_error(parsed) else OK
     parsed = _as_json(body)
-    rule = _rule(provider)
     verdict = rule(status, headers or {}, parsed) if rule else _generic(status)
     if status == 429 or status >= 500:
         # Rate limits and outages are transient whatever the body says.

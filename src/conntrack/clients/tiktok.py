@@ -109,11 +109,17 @@ def answer(response: httpx.Response) -> Answer:
     except ValueError:
         body = response.text
     verdict = _classifier.classify(PROTOCOL, response.status_code, dict(response.headers), body)
-    if verdict.action is Action.OK and isinstance(body, dict):
-        err = body.get("error")
-        if (isinstance(err, str) and err) or (isinstance(err, dict) and err.get("code") != "ok"):
-            verdict = classify_tiktok(response.status_code, dict(response.headers), body)
     return Answer(response.status_code, body, verdict)
+
+
+def _is_error(body: Any) -> bool:
+    """TikTok sends OAuth errors with HTTP 200, and ``error.code`` "ok" on success."""
+    if not isinstance(body, dict):
+        return False
+    err = body.get("error")
+    return (isinstance(err, str) and bool(err)) or (
+        isinstance(err, dict) and err.get("code") != "ok"
+    )
 
 
 def _good(a: Answer) -> bool:
@@ -294,4 +300,4 @@ def _resource(account: Mapping[str, Any], profile: Profile) -> str | None:
 
 
 register(PROTOCOL, TikTokClient, _resource)
-_classifier.register(PROTOCOL, classify_tiktok)
+_classifier.register(PROTOCOL, classify_tiktok, error_in_success=_is_error)
