@@ -11,10 +11,11 @@ Facebook does.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from quart import Response, request
 
+from .. import _consent as shared
+from .._consent import found, submission
 from .._templates import render
 from ..core import App, CodeProblem, CodeRejected, InvalidRequest, NotFound, Reason, TokenRejected
 from . import _errors as e
@@ -32,13 +33,7 @@ async def page_error(title: str, message: str, status: int = 400) -> Response:
 
 def with_query(uri: str, query: dict[str, str]) -> str:
     """``uri`` with ``query`` appended and Facebook's ``#_=_`` fragment."""
-    sep = "&" if "?" in uri else "?"
-    return f"{uri}{sep}{urlencode(query)}#_=_"
-
-
-def found(location: str) -> Response:
-    """A 302 to ``location`` (the redirect back to the app)."""
-    return Response("", status=302, headers={"Location": location})
+    return shared.with_query(uri, query, fragment="_=_")
 
 
 def split_scopes(text: str) -> list[str]:
@@ -48,11 +43,7 @@ def split_scopes(text: str) -> list[str]:
 
 async def dialog() -> Response:
     """GET shows the login and consent page; POST takes the user's answer."""
-    if request.method == "POST":
-        fields: dict[str, Any] = dict((await request.form).items())
-        granted = (await request.form).getlist("granted")
-    else:
-        fields, granted = dict(request.args.items()), []
+    fields, granted = await submission()
     c = core()
     app = c.app(fields.get("client_id", ""))
     if app is None or app.provider != "facebook":

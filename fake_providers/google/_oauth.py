@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import base64
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from quart import Response, request
 
+from .._consent import found, submission, with_query
 from ..core import (
     App,
     CodeProblem,
@@ -61,14 +62,6 @@ def split_scopes(text: str) -> list[str]:
     return list(dict.fromkeys(s for s in text.split() if s))
 
 
-def found(location: str) -> Response:
-    return Response("", status=302, headers={"Location": location})
-
-
-def with_query(uri: str, query: dict[str, str]) -> str:
-    return f"{uri}{'&' if '?' in uri else '?'}{urlencode(query)}"
-
-
 async def error_page(status: int, error: str, message: str) -> Response:
     """Google's sign-in error page: "Access blocked" with ``Error 400: …``."""
     text = render(
@@ -84,12 +77,7 @@ async def error_page(status: int, error: str, message: str) -> Response:
 
 async def consent() -> Response:
     """GET shows the consent page; POST takes the person's answer."""
-    if request.method == "POST":
-        form = await request.form
-        fields: dict[str, str] = dict(form.items())
-        granted = form.getlist("granted")
-    else:
-        fields, granted = dict(request.args.items()), []
+    fields, granted = await submission()
     c = core()
     app = c.app(fields.get("client_id", ""))
     if app is None or app.provider != PROTOCOL:

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode
 
 from quart import Response, request
 
+from .. import _consent as shared
+from .._consent import found, submission
 from .._templates import render
 from ..core import (
     App,
@@ -67,22 +68,12 @@ def split_scopes(text: str) -> list[str]:
 
 def with_query(uri: str, query: dict[str, str]) -> str:
     """``uri`` with ``query`` appended and Instagram's ``#_`` fragment."""
-    sep = "&" if "?" in uri else "?"
-    return f"{uri}{sep}{urlencode(query)}#_"
-
-
-def found(location: str) -> Response:
-    return Response("", status=302, headers={"Location": location})
+    return shared.with_query(uri, query, fragment="_")
 
 
 async def authorize() -> Response:
     """GET shows the consent page; POST takes the person's answer."""
-    if request.method == "POST":
-        form = await request.form
-        given: dict[str, Any] = dict(form.items())
-        granted = form.getlist("granted")
-    else:
-        given, granted = dict(request.args.items()), []
+    given, granted = await submission()
     c = core()
     app = c.app(given.get("client_id", ""))
     if app is None or app.provider != PROTOCOL:

@@ -16,20 +16,15 @@ declined) and redirects with a single-use code; ``cancel`` redirects with
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from quart import Response, request
 
+from .._consent import submission, with_query
 from ..core import App, InvalidRequest, NotFound
 from . import _errors as e
 from ._http import PROTOCOL, core, error_page, found, html
 
 HIDDEN = ("response_type", "client_id", "redirect_uri", "state", "scope")
-
-
-def with_query(uri: str, query: dict[str, str]) -> str:
-    sep = "&" if "?" in uri else "?"
-    return f"{uri}{sep}{urlencode(query)}"
 
 
 def split_scopes(text: str) -> list[str]:
@@ -46,12 +41,7 @@ def redirect_error(redirect_uri: str, error: str, description: str, state: str) 
 
 async def authorization() -> Response:
     """GET shows the page; POST takes the member's answer."""
-    if request.method == "POST":
-        form = await request.form
-        fields: dict[str, Any] = dict(form.items())
-        granted = form.getlist("granted")
-    else:
-        fields, granted = dict(request.args.items()), []
+    fields, granted = await submission()
     c = core()
     app = c.app(fields.get("client_id", ""))
     if app is None or app.provider != PROTOCOL:

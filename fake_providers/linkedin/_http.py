@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Response, request
 
+from .._consent import found as found  # re-exported for the package's modules
 from .._current import core as core  # re-exported for the package's modules
 from .._templates import render as render_template
 from ._errors import ApiError, OAuthError, dumps
@@ -67,7 +68,3 @@ def error_page(message: str, status: int = 400) -> Response:
     """LinkedIn's error page for a request it will not redirect back (bad client id or
     redirect URI): an HTML page, never a redirect to a URI nobody registered."""
     return html("linkedin_error.html", status, message=message)
-
-
-def found(location: str) -> Response:
-    return Response("", status=302, headers={"Location": location})

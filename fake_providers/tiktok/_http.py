@@ -12,6 +12,7 @@ from typing import Any
 
 from quart import Response, current_app, request
 
+from .._consent import found as found  # re-exported for the package's modules
 from .._current import core
 from .._templates import render as render_template
 from ._errors import ApiError, OAuthError, log_id
@@ -71,8 +72,3 @@ def oauth_error(err: OAuthError) -> Response:
 def page(name: str, status: int = 200, **context: Any) -> Response:
     html = render_template(name, **context)
     return Response(html, status=status, content_type="text/html; charset=utf-8")
-
-
-def found(location: str) -> Response:
-    """A 302 to ``location`` (the redirect back to the app)."""
-    return Response("", status=302, headers={"Location": location})

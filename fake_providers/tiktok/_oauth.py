@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from typing import Any
-from urllib.parse import urlencode
 
 from quart import Response, request
 
+from .._consent import submission, with_query
 from ..core import (
     App,
     CodeRejected,
@@ -64,11 +64,6 @@ def split_scopes(text: str) -> list[str]:
     return [s.strip() for s in text.split(sep) if s.strip()]
 
 
-def with_query(uri: str, query: dict[str, str]) -> str:
-    sep = "&" if "?" in uri else "?"
-    return f"{uri}{sep}{urlencode(query)}"
-
-
 def error_page(message: str, status: int = 400) -> Response:
     return page("tiktok_error.html", status, message=message)
 
@@ -82,12 +77,7 @@ def redirect_error(redirect_uri: str, error: str, description: str, state: str) 
 
 async def authorize() -> Response:
     """GET shows the login and consent page; POST takes the person's answer."""
-    if request.method == "POST":
-        submitted = await request.form
-        fields: dict[str, Any] = dict(submitted.items())
-        granted = submitted.getlist("granted")
-    else:
-        fields, granted = dict(request.args.items()), []
+    fields, granted = await submission()
     c = core()
     app = c.app(fields.get("client_key", ""))
     if app is None or app.provider != PROTOCOL:

@@ -17,10 +17,11 @@ spent, expired, rotated out, revoked, killed by an account event — all answer 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from quart import Response, request
 
+from .. import _consent as shared
+from .._consent import submission
 from .._templates import render
 from ..core import (
     Account,
@@ -66,8 +67,7 @@ async def page_error(title: str, message: str, status: int = 400) -> Response:
 
 
 def found(uri: str, query: dict[str, str]) -> Response:
-    sep = "&" if "?" in uri else "?"
-    return Response("", status=302, headers={"Location": f"{uri}{sep}{urlencode(query)}"})
+    return shared.found(shared.with_query(uri, query))
 
 
 def split_scopes(text: str) -> list[str]:
@@ -76,12 +76,7 @@ def split_scopes(text: str) -> list[str]:
 
 async def authorize() -> Response:
     """GET shows the consent page; POST takes the person's answer."""
-    if request.method == "POST":
-        form = await request.form
-        fields: dict[str, Any] = dict(form.items())
-        granted = form.getlist("granted")
-    else:
-        fields, granted = dict(request.args.items()), []
+    fields, granted = await submission()
     c = core()
     app = c.app(fields.get("client_id", ""))
     redirect_uri = fields.get("redirect_uri", "")

@@ -1,0 +1,34 @@
+"""What every provider's consent page shares: reading the person's answer, redirecting back.
+
+Each provider's authorize endpoint shows its page on GET and takes the answer on POST: the
+request's own parameters (hidden fields on the form), the chosen ``account_id``, one
+``granted`` field per permission left ticked, and ``action`` (approve or cancel). The
+redirect back to the app carries the provider's parameters in the query, and a fragment
+where the provider appends one (Facebook ``#_=_``, Instagram ``#_``).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from quart import Response, request
+
+
+async def submission() -> tuple[dict[str, str], list[str]]:
+    """The request's fields (query on GET, form on POST) and the permissions granted."""
+    if request.method == "POST":
+        form = await request.form
+        return dict(form.items()), form.getlist("granted")
+    return dict(request.args.items()), []
+
+
+def with_query(uri: str, query: dict[str, str], fragment: str | None = None) -> str:
+    """``uri`` with ``query`` appended (after any query it has) and an optional fragment."""
+    sep = "&" if "?" in uri else "?"
+    tail = f"#{fragment}" if fragment is not None else ""
+    return f"{uri}{sep}{urlencode(query)}{tail}"
+
+
+def found(location: str) -> Response:
+    """A 302 to ``location``: the redirect back to the app."""
+    return Response("", status=302, headers={"Location": location})
