@@ -32,3 +32,11 @@ def with_query(uri: str, query: dict[str, str], fragment: str | None = None) -> 
 def found(location: str) -> Response:
     """A 302 to ``location``: the redirect back to the app."""
     return Response("", status=302, headers={"Location": location})
+
+
+def error_redirect(redirect_uri: str, error: str, description: str, state: str) -> Response:
+    """The standard OAuth error redirect: ``error``, ``error_description`` and ``state``."""
+    query = {"error": error, "error_description": description}
+    if state:
+        query["state"] = state
+    return found(with_query(redirect_uri, query))

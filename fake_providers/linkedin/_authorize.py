@@ -19,6 +19,7 @@ from typing import Any
 
 from quart import Response, request
 
+from .._consent import error_redirect as redirect_error
 from .._consent import submission, with_query
 from ..core import App, InvalidRequest, NotFound
 from . import _errors as e
@@ -30,13 +31,6 @@ HIDDEN = ("response_type", "client_id", "redirect_uri", "state", "scope")
 def split_scopes(text: str) -> list[str]:
     """Scopes as LinkedIn reads them: space-separated (commas tolerated)."""
     return [s for s in text.replace(",", " ").split() if s]
-
-
-def redirect_error(redirect_uri: str, error: str, description: str, state: str) -> Response:
-    query = {"error": error, "error_description": description}
-    if state:
-        query["state"] = state
-    return found(with_query(redirect_uri, query))
 
 
 async def authorization() -> Response:

@@ -21,6 +21,7 @@ from typing import Any
 
 from quart import Response, request
 
+from .._consent import error_redirect as redirect_error
 from .._consent import submission, with_query
 from ..core import (
     App,
@@ -66,13 +67,6 @@ def split_scopes(text: str) -> list[str]:
 
 def error_page(message: str, status: int = 400) -> Response:
     return page("tiktok_error.html", status, message=message)
-
-
-def redirect_error(redirect_uri: str, error: str, description: str, state: str) -> Response:
-    query = {"error": error, "error_description": description}
-    if state:
-        query["state"] = state
-    return found(with_query(redirect_uri, query))
 
 
 async def authorize() -> Response:
