@@ -127,3 +127,17 @@ def test_a_simulation_never_waits_on_a_thread(monkeypatch: pytest.MonkeyPatch) -
     for _, path in shortest.values():
         [scenario] = load_file(path)
         assert run_scenario(scenario).passed, path
+
+
+def test_interval_transitions_reconnects_and_gap_totals_report_what_happened() -> None:
+    [scenario] = load_file(DATA / "failing_new_expectations.yaml")
+    result = run_scenario(scenario)
+    during, transitions, reconnects, total, holds = result.outcomes
+    assert not during.passed
+    assert during.actual == "invalid (password_changed) from 20d; reconnected from 25d"
+    assert not transitions.passed
+    assert transitions.expected == "invalid (checkpoint) → reconnected"
+    assert transitions.actual == "invalid (password_changed) → reconnected"
+    assert not reconnects.passed and reconnects.actual == "1 reconnect(s) at 25d"
+    assert not total.passed and total.actual == "5d in 1 gap(s)"
+    assert holds.passed

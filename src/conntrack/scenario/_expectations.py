@@ -19,7 +19,16 @@ from datetime import datetime, timedelta
 from .._durations import format_duration
 from .._notify import User
 from .._records import EmailRecord, Record, Timeline
-from ._model import EmailExpect, Expectation, GapExpect, Scenario, StateExpect, Where
+from ._model import (
+    EmailExpect,
+    Expectation,
+    GapExpect,
+    ReconnectsExpect,
+    Scenario,
+    StateExpect,
+    TransitionsExpect,
+    Where,
+)
 
 
 @dataclass
@@ -51,10 +60,16 @@ def check(
         return _check_state(exp, timeline)
     if isinstance(exp, EmailExpect):
         return _check_email(exp, timeline, users)
+    if isinstance(exp, TransitionsExpect):
+        return _check_transitions(exp, timeline)
+    if isinstance(exp, ReconnectsExpect):
+        return _check_reconnects(exp, timeline)
     return _check_gap(exp, timeline)
 
 
 def _check_state(exp: StateExpect, tl: Timeline) -> Outcome:
+    if exp.until is not None:
+        return _check_state_during(exp, tl)
     at = tl.start + exp.at
     state, reason = tl.state_at(exp.connection, at)
     want = exp.state + (f" ({exp.reason})" if exp.reason else "")
@@ -69,6 +84,82 @@ def _check_state(exp: StateExpect, tl: Timeline) -> Outcome:
         connection=exp.connection,
         at=at,
         context=tl.around(at, exp.connection),
+    )
+
+
+def _check_state_during(exp: StateExpect, tl: Timeline) -> Outcome:
+    assert exp.until is not None
+    lo, hi = tl.start + exp.at, tl.start + exp.until
+    want = exp.state + (f" ({exp.reason})" if exp.reason else "")
+    window = f"{format_duration(exp.at)}..{format_duration(exp.until)}"
+    state, reason = tl.state_at(exp.connection, lo)
+
+    def matches(s: str | None, r: str | None) -> bool:
+        return s == exp.state and (exp.reason is None or r == exp.reason)
+
+    problems = []
+    if not matches(state, reason):
+        problems.append(f"{state or 'not connected yet'} at {format_duration(exp.at)}")
+    for t in tl.transitions(exp.connection):
+        if lo < t.at <= hi and not matches(t.dest, t.reason):
+            label = t.dest + (f" ({t.reason})" if t.reason else "")
+            problems.append(f"{label} from {_rel(tl, t.at)}")
+    return Outcome(
+        where=exp.where,
+        summary=f"{exp.connection} is {want} throughout {window}",
+        passed=not problems,
+        expected=f"{want} throughout {window}",
+        actual="; ".join(problems) if problems else want,
+        connection=exp.connection,
+        at=lo,
+        context=tl.around(lo, exp.connection),
+    )
+
+
+def _check_transitions(exp: TransitionsExpect, tl: Timeline) -> Outcome:
+    def label(state: str, reason: str | None) -> str:
+        return state + (f" ({reason})" if reason else "")
+
+    got = [(t.dest, t.reason) for t in tl.transitions(exp.connection) if t.dest != t.source]
+    ok = len(got) == len(exp.states) and all(
+        g[0] == w[0] and (w[1] is None or g[1] == w[1])
+        for g, w in zip(got, exp.states, strict=False)
+    )
+    want = " → ".join(label(*w) for w in exp.states) or "none"
+    actual = " → ".join(label(*g) for g in got) or "none"
+    return Outcome(
+        where=exp.where,
+        summary=f"{exp.connection} moves through {want}",
+        passed=ok,
+        expected=want,
+        actual=actual,
+        connection=exp.connection,
+        at=tl.start,
+        context=[] if ok else list[Record](tl.transitions(exp.connection)[:12]),
+    )
+
+
+def _check_reconnects(exp: ReconnectsExpect, tl: Timeline) -> Outcome:
+    lo = tl.start + exp.within[0] if exp.within else tl.start
+    hi = tl.start + exp.within[1] if exp.within else tl.until
+    done = [
+        t for t in tl.transitions(exp.connection) if t.trigger == "reconnect" and lo <= t.at <= hi
+    ]
+    window = (
+        f" within {format_duration(exp.within[0])}..{format_duration(exp.within[1])}"
+        if exp.within
+        else ""
+    )
+    return Outcome(
+        where=exp.where,
+        summary=f"{exp.connection} reconnected {exp.count} time(s){window}",
+        passed=len(done) == exp.count,
+        expected=f"{exp.count} reconnect(s){window}",
+        actual=f"{len(done)} reconnect(s)"
+        + (f" at {', '.join(_rel(tl, t.at) for t in done)}" if done else ""),
+        connection=exp.connection,
+        at=lo,
+        context=tl.around(lo, exp.connection),
     )
 
 
@@ -153,6 +244,22 @@ def _check_email(exp: EmailExpect, tl: Timeline, users: Sequence[User]) -> Outco
 
 def _check_gap(exp: GapExpect, tl: Timeline) -> Outcome:
     gaps = tl.gaps.get(exp.connection, [])
+    if exp.total is not None:
+        total = sum((g.length(tl.until) for g in gaps), timedelta(0))
+        want = format_duration(exp.total) + (
+            f" (± {format_duration(exp.tolerance)})" if exp.tolerance else ""
+        )
+        return Outcome(
+            where=exp.where,
+            summary=f"data gaps of {exp.connection} add up to {want}",
+            passed=abs(total - exp.total) <= exp.tolerance,
+            expected=f"{want} in all",
+            actual=f"{format_duration(total)} in {len(gaps)} gap(s)",
+            connection=exp.connection,
+            at=gaps[0].start if gaps else tl.start,
+            context=tl.around(gaps[0].start if gaps else tl.start, exp.connection),
+        )
+    assert exp.start is not None
     start = tl.start + exp.start
     end = tl.start + exp.end if exp.end is not None else None
 

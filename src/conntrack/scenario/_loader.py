@@ -30,6 +30,7 @@ import jsonschema
 
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
 from .._exceptions import DurationError, Problem, ProfileError, ScenarioError
+from .._lifecycle import REASONS, STATES
 from .._profiles import load_profile, providers
 from ._marks import Document, load_documents
 from ._marks import Path as DataPath
@@ -39,9 +40,11 @@ from ._model import (
     EmailExpect,
     Expectation,
     GapExpect,
+    ReconnectsExpect,
     Scenario,
     StateExpect,
     TimelineEvent,
+    TransitionsExpect,
     Where,
 )
 
@@ -641,12 +644,30 @@ class _Builder:
             shape = self.gap_expect
         elif "state" in item:
             shape = self.state_expect
+        elif "transitions" in item:
+            shape = self.transitions_expect
+        elif "reconnects" in item:
+            shape = self.reconnects_expect
         else:
             return None  # the schema reported the missing shape
         return shape(path)
 
     def state_expect(self, path: DataPath) -> StateExpect | None:
-        at = self.time((*path, "at"))
+        has_at, has_during = (self.get((*path, key)) is not None for key in ("at", "during"))
+        if has_at == has_during:
+            self.problem(
+                path,
+                "a state expectation needs exactly one of 'at' (an instant) or 'during' "
+                "(a window 'A..B'), like {at: 20d 6h, connection: fb, state: invalid}",
+            )
+            return None
+        at: timedelta | None
+        until: timedelta | None = None
+        if has_at:
+            at = self.time((*path, "at"))
+        else:
+            window = self.within((*path, "during"))
+            at, until = window if window is not None else (None, None)
         conn = self.connection((*path, "connection"))
         state = self.get((*path, "state"), str)
         reason = self.get((*path, "reason"), str)
@@ -660,7 +681,48 @@ class _Builder:
         if at is None or conn is None or state is None:
             return None
         return StateExpect(
-            at=at, connection=conn.id, state=state, where=self.where(path), reason=reason
+            at=at,
+            connection=conn.id,
+            state=state,
+            where=self.where(path),
+            reason=reason,
+            until=until,
+        )
+
+    def transitions_expect(self, path: DataPath) -> TransitionsExpect | None:
+        conn = self.connection((*path, "transitions"))
+        states: list[tuple[str, str | None]] = []
+        ok = True
+        for item in self.items((*path, "are")):
+            text = self.get(item, str)
+            if text is None:
+                ok = False
+                continue
+            m = re.fullmatch(r"\s*([a-z_]+)\s*(?:\(\s*([a-z_]+)\s*\))?\s*", text)
+            state, reason = (m.group(1), m.group(2)) if m else (text, None)
+            if state not in STATES:
+                self.problem(item, _unknown("state", state, list(STATES)))
+                ok = False
+            elif reason is not None and reason not in REASONS:
+                self.problem(item, _unknown("reason", reason, list(REASONS)))
+                ok = False
+            elif reason is not None and state != "invalid":
+                self.problem(item, f"a reason is only allowed with state invalid: '{text}'")
+                ok = False
+            else:
+                states.append((state, reason))
+        if conn is None or not ok:
+            return None
+        return TransitionsExpect(connection=conn.id, states=tuple(states), where=self.where(path))
+
+    def reconnects_expect(self, path: DataPath) -> ReconnectsExpect | None:
+        conn = self.connection((*path, "reconnects"))
+        count = self.get((*path, "count"), int)
+        within = self.within((*path, "within"))
+        if conn is None or count is None:
+            return None
+        return ReconnectsExpect(
+            connection=conn.id, count=count, where=self.where(path), within=within
         )
 
     def email_expect(self, path: DataPath) -> EmailExpect | None:
@@ -740,6 +802,32 @@ class _Builder:
 
     def gap_expect(self, path: DataPath) -> GapExpect | None:
         conn = self.connection((*path, "data_gap"))
+        if self.get((*path, "total")) is not None:
+            if self.get((*path, "from")) is not None or self.get((*path, "to")) is not None:
+                self.problem(
+                    path,
+                    "'total' sums every gap of the connection; it goes without 'from' and 'to'",
+                )
+                return None
+            total = self.duration((*path, "total"), timedelta(0))
+            tol = self.duration((*path, "tolerance"), timedelta(0))
+            if conn is None:
+                return None
+            return GapExpect(
+                connection=conn.id,
+                start=None,
+                end=None,
+                where=self.where(path),
+                tolerance=tol,
+                total=total,
+            )
+        if self.get((*path, "from")) is None:
+            self.problem(
+                path,
+                "a data-gap expectation needs 'from' (one gap) or 'total' (all of them), "
+                "like {data_gap: fb, from: 20d, to: 23d} or {data_gap: fb, total: 3d}",
+            )
+            return None
         start = self.time((*path, "from"))
         end = self.time((*path, "to"))
         tolerance = self.duration((*path, "tolerance"), timedelta(0))

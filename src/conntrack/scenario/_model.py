@@ -86,13 +86,18 @@ class TimelineEvent:
 
 @dataclass(frozen=True)
 class StateExpect:
-    """``{at: 20d 6h, connection: fb, state: invalid, reason: password_changed}``"""
+    """``{at: 20d 6h, connection: fb, state: invalid, reason: password_changed}``
+
+    With ``until`` (written ``during: A..B``), the state holds from ``at`` through
+    ``until``: it is the state at ``at`` and no transition to another state happens inside.
+    """
 
     at: timedelta
     connection: str
     state: str
     where: Where
     reason: str | None = None
+    until: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -120,17 +125,40 @@ class EmailExpect:
 class GapExpect:
     """``{data_gap: fb, from: 20d, to: 23d}``: a gap in synced data from/to (± tolerance).
 
-    ``to: None`` means the gap is still open at the end of the run.
+    ``to: None`` means the gap is still open at the end of the run. With ``total``
+    (``{data_gap: fb, total: 3d}``) instead of ``from``, all the connection's gaps add up
+    to that length (± tolerance); ``total: 0s`` means no gap at all.
     """
 
     connection: str
-    start: timedelta
+    start: timedelta | None
     end: timedelta | None
     where: Where
     tolerance: timedelta = timedelta(0)
+    total: timedelta | None = None
 
 
-Expectation = StateExpect | EmailExpect | GapExpect
+@dataclass(frozen=True)
+class TransitionsExpect:
+    """``{transitions: fb, are: ['invalid (password_changed)', reconnected]}``: the exact,
+    ordered list of states the connection moved to (each with its reason if given)."""
+
+    connection: str
+    states: tuple[tuple[str, str | None], ...]
+    where: Where
+
+
+@dataclass(frozen=True)
+class ReconnectsExpect:
+    """``{reconnects: fb, count: 2, within: 0d..60d}``: how many times users reconnected."""
+
+    connection: str
+    count: int
+    where: Where
+    within: tuple[timedelta, timedelta] | None = None
+
+
+Expectation = StateExpect | EmailExpect | GapExpect | TransitionsExpect | ReconnectsExpect
 
 
 @dataclass(frozen=True)
