@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,7 +50,6 @@ class SimClock:
             raise ValueError("SimClock start must be timezone-aware")
         self.start = start.astimezone(UTC)
         self._mock = trio.testing.MockClock(autojump_threshold=0)
-        self._guards = 0
 
     @property
     def mock_clock(self) -> trio.testing.MockClock:
@@ -60,35 +58,11 @@ class SimClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=self._mock.current_time())
 
-    def elapsed(self) -> timedelta:
-        return timedelta(seconds=self._mock.current_time())
-
     def trio_time(self, when: datetime) -> float:
         return (when - self.start).total_seconds()
 
     async def sleep_until(self, when: datetime) -> None:
         await trio.sleep_until(self.trio_time(when))
-
-    def hold_still(self) -> _AutojumpGuard:
-        """A context manager that stops virtual time from jumping (real I/O under way).
-
-        Ref-counted: time jumps again when the last guard exits.
-        """
-        return _AutojumpGuard(self)
-
-
-class _AutojumpGuard:
-    def __init__(self, clock: SimClock) -> None:
-        self._clock = clock
-
-    def __enter__(self) -> None:
-        self._clock._guards += 1
-        self._clock._mock.autojump_threshold = math.inf
-
-    def __exit__(self, *exc: object) -> None:
-        self._clock._guards -= 1
-        if self._clock._guards == 0:
-            self._clock._mock.autojump_threshold = 0
 
 
 @dataclass(order=True)

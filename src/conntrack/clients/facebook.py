@@ -153,16 +153,6 @@ class FacebookClient:
                 return str(linked["id"]) if isinstance(linked, dict) else None
         return None
 
-    async def pages(self, token: str) -> list[dict[str, object]]:
-        """The Pages the token's user administers (``/me/accounts``)."""
-        answer = await self._get(
-            "me/accounts",
-            self._graph("me/accounts"),
-            {"fields": "id,name,access_token", "access_token": token},
-        )
-        data = answer.body.get("data", [])
-        return data if isinstance(data, list) else []
-
     def can_refresh(self, info: TokenInfo) -> bool:
         return False  # no refresh grant: the 60-day reconnect
 
@@ -232,13 +222,6 @@ class FacebookClient:
                 linked = page.get("instagram_business_account")
                 return str(linked["id"]) if isinstance(linked, dict) else None
         return None
-
-    async def read_page(self, token: str, page_id: str) -> Answer:
-        """Read one Page's posts with ``token`` (for integrations and tests)."""
-        response = await self.http.get(
-            self._graph(f"{page_id}/posts"), params={"access_token": token, "limit": "25"}
-        )
-        return answer_of(PROTOCOL, response)
 
     async def revoke(self, info: TokenInfo) -> Answer:
         response = await self.http.delete(

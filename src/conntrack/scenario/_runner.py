@@ -229,9 +229,3 @@ def _label(account: dict[str, Any], resource: str | None) -> str:
         if str(page.get("id")) == resource and page.get("name"):
             return str(page["name"])
     return str(account.get("name") or account.get("id"))
-
-
-def run_all(
-    scenarios: list[Scenario], *, outboxes: list[Outbox] | None = None, exact_sync: bool = False
-) -> list[RunResult]:
-    return [run_scenario(s, outboxes=outboxes, exact_sync=exact_sync) for s in scenarios]
