@@ -49,3 +49,9 @@ def test_instants() -> None:
         parse_instant("2026-01-05T09:00:00")
     with pytest.raises(DurationError, match="expected an instant"):
         parse_instant("tomorrow")
+
+
+@pytest.mark.parametrize("text", [86400000000000.0, "99999999999d", float("inf"), "36501d"])
+def test_absurdly_long_durations_are_an_error_not_an_overflow(text: object) -> None:
+    with pytest.raises(DurationError, match="at most 100 years"):
+        parse_duration(text)  # type: ignore[arg-type]

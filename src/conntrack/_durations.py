@@ -14,6 +14,14 @@ from ._exceptions import DurationError
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])")
+MAX_SECONDS = 100 * 365 * 86400
+"""No duration is longer than 100 years: a run or a lifetime beyond that is a typo."""
+
+
+def _bounded(seconds: float, text: object) -> timedelta:
+    if seconds != seconds or seconds > MAX_SECONDS:  # NaN, inf, or absurdly long
+        raise DurationError(f"a duration must be at most 100 years (36500d), got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def parse_duration(text: str | int | float) -> timedelta:
@@ -23,10 +31,10 @@ def parse_duration(text: str | int | float) -> timedelta:
     if isinstance(text, int | float):
         if text < 0:
             raise DurationError(f"a duration cannot be negative, got {text!r}")
-        return timedelta(seconds=text)
+        return _bounded(float(text), text)
     s = str(text).strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", s):
-        return timedelta(seconds=float(s))
+        return _bounded(float(s), text)
     pos, total, seen = 0, 0.0, False
     while pos < len(s):
         m = _PART.match(s, pos)
@@ -40,7 +48,7 @@ def parse_duration(text: str | int | float) -> timedelta:
             pos += 1
     if not seen:
         raise DurationError(f"expected a duration like '20d 6h', got {text!r}")
-    return timedelta(seconds=total)
+    return _bounded(total, text)
 
 
 def format_duration(d: timedelta) -> str:
