@@ -53,6 +53,22 @@ class SyncErrorRecord:
     """What failed: the ``sync`` read, or a token ``refresh``."""
 
 
+@dataclass(frozen=True)
+class BannerRecord:
+    """What the product shows about a connection from ``at`` on, until the next one.
+
+    ``shows`` is ``expiring``, ``expired``, ``invalid`` or ``none`` (nothing shown);
+    ``dashboard`` is the in-app banner's text and ``settings`` the message on the
+    connection's settings page (both empty when ``shows`` is ``none``).
+    """
+
+    at: datetime
+    connection: str
+    shows: str
+    dashboard: str = ""
+    settings: str = ""
+
+
 @dataclass
 class Gap:
     """A stretch of time in which a connection synced no data."""
@@ -65,7 +81,7 @@ class Gap:
         return (self.end or until) - self.start
 
 
-Record = TransitionRecord | EmailRecord | EventRecord | SyncErrorRecord
+Record = TransitionRecord | EmailRecord | EventRecord | SyncErrorRecord | BannerRecord
 
 
 def record_kind(rec: Record) -> str:
@@ -74,6 +90,7 @@ def record_kind(rec: Record) -> str:
         EmailRecord: "email",
         EventRecord: "event",
         SyncErrorRecord: "sync_error",
+        BannerRecord: "banner",
     }[type(rec)]
 
 

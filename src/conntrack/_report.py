@@ -1,4 +1,8 @@
-"""Reports of finished runs: a console text and a machine-readable JSON document.
+"""Reports of finished runs: plain text lines, a JSON document and JUnit XML.
+
+The console's table (``conntrack run``, the pytest plugin's failures) lives in
+:mod:`conntrack._console`; the plain one-line-a-record text here is what JUnit's
+``system-out`` and ``failure`` carry.
 
 The JSON report holds no wall-clock figure, so the same scenario and seed always give a
 byte-identical file. Times appear twice: as UTC instants and as offsets from ``start``.
@@ -13,7 +17,15 @@ from typing import Any
 
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
-from ._records import EmailRecord, EventRecord, Record, SyncErrorRecord, Timeline, record_dict
+from ._records import (
+    BannerRecord,
+    EmailRecord,
+    EventRecord,
+    Record,
+    SyncErrorRecord,
+    Timeline,
+    record_dict,
+)
 from .scenario._expectations import Outcome
 from .scenario._runner import RunResult
 
@@ -34,6 +46,12 @@ def describe(rec: Record, timeline: Timeline) -> str:
         by = f" by {rec.by}" if rec.by else ""
         detail = f"  ({rec.detail})" if rec.detail else ""
         return f"{when:>16}  {rec.connection:<10} event        {rec.event}{by}{detail}"
+    if isinstance(rec, BannerRecord):
+        if rec.shows == "none":
+            shown = "cleared"
+        else:
+            shown = f"shows {rec.shows}" + (f": {rec.dashboard[:120]}" if rec.dashboard else "")
+        return f"{when:>16}  {rec.connection:<10} banner       {shown}"
     assert isinstance(rec, SyncErrorRecord)
     return (
         f"{when:>16}  {rec.connection:<10} {rec.step + ' error':<12} HTTP {rec.status} {rec.code} "
@@ -41,29 +59,44 @@ def describe(rec: Record, timeline: Timeline) -> str:
     )
 
 
-def _grouped_emails(records: Sequence[Record], timeline: Timeline) -> list[str]:
-    """Timeline lines with the emails of one send folded into one line."""
-    lines: list[str] = []
+def group_sends(records: Sequence[Record]) -> list[Record | tuple[EmailRecord, ...]]:
+    """The records with the emails of one send (same instant, kind and connection, one
+    after the other) folded into one tuple: the timeline shows a send, not each copy."""
+    items: list[Record | tuple[EmailRecord, ...]] = []
     i = 0
     while i < len(records):
         rec = records[i]
         if isinstance(rec, EmailRecord):
             group = [rec]
-            while (
-                i + 1 < len(records)
-                and isinstance(records[i + 1], EmailRecord)
-                and records[i + 1].at == rec.at
-                and getattr(records[i + 1], "kind", None) == rec.kind
-                and getattr(records[i + 1], "about", None) == rec.about
-            ):
+            while i + 1 < len(records):
+                nxt = records[i + 1]
+                if not (
+                    isinstance(nxt, EmailRecord)
+                    and nxt.at == rec.at
+                    and nxt.kind == rec.kind
+                    and nxt.about == rec.about
+                ):
+                    break
+                group.append(nxt)
                 i += 1
-                group.append(records[i])  # type: ignore[arg-type]
-            when = format_duration(rec.at - timeline.start)
-            to = ", ".join(e.to for e in group)
-            lines.append(f"{when:>16}  {rec.about:<10} email        {rec.kind} to {to}")
+            items.append(tuple(group))
         else:
-            lines.append(describe(rec, timeline))
+            items.append(rec)
         i += 1
+    return items
+
+
+def _grouped_emails(records: Sequence[Record], timeline: Timeline) -> list[str]:
+    """Timeline lines with the emails of one send folded into one line."""
+    lines: list[str] = []
+    for item in group_sends(records):
+        if isinstance(item, tuple):
+            first = item[0]
+            when = format_duration(first.at - timeline.start)
+            to = ", ".join(e.to for e in item)
+            lines.append(f"{when:>16}  {first.about:<10} email        {first.kind} to {to}")
+        else:
+            lines.append(describe(item, timeline))
     return lines
 
 

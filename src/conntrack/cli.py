@@ -43,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="store_true", help="show every expectation and the timeline"
     )
     run.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="colour the console timeline: auto (default) on a terminal only, as "
+        "FORCE_COLOR and NO_COLOR say; always, even into a pipe; never",
+    )
+    run.add_argument(
         "--exact-sync",
         action="store_true",
         help="make every sync a real request (default: skip syncs whose answer cannot "
@@ -78,11 +85,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from ._console import make_console, print_result
     from ._notify import JsonlOutbox, Outbox
-    from ._report import format_result, json_report, junit_report
+    from ._report import json_report, junit_report
     from .scenario._runner import run_scenario
 
     scenarios = _load(args.paths)
+    console = make_console(args.color)
     jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
     results = []
     try:
@@ -93,7 +102,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 outboxes.append(jsonl)
             result = run_scenario(s, outboxes=outboxes, exact_sync=args.exact_sync)
             results.append(result)
-            print(format_result(result, verbose=args.verbose), flush=True)
+            print_result(console, result, verbose=args.verbose)
+            sys.stdout.flush()
     finally:
         if jsonl:
             jsonl.close()

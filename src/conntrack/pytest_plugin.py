@@ -85,12 +85,14 @@ class ScenarioItem(pytest.Item):
         self.obj = self.runtest
 
     def runtest(self) -> None:
-        from ._report import format_result
+        from ._console import render_plain, result_view
         from .scenario._runner import run_scenario
 
         result = run_scenario(self.scenario)
         if not result.passed:
-            raise ScenarioFailed(format_result(result))
+            # The same table as ``conntrack run`` prints, as plain text: pytest's report
+            # is no place for ANSI codes.
+            raise ScenarioFailed(render_plain(result_view(result)))
 
     def repr_failure(
         self,
