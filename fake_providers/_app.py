@@ -6,9 +6,11 @@ already start with that host is rewritten to ``/HOST/PATH`` by a small ASGI wrap
 so a client pointed at the fakes through a hosts entry or a proxy works unchanged.
 
 Provider blueprints come from the registry (``_registry``): every provider package
-present registers itself. No exception escapes as a bare 500: a provider's error hooks
-answer for its own paths (Facebook's Graph error shape, …), the control API its
-``{"error": {...}}`` shape for everything else.
+present registers itself. Before any route runs, a request on a provider host is checked
+against that provider's active faults (``_faults``): during an outage or a rate limit
+the provider's fault hook answers instead of the route. No exception escapes as a bare
+500: a provider's error hooks answer for its own paths (Facebook's Graph error shape, …),
+the control API its ``{"error": {...}}`` shape for everything else.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import _control
+from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
 from .core import Core
 
@@ -62,6 +65,11 @@ def create_app(core: Core) -> QuartTrio:
     hosts = {h.lower() for p in core.profiles.values() for h in p.hosts}
     app.asgi_app = host_routing(app.asgi_app, hosts)  # type: ignore[method-assign,assignment]
     ordered = [providers[p] for p in sorted(providers)]
+    by_host = hosts_by_protocol(core)
+
+    @app.before_request
+    async def _faulted() -> Response | None:
+        return await fault_answer(core, providers, by_host, request.path)
 
     @app.errorhandler(HTTPException)
     async def _http_error(err: HTTPException) -> Response:

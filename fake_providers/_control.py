@@ -13,7 +13,10 @@ production|testing), ``GET /apps``, ``PATCH /apps/{client_id}``
 ``page_id``, ``permission``, ``account_type`` for ``switched_to_professional``);
 ``GET /tokens`` (every token incl. refresh and OAuth 1.0a ones, by prefix, and the
 ``families``), ``POST /tokens/revoke`` (``token``: the full value); ``GET /clock``,
-``POST /clock/advance`` (``by`` or ``to``).
+``POST /clock/advance`` (``by`` or ``to``); ``POST /faults`` (``provider``, ``kind``:
+outage|rate_limit, and one of ``for``: a duration, ``until``: an instant, ``count``),
+``GET /faults`` (the active ones), ``DELETE /faults/{id}``, ``DELETE /faults``
+(all, or ``?provider=`` one provider's).
 
 Every bad request answers 4xx ``{"error": {"message": ..., "field": ...}}`` naming the
 offending field (``null`` when it is the body as a whole); an unknown account is 404.
@@ -30,6 +33,9 @@ from conntrack._durations import format_instant, parse_duration, parse_instant
 from conntrack._exceptions import DurationError
 
 from .core import ClockError, Core, FakeProviderError, InvalidRequest, NotFound, TokenRejected
+
+#: Body keys of ``POST /faults``.
+FAULT_FIELDS = ("provider", "kind", "for", "until", "count")
 
 #: Body keys of the events endpoint, and the event parameter each one is.
 EVENT_PARAMS = {
@@ -264,6 +270,44 @@ def blueprint() -> Blueprint:
         if to is not None and to < c.now():
             raise ControlError(400, "the clock cannot move backwards", "to")
         return jsonify({"now": format_instant(c.advance_clock(by=by, to=to))})
+
+    @bp.post("/faults")
+    async def add_fault() -> tuple[Response, int]:
+        body = await _body()
+        for key in body:
+            if key not in FAULT_FIELDS:
+                raise ControlError(400, f"unknown fault field {key!r}", key)
+        provider = _str(body, "provider", required=True)
+        kind = _str(body, "kind", required=True)
+        assert provider is not None and kind is not None
+        for_: timedelta | None = None
+        until: datetime | None = None
+        count = body.get("count")
+        try:
+            if body.get("for") is not None:
+                for_ = parse_duration(body["for"])
+        except DurationError as err:
+            raise ControlError(400, str(err), "for") from None
+        try:
+            if body.get("until") is not None:
+                until = parse_instant(body["until"])
+        except DurationError as err:
+            raise ControlError(400, str(err), "until") from None
+        fault = _core().add_fault(provider, kind, for_=for_, until=until, count=count)
+        return jsonify(fault.to_json()), 201
+
+    @bp.get("/faults")
+    async def list_faults() -> Response:
+        return jsonify({"data": [f.to_json() for f in _core().faults()]})
+
+    @bp.delete("/faults/<fault_id>")
+    async def remove_fault(fault_id: str) -> Response:
+        return jsonify(_core().remove_fault(fault_id).to_json())
+
+    @bp.delete("/faults")
+    async def clear_faults() -> Response:
+        provider = request.args.get("provider") or None
+        return jsonify({"data": [f.to_json() for f in _core().clear_faults(provider)]})
 
     return bp
 

@@ -3,9 +3,10 @@
 A provider package (``fake_providers/<name>/__init__.py``) calls :func:`register` at
 import time with its protocol, a blueprint factory, and optionally hooks that shape
 the errors no route of its own answered (an unmatched path, a wrong method, an
-unexpected exception) for paths under its hosts. :func:`load_providers` imports every
-subpackage of ``fake_providers`` (but ``core``), so ``create_app`` serves whatever
-provider packages exist, without a list to edit.
+unexpected exception) for paths under its hosts, and the answer it gives while a
+provider-wide fault (an outage, a rate limit) is active. :func:`load_providers`
+imports every subpackage of ``fake_providers`` (but ``core``), so ``create_app``
+serves whatever provider packages exist, without a list to edit.
 
 Hooks are ``async def`` like every handler here (Quart would run a sync one in a
 worker thread, and a thread lets a simulation's virtual clock jump mid-request).
@@ -21,11 +22,17 @@ from pathlib import Path
 
 from quart import Blueprint, Response
 
+from .core import Fault
+
 #: ``(path, status, description) -> Response | None``: a provider-shaped answer for an
 #: HTTP error on ``path``, or None when ``path`` is not the provider's.
 HttpErrorHook = Callable[[str, int, str], Awaitable[Response | None]]
 #: ``(path, exception) -> Response | None``: the same for an unexpected exception.
 UnexpectedHook = Callable[[str, Exception], Awaitable[Response | None]]
+#: ``(path, fault) -> Response | None``: the provider's own answer to a request on
+#: ``path`` (one of its hosts) while ``fault`` is active, or None when the fault does
+#: not touch that path (a rate limit on an OAuth endpoint).
+FaultHook = Callable[[str, Fault], Awaitable[Response | None]]
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Provider:
     blueprint: Callable[[], Blueprint]
     http_error: HttpErrorHook | None = None
     unexpected: UnexpectedHook | None = None
+    fault: FaultHook | None = None
 
 
 #: Blueprint factories by protocol.
@@ -52,10 +60,11 @@ def register(
     *,
     http_error: HttpErrorHook | None = None,
     unexpected: UnexpectedHook | None = None,
+    fault: FaultHook | None = None,
 ) -> None:
-    """Add a provider's blueprint factory (and error hooks) under its protocol."""
+    """Add a provider's blueprint factory (and error and fault hooks) under its protocol."""
     PROVIDERS[protocol] = blueprint
-    ENTRIES[protocol] = Provider(protocol, blueprint, http_error, unexpected)
+    ENTRIES[protocol] = Provider(protocol, blueprint, http_error, unexpected, fault)
 
 
 def load_providers() -> dict[str, Provider]:

@@ -1,4 +1,5 @@
-"""The classifier against every Facebook error body of PROVIDERS.md §1."""
+"""The classifier against every Facebook error body of PROVIDERS.md §1, and against every
+provider's outage and rate-limit answer of the fakes' faults (all `retry`)."""
 
 import json
 
@@ -181,3 +182,171 @@ def test_errors_sent_with_http_200_are_still_errors() -> None:
         assert v.action is Action.RECONNECT and v.reason is Reason.REFRESH_FAILED
     ok = {"data": {"videos": []}, "error": {"code": "ok", "message": "", "log_id": "l"}}
     assert classify("tiktok", 200, {}, ok).action is Action.OK
+
+
+# Provider-wide faults of the fakes (PROVIDERS.md; fake_providers.core.add_fault): every
+# outage and rate-limit body each fake answers must read as `retry`, never reconnect.
+_FB_DOWN = {
+    "error": {
+        "message": "An unexpected error has occurred. Please retry your request later.",
+        "type": "OAuthException",
+        "is_transient": True,
+        "code": 2,
+        "fbtrace_id": "AbCdEfGhIjK",
+    }
+}
+_FB_LIMIT = {
+    "error": {
+        "message": "(#4) Application request limit reached",
+        "type": "OAuthException",
+        "is_transient": True,
+        "code": 4,
+        "fbtrace_id": "AbCdEfGhIjK",
+    }
+}
+_LOG = "20260105090000FB046ED8828DC32C5483"
+_GOOGLE_DOWN = {
+    "error": {
+        "code": 503,
+        "message": "The service is currently unavailable.",
+        "errors": [
+            {
+                "message": "The service is currently unavailable.",
+                "domain": "global",
+                "reason": "backendError",
+            }
+        ],
+        "status": "UNAVAILABLE",
+    }
+}
+_GOOGLE_LIMIT = {
+    "error": {
+        "code": 429,
+        "message": "Resource has been exhausted (e.g. check quota).",
+        "errors": [
+            {
+                "message": "Resource has been exhausted (e.g. check quota).",
+                "domain": "global",
+                "reason": "rateLimitExceeded",
+            }
+        ],
+        "status": "RESOURCE_EXHAUSTED",
+    }
+}
+_X_RATE = {"x-rate-limit-limit": "75", "x-rate-limit-remaining": "0", "x-rate-limit-reset": "1"}
+_OUTAGE_PAGE = "<!DOCTYPE html><title>503 Service Unavailable</title><h1>Service Unavailable</h1>"
+
+FAULT_CASES = [
+    ("facebook", 500, {}, _FB_DOWN),
+    ("facebook", 403, {"X-App-Usage": '{"call_count":100}'}, _FB_LIMIT),
+    ("facebook", 503, {}, _OUTAGE_PAGE),
+    ("instagram-facebook", 500, {}, _FB_DOWN),
+    ("instagram-facebook", 403, {}, _FB_LIMIT),
+    ("instagram", 500, {}, _FB_DOWN),
+    ("instagram", 403, {}, _FB_LIMIT),
+    (
+        "instagram",
+        500,
+        {},
+        {
+            "error_type": "OAuthException",
+            "code": 500,
+            "error_message": "An unexpected error has occurred. Please retry your request later.",
+        },
+    ),
+    ("instagram", 503, {}, _OUTAGE_PAGE),
+    (
+        "linkedin",
+        503,
+        {},
+        {"status": 503, "code": "SERVICE_UNAVAILABLE", "message": "Service Unavailable"},
+    ),
+    (
+        "linkedin",
+        429,
+        {},
+        {
+            "status": 429,
+            "serviceErrorCode": 101,
+            "code": "TOO_MANY_REQUESTS",
+            "message": "Resource level throttle APPLICATION DAY limit for calls to this resource is reached.",
+        },
+    ),
+    (
+        "linkedin",
+        503,
+        {},
+        {
+            "error": "temporarily_unavailable",
+            "error_description": "The service is temporarily unavailable. Please try again later.",
+        },
+    ),
+    ("linkedin", 503, {}, _OUTAGE_PAGE),
+    (
+        "tiktok",
+        500,
+        {},
+        {
+            "data": {},
+            "error": {
+                "code": "internal_error",
+                "message": "This is the generic error code for TikTok internal errors. Please "
+                "refer to the error message for details and notify TikTok support.",
+                "log_id": _LOG,
+            },
+        },
+    ),
+    (
+        "tiktok",
+        429,
+        {},
+        {
+            "data": {},
+            "error": {
+                "code": "rate_limit_exceeded",
+                "message": "The API rate limit was exceeded. Please try again later.",
+                "log_id": _LOG,
+            },
+        },
+    ),
+    ("tiktok", 503, {}, _OUTAGE_PAGE),
+    (
+        "twitter",
+        503,
+        {},
+        {
+            "title": "Service Unavailable",
+            "detail": "Service Unavailable",
+            "type": "about:blank",
+            "status": 503,
+        },
+    ),
+    ("twitter", 503, {}, {"errors": [{"code": 130, "message": "Over capacity"}]}),
+    (
+        "twitter",
+        429,
+        _X_RATE,
+        {
+            "title": "Too Many Requests",
+            "detail": "Too Many Requests",
+            "type": "about:blank",
+            "status": 429,
+        },
+    ),
+    ("twitter", 429, _X_RATE, {"errors": [{"code": 88, "message": "Rate limit exceeded"}]}),
+    ("twitter", 503, {}, _OUTAGE_PAGE),
+    ("google", 503, {}, _GOOGLE_DOWN),
+    ("google", 429, {}, _GOOGLE_LIMIT),
+    ("google", 503, {}, _OUTAGE_PAGE),
+]
+
+
+@pytest.mark.parametrize(("provider", "status", "headers", "body"), FAULT_CASES)
+def test_fault_bodies_are_retry(
+    provider: str, status: int, headers: dict[str, str], body: object
+) -> None:
+    forms = [body] if isinstance(body, str) else [body, json.dumps(body), json.dumps(body).encode()]
+    for form in forms:
+        v = classify(provider, status, headers, form)
+        assert v.action is Action.RETRY, (provider, status, body)
+        assert v.reason is None and not v.expired and not v.kills_connection

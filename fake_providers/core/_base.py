@@ -26,7 +26,7 @@ from conntrack._profiles import Profile, load_profile, providers
 from ._clock import HasNow
 from ._errors import InvalidRequest, NotFound
 from ._ids import IdSource
-from ._model import Account, App, Grant, Mark, Page
+from ._model import Account, App, Fault, Grant, Mark, Page
 from ._tokenmodel import Code, Family, Token
 
 
@@ -79,6 +79,8 @@ class CoreBase:
         self._requests: dict[str, Token] = {}
         #: Refresh tokens by (client_id, account_id), oldest first (for the cap).
         self._refresh_index: dict[tuple[str, str], list[str]] = {}
+        #: Provider-wide faults by id (``_faults``); ended ones are dropped lazily.
+        self._faults: dict[str, Fault] = {}
 
     # -- basics --------------------------------------------------------------------
 

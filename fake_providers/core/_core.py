@@ -4,7 +4,8 @@
 protocol, clock, seq), ``_directory`` (apps, accounts, pages, links, account state),
 ``_events`` (account events, grants, which events kill tokens), ``_tokens`` (consent,
 codes with PKCE, tokens, checks, revocation), ``_refresh`` (refresh tokens and
-self-refresh), ``_oauth1`` (OAuth 1.0a). This module adds time travel and listings.
+self-refresh), ``_oauth1`` (OAuth 1.0a), ``_faults`` (provider-wide outages and rate
+limits). This module adds time travel and listings.
 
 Pure Python, no HTTP, the clock injected. Blueprints ask it questions ("does this token
 work now, and if not why?") and tell it what happened ("the user approved these
@@ -15,10 +16,11 @@ The mutation sequence number
 ----------------------------
 ``core.seq`` rises by one on every mutation (an app or account created, a consent
 recorded, a code or token issued, a code spent, an account event, a permission
-revoked) and never on a read. Records store the seq of the mutation that made or
-changed them, so "issued before the event" compares seqs, not timestamps that may be
-equal in virtual time. ``account.changed_seq`` is the seq of the last mutation that
-touched one account, for callers that want a narrower key than ``core.seq``.
+revoked, a fault added, removed or counted down) and never on a read. Records store
+the seq of the mutation that made or changed them, so "issued before the event"
+compares seqs, not timestamps that may be equal in virtual time.
+``account.changed_seq`` is the seq of the last mutation that touched one account, for
+callers that want a narrower key than ``core.seq``.
 
 ``quiet_until(token)`` complements it: for a token that works now, the earliest future
 instant at which its answers could change *without* a mutation (its expiry or its
@@ -27,7 +29,8 @@ an access token's instant never considers its refresh token), or ``None`` if onl
 mutation can change them; ``False`` for a
 token that does not work now (no promise). So a caller that saw a healthy answer at
 seq ``s`` may skip asking again while ``core.seq == s`` (or the account's
-``changed_seq`` is unchanged) and the clock is before the quiet instant.
+``changed_seq`` is unchanged) and the clock is before the quiet instant. While a fault
+of the token's provider is active there is no promise (``False``).
 """
 
 from __future__ import annotations
@@ -39,11 +42,11 @@ from conntrack._durations import format_instant
 
 from ._clock import CanAdvance
 from ._errors import ClockError
-from ._oauth1 import OAuth1
+from ._faults import Faults
 from ._tokenmodel import Token
 
 
-class Core(OAuth1):
+class Core(Faults):
     """The state of every fake provider, driven by one clock and one seed.
 
     ``Core(clock, *, seed=0, profiles=None)``: ``profiles`` maps a protocol to the
@@ -100,4 +103,5 @@ class Core(OAuth1):
             "tokens": [self.token_json(t) for t in self._tokens.values()],
             "families": [f.to_json() for f in self._families.values()],
             "events": [e.to_json() for a in self._accounts.values() for e in a.events],
+            "faults": [f.to_json() for f in self.faults()],
         }

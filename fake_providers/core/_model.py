@@ -1,4 +1,5 @@
-"""The core's people-side data: apps, accounts, pages, grants, account events and states.
+"""The core's people-side data: apps, accounts, pages, grants, account events and states;
+and the provider-wide faults (outages, rate limits) that ``_faults`` keeps.
 
 Plain dataclasses without behaviour that needs I/O or a clock; :class:`~._core.Core`
 owns them and decides. Every record that a mutation creates or changes carries the
@@ -257,3 +258,42 @@ class Grant:
 
 def instant(dt: datetime | None) -> str | None:
     return None if dt is None else format_instant(dt)
+
+
+class FaultKind(StrEnum):
+    """What a provider-wide fault does."""
+
+    #: Every endpoint of the provider's hosts answers its 5xx (a 503 page on web pages).
+    OUTAGE = "outage"
+    #: The provider's data/API endpoints answer its rate-limit error (not OAuth endpoints).
+    RATE_LIMIT = "rate_limit"
+
+
+@dataclass
+class Fault:
+    """One provider-wide fault. ``until`` is ``None`` for a ``count`` fault;
+    ``remaining`` is ``None`` for a time-limited one."""
+
+    id: str
+    provider: str
+    kind: FaultKind
+    start: datetime
+    until: datetime | None
+    remaining: int | None
+    seq: int
+
+    def active(self, now: datetime) -> bool:
+        """Whether the fault still answers at ``now``."""
+        if self.until is not None and now >= self.until:
+            return False
+        return self.remaining is None or self.remaining > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "kind": str(self.kind),
+            "start": format_instant(self.start),
+            "until": None if self.until is None else format_instant(self.until),
+            "remaining": self.remaining,
+        }

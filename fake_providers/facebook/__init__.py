@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
+from .._faults import outage_page, under
 from .._registry import register
-from ._errors import GraphError, unknown_error, unknown_path
+from ..core import Fault, FaultKind
+from ._errors import GraphError, app_rate_limit, service_unavailable, unknown_error, unknown_path
 from ._graph import dispatch
 from ._http import error_response, params, split_path
 from ._oauth import access_token, dialog, page_error
@@ -72,4 +74,24 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return error_response(unknown_error()) if _is_graph(path) else None
 
 
-register("facebook", blueprint, http_error=http_error, unexpected=unexpected)
+#: Graph paths that are OAuth token endpoints, not data: a rate limit spares them.
+TOKEN_PATHS = (["oauth", "access_token"], ["debug_token"])
+
+
+async def fault(path: str, fault: Fault) -> Response | None:
+    """Facebook during a fault: the Graph answers code 2 (HTTP 500) in an outage and
+    ``(#4)`` (HTTP 403, ``X-App-Usage``) in a rate limit, except on its token
+    endpoints; the Login dialog shows a 503 page in an outage."""
+    outage = fault.kind is FaultKind.OUTAGE
+    if under(path, WWW):
+        return outage_page("Facebook") if outage else None
+    if not under(path, GRAPH):
+        return None
+    if outage:
+        return error_response(service_unavailable())
+    if split_path(path.removeprefix(f"/{GRAPH}")) in TOKEN_PATHS:
+        return None
+    return error_response(app_rate_limit())
+
+
+register("facebook", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

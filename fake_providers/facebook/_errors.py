@@ -63,6 +63,19 @@ UNKNOWN_ERROR = "An unknown error has occurred."
 #: (PROVIDERS.md §1, code 368 / subcode 1390008) the policy block of a restricted account.
 RESTRICTED = "(#368) The action attempted has been deemed abusive or is otherwise disallowed"
 
+# -- provider-wide faults ----------------------------------------------------------------
+#: [obs] Code 2 with ``is_transient``, HTTP 500: the Graph is down (koala #425 logs it as
+#: ``[HTTP 500]``; facepy #127, facebook-java-business-sdk #319 show the same body).
+SERVICE_ERROR = "An unexpected error has occurred. Please retry your request later."
+#: [obs] Code 4, the app-level rate limit (PROVIDERS.md §1), ``is_transient`` true.
+APP_LIMIT = "(#4) Application request limit reached"
+#: [obs] The HTTP status of ``(#4)``: 403 (facebook-android-sdk #582 logs
+#: ``HttpStatus: 403, errorCode: 4``); PROVIDERS.md does not give one.
+APP_LIMIT_STATUS = 403
+#: ``X-App-Usage`` of an app over its limit (percentages, PROVIDERS.md's key order):
+#: ``call_count`` at 100. [U] the two time figures while limited.
+APP_USAGE_OVER = {"call_count": 100, "total_cputime": 0, "total_time": 0}
+
 SUBCODES = {
     Reason.APP_REMOVED: 458,
     Reason.CHECKPOINT: 459,
@@ -91,9 +104,15 @@ class GraphError(Exception):
     subcode: int | None = None
     auth_error: str = "invalid_request"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Written between ``type`` and ``code`` when set, as Facebook does for transient errors.
+    is_transient: bool | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
     def body(self, trace_id: str) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": self.type, "code": self.code}
+        error: dict[str, Any] = {"message": self.message, "type": self.type}
+        if self.is_transient is not None:
+            error["is_transient"] = self.is_transient
+        error["code"] = self.code
         if self.subcode is not None:
             error["error_subcode"] = self.subcode
         error.update(self.extra)
@@ -171,3 +190,17 @@ def unknown_error() -> GraphError:
 def restricted() -> GraphError:
     """A restricted account's policy block (code 368, subcode 1390008)."""
     return GraphError(400, RESTRICTED, 368, subcode=1390008)
+
+
+def service_unavailable() -> GraphError:
+    """An outage of the Graph: HTTP 500, code 2, ``is_transient: true``."""
+    return GraphError(500, SERVICE_ERROR, 2, is_transient=True)
+
+
+def app_rate_limit() -> GraphError:
+    """The app over its rate limit: ``(#4)``, HTTP 403, ``is_transient: true``, and the
+    ``X-App-Usage`` header at 100 %."""
+    usage = json.dumps(APP_USAGE_OVER, separators=(",", ":"))
+    return GraphError(
+        APP_LIMIT_STATUS, APP_LIMIT, 4, is_transient=True, headers={"X-App-Usage": usage}
+    )

@@ -61,5 +61,5 @@ def error_response(error: GraphError) -> Response:
     return json_response(
         error.body(core().trace_id()),
         error.status,
-        {"WWW-Authenticate": error.www_authenticate()},
+        {"WWW-Authenticate": error.www_authenticate(), **error.headers},
     )

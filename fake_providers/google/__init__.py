@@ -22,7 +22,9 @@ from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, request
 
+from .._faults import outage_page
 from .._registry import register
+from ..core import Fault, FaultKind
 from . import _errors as e
 from ._errors import ApiError, OAuthError
 from ._http import error_response, html, render
@@ -151,4 +153,27 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return error_response(e.backend_error()) if _host_of(path) else None
 
 
-register("google", blueprint, http_error=http_error, unexpected=unexpected)
+#: The data endpoints a rate limit hits: the YouTube Data API and userinfo (the OAuth
+#: endpoints — token, revoke, tokeninfo, consent — are spared).
+def _is_data(host: str, rest: str) -> bool:
+    if _is_api(host) and rest.startswith("youtube/"):
+        return True
+    return host == OIDC or (host, rest) == (WWW, "oauth2/v3/userinfo")
+
+
+async def fault(path: str, fault: Fault) -> Response | None:
+    """Google during a fault: 503 ``backendError`` (outage) on every JSON endpoint and a
+    503 page on ``accounts.google.com``'s pages; 429 ``rateLimitExceeded`` on the data
+    endpoints (rate limit)."""
+    host = _host_of(path)
+    if host is None:
+        return None
+    rest = path.removeprefix(f"/{host}").strip("/")
+    if fault.kind is FaultKind.OUTAGE:
+        if host == ACCOUNTS and rest != "o/oauth2/revoke":
+            return outage_page("Google")
+        return error_response(e.service_unavailable())
+    return error_response(e.rate_limited()) if _is_data(host, rest) else None
+
+
+register("google", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

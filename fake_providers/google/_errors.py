@@ -153,6 +153,9 @@ EXHAUSTED = "Resource has been exhausted (e.g. check quota)."
 #: [U] the message (the YouTube docs' description of the reason).
 SUSPENDED = "The YouTube account of the authenticated user is suspended."
 INTERNAL = "Internal error encountered."
+#: [obs] A Google API that is down (HTTP 503; public clients' logs of Google APIs, the
+#: older ones said "Backend Error" in the same envelope).
+UNAVAILABLE = "The service is currently unavailable."
 
 
 @dataclass
@@ -330,6 +333,16 @@ def not_found_api(path: str) -> ApiError:
     message = f"Method not found: {path}"
     return ApiError(
         404, message, [{"message": message, "domain": "global", "reason": "notFound"}], "NOT_FOUND"
+    )
+
+
+def service_unavailable() -> ApiError:
+    """HTTP 503 ``backendError`` / ``UNAVAILABLE``: an outage."""
+    return ApiError(
+        503,
+        UNAVAILABLE,
+        [{"message": UNAVAILABLE, "domain": "global", "reason": "backendError"}],
+        "UNAVAILABLE",
     )
 
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
+from .._faults import outage_page, rest_of
 from .._registry import register
+from ..core import Fault, FaultKind
 from ..facebook._errors import GraphError, unknown_error
 from ..facebook._http import error_response, params, split_path
-from ._errors import InstagramOAuthError
+from ._errors import InstagramOAuthError, app_rate_limit, oauth_unavailable, service_unavailable
 from ._graph import dispatch
 from ._oauth import authorize, code_exchange, exchange, refresh
 
@@ -87,4 +89,31 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return None
 
 
-register("instagram", blueprint, http_error=http_error, unexpected=unexpected)
+#: ``graph.instagram.com`` paths that are token endpoints, not data.
+TOKEN_PATHS = (["access_token"], ["refresh_access_token"])
+
+
+async def fault(path: str, fault: Fault) -> Response | None:
+    """Instagram during a fault: the Graph's code 2 (HTTP 500) or ``(#4)`` (HTTP 403)
+    as on Facebook; ``api.instagram.com``'s code exchange a 500 in its own envelope in
+    an outage; the authorization window a 503 page. Rate limits spare the token
+    endpoints (the code exchange, ``access_token``, ``refresh_access_token``)."""
+    outage = fault.kind is FaultKind.OUTAGE
+    if _under(path, GRAPH):
+        if outage:
+            return error_response(service_unavailable())
+        if split_path(path.removeprefix(f"/{GRAPH}")) in TOKEN_PATHS:
+            return None
+        return error_response(app_rate_limit())
+    if not outage:
+        return None
+    if _under(path, WWW):
+        return outage_page("Instagram")
+    if _under(path, API):
+        if rest_of(path, API)[:2] == ["oauth", "authorize"]:
+            return outage_page("Instagram")
+        return oauth_unavailable().response()
+    return None
+
+
+register("instagram", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

@@ -106,6 +106,25 @@ def restricted() -> GraphError:
     return GraphError(400, RESTRICTED, 368)
 
 
+def service_unavailable() -> GraphError:
+    """An outage of ``graph.instagram.com``: Facebook's code 2, HTTP 500 (the Graph
+    envelope of §1)."""
+    return fb.service_unavailable()
+
+
+def app_rate_limit() -> GraphError:
+    """The app over its rate limit on ``graph.instagram.com``: Facebook's ``(#4)``, HTTP
+    403, with ``X-App-Usage``. [U] for Instagram: the header (PROVIDERS.md names
+    ``X-Business-Use-Case-Usage`` for Instagram tokens, inner shape unknown)."""
+    return fb.app_rate_limit()
+
+
+def oauth_unavailable() -> InstagramOAuthError:
+    """[U] An outage of ``api.instagram.com``'s code exchange: HTTP 500 in this host's
+    envelope, with the Graph's code-2 message."""
+    return InstagramOAuthError(fb.SERVICE_ERROR, 500)
+
+
 def token_error(reason: Reason, message: str) -> GraphError:
     """The 190 error for a token that does not work (Facebook's subcodes)."""
     return fb.token_error(reason, message)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
+from .._faults import outage_page, rest_of
 from .._registry import register
+from ..core import Fault, FaultKind
 from . import _errors as e
 from ._api import dispatch
 from ._authorize import authorization
@@ -82,4 +84,19 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return None
 
 
-register("linkedin", blueprint, http_error=http_error, unexpected=unexpected)
+async def fault(path: str, fault: Fault) -> Response | None:
+    """LinkedIn during a fault: the API answers 503 (outage) or 429 (the application
+    throttle) in its envelope; in an outage the OAuth endpoints answer 503
+    ``temporarily_unavailable`` and the sign-in pages a 503 page."""
+    outage = fault.kind is FaultKind.OUTAGE
+    if _under(path, API):
+        return api_response(e.service_unavailable() if outage else e.day_limit())
+    if not outage or not _under(path, WWW):
+        return None
+    parts = rest_of(path, WWW)
+    if len(parts) == 3 and parts[:2] == ["oauth", "v2"] and parts[2] in TOKEN_ENDPOINTS:
+        return oauth_response(e.oauth_unavailable())
+    return outage_page("LinkedIn")
+
+
+register("linkedin", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

@@ -89,6 +89,16 @@ def refresh_rejected() -> OAuthError:
     return OAuthError(400, "invalid_request", REFRESH_INVALID)
 
 
+#: [U] The OAuth endpoints during an outage: RFC 6749's ``temporarily_unavailable``
+#: (LinkedIn's own wording is not known).
+TEMPORARILY_UNAVAILABLE = "The service is temporarily unavailable. Please try again later."
+
+
+def oauth_unavailable() -> OAuthError:
+    """[U] An outage of ``accessToken``, ``introspectToken``, ``revoke``: HTTP 503."""
+    return OAuthError(503, "temporarily_unavailable", TEMPORARILY_UNAVAILABLE)
+
+
 # -- the API (api.linkedin.com) ------------------------------------------------------
 
 INVALID_TOKEN = (65600, "INVALID_ACCESS_TOKEN", "Invalid access token")
@@ -190,6 +200,12 @@ def day_limit() -> ApiError:
 def internal_error() -> ApiError:
     """[U] Something went wrong on LinkedIn's side."""
     return api_error(500, "INTERNAL_SERVER_ERROR", "Internal Server Error")
+
+
+def service_unavailable() -> ApiError:
+    """[U] An outage of the API: HTTP 503 in the Rest.li envelope (status, code and
+    message; LinkedIn's wording is not known, the shape is that of its other errors)."""
+    return api_error(503, "SERVICE_UNAVAILABLE", "Service Unavailable")
 
 
 def dumps(data: Any) -> str:

@@ -21,9 +21,11 @@ from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, request
 
+from .._faults import outage_page, under
 from .._registry import register
+from ..core import Fault, FaultKind
 from . import _api, _oauth
-from ._errors import ApiError, OAuthError, internal_error
+from ._errors import ApiError, OAuthError, internal_error, rate_limited
 from ._http import api_error, form, oauth_error
 
 WWW = "www.tiktok.com"
@@ -93,4 +95,21 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return api_error(internal_error()) if _is_api(path) else None
 
 
-register("tiktok", blueprint, http_error=http_error, unexpected=unexpected)
+async def fault(path: str, fault: Fault) -> Response | None:
+    """TikTok during a fault: every path of the API host answers ``internal_error`` (500)
+    in an outage — the envelope, as for any failure on TikTok's side — and the API
+    endpoints (not ``/v2/oauth/…``) ``rate_limit_exceeded`` (429) in a rate limit; the
+    authorize page is a 503 page in an outage."""
+    outage = fault.kind is FaultKind.OUTAGE
+    if _is_api(path):
+        if outage:
+            return api_error(internal_error())
+        if path.removeprefix(f"/{API}").strip("/") in OAUTH:
+            return None
+        return api_error(rate_limited())
+    if outage and under(path, WWW):
+        return outage_page("TikTok")
+    return None
+
+
+register("tiktok", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

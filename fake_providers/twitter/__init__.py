@@ -16,9 +16,15 @@ page; an unexpected exception on an API host answers a v2 500 problem.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from quart import Blueprint, Response, request
 
+from .._current import core
+from .._faults import outage_page, rest_of
 from .._registry import register
+from ..core import Fault, FaultKind
 from . import _errors as e
 from ._api import call
 from ._errors import OAuth2Error, ProblemError, TextError, V1Error
@@ -116,4 +122,53 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return await page_error("Something went wrong", "Try reloading.", status=500)
 
 
-register("twitter", blueprint, http_error=http_error, unexpected=unexpected)
+#: Consent pages (OAuth 2.0 and 1.0a), on any host: a 503 page in an outage.
+PAGES = (["i", "oauth2", "authorize"], ["oauth", "authorize"], ["oauth", "authenticate"])
+#: [U] ``x-rate-limit-reset`` of a ``count`` rate limit (no end known): X's 15-minute window.
+COUNT_FAULT_WINDOW = timedelta(minutes=15)
+
+
+def endpoint_of(parts: list[str]) -> str | None:
+    """The rate-limit name (profile ``rate_limits``) of an API path, if it has one."""
+    if parts == ["2", "users", "me"]:
+        return "users_me"
+    if len(parts) == 4 and parts[:2] == ["2", "users"] and parts[3] == "tweets":
+        return "user_tweets"
+    if parts == ["1.1", "account", "verify_credentials.json"]:
+        return "verify_credentials"
+    return None
+
+
+def fault_rate_headers(parts: list[str], fault: Fault) -> dict[str, str]:
+    """``x-rate-limit-*`` of a rate-limit fault: nothing remaining until the fault ends."""
+    c = core()
+    spec = (c.profile("twitter").get("rate_limits") or {}).get(endpoint_of(parts) or "")
+    limit = int(spec.get("limit", 0)) if isinstance(spec, dict) else 0
+    reset = fault.until if fault.until is not None else c.now() + COUNT_FAULT_WINDOW
+    return {
+        "x-rate-limit-limit": str(limit),
+        "x-rate-limit-remaining": "0",
+        "x-rate-limit-reset": str(math.ceil(reset.timestamp())),
+    }
+
+
+async def fault(path: str, fault: Fault) -> Response | None:
+    """X during a fault. Outage: the API hosts answer 503 (v2's problem; v1.1 and the
+    OAuth 1.0a token legs 130 "Over capacity"), the consent pages and web hosts a 503
+    page. Rate limit: the API (not ``/2/oauth2/…`` nor ``/oauth/…``) answers 429 (v2's
+    problem or v1.1's 88) with ``x-rate-limit-*`` headers whose reset is the fault's end."""
+    host = _host_of(path)
+    if host is None:
+        return None
+    parts = rest_of(path, host)
+    v1 = parts[:1] in (["1.1"], ["oauth"])
+    if fault.kind is FaultKind.OUTAGE:
+        if host in WEB_HOSTS or parts in PAGES:
+            return outage_page("X")
+        return error_response(e.unavailable(v2=not v1))
+    if host in WEB_HOSTS or parts[:1] == ["oauth"] or parts[:2] == ["2", "oauth2"]:
+        return None
+    return error_response(e.rate_limited(v2=not v1), fault_rate_headers(parts, fault))
+
+
+register("twitter", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

@@ -4,9 +4,10 @@ Three families, one exception each, all rendered by ``_http``:
 
 - :class:`ProblemError` — API v2 "problem" objects (``title``, ``type``, ``status``,
   ``detail``; key order as X writes each one): 401 Unauthorized, 403 user-suspended,
-  403 locked [U], 403 Forbidden, 429 Too Many Requests, invalid-request;
-- :class:`V1Error` — API v1.1 ``{"errors":[{"code","message"}]}``: 32, 64, 88, 89, 326,
-  34 (no such path), 220, 415; and the OAuth 1.0a endpoints' plain-text answers;
+  403 locked [U], 403 Forbidden, 429 Too Many Requests, 503 Service Unavailable,
+  invalid-request;
+- :class:`V1Error` — API v1.1 ``{"errors":[{"code","message"}]}``: 32, 64, 88, 89, 130,
+  326, 34 (no such path), 220, 415; and the OAuth 1.0a endpoints' plain-text answers;
 - :class:`OAuth2Error` — the OAuth 2.0 token and revoke endpoints'
   ``{"error","error_description"}``.
 
@@ -50,6 +51,15 @@ SERVER_ERROR = {
     "status": 500,
     "detail": "Internal Server Error",
 }
+#: An outage: 503 (X's docs: "The Twitter servers are up, but overloaded with requests").
+#: [obs] the detail "Service Unavailable" (tweepy #2237 prints it from the body); [U] the
+#: key order, taken from TOO_MANY.
+SERVICE_UNAVAILABLE = {
+    "title": "Service Unavailable",
+    "detail": "Service Unavailable",
+    "type": "about:blank",
+    "status": 503,
+}
 INVALID_REQUEST_TYPE = "https://api.twitter.com/2/problems/invalid-request"
 NOT_FOUND_TYPE = "https://api.twitter.com/2/problems/resource-not-found"
 
@@ -59,6 +69,8 @@ COULD_NOT_AUTHENTICATE = (32, "Could not authenticate you.")
 PAGE_NOT_FOUND = (34, "Sorry, that page does not exist")
 ACCOUNT_SUSPENDED = (64, "Your account is suspended and is not permitted to access this feature.")
 RATE_LIMITED = (88, "Rate limit exceeded")
+#: v1.1's answer while X is overloaded (HTTP 503), from X's v1.1 error-code table.
+OVER_CAPACITY = (130, "Over capacity")
 INVALID_TOKEN = (89, "Invalid or expired token.")
 BAD_AUTHENTICATION = (215, "Bad Authentication data.")
 NOT_ALLOWED = (220, "Your credentials do not allow access to this resource.")
@@ -175,6 +187,11 @@ def bad_signature(*, v2: bool) -> Exception:
 
 def rate_limited(*, v2: bool) -> Exception:
     return ProblemError(dict(TOO_MANY)) if v2 else v1(429, RATE_LIMITED)
+
+
+def unavailable(*, v2: bool) -> Exception:
+    """An outage: v2's 503 problem, or v1.1's 130 "Over capacity" (HTTP 503)."""
+    return ProblemError(dict(SERVICE_UNAVAILABLE)) if v2 else v1(503, OVER_CAPACITY)
 
 
 def invalid_parameter(name: str, value: str) -> ProblemError:

@@ -9,7 +9,7 @@ EXPECTED = {
     "CodeRejected", "Core", "EventType", "FakeProviderError", "Grant", "HasNow",
     "InvalidRequest", "Mark", "NotFound", "Page", "Post", "Reason", "Token", "TokenCheck",
     "TokenKind", "TokenRejected", "create_app", "AccountState", "AccountType", "Family",
-    "RefreshProblem", "RefreshRejected", "TokenPair",
+    "RefreshProblem", "RefreshRejected", "TokenPair", "Fault", "FaultKind",
 }  # fmt: skip
 
 
