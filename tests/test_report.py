@@ -22,9 +22,7 @@ from conntrack._lifecycle import TransitionRecord
 from conntrack._records import (
     BannerRecord,
     EmailRecord,
-    Recorder,
     SyncErrorRecord,
-    Timeline,
 )
 from conntrack._report import _grouped_emails, describe, group_sends
 from conntrack.cli import main
@@ -57,25 +55,6 @@ def failing() -> RunResult:
     return run_scenario(scenario)
 
 
-def with_banners(tl: Timeline) -> Timeline:
-    """The run's timeline plus what the product's banner shows (expiring from near_expiry,
-    invalid from the invalidation, cleared at the reconnect), whether or not the run
-    recorded banners itself."""
-    recorder = Recorder()
-    for rec in tl.records_only:
-        recorder.add(rec)
-    for t in tl.transitions():
-        if t.dest in ("invalid", "expiring"):
-            recorder.add(
-                BannerRecord(
-                    t.at, t.connection, t.dest, f"Your {t.connection} connection is {t.dest}"
-                )
-            )
-        if t.trigger == "reconnect":
-            recorder.add(BannerRecord(t.at, t.connection, "none"))
-    return Timeline(recorder, tl.start, tl.until)
-
-
 def rows(text: str) -> list[list[str]]:
     """The table's rows as [offset, connection, what, detail], without the UTC column of a
     wide table (rendered wide enough that no cell wraps; cells are two spaces apart)."""
@@ -91,7 +70,7 @@ def rows(text: str) -> list[list[str]]:
 def test_one_row_per_transition_send_banner_sync_error_and_event_in_time_order(
     reconnect: RunResult,
 ) -> None:
-    tl = with_banners(reconnect.timeline)
+    tl = reconnect.timeline
     records = tl.records_only
     got = rows(render_plain(timeline_table(records, tl), width=400))
 
@@ -115,19 +94,26 @@ def test_one_row_per_transition_send_banner_sync_error_and_event_in_time_order(
     errors = [r for r in records if isinstance(r, SyncErrorRecord)]
     assert whats.count("sync error") == len(errors) >= 1
     banners = [r[3] for r in got if r[2] == "banner"]
-    assert banners[:2] == ["shows invalid: Your fb connection is invalid", "cleared"]
-    assert banners[-1] == "shows expiring: Your fb connection is expiring"
+    shown = [b for b in records if isinstance(b, BannerRecord)]
+    assert [b.split(":")[0] for b in banners] == [
+        "cleared" if b.shows == "none" else f"shows {b.shows}" for b in shown
+    ]
+    assert banners[:2] == [f"shows invalid: {shown[0].dashboard}", "cleared"]
+    assert "(password changed)" in banners[0]
+    assert banners[-2:] == [
+        f"shows expiring: {shown[-2].dashboard}",
+        f"shows expired: {shown[-1].dashboard}",
+    ]
     assert "event" in whats
 
 
 def test_describe_and_the_plain_lines_handle_banners(reconnect: RunResult) -> None:
-    tl = with_banners(reconnect.timeline)
+    tl = reconnect.timeline
     lines = _grouped_emails(tl.records_only, tl)
     assert len(lines) == len(group_sends(tl.records_only))
     banner = [line for line in lines if " banner " in line]
-    assert banner[0].endswith(
-        "fb         banner       shows invalid: Your fb connection is invalid"
-    )
+    first = next(r for r in tl.records_only if isinstance(r, BannerRecord))
+    assert banner[0].endswith(f"fb         banner       shows invalid: {first.dashboard}")
     assert banner[1].endswith("fb         banner       cleared")
     email = next(r for r in tl.records_only if isinstance(r, EmailRecord))
     assert describe(email, tl).endswith(f"email        invalid to {email.to} <{email.address}>")
@@ -206,7 +192,7 @@ def test_a_failed_expectation_shows_expected_actual_and_the_rows_around_it(
     assert "timeline around 20d 6h:" in block
     got = rows(block)
     # The rows before the check, then the red row of the expectation at its instant.
-    assert [r[2] for r in got][-3:] == ["invalidate", "email", "✗ expected"]
+    assert [r[2] for r in got][-4:] == ["invalidate", "banner", "email", "✗ expected"]
     assert got[-1][:2] == ["20d 6h", "fb"]
     assert got[-1][3] == "invalid (checkpoint)  (actual: invalid (password_changed))"
     assert "password_change" in [r[3] for r in got if r[2] == "event"]

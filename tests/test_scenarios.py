@@ -141,3 +141,22 @@ def test_interval_transitions_reconnects_and_gap_totals_report_what_happened() -
     assert not reconnects.passed and reconnects.actual == "1 reconnect(s) at 25d"
     assert not total.passed and total.actual == "5d in 1 gap(s)"
     assert holds.passed
+
+
+def test_banner_reach_and_failed_attempt_expectations_report_what_happened() -> None:
+    [scenario] = load_file(DATA / "failing_banner_and_people.yaml")
+    result = run_scenario(scenario)
+    banner, during, says, reach, attempts, members = result.outcomes
+    assert not banner.passed and banner.actual.startswith("invalid: 'Facebook · ")
+    assert "(password changed)" in banner.actual
+    assert not during.passed
+    # The window starts before the incident and ends after the reconnect: both ends say so.
+    assert during.actual == "nothing at 19d; nothing from 25d"
+    assert not says.passed and says.expected == "invalid saying 'checkpoint' at 22d"
+    assert not reach.passed and reach.actual.startswith("no email")
+    assert not attempts.passed
+    assert attempts.actual.startswith(
+        "1 reconnect(s) at 25d; 1 failed attempt(s): 21d pop-up blocked"
+    )
+    # user3 left on day 10: "all" is user1 and user2 when the email goes out on day 20.
+    assert members.passed, members.actual

@@ -26,9 +26,9 @@ import trio
 
 from ._classifier import Action
 from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, PRIORITY_WORLD, Scheduler, Timer
-from ._durations import format_instant
+from ._durations import format_duration, format_instant
 from ._lifecycle import HEALTHY, Connection, State, can_fire, fire
-from ._notify import Notifier, Subject
+from ._notify import Notifier, Subject, User
 from ._records import EventRecord, Recorder, SyncErrorRecord
 from .clients import Answer, ProviderCallError, ProviderClient, TokenInfo, consent
 
@@ -53,8 +53,16 @@ class CodeReceived:
     code: str | None
     state: str | None
     by: str
-    cause: str
+    cause: str  # connect | reconnect | add
     error: str | None = None
+    account_id: str | None = None
+    """The provider account the person logged in with (the product learns it from the
+    token; the simulation keeps it to follow who administers what)."""
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    by: str
 
 
 class ConnectionActor:
@@ -76,8 +84,16 @@ class ConnectionActor:
         notifier: Notifier,
         oracle: ChangeOracle | None = None,
         rng: Random | None = None,
+        connected_by: str = "",
+        scopes: tuple[str, ...] | None = None,
     ) -> None:
         self.id = id
+        self.connected_by = connected_by
+        """The company user whose provider login the connection uses."""
+        self.scopes = scopes
+        """The permissions the product asks for (``None``: the profile's defaults)."""
+        self.identity: str | None = None
+        """The provider's user id of the connection's account (from its first token)."""
         self.client = client
         self.subject = subject
         self.account_id = account_id
@@ -95,7 +111,7 @@ class ConnectionActor:
         self._rng = rng or Random(0)
         self.model: Connection | None = None
         self.token: TokenInfo | None = None
-        self._send, self._inbox = trio.open_memory_channel[Tick | CodeReceived](1000)
+        self._send, self._inbox = trio.open_memory_channel[Tick | CodeReceived | Disconnect](1000)
         self._timers: dict[str, Timer] = {}
         self._generation = 0
         self._pending_state: str | None = None
@@ -109,10 +125,17 @@ class ConnectionActor:
     def begin_authorize(self) -> str:
         """The URL the product sends the person's browser to; remembers ``state``."""
         self._pending_state = f"{self.id}-{self._rng.getrandbits(64):016x}"
-        return self.client.authorize_url(self._pending_state)
+        return self.client.authorize_url(self._pending_state, self.scopes)
 
     def deliver_code(self, message: CodeReceived) -> None:
         self._send.send_nowait(message)
+
+    def disconnect(self, by: str) -> None:
+        self._send.send_nowait(Disconnect(by))
+
+    @property
+    def required_scopes(self) -> tuple[str, ...]:
+        return tuple(self.scopes or self.client.profile["default_scopes"])
 
     # -- scheduling -------------------------------------------------------------------
     def _at(self, kind: str, when: datetime, priority: int) -> None:
@@ -138,13 +161,23 @@ class ConnectionActor:
             reason=reason,
             cause=cause,
         )
+        self._show(reason)
         return True
+
+    def _show(self, reason: str | None = None) -> None:
+        """Tell the product's pages (banner, settings) the connection's state."""
+        if self.model is None:
+            return
+        expiry = self.token.hard_expiry if self.token else None
+        self.notifier.state_changed(self.subject, self.model.state, reason, expiry)
 
     # -- the task -----------------------------------------------------------------------
     async def run(self) -> None:
         async for message in self._inbox:
             if isinstance(message, CodeReceived):
                 await self._on_code(message)
+            elif isinstance(message, Disconnect):
+                self._on_disconnect(message.by)
             elif message.generation != self._generation:
                 continue  # a tick from before the last (re)connect
             elif message.kind == "sync":
@@ -161,34 +194,86 @@ class ConnectionActor:
         token = self.token
         if token and token.refresh_expires_at and token.hard_expiry == token.refresh_expires_at:
             return "refresh token lifetime ended"
+        if token and token.hard_expiry and token.hard_expiry == token.data_access_expires_at:
+            return "data access ended (90 days after the user last consented)"
         return "token lifetime ended"
 
     async def _on_code(self, msg: CodeReceived) -> None:
         now = self.clock.now()
         if msg.error or not msg.code or msg.state != self._pending_state:
             why = msg.error or ("state mismatch" if msg.code else "no code")
-            self.recorder.add(EventRecord(now, self.id, "connect_failed", msg.by, why))
+            self._connect_failed(msg, why)
             return
         state, self._pending_state = self._pending_state, None
         try:
             info = await self.client.connect(msg.code, state or "")
         except ProviderCallError as e:
             detail = f"{e.step}: {e.answer.verdict.code} {e.answer.verdict.message}".strip()
-            self.recorder.add(EventRecord(now, self.id, "connect_failed", msg.by, detail))
+            self._connect_failed(msg, detail)
+            return
+        adding = msg.cause == "add"
+        if not adding and self.page_id is None and _other(self.identity, info.user_id):
+            self._connect_failed(
+                msg,
+                f"wrong account: logged in as provider user {info.user_id}, but this "
+                f"connection is provider user {self.identity}; log in with that account",
+            )
+            return
+        missing = [s for s in self.required_scopes if s not in info.scopes]
+        if info.scopes and missing:
+            self._connect_failed(
+                msg,
+                f"permission declined: {', '.join(missing)}; the product needs "
+                f"{', '.join(self.required_scopes)} — reconnect and grant them all",
+            )
+            return
+        # The product checks the new token reaches what the connection is about (the
+        # first sync) before it takes it: a login that cannot is refused, not stored.
+        answer = await self.client.read(info)
+        if not answer.ok and answer.verdict.action in (Action.RECONNECT, Action.REFRESH):
+            v = answer.verdict
+            what = f"{v.reason or 'refused'}: HTTP {answer.status} {v.code} {v.message}".strip()
+            if not adding and _other(self.identity, info.user_id):
+                what = f"wrong account (provider user {info.user_id}) — {what}"
+            self._connect_failed(msg, what)
             return
         self.token = info
         self._generation += 1
         self._quiet = None
+        if self.identity is None or adding:
+            self.identity = info.user_id
+        if adding and msg.account_id:
+            self.account_id = msg.account_id
+        self.connected_by = msg.by
         if self.model is None:
             self.model = Connection(self.id)
             self.recorder.connected(self.id, now)
             self.recorder.add(EventRecord(now, self.id, "connected", msg.by, msg.cause))
+        elif adding:
+            self._fire("add", cause=f"added by {msg.by}")
         else:
             self._fire("reconnect", cause=f"{msg.cause} by {msg.by}")
         self._schedule_expiry(info)
         self.notifier.expiry_known(self.subject, info.hard_expiry)
-        # Reconnecting restores syncing at once; the cadence restarts from now.
-        await self._sync()
+        self._show()
+        # Syncing resumes at once (the check above was the first read); the cadence
+        # restarts from now.
+        self._at("sync", now + self.sync_every, PRIORITY_SYNC)
+        self._synced(answer, now)
+
+    def _connect_failed(self, msg: CodeReceived, detail: str) -> None:
+        self._pending_state = None
+        self.recorder.add(EventRecord(self.clock.now(), self.id, "connect_failed", msg.by, detail))
+
+    def _on_disconnect(self, by: str) -> None:
+        """The product forgets the tokens: nothing syncs, nobody is reminded."""
+        if self.model is None or not self._fire("disconnect", cause=f"disconnected by {by}"):
+            return
+        self._cancel("sync", "notice", "expire", "refresh")
+        self.notifier.cancel(self.subject.connection)
+        self.token = None
+        self._generation += 1
+        self.recorder.open_gap(self.id, self.clock.now())
 
     def _schedule_expiry(self, info: TokenInfo) -> None:
         """Timers for the notice window and the hard expiry, and a refresh if one is needed."""
@@ -260,6 +345,11 @@ class ConnectionActor:
             if not await self._refresh():
                 return
             answer = await self.client.read(self.token)
+        self._synced(answer, now)
+
+    def _synced(self, answer: Answer, now: datetime) -> None:
+        """Record a sync's answer: data, or a failure (fatal or not)."""
+        assert self.token is not None
         if answer.ok and answer.verdict.action is Action.OK:
             self.recorder.sync_ok(self.id, now)
             if self.oracle is not None:
@@ -289,6 +379,11 @@ class ConnectionActor:
         self._cancel("sync", "notice", "expire", "refresh")
 
 
+def _other(known: str | None, seen: str | None) -> bool:
+    """Whether a token's user id shows a different account than the one known."""
+    return known is not None and seen is not None and known != seen
+
+
 def _iso(info: TokenInfo | None) -> str:
     return format_instant(info.hard_expiry) if info and info.hard_expiry else "never"
 
@@ -301,7 +396,11 @@ def _dt(value: datetime | bool | None) -> datetime | None:
 class Reconnect:
     actor: ConnectionActor
     account_id: str
-    cause: str
+    """The provider account the person logs in with on the consent page."""
+    cause: str  # connect | reconnect | add
+    decline: frozenset[str] = frozenset()
+    cancel: bool = False
+    popup_blocked: bool = False
 
 
 class UserActor:
@@ -325,16 +424,37 @@ class UserActor:
 
     async def run(self) -> None:
         async for msg in self._inbox:
+            if msg.popup_blocked:
+                self.recorder.add(
+                    EventRecord(
+                        self.now(),
+                        msg.actor.id,
+                        "connect_failed",
+                        self.id,
+                        "pop-up blocked: the browser never opened the provider's page; "
+                        "allow pop-ups for the product and try again",
+                    )
+                )
+                continue
             url = msg.actor.begin_authorize()
             try:
-                result = await consent(self.http, url, account_id=msg.account_id)
-            except Exception as e:  # the page misbehaved: the person gives up
+                result = await consent(
+                    self.http,
+                    url,
+                    account_id=msg.account_id,
+                    decline=msg.decline,
+                    approve=not msg.cancel,
+                )
+            except Exception as e:  # the page misbehaved or refused: the person gives up
                 self.recorder.add(
                     EventRecord(self.now(), msg.actor.id, "connect_failed", self.id, str(e))
                 )
                 continue
+            error = result.error
+            if error and result.error_description:
+                error = f"{error}: {result.error_description}"
             msg.actor.deliver_code(
-                CodeReceived(result.code, result.state, self.id, msg.cause, result.error)
+                CodeReceived(result.code, result.state, self.id, msg.cause, error, msg.account_id)
             )
 
 
@@ -342,17 +462,24 @@ class UserActor:
 class WorldEvent:
     at: datetime
     event: str
-    connection: str
-    by: str | None
+    connection: str | None
+    by: str | None = None
     permission: str | None = None
+    user: str | None = None
+    duration: timedelta | None = None
+    account: str | None = None
+    popup: str | None = None
+    decline: tuple[str, ...] | str | None = None
 
 
 class ScenarioDriver:
-    """Plays the timeline: account events via the control API, user actions via users."""
+    """Plays the timeline: account events via the control API, user actions via users,
+    faults via the control API, company changes via the notifier."""
 
     PAGE_EVENTS = ("admin_removed", "admin_added", "page_unlinked", "page_linked")
     # Events of the account reached through the page, when there is one.
     LINKED_EVENTS = ("switched_to_personal", "switched_to_professional")
+    FAULTS = {"outage": "outage", "rate_limited": "rate_limit"}
 
     def __init__(
         self,
@@ -363,8 +490,10 @@ class ScenarioDriver:
         recorder: Recorder,
         actors: dict[str, ConnectionActor],
         users: dict[str, UserActor],
-        connected_by: dict[str, str],
         client_ids: dict[str, str],
+        protocols: dict[str, str],
+        notifier: Notifier,
+        people: dict[str, User],
     ) -> None:
         self.http = http
         self.control = control.rstrip("/")
@@ -372,8 +501,13 @@ class ScenarioDriver:
         self.recorder = recorder
         self.actors = actors
         self.users = users
-        self.connected_by = connected_by
         self.client_ids = client_ids
+        self.protocols = protocols
+        """Each connection's provider protocol (what the fake calls the provider)."""
+        self.notifier = notifier
+        self.people = people
+        self._others: dict[str, str] = {}
+        self._own: dict[tuple[str, str], str] = {}
         self._send, self._inbox = trio.open_memory_channel[WorldEvent](1000)
 
     def plan(self, event: WorldEvent) -> None:
@@ -381,30 +515,123 @@ class ScenarioDriver:
             event.at,
             lambda: self._send.send_nowait(event),
             priority=PRIORITY_WORLD,
-            key=event.connection,
+            key=event.connection or "",
         )
 
     async def run(self) -> None:
         async for ev in self._inbox:
-            actor = self.actors[ev.connection]
-            if ev.event in ("connect", "reconnect"):
-                by = ev.by or self.connected_by[ev.connection]
-                if ev.event == "reconnect":
-                    self.recorder.add(EventRecord(ev.at, ev.connection, "reconnect", by))
-                self.users[by].ask(Reconnect(actor, actor.account_id, ev.event))
+            if ev.connection is None:
+                self._company(ev)
+            elif ev.event in ("connect", "reconnect", "add"):
+                await self._login(ev)
+            elif ev.event == "disconnect":
+                actor = self.actors[ev.connection]
+                by = ev.by or actor.connected_by
+                self.recorder.add(EventRecord(ev.at, ev.connection, "disconnect", by))
+                actor.disconnect(by)
+            elif ev.event in self.FAULTS:
+                await self._fault(ev)
             else:
-                body: dict[str, str] = {"type": ev.event}
-                if ev.event in ("app_removed", "permission_revoked"):
-                    body["client_id"] = self.client_ids[ev.connection]
-                if ev.permission:
-                    body["permission"] = ev.permission
-                if ev.event in self.PAGE_EVENTS and actor.page_id:
-                    body["page_id"] = actor.page_id
-                account = actor.account_id
-                if ev.event in self.LINKED_EVENTS and actor.linked_account_id:
-                    account = actor.linked_account_id
-                r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
-                detail = (
-                    "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
-                )
-                self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, ev.by, detail))
+                await self._account_event(ev)
+
+    def _company(self, ev: WorldEvent) -> None:
+        assert ev.user is not None
+        if ev.event == "user_joined":
+            self.notifier.user_joined(self.people[ev.user])
+        elif ev.event == "user_left":
+            self.notifier.user_left(ev.user)
+        else:
+            self.notifier.set_opt_out(ev.user, ev.event == "opt_out")
+        self.recorder.add(EventRecord(ev.at, "", ev.event, ev.user))
+
+    async def _login(self, ev: WorldEvent) -> None:
+        """A person goes through the consent pop-up: connect, reconnect or add."""
+        assert ev.connection is not None
+        actor = self.actors[ev.connection]
+        by = ev.by or actor.connected_by
+        detail = []
+        if ev.account:
+            detail.append("logged in to another account")
+        if ev.popup:
+            detail.append("pop-up blocked")
+        if ev.decline:
+            declined = ev.decline if isinstance(ev.decline, str) else ", ".join(ev.decline)
+            detail.append(f"declines {declined}")
+        if ev.event != "connect":
+            self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, by, "; ".join(detail)))
+        account = actor.account_id
+        if ev.account == "other":
+            account = await self._other_account(ev.connection)
+        elif ev.event == "add" and by != actor.connected_by and actor.page_id:
+            # The new "connected by" user logs in with their own account, which must be
+            # an admin of the page too (the precondition of adding it again).
+            account = await self._own_account(ev.connection, by)
+        self.users[by].ask(
+            Reconnect(
+                actor,
+                account,
+                ev.event,
+                decline=frozenset(ev.decline) if isinstance(ev.decline, tuple) else frozenset(),
+                cancel=ev.decline == "all",
+                popup_blocked=ev.popup == "blocked",
+            )
+        )
+
+    async def _create_account(self, protocol: str, person: User | None) -> str:
+        body: dict[str, object] = {"provider": protocol, "pages": 0}
+        if person is not None:
+            body.update(name=person.name, email=person.email)
+        r = await self.http.post(f"{self.control}/accounts", json=body)
+        r.raise_for_status()
+        return str(r.json()["id"])
+
+    async def _other_account(self, cid: str) -> str:
+        """Another account of the same provider (a personal one, say): not the connection's."""
+        protocol = self.protocols[cid]
+        if protocol not in self._others:
+            self._others[protocol] = await self._create_account(protocol, None)
+        return self._others[protocol]
+
+    async def _own_account(self, cid: str, user: str) -> str:
+        actor = self.actors[cid]
+        key = (self.protocols[cid], user)
+        if key not in self._own:
+            self._own[key] = await self._create_account(key[0], self.people[user])
+        account = self._own[key]
+        await self.http.post(
+            f"{self.control}/accounts/{account}/events",
+            json={"type": "admin_added", "page_id": actor.page_id},
+        )
+        return account
+
+    async def _fault(self, ev: WorldEvent) -> None:
+        assert ev.connection is not None and ev.duration is not None
+        r = await self.http.post(
+            f"{self.control}/faults",
+            json={
+                "provider": self.protocols[ev.connection],
+                "kind": self.FAULTS[ev.event],
+                "for": f"{int(ev.duration.total_seconds())}s",
+            },
+        )
+        detail = f"for {format_duration(ev.duration)}"
+        if r.status_code >= 300:
+            detail += f"; control API said {r.status_code}: {r.text}"
+        self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, None, detail))
+
+    async def _account_event(self, ev: WorldEvent) -> None:
+        assert ev.connection is not None
+        actor = self.actors[ev.connection]
+        body: dict[str, str] = {"type": ev.event}
+        if ev.event in ("app_removed", "permission_revoked"):
+            body["client_id"] = self.client_ids[ev.connection]
+        if ev.permission:
+            body["permission"] = ev.permission
+        if ev.event in self.PAGE_EVENTS and actor.page_id:
+            body["page_id"] = actor.page_id
+        account = actor.account_id
+        if ev.event in self.LINKED_EVENTS and actor.linked_account_id:
+            account = actor.linked_account_id
+        r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
+        detail = "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
+        self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, ev.by, detail))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import IO, Any, Protocol
 from ._clock import PRIORITY_NOTIFY, Scheduler, Timer
 from ._durations import format_instant
 from ._lifecycle import State
-from ._records import EmailRecord, Recorder
+from ._records import BannerRecord, EmailRecord, Recorder
 
 RECONNECT_LINK = "https://app.conntrack.test/connections/{connection}/reconnect"
 
@@ -34,6 +34,9 @@ class Policy:
     """Offsets before the hard expiry; ``0`` is "on the day"."""
     invalid_email: bool = True
     opt_out_silences_invalid: bool = False
+    banner_advance: timedelta | None = None
+    """Show the "expires soon" banner this long before the hard expiry even while the
+    connection is still ``connected`` ("advance notice"); ``None``: from ``expiring`` on."""
 
 
 _DAY = timedelta(days=1)
@@ -105,6 +108,31 @@ class JsonlOutbox:
         self._stream.close()
 
 
+def _banner_texts(
+    subject: Subject, shows: str, reason: str | None, expiry: datetime | None
+) -> tuple[str, str]:
+    """The dashboard banner's and the settings page's text for what a connection shows."""
+    name = f"{subject.display_provider} · {subject.account}"
+    day = expiry.strftime("%Y-%m-%d") if expiry else "?"
+    why = (reason or "unknown").replace("_", " ")
+    if shows == "expiring":
+        return (
+            f"{name}: the connection expires on {day}. Reconnect now to keep your data syncing.",
+            f"Expires on {day} — Reconnect",
+        )
+    if shows == "expired":
+        return (
+            f"{name}: the connection expired on {day}. Reconnect to resume syncing.",
+            f"Expired on {day} — Reconnect",
+        )
+    if shows == "invalid":
+        return (
+            f"{name}: the connection stopped working ({why}). Reconnect to resume syncing.",
+            f"Needs reconnecting: {why} — Reconnect",
+        )
+    return "", ""
+
+
 def _when(offset: timedelta) -> str:
     days = int(offset / _DAY)
     if days == 0:
@@ -127,10 +155,63 @@ class Notifier:
         self.scheduler = scheduler
         self.recorder = recorder
         self.users = list(users)
+        """The company's members now, in the order they joined."""
         self.outboxes = list(outboxes)
         self.state_of = state_of
         self.policies = policies if policies is not None else DEFAULT_POLICIES
         self._pending: dict[str, list[Timer]] = {}
+        self._shown: dict[str, tuple[str, str, str]] = {}
+        self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}
+
+    # -- the company's people ------------------------------------------------------------
+
+    def user_joined(self, user: User) -> None:
+        """A new member: gets the next email (reminders unless opted out)."""
+        if all(u.id != user.id for u in self.users):
+            self.users.append(user)
+
+    def user_left(self, user_id: str) -> None:
+        """A member left the company: no email reaches them any more."""
+        self.users = [u for u in self.users if u.id != user_id]
+
+    def set_opt_out(self, user_id: str, opted_out: bool) -> None:
+        self.users = [replace(u, opted_out=opted_out) if u.id == user_id else u for u in self.users]
+
+    # -- banners and settings messages -------------------------------------------------
+
+    def state_changed(
+        self, subject: Subject, state: str, reason: str | None, expiry: datetime | None
+    ) -> None:
+        """The connection is (now) in ``state``: update what the product's pages show."""
+        old = self._facts.get(subject.connection)
+        if state == State.INVALID and reason is None and old is not None:
+            reason = old[1]  # the same incident, seen again
+        self._facts[subject.connection] = (state, reason, expiry)
+        self._banner(subject)
+
+    def _banner(self, subject: Subject) -> None:
+        fact = self._facts.get(subject.connection)
+        if fact is None:
+            return
+        state, reason, expiry = fact
+        now = self.scheduler.clock.now()
+        advance = self._policy(subject).banner_advance
+        shows = "none"
+        if state in (State.EXPIRING, State.EXPIRED, State.INVALID):
+            shows = str(state)
+        elif (
+            state in (State.CONNECTED, State.RECONNECTED)
+            and advance is not None
+            and expiry is not None
+            and now >= expiry - advance
+        ):
+            shows = "expiring"
+        dashboard, settings = _banner_texts(subject, shows, reason, expiry)
+        shown = (shows, dashboard, settings)
+        if self._shown.get(subject.connection, ("none", "", "")) == shown:
+            return
+        self._shown[subject.connection] = shown
+        self.recorder.add(BannerRecord(now, subject.connection, shows, dashboard, settings))
 
     def _policy(self, subject: Subject) -> Policy:
         return self.policies.get((subject.provider, subject.kind), Policy())
@@ -150,6 +231,16 @@ class Notifier:
                 self.scheduler.call_at(
                     when,
                     partial(self._remind, subject, hard_expiry, offset),
+                    priority=PRIORITY_NOTIFY,
+                    key=subject.connection,
+                )
+            )
+        advance = self._policy(subject).banner_advance
+        if advance is not None and hard_expiry - advance > now:
+            timers.append(
+                self.scheduler.call_at(
+                    hard_expiry - advance,
+                    partial(self._banner, subject),
                     priority=PRIORITY_NOTIFY,
                     key=subject.connection,
                 )

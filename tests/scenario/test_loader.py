@@ -9,10 +9,12 @@ import pytest
 
 from conntrack._exceptions import Problem, ScenarioError
 from conntrack.scenario import (
+    BannerExpect,
     CompanySpec,
     ConnectionSpec,
     EmailExpect,
     GapExpect,
+    ReconnectsExpect,
     Scenario,
     StateExpect,
     TimelineEvent,
@@ -252,3 +254,61 @@ def test_whole_floats_count_as_integers(tmp_path: Path) -> None:
     [s] = load_file(path)
     assert (s.seed, s.company.users) == (7, 2)
     assert isinstance(s.seed, int) and isinstance(s.company.users, int)
+
+
+def test_people_login_and_fault_events_load_into_the_model(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+scenario: every kind of new event
+start: 2026-01-05T09:00:00Z
+until: 60d
+company: {users: 2}
+connections:
+  fb: {provider: facebook, scopes: [pages_show_list, pages_read_engagement]}
+timeline:
+  - {at: 30d, event: user_joined, user: user3}
+  - {at: 1d, event: opt_out, user: user2}
+  - {at: 2d, event: reconnect, connection: fb, account: other, by: user2}
+  - {at: 3d, event: reconnect, connection: fb, popup: blocked}
+  - {at: 4d, event: reconnect, connection: fb, decline: [pages_read_engagement]}
+  - {at: 5d, event: reconnect, connection: fb, decline: all}
+  - {at: 6d, event: outage, connection: fb, for: 6h}
+  - {at: 7d, event: rate_limited, connection: fb, for: 1h 30m}
+  - {at: 8d, event: disconnect, connection: fb, by: user2}
+  - {at: 9d, event: add, connection: fb, by: user1}
+  - {at: 40d, event: user_left, user: user1}
+expect:
+  - {banner: fb, at: 52d, shows: expiring, says: expires on}
+  - {settings: fb, during: 10d..20d, shows: none}
+  - {email: invalid, about: fb, reaches: [user3], count: 0}
+  - {reconnects: fb, count: 0, failed: 4}
+""",
+    )
+    [s] = load_file(path)
+    f = str(path)
+    assert [e.event for e in s.timeline] == [
+        "opt_out", "reconnect", "reconnect", "reconnect", "reconnect", "outage",
+        "rate_limited", "disconnect", "add", "user_joined", "user_left",
+    ]  # fmt: skip
+    by_event = {(e.event, e.at): e for e in s.timeline}
+    assert by_event["opt_out", d] == TimelineEvent(d, "opt_out", None, Where(f, 9), user="user2")
+    assert by_event["reconnect", 2 * d].account == "other"
+    assert by_event["reconnect", 2 * d].by == "user2"
+    assert by_event["reconnect", 3 * d].popup == "blocked"
+    assert by_event["reconnect", 4 * d].decline == ("pages_read_engagement",)
+    assert by_event["reconnect", 5 * d].decline == "all"
+    assert by_event["outage", 6 * d].duration == 6 * h
+    assert by_event["rate_limited", 7 * d].duration == timedelta(hours=1, minutes=30)
+    assert s.connections["fb"].scopes == ("pages_show_list", "pages_read_engagement")
+    assert s.users == ["user1", "user2", "user3"]
+    assert s.members_at(29 * d) == ["user1", "user2"]
+    assert s.members_at(30 * d) == ["user1", "user2", "user3"]
+    assert s.members_at(40 * d) == ["user2", "user3"]
+    banner, settings, reach, attempts = s.expect
+    assert banner == BannerExpect(
+        "fb", "banner", "expiring", 52 * d, Where(f, 20), says="expires on"
+    )
+    assert settings == BannerExpect("fb", "settings", "none", 10 * d, Where(f, 21), until=20 * d)
+    assert isinstance(reach, EmailExpect) and reach.reaches == ("user3",) and reach.count == 0
+    assert attempts == ReconnectsExpect("fb", 0, Where(f, 23), failed=4)

@@ -129,14 +129,17 @@ class FacebookClient:
         if self.instagram:
             self.target = await self._instagram_account(long)
         scopes = data.get("scopes")
+        data_access = _epoch(data.get("data_access_expires_at"))
         return TokenInfo(
             access_token=long,
             expires_at=expires_at,
-            # No refresh grant: the token's own expiry is the connection's hard expiry.
-            hard_expiry=expires_at,
+            # No refresh grant: the token's own expiry is the connection's hard expiry —
+            # or the end of data access (90 days after the user last consented), when that
+            # comes first: a token that never expires still reads nothing after it.
+            hard_expiry=_earliest(expires_at, data_access),
             scopes=tuple(scopes) if isinstance(scopes, list) else (),
             user_id=str(data["user_id"]) if data.get("user_id") else None,
-            data_access_expires_at=_epoch(data.get("data_access_expires_at")),
+            data_access_expires_at=data_access,
             issued_at=now,
         )
 
@@ -251,6 +254,11 @@ def _not_business(body: object) -> bool:
     if not isinstance(err, dict) or err.get("code") != 10:
         return False
     return "not an instagram business" in str(err.get("message", "")).lower()
+
+
+def _earliest(*instants: datetime | None) -> datetime | None:
+    known = [i for i in instants if i is not None]
+    return min(known) if known else None
 
 
 def _epoch(value: object) -> datetime | None:

@@ -18,8 +18,9 @@ from datetime import datetime, timedelta
 
 from .._durations import format_duration
 from .._notify import User
-from .._records import EmailRecord, Record, Timeline
+from .._records import BannerRecord, EmailRecord, EventRecord, Record, Timeline
 from ._model import (
+    BannerExpect,
     EmailExpect,
     Expectation,
     GapExpect,
@@ -59,7 +60,9 @@ def check(
     if isinstance(exp, StateExpect):
         return _check_state(exp, timeline)
     if isinstance(exp, EmailExpect):
-        return _check_email(exp, timeline, users)
+        return _check_email(exp, timeline, scenario)
+    if isinstance(exp, BannerExpect):
+        return _check_banner(exp, timeline)
     if isinstance(exp, TransitionsExpect):
         return _check_transitions(exp, timeline)
     if isinstance(exp, ReconnectsExpect):
@@ -145,18 +148,90 @@ def _check_reconnects(exp: ReconnectsExpect, tl: Timeline) -> Outcome:
     done = [
         t for t in tl.transitions(exp.connection) if t.trigger == "reconnect" and lo <= t.at <= hi
     ]
+    failed = [
+        r
+        for r in tl.records_only
+        if isinstance(r, EventRecord)
+        and r.connection == exp.connection
+        and r.event == "connect_failed"
+        and lo <= r.at <= hi
+    ]
     window = (
         f" within {format_duration(exp.within[0])}..{format_duration(exp.within[1])}"
         if exp.within
         else ""
     )
+    expected = f"{exp.count} reconnect(s){window}"
+    actual = f"{len(done)} reconnect(s)" + (
+        f" at {', '.join(_rel(tl, t.at) for t in done)}" if done else ""
+    )
+    passed = len(done) == exp.count
+    if exp.failed is not None:
+        expected += f" and {exp.failed} failed attempt(s)"
+        actual += f"; {len(failed)} failed attempt(s)" + (
+            ": " + "; ".join(f"{_rel(tl, r.at)} {r.detail}" for r in failed) if failed else ""
+        )
+        passed = passed and len(failed) == exp.failed
     return Outcome(
         where=exp.where,
-        summary=f"{exp.connection} reconnected {exp.count} time(s){window}",
-        passed=len(done) == exp.count,
-        expected=f"{exp.count} reconnect(s){window}",
-        actual=f"{len(done)} reconnect(s)"
-        + (f" at {', '.join(_rel(tl, t.at) for t in done)}" if done else ""),
+        summary=f"{exp.connection} reconnected {exp.count} time(s){window}"
+        + (f", {exp.failed} failed attempt(s)" if exp.failed is not None else ""),
+        passed=passed,
+        expected=expected,
+        actual=actual,
+        connection=exp.connection,
+        at=lo,
+        context=tl.around(lo, exp.connection),
+    )
+
+
+def _check_banner(exp: BannerExpect, tl: Timeline) -> Outcome:
+    where_ = "dashboard banner" if exp.place == "banner" else "settings page"
+    lo = tl.start + exp.at
+    hi = tl.start + exp.until if exp.until is not None else lo
+
+    def text(rec: BannerRecord | None) -> str:
+        if rec is None:
+            return ""
+        return rec.dashboard if exp.place == "banner" else rec.settings
+
+    def matches(rec: BannerRecord | None) -> bool:
+        shows = rec.shows if rec else "none"
+        if shows != exp.shows:
+            return False
+        return exp.says is None or exp.says.lower() in text(rec).lower()
+
+    def label(rec: BannerRecord | None) -> str:
+        if rec is None or rec.shows == "none":
+            return "nothing"
+        return f"{rec.shows}: '{text(rec)}'"
+
+    banners = [
+        r for r in tl.records_only if isinstance(r, BannerRecord) and r.connection == exp.connection
+    ]
+    current = None
+    for r in banners:
+        if r.at > lo:
+            break
+        current = r
+    problems = [] if matches(current) else [f"{label(current)} at {format_duration(exp.at)}"]
+    for r in banners:
+        if lo < r.at <= hi and not matches(r):
+            problems.append(f"{label(r)} from {_rel(tl, r.at)}")
+    want = "nothing" if exp.shows == "none" else exp.shows
+    if exp.says:
+        want += f" saying '{exp.says}'"
+    when = (
+        f"at {format_duration(exp.at)}"
+        if exp.until is None
+        else f"throughout {format_duration(exp.at)}..{format_duration(exp.until)}"
+    )
+    return Outcome(
+        where=exp.where,
+        summary=f"the {where_} of {exp.connection} shows {want} {when}",
+        passed=not problems,
+        expected=f"{want} {when}",
+        actual="; ".join(problems) if problems else label(current),
         connection=exp.connection,
         at=lo,
         context=tl.around(lo, exp.connection),
@@ -176,15 +251,33 @@ def _describe_sends(tl: Timeline, sends: list[tuple[datetime, frozenset[str]]]) 
     return "; ".join(f"{_rel(tl, at)} to {', '.join(sorted(to))}" for at, to in sends)
 
 
-def _check_email(exp: EmailExpect, tl: Timeline, users: Sequence[User]) -> Outcome:
+def _check_email(exp: EmailExpect, tl: Timeline, scenario: Scenario) -> Outcome:
     sends = _sends(tl.emails(exp.kind, exp.about))
     problems: list[str] = []
     expected_parts: list[str] = []
-    if exp.to is not None:
-        want_to = frozenset(u.id for u in users) if exp.to == "all" else frozenset(exp.to)
-        label = ", ".join(sorted(want_to))
-        expected_parts.append(f"to all ({label})" if exp.to == "all" else f"to {label}")
+    if exp.reaches:
+        who = frozenset(exp.reaches)
+        expected_parts.append(f"reaching {', '.join(sorted(who))}")
         for at, to in sends:
+            if to & who and not who <= to:
+                problems.append(f"the send at {_rel(tl, at)} missed {', '.join(sorted(who - to))}")
+        sends = [(at, to & who) for at, to in sends if to & who]
+    if exp.to is not None:
+        # "all": every member of the company at the moment of each send.
+        def wanted(at: datetime) -> frozenset[str]:
+            if exp.to == "all":
+                return frozenset(scenario.members_at(at - tl.start))
+            return frozenset(exp.to or ())
+
+        first = wanted(sends[0][0] if sends else tl.start)
+        label = ", ".join(sorted(first))
+        changes = any(e.event in ("user_joined", "user_left") for e in scenario.timeline)
+        if exp.to != "all":
+            expected_parts.append(f"to {label}")
+        else:
+            expected_parts.append("to all members" if changes else f"to all ({label})")
+        for at, to in sends:
+            want_to = wanted(at)
             if to != want_to:
                 missing, extra = sorted(want_to - to), sorted(to - want_to)
                 bits = []

@@ -35,6 +35,10 @@ from .._profiles import load_profile, providers
 from ._marks import Document, load_documents
 from ._marks import Path as DataPath
 from ._model import (
+    COMPANY_EVENTS,
+    CONNECTION_ACTIONS,
+    PROVIDER_EVENTS,
+    BannerExpect,
     CompanySpec,
     ConnectionSpec,
     EmailExpect,
@@ -326,6 +330,8 @@ class _Builder:
         self.until: timedelta | None = None
         self.users: list[str] | None = None
         self.connections: dict[str, ConnectionSpec] | None = None
+        self.first_users: list[str] = []
+        self.event_paths: dict[int, DataPath] = {}
 
     # -- helpers
 
@@ -419,12 +425,15 @@ class _Builder:
         value = self.get(path, str)
         if value is None or self.users is None or value in self.users:
             return value
-        n = len(self.users)
+        n = len(self.first_users)
         which = "1 user, user1" if n == 1 else f"{n} users, user1..user{n}"
+        joining = [u for u in self.users if u not in self.first_users]
+        if joining:
+            which += f" (and {', '.join(joining)}, who join{'s' if len(joining) == 1 else ''})"
         self.problem(
             path,
-            f"unknown user '{value}': this company has {which}; "
-            "use one of them or raise 'company: users'",
+            f"unknown user '{value}': this company has {which}; use one of them, raise "
+            "'company: users' or add a user_joined event",
         )
         return None
 
@@ -471,10 +480,7 @@ class _Builder:
         profiles = self.profiles()
         apps = self.apps()
         self.connections = self.connection_specs()
-        timeline = sorted(
-            (e for e in map(self.event, self.items(("timeline",))) if e is not None),
-            key=lambda e: e.at,
-        )
+        timeline = self.events()
         expect = [x for x in map(self.expectation, self.items(("expect",))) if x is not None]
 
         if (
@@ -507,6 +513,7 @@ class _Builder:
             users = 1  # the default; when users or company is wrong, check no user ids
         if users is not None and users >= 1:
             self.users = [f"user{i}" for i in range(1, users + 1)]
+            self.first_users = list(self.users)
         opt_out = [self.user(p) for p in self.items(("company", "opt_out"))]
         return CompanySpec(
             users=users or 1,
@@ -599,14 +606,98 @@ class _Builder:
             )
         return result
 
+    def events(self) -> list[TimelineEvent]:
+        """The timeline, in time order, checked as a whole: who is a member when, which
+        connection is disconnected when."""
+        paths = self.items(("timeline",))
+        # Users who join are known by name before their event: expectations may name them.
+        for p in paths:
+            user = self.get((*p, "user"), str)
+            joins = self.get((*p, "event"), str) == "user_joined"
+            if joins and user and self.users is not None and user not in self.users:
+                self.users.append(user)
+        found = [e for e in map(self.event, paths) if e is not None]
+        found.sort(key=lambda e: e.at)
+        return self.check_sequence(found)
+
+    def check_sequence(self, events: list[TimelineEvent]) -> list[TimelineEvent]:
+        """Membership and connect/disconnect order, in time order."""
+        if self.users is None or self.connections is None:
+            return events
+        first = self.first_users
+        members = list(first)
+        disconnected: set[str] = set()
+        ok: list[TimelineEvent] = []
+        for e in events:
+            path = self.event_paths[id(e)]
+            when = format_duration(e.at)
+            if e.event == "user_joined":
+                if e.user in members:
+                    self.problem(
+                        (*path, "user"),
+                        f"'{e.user}' is already a member at {when}; a user who joins must be "
+                        f"new (this company starts with user1..user{len(first)})",
+                    )
+                    continue
+                members.append(str(e.user))
+            elif e.event in ("user_left", "opt_out", "opt_in") and e.user not in members:
+                self.problem(
+                    (*path, "user"),
+                    f"'{e.user}' is not a member of the company at {when}; "
+                    f"members then: {', '.join(members) or 'none'}",
+                )
+                continue
+            elif e.event == "user_left":
+                members.remove(str(e.user))
+            if e.by is not None and e.by not in members:
+                self.problem(
+                    (*path, "by"),
+                    f"'{e.by}' is not a member of the company at {when}; "
+                    f"members then: {', '.join(members) or 'none'}",
+                )
+                continue
+            if e.connection is not None and e.event in CONNECTION_ACTIONS:
+                gone = e.connection in disconnected
+                if e.event == "add" and not gone:
+                    self.problem(
+                        (*path, "event"),
+                        f"'add' at {when}: connection '{e.connection}' is not disconnected; "
+                        "disconnect it first ({event: disconnect}), or use 'reconnect'",
+                    )
+                    continue
+                if e.event in ("reconnect", "disconnect") and gone:
+                    self.problem(
+                        (*path, "event"),
+                        f"'{e.event}' at {when}: connection '{e.connection}' is disconnected "
+                        "then; add it again first ({event: add, by: userN})",
+                    )
+                    continue
+                if e.event == "disconnect":
+                    disconnected.add(e.connection)
+                elif e.event == "add":
+                    disconnected.discard(e.connection)
+            ok.append(e)
+        return ok
+
     def event(self, path: DataPath) -> TimelineEvent | None:
         if self.get(path, dict) is None:
             return None
         at = self.time((*path, "at"))
         name = self.get((*path, "event"), str)
+        if name is None:
+            return None
+        if name in COMPANY_EVENTS:
+            return self.company_event(path, name, at)
+        if self.get((*path, "connection")) is None and (*path, "connection") not in self.bad:
+            self.problem(
+                path,
+                f"event '{name}' needs 'connection': the connection it happens to, like "
+                f"{{at: 20d, event: {name}, connection: fb}}",
+            )
+            return None
         conn = self.connection((*path, "connection"))
         by = self.user((*path, "by"))
-        if at is None or name is None or conn is None:
+        if at is None or conn is None:
             return None
         if at < conn.connect_at:
             self.problem(
@@ -616,6 +707,20 @@ class _Builder:
                 "move the event later or connect earlier",
             )
             return None
+        if not self.only_for(path, name, "user", COMPANY_EVENTS):
+            return None
+        if not self.only_for(path, name, "for", PROVIDER_EVENTS):
+            return None
+        if not self.only_for(path, name, "account", ("reconnect",)):
+            return None
+        if not self.only_for(path, name, "popup", ("reconnect", "add")):
+            return None
+        if not self.only_for(path, name, "decline", ("reconnect", "add")):
+            return None
+        if not self.only_for(path, name, "by", CONNECTION_ACTIONS):
+            return None
+        if not self.only_for(path, name, "permission", ("permission_revoked",)):
+            return None
         permission = self.get((*path, "permission"), str)
         if name == "permission_revoked" and permission is None:
             self.problem(
@@ -624,14 +729,96 @@ class _Builder:
                 "back, like {event: permission_revoked, permission: pages_read_engagement}",
             )
             return None
-        return TimelineEvent(
+        duration: timedelta | None = None
+        if name in PROVIDER_EVENTS:
+            if self.get((*path, "for")) is None:
+                if (*path, "for") not in self.bad:
+                    self.problem(
+                        path,
+                        f"event '{name}' needs 'for': how long it lasts, like "
+                        f"{{at: 30d, event: {name}, connection: {conn.id}, for: 6h}}",
+                    )
+                return None
+            duration = self.duration((*path, "for"), timedelta(0))
+            if duration <= timedelta(0):
+                self.problem((*path, "for"), "'for' must be more than 0, like 6h")
+                return None
+        decline = self.decline((*path, "decline"))
+        if isinstance(decline, bool):
+            return None
+        event = TimelineEvent(
             at=at,
             event=name,
             connection=conn.id,
             where=self.where(path),
             by=by,
             permission=permission,
+            duration=duration,
+            account=self.get((*path, "account"), str),
+            popup=self.get((*path, "popup"), str),
+            decline=decline,
         )
+        self.event_paths[id(event)] = path
+        return event
+
+    def only_for(self, path: DataPath, name: str, key: str, events: Sequence[str]) -> bool:
+        """Whether ``key`` is absent, or allowed on event ``name``; complains if not."""
+        if self.get((*path, key)) is None or name in events:
+            return True
+        self.problem(
+            (*path, key),
+            f"'{key}' does not apply to event '{name}'; it goes with "
+            f"{', '.join(events)} — remove it",
+            key=True,
+        )
+        return False
+
+    def decline(self, path: DataPath) -> tuple[str, ...] | str | bool | None:
+        """``all``, a tuple of permissions, ``None`` (absent); ``False`` when wrong."""
+        value = self.get(path)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value != "all":
+                self.problem(
+                    path,
+                    f"'decline' must be 'all' (the person cancels) or a list of permissions "
+                    f"like [{value}]; got '{value}'",
+                )
+                return False
+            return "all"
+        items = [self.get(p, str) for p in self.items(path)]
+        if not items or any(i is None for i in items):
+            return False
+        return tuple(str(i) for i in items)
+
+    def company_event(
+        self, path: DataPath, name: str, at: timedelta | None
+    ) -> TimelineEvent | None:
+        for key in ("connection", "by", "for", "account", "popup", "decline", "permission"):
+            if self.get((*path, key)) is not None:
+                self.problem(
+                    (*path, key),
+                    f"'{key}' does not apply to event '{name}', which is about a company "
+                    f"user: write {{at: 30d, event: {name}, user: user2}}",
+                    key=True,
+                )
+                return None
+        user_path = (*path, "user")
+        if self.get(user_path) is None:
+            if user_path not in self.bad:
+                self.problem(
+                    path,
+                    f"event '{name}' needs 'user': the company user it is about, like "
+                    f"{{at: 30d, event: {name}, user: user2}}",
+                )
+            return None
+        user = self.user(user_path)
+        if at is None or user is None:
+            return None
+        event = TimelineEvent(at=at, event=name, connection=None, where=self.where(path), user=user)
+        self.event_paths[id(event)] = path
+        return event
 
     def expectation(self, path: DataPath) -> Expectation | None:
         item = self.get(path, dict)
@@ -648,6 +835,8 @@ class _Builder:
             shape = self.transitions_expect
         elif "reconnects" in item:
             shape = self.reconnects_expect
+        elif "banner" in item or "settings" in item:
+            shape = self.banner_expect
         else:
             return None  # the schema reported the missing shape
         return shape(path)
@@ -722,7 +911,54 @@ class _Builder:
         if conn is None or count is None:
             return None
         return ReconnectsExpect(
-            connection=conn.id, count=count, where=self.where(path), within=within
+            connection=conn.id,
+            count=count,
+            where=self.where(path),
+            within=within,
+            failed=self.get((*path, "failed"), int),
+        )
+
+    def at_or_during(
+        self, path: DataPath, example: str
+    ) -> tuple[timedelta, timedelta | None] | None:
+        """``at`` (an instant) or ``during`` (a window), exactly one of them."""
+        has_at, has_during = (self.get((*path, key)) is not None for key in ("at", "during"))
+        if has_at == has_during:
+            self.problem(
+                path,
+                "this expectation needs exactly one of 'at' (an instant) or 'during' "
+                f"(a window 'A..B'), like {example}",
+            )
+            return None
+        if has_at:
+            at = self.time((*path, "at"))
+            return None if at is None else (at, None)
+        window = self.within((*path, "during"))
+        return None if window is None else (window[0], window[1])
+
+    def banner_expect(self, path: DataPath) -> BannerExpect | None:
+        places = [k for k in ("banner", "settings") if self.get((*path, k)) is not None]
+        if len(places) != 1:
+            self.problem(
+                path,
+                "write 'banner: <connection>' (the dashboard banner) or 'settings: "
+                "<connection>' (the settings page), not both",
+            )
+            return None
+        place = places[0]
+        when = self.at_or_during(path, f"{{{place}: fb, at: 52d, shows: expiring}}")
+        conn = self.connection((*path, place))
+        shows = self.get((*path, "shows"), str)
+        if when is None or conn is None or shows is None:
+            return None
+        return BannerExpect(
+            connection=conn.id,
+            place=place,
+            shows=shows,
+            at=when[0],
+            until=when[1],
+            where=self.where(path),
+            says=self.get((*path, "says"), str),
         )
 
     def email_expect(self, path: DataPath) -> EmailExpect | None:
@@ -745,9 +981,24 @@ class _Builder:
                 "make them agree or drop one",
             )
         tolerance = self.duration((*path, "tolerance"), timedelta(hours=12))
+        reaches = self.recipients((*path, "reaches"))
+        if reaches is not None and to is not None:
+            self.problem(
+                (*path, "reaches"),
+                "write 'to' (the exact recipients of every send) or 'reaches' (the sends "
+                "one user gets), not both",
+            )
+            return None
+        if reaches == "all":
+            self.problem(
+                (*path, "reaches"),
+                "'reaches' names users (user3 or [user3, user4]); for everyone write 'to: all'",
+            )
+            return None
         if kind is None or conn is None:
             return None
         return EmailExpect(
+            reaches=reaches if isinstance(reaches, tuple) else None,
             kind=kind,
             about=conn.id,
             where=self.where(path),

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-# The timeline events; the loader rejects any other name. All but `reconnect` are account
-# events, fired on the connection's provider account through the fake's control API.
-EVENTS = (
+# The timeline events; the loader rejects any other name.
+# Account events: fired on the connection's provider account through the fake's control API.
+ACCOUNT_EVENTS = (
     "password_change",
     "app_removed",
     "checkpoint",
@@ -31,9 +31,14 @@ EVENTS = (
     "page_unlinked",
     "page_linked",
     "permission_revoked",
-    "reconnect",
 )
-ACCOUNT_EVENTS = EVENTS[:-1]
+# What a company user does to a connection in the product (through the consent pop-up).
+CONNECTION_ACTIONS = ("reconnect", "disconnect", "add")
+# What happens to a whole provider for a while (``for: 6h``): faults in the fake.
+PROVIDER_EVENTS = ("outage", "rate_limited")
+# Changes to the company's people (``user: user5``): who gets the next email.
+COMPANY_EVENTS = ("user_joined", "user_left", "opt_out", "opt_in")
+EVENTS = (*ACCOUNT_EVENTS, *CONNECTION_ACTIONS, *PROVIDER_EVENTS, *COMPANY_EVENTS)
 # The email kinds the notifier sends.
 EMAIL_KINDS = ("expiry_reminder", "invalid")
 CONNECTION_KINDS = ("owned", "monitored")
@@ -76,12 +81,24 @@ class ConnectionSpec:
 class TimelineEvent:
     at: timedelta
     event: str
-    connection: str
+    connection: str | None
+    """The connection concerned; ``None`` for company events (``user_joined`` …)."""
     where: Where
     by: str | None = None
-    """The company user who acts (``reconnect``); ``None`` means ``connected_by``."""
+    """The company user who acts (``reconnect``, ``add``, ``disconnect``); ``None`` means
+    ``connected_by``."""
     permission: str | None = None
     """The permission a ``permission_revoked`` event takes back."""
+    user: str | None = None
+    """The user a company event is about."""
+    duration: timedelta | None = None
+    """How long an ``outage`` or ``rate_limited`` lasts (``for:``)."""
+    account: str | None = None
+    """``other``: the person is logged in to another provider account in the pop-up."""
+    popup: str | None = None
+    """``blocked``: the browser blocks the pop-up; the provider's page never opens."""
+    decline: tuple[str, ...] | str | None = None
+    """Permissions the person unticks on the consent page, or ``all`` (they cancel)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +126,8 @@ class EmailExpect:
     ``tolerance``, and no other email of that kind and connection may go out.
     ``within``: every matching email lies in the closed window.
     ``count``: exactly that many emails (per recipient); ``0`` means none.
+    ``reaches``: look only at the sends that reach these users (``to`` says the exact
+    recipients of every send; ``reaches`` what one person receives).
     """
 
     kind: str
@@ -119,6 +138,8 @@ class EmailExpect:
     within: tuple[timedelta, timedelta] | None = None
     count: int | None = None
     tolerance: timedelta = timedelta(hours=12)
+    reaches: tuple[str, ...] | None = None
+    """Only the sends that reach these users count (each must reach all of them)."""
 
 
 @dataclass(frozen=True)
@@ -150,15 +171,36 @@ class TransitionsExpect:
 
 @dataclass(frozen=True)
 class ReconnectsExpect:
-    """``{reconnects: fb, count: 2, within: 0d..60d}``: how many times users reconnected."""
+    """``{reconnects: fb, count: 2, within: 0d..60d, failed: 1}``: how many times users
+    reconnected (and, with ``failed``, how many attempts to reconnect or add failed)."""
 
     connection: str
     count: int
     where: Where
     within: tuple[timedelta, timedelta] | None = None
+    failed: int | None = None
+    """How many attempts failed (pop-up blocked, wrong account, permission declined …)."""
 
 
-Expectation = StateExpect | EmailExpect | GapExpect | TransitionsExpect | ReconnectsExpect
+@dataclass(frozen=True)
+class BannerExpect:
+    """``{banner: fb, at: 52d, shows: expiring, says: "expires on"}``: what the product's
+    dashboard banner (``banner:``) or settings page (``settings:``) shows about a connection
+    at an instant or, with ``until`` (``during: A..B``), throughout a window. ``shows`` is
+    ``expiring``, ``expired``, ``invalid`` or ``none``; ``says`` a piece of the text."""
+
+    connection: str
+    place: str  # banner | settings
+    shows: str
+    at: timedelta
+    where: Where
+    until: timedelta | None = None
+    says: str | None = None
+
+
+Expectation = (
+    StateExpect | EmailExpect | GapExpect | TransitionsExpect | ReconnectsExpect | BannerExpect
+)
 
 
 @dataclass(frozen=True)
@@ -180,4 +222,19 @@ class Scenario:
 
     @property
     def users(self) -> list[str]:
-        return [f"user{i}" for i in range(1, self.company.users + 1)]
+        """Everyone who is ever a member: the company's users, then those who join."""
+        first = [f"user{i}" for i in range(1, self.company.users + 1)]
+        joined = [e.user for e in self.timeline if e.event == "user_joined" and e.user]
+        return [*first, *dict.fromkeys(u for u in joined if u not in first)]
+
+    def members_at(self, at: timedelta) -> list[str]:
+        """The company's users at ``at`` (after the company events due at ``at``)."""
+        members = [f"user{i}" for i in range(1, self.company.users + 1)]
+        for e in self.timeline:
+            if e.at > at:
+                break
+            if e.event == "user_joined" and e.user not in members and e.user:
+                members.append(e.user)
+            elif e.event == "user_left" and e.user in members:
+                members.remove(e.user)
+        return members

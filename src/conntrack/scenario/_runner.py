@@ -109,10 +109,11 @@ async def _run(
         transport=transport, base_url=BASE, event_hooks={"request": [count]}
     ) as http:
         actors: dict[str, ConnectionActor] = {}
+        first = set(scenario.members_at(timedelta(0)))
         notifier = Notifier(
             scheduler,
             recorder,
-            users,
+            [u for u in users if u.id in first],
             [memory, *outboxes],
             state_of=lambda cid: actors[cid].state,
             policies={
@@ -189,6 +190,8 @@ async def _run(
                 notifier=notifier,
                 oracle=None if exact_sync else core,
                 rng=conn_rng,
+                connected_by=spec.connected_by,
+                scopes=spec.scopes,
             )
         user_actors = {u.id: UserActor(u.id, http, recorder, sim.now) for u in users}
         driver = ScenarioDriver(
@@ -198,16 +201,34 @@ async def _run(
             recorder=recorder,
             actors=actors,
             users=user_actors,
-            connected_by={cid: c.connected_by for cid, c in scenario.connections.items()},
             client_ids={
                 cid: creds[profiles_by_name[c.provider].protocol].client_id
                 for cid, c in scenario.connections.items()
             },
+            protocols={
+                cid: profiles_by_name[c.provider].protocol
+                for cid, c in scenario.connections.items()
+            },
+            notifier=notifier,
+            people=by_id,
         )
         for cid, spec in scenario.connections.items():
             driver.plan(WorldEvent(start + spec.connect_at, "connect", cid, spec.connected_by))
         for ev in scenario.timeline:
-            driver.plan(WorldEvent(start + ev.at, ev.event, ev.connection, ev.by, ev.permission))
+            driver.plan(
+                WorldEvent(
+                    start + ev.at,
+                    ev.event,
+                    ev.connection,
+                    ev.by,
+                    ev.permission,
+                    user=ev.user,
+                    duration=ev.duration,
+                    account=ev.account,
+                    popup=ev.popup,
+                    decline=ev.decline,
+                )
+            )
 
         async with trio.open_nursery() as nursery:
             for actor in actors.values():
