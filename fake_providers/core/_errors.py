@@ -43,6 +43,11 @@ class InvalidRequest(FakeProviderError):
         self.field = field
 
 
+class LoginRefused(InvalidRequest):
+    """The provider will not let this account log in to an app right now (a security
+    checkpoint not cleared, or the wait after clearing one); the consent page says why."""
+
+
 class CodeProblem(StrEnum):
     """Why an authorization code cannot be exchanged."""
 

@@ -256,6 +256,8 @@ class Events(Directory):
         if kind in FLAGS:
             attr, value = FLAGS[kind]
             setattr(account, attr, value)
+            if kind is EventType.CHECKPOINT_CLEARED:
+                account.checkpoint_cleared_at = event.mark.at
         elif kind is EventType.APP_REMOVED:
             self._remove_grants(aid, event.client_id, event.mark)
         elif kind is EventType.PERMISSION_REVOKED:

@@ -209,6 +209,8 @@ class Account:
     suspended: bool = False
     restricted: bool = False
     checkpoint: bool = False
+    #: When the account last cleared a security checkpoint (logins to apps wait after it).
+    checkpoint_cleared_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         pages = []

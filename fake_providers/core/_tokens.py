@@ -28,9 +28,16 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from ._base import until
-from ._errors import CodeProblem, CodeRejected, InvalidRequest, NotFound, TokenRejected
+from ._errors import (
+    CodeProblem,
+    CodeRejected,
+    InvalidRequest,
+    LoginRefused,
+    NotFound,
+    TokenRejected,
+)
 from ._events import Events
-from ._model import AccountEvent, Grant, Mark, Reason
+from ._model import Account, AccountEvent, Grant, Mark, Reason
 from ._tokenmodel import Code, Family, Token, TokenCheck, TokenKind
 
 PKCE_METHODS = ("S256", "plain")
@@ -77,6 +84,7 @@ class Tokens(Events):
             )
         if redirect_uri not in app.redirect_uris:
             raise InvalidRequest("redirect_uri is not registered", field="redirect_uri")
+        self._check_login(account, app.provider)
         profile = self._profiles[app.provider]
         pkce = str(profile.get("pkce", "optional"))
         if pkce == "none":
@@ -105,6 +113,25 @@ class Tokens(Events):
         )  # fmt: skip
         self._codes[value] = code
         return code
+
+    def _check_login(self, account: Account, provider: str) -> None:
+        """Refuse a login held back by a security checkpoint (PROVIDERS.md: "after the
+        check, wait 24 hours before signing in again": profile ``checkpoint_login_wait``)."""
+        if account.checkpoint:
+            raise LoginRefused(
+                "This account is held at a security checkpoint. Log in to the provider's "
+                "website and follow the instructions before you log in to apps.",
+                field="account_id",
+            )
+        wait = self._lifetime(provider, "checkpoint_login_wait")
+        cleared = account.checkpoint_cleared_at
+        if wait is not None and cleared is not None and self.now() < cleared + wait:
+            again = (cleared + wait).strftime("%Y-%m-%d %H:%M UTC")
+            raise LoginRefused(
+                "You recently completed a security check. For your security, you can log "
+                f"in to apps again from {again}.",
+                field="account_id",
+            )
 
     def _record_grant(
         self,

@@ -145,7 +145,9 @@ def test_expiry_and_exchange_of_dead_token(
     assert core.check_token("garbage").reason is Reason.MALFORMED
 
 
-def test_events_kill_tokens_issued_before_them(core: Core, setup: tuple[str, str]) -> None:
+def test_events_kill_tokens_issued_before_them(
+    core: Core, clock: ManualClock, setup: tuple[str, str]
+) -> None:
     client_id, account_id = setup
     old = login(core, account_id, client_id)
     page = core.page_token(old, core.account(account_id).pages[0].id)  # type: ignore[union-attr]
@@ -156,6 +158,8 @@ def test_events_kill_tokens_issued_before_them(core: Core, setup: tuple[str, str
     assert core.check_token(new).valid
     core.fire_event(account_id, "checkpoint")
     assert core.check_token(new).reason is Reason.CHECKPOINT
+    core.fire_event(account_id, "checkpoint_cleared")
+    clock.advance(timedelta(hours=24))  # Facebook's wait after a cleared checkpoint
     after = login(core, account_id, client_id)
     assert core.check_token(after).valid
     core.fire_event(account_id, "app_removed", client_id=client_id)

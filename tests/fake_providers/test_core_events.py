@@ -12,6 +12,7 @@ from fp_support import REDIRECT, ManualClock
 from conntrack._exceptions import ProfileError
 from conntrack._profiles import Profile, load_profile
 from fake_providers import AccountType, Core, InvalidRequest, NotFound, Reason
+from fake_providers.core._errors import LoginRefused
 
 SCOPES = ["pages_show_list", "pages_read_engagement"]
 
@@ -113,13 +114,44 @@ def test_flag_events_and_account_state(core: Core, fb: tuple[str, str]) -> None:
         assert getattr(core.account_state(aid), attr) is False
 
 
-def test_checkpoint_cleared_does_not_revive_tokens(core: Core, fb: tuple[str, str]) -> None:
+def test_checkpoint_cleared_does_not_revive_tokens(
+    core: Core, clock: ManualClock, fb: tuple[str, str]
+) -> None:
     cid, aid = fb
     token = fb_login(core, cid, aid)
     core.fire_event(aid, "checkpoint")
     core.fire_event(aid, "checkpoint_cleared")
     assert core.check_token(token).reason is Reason.CHECKPOINT
+    clock.advance(timedelta(hours=24))
+    assert core.check_token(token).reason is Reason.CHECKPOINT
     assert core.check_token(fb_login(core, cid, aid)).valid
+
+
+def test_no_login_at_a_checkpoint_nor_within_24_hours_of_clearing_it(
+    core: Core, clock: ManualClock, fb: tuple[str, str]
+) -> None:
+    cid, aid = fb
+    core.fire_event(aid, "checkpoint")
+    with pytest.raises(LoginRefused, match="held at a security checkpoint"):
+        fb_login(core, cid, aid)
+    clock.advance(timedelta(hours=5))
+    core.fire_event(aid, "checkpoint_cleared")
+    clock.advance(timedelta(hours=23, minutes=59))
+    with pytest.raises(LoginRefused, match="log in to apps again from 2026-01-06 14:00 UTC"):
+        fb_login(core, cid, aid)
+    clock.advance(timedelta(minutes=1))
+    assert core.check_token(fb_login(core, cid, aid)).valid
+
+
+def test_the_wait_after_a_checkpoint_is_a_profile_setting(clock: ManualClock) -> None:
+    quick = load_profile("facebook", {"checkpoint_login_wait": "1h"})
+    core = Core(clock, profiles={"facebook": quick})
+    app = core.create_app_registration("facebook", redirect_uris=[REDIRECT])
+    account = core.create_account("facebook")
+    core.fire_event(account.id, "checkpoint")
+    core.fire_event(account.id, "checkpoint_cleared")
+    clock.advance(timedelta(hours=1))
+    assert core.check_token(fb_login(core, app.client_id, account.id)).valid
 
 
 def test_account_type_events(core: Core) -> None:

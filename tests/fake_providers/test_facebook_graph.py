@@ -169,10 +169,18 @@ async def test_app_removed_458(fb: Any, core: Core, envelope: Any) -> None:
     token_error(await fb.get("me", token), message, envelope, 458)
 
 
-async def test_checkpoint_459_then_new_login_works(fb: Any, core: Core, envelope: Any) -> None:
+async def test_checkpoint_459_then_new_login_works_24_hours_after_clearing(
+    fb: Any, core: Core, clock: ManualClock, envelope: Any
+) -> None:
     token = await fb.short_token()
     core.fire_event(fb.account.id, "checkpoint")
     token_error(await fb.get("me", token), CHECKPOINT, envelope, 459)
+    refused = await fb.approve()
+    assert refused.status_code == 400
+    assert "held at a security checkpoint" in refused.text
+    core.fire_event(fb.account.id, "checkpoint_cleared")
+    assert "log in to apps again from" in (await fb.approve()).text
+    clock.advance(timedelta(hours=24))
     assert (await fb.get("me", await fb.short_token())).status_code == 200
 
 

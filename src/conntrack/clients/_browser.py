@@ -97,8 +97,7 @@ async def consent(
         answer = await http.get(target, params=_multi(fields))
     if answer.status_code not in (301, 302, 303, 307):
         raise ProviderProtocolError(
-            f"consent form answered HTTP {answer.status_code} instead of a redirect: "
-            f"{answer.text[:200]}"
+            f"the provider's page said (HTTP {answer.status_code}): {_visible_text(answer.text)}"
         )
     location = answer.headers["location"]
     parts = urlsplit(location)
@@ -115,6 +114,33 @@ async def consent(
         error=one("error"),
         error_description=one("error_description"),
     )
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style", "title", "head"):
+            self._skip += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "title", "head") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip and data.strip():
+            self.parts.append(data.strip())
+
+
+def _visible_text(html: str, limit: int = 300) -> str:
+    """What a person reads on an HTML page (or the start of a non-HTML body)."""
+    parser = _TextParser()
+    parser.feed(html)
+    text = " ".join(" ".join(parser.parts).split()) or html.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _multi(fields: list[tuple[str, str]]) -> dict[str, list[str]]:

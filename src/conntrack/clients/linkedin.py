@@ -217,7 +217,10 @@ def classify_linkedin(status: int, headers: Mapping[str, str], body: Any) -> Ver
     429 and 5xx are ``retry`` (the classifier enforces it for every provider).
     """
     if status == 429 or status >= 500:
-        return Verdict(Action.RETRY, code=str(status))
+        detail = body if isinstance(body, dict) else {}
+        tag = " ".join(str(detail[k]) for k in ("serviceErrorCode", "code") if k in detail)
+        message = str(detail.get("message") or detail.get("error_description") or "")
+        return Verdict(Action.RETRY, code=tag or str(status), message=message)
     if not isinstance(body, dict):
         return _by_status(status)
     if "error" in body:
