@@ -36,6 +36,7 @@ DEFAULT_KILLING_EVENTS = ("password_change", "checkpoint", "app_removed")
 #: The reason a killing event gives the tokens it kills.
 KILLS: dict[EventType, Reason] = {
     EventType.PASSWORD_CHANGE: Reason.PASSWORD_CHANGED,
+    EventType.USERNAME_CHANGE: Reason.PASSWORD_CHANGED,
     EventType.APP_REMOVED: Reason.APP_REMOVED,
     EventType.CHECKPOINT: Reason.CHECKPOINT,
     EventType.LOCKED: Reason.LOCKED,

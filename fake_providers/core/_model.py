@@ -54,6 +54,9 @@ class EventType(StrEnum):
     """Account events the control API and scenarios fire (see ``Core.fire_event``)."""
 
     PASSWORD_CHANGE = "password_change"
+    #: [obs] Facebook and Instagram end the sessions of a renamed account like those of a
+    #: changed password (190/460 "…or Facebook has changed the session for security reasons").
+    USERNAME_CHANGE = "username_change"
     APP_REMOVED = "app_removed"
     CHECKPOINT = "checkpoint"
     CHECKPOINT_CLEARED = "checkpoint_cleared"

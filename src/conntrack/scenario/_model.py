@@ -15,6 +15,7 @@ from typing import Any
 # Account events: fired on the connection's provider account through the fake's control API.
 ACCOUNT_EVENTS = (
     "password_change",
+    "username_change",
     "app_removed",
     "checkpoint",
     "checkpoint_cleared",
