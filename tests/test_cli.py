@@ -143,3 +143,15 @@ def test_html_report_shows_every_scenario_as_bands(
     assert section.index("#22c55e") < section.index("#f59e0b") < section.index("#6b7280")
     assert "expiry_reminder email to user1" in section
     assert page.count('class="fail">FAIL') == 1
+
+
+def test_html_report_has_a_company_row_for_people_events(tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    people = str(ROOT / "scenarios" / "facebook_user_leaves_company.yaml")
+    assert main(["run", people, "--html", str(out)]) == 0
+    page = out.read_text()
+    assert ">company</text>" in page
+    assert "user_left user2" in page and "user_joined user5" in page
+    # A scenario without company events has no such row.
+    assert main(["run", str(ROOT / "scenarios" / "facebook_outage.yaml"), "--html", str(out)]) == 0
+    assert ">company</text>" not in out.read_text()

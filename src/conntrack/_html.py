@@ -80,8 +80,10 @@ def _axis(tl: Timeline, height: float) -> list[str]:
 
 
 def _band(tl: Timeline, connection: str, y: float) -> list[str]:
-    out = [f'<text x="0" y="{y + BAND - 5}">{escape(connection)}</text>']
-    for a, b, state in _segments(tl, connection):
+    """One connection's band (``""``: the company's row, its people's events only)."""
+    label = connection or "company"
+    out = [f'<text x="0" y="{y + BAND - 5}">{escape(label)}</text>']
+    for a, b, state in _segments(tl, connection) if connection else []:
         x1, x2 = _x(a, tl), _x(b, tl)
         tip = f"{state}: {format_duration(a - tl.start)} → {format_duration(b - tl.start)}"
         out.append(
@@ -96,7 +98,11 @@ def _band(tl: Timeline, connection: str, y: float) -> list[str]:
         if isinstance(rec, EmailRecord):
             key, text = (rec.at, "email"), f"{rec.kind} email to {rec.to}"
         elif isinstance(rec, EventRecord):
-            key, text = (rec.at, "event"), rec.event + (f" by {rec.by}" if rec.by else "")
+            who = "" if not rec.by else f" {rec.by}" if not connection else f" by {rec.by}"
+            key, text = (
+                (rec.at, "event"),
+                rec.event + who + (f" ({rec.detail})" if rec.detail else ""),
+            )
         elif isinstance(rec, SyncErrorRecord):
             key, text = (rec.at, "error"), f"{rec.step} error {rec.status} {rec.code}"
         else:
@@ -124,6 +130,8 @@ def _band(tl: Timeline, connection: str, y: float) -> list[str]:
 
 
 def _svg(tl: Timeline, connections: Sequence[str]) -> str:
+    if any(isinstance(r, EventRecord) and r.connection == "" for r in tl.records_only):
+        connections = [*connections, ""]  # users joining, leaving, opting out or in
     height = 22 + ROW * len(connections)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
