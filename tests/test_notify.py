@@ -48,7 +48,11 @@ def test_owned_facebook_reminders_10_5_1_0_days_before_to_users_not_opted_out() 
     expiry = START + timedelta(seconds=5183944)
     emails = run(lambda n, s: n.expiry_known(FB, expiry), 70 * DAY)
     sends = sorted({e.at for e in emails})
-    assert sends == [expiry - 10 * DAY, expiry - 5 * DAY, expiry - DAY, expiry]
+    # The token dies 2026-03-06 08:59:04 UTC: reminders at 09:00 (the policy's send time,
+    # UTC company) on Feb 24, Mar 1 and Mar 5, and on the day at the expiry itself, which
+    # comes before 09:00.
+    at_nine = [datetime(2026, 2, 24, 9, tzinfo=UTC), datetime(2026, 3, 1, 9, tzinfo=UTC)]
+    assert sends == [*at_nine, datetime(2026, 3, 5, 9, tzinfo=UTC), expiry]
     assert {e.to for e in emails} == {"user1", "user2"}
     assert len(emails) == 8
     assert all(e.kind == "expiry_reminder" and e.about == "fb" for e in emails)
@@ -103,3 +107,55 @@ def test_jsonl_outbox_writes_one_object_a_line() -> None:
     assert [d["to"] for d in lines] == ["user1", "user2", "user3"]
     assert lines[0]["scenario"] == "demo" and lines[0]["at"] == "2026-01-05T09:00:00Z"
     assert lines[0]["kind"] == "invalid" and lines[0]["address"] == "ann@x.test"
+
+
+def test_reminder_instants_are_company_local_days_at_the_send_time() -> None:
+    from datetime import time
+    from zoneinfo import ZoneInfo
+
+    from conntrack._notify import reminder_instant
+
+    paris, nine = ZoneInfo("Europe/Paris"), time(9, 0)
+    # Expiry Tuesday 2026-04-07 15:00 Paris (CEST, UTC+2): "10 days before" is the local
+    # date 2026-03-28 at 09:00 — still CET (UTC+1), the clocks change on March 29.
+    expiry = datetime(2026, 4, 7, 13, tzinfo=UTC)
+    assert reminder_instant(expiry, 10 * DAY, paris, nine) == datetime(2026, 3, 28, 8, tzinfo=UTC)
+    assert reminder_instant(expiry, 5 * DAY, paris, nine) == datetime(2026, 4, 2, 7, tzinfo=UTC)
+    assert reminder_instant(expiry, 0 * DAY, paris, nine) == datetime(2026, 4, 7, 7, tzinfo=UTC)
+    # An expiry at 06:00 local: "on the day" cannot be after it, so it goes at the expiry.
+    early = datetime(2026, 4, 7, 4, tzinfo=UTC)
+    assert reminder_instant(early, 0 * DAY, paris, nine) == early
+    # The local date counts, not 24-hour steps: 00:30 Paris on April 8 is still April 7 UTC.
+    midnight = datetime(2026, 4, 7, 22, 30, tzinfo=UTC)
+    assert reminder_instant(midnight, DAY, paris, nine) == datetime(2026, 4, 7, 7, tzinfo=UTC)
+    # Offsets that are not whole days are exact.
+    assert reminder_instant(expiry, timedelta(hours=12), paris, nine) == expiry - timedelta(
+        hours=12
+    )
+    # New York's spring-forward (2026-03-08): 09:00 EDT on that day is 13:00 UTC.
+    ny = ZoneInfo("America/New_York")
+    assert reminder_instant(datetime(2026, 3, 18, 20, tzinfo=UTC), 10 * DAY, ny, nine) == datetime(
+        2026, 3, 8, 13, tzinfo=UTC
+    )
+
+
+def test_a_notifier_in_a_time_zone_sends_at_local_nine() -> None:
+    from zoneinfo import ZoneInfo
+
+    sim = SimClock(START)
+    sched = Scheduler(sim)
+    outbox = MemoryOutbox()
+    notifier = Notifier(
+        sched, Recorder(), USERS, [outbox], lambda c: "connected", tz=ZoneInfo("Asia/Tokyo")
+    )
+    expiry = START + timedelta(seconds=5183944)  # 2026-03-06 17:59:04 in Tokyo
+    notifier.expiry_known(FB, expiry)
+    trio.run(sched.run, START + 70 * DAY, clock=sim.mock_clock)
+    sends = sorted({e.at for e in outbox.emails})
+    assert [s.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%m-%d %H:%M") for s in sends] == [
+        "02-24 09:00",
+        "03-01 09:00",
+        "03-05 09:00",
+        "03-06 09:00",
+    ]
+    assert "Friday 6 March 2026, 17:59 JST" in outbox.emails[0].body

@@ -1,11 +1,13 @@
-"""Notifications: who is told what, when, through which outbox.
+"""Notifications: who is told what, when, through which channel.
 
-The spine's policy is the owned-Facebook one of the products in the field: expiry
-reminders 10, 5 and 1 days before the hard expiry and on the day, and one email when a
-connection turns invalid. Reminders go to every user of the company except those who
-opted out; the invalid-connection email reaches everyone (an opt-out covers reminders).
-Reconnecting cancels pending reminders and schedules new ones from the new expiry; no
-reminder goes out for a connection that is invalid or disconnected at send time.
+What to send is a policy (:mod:`._policy`; the packaged default is the products' own):
+expiry reminders at offsets before a connection's hard expiry, at a company-local time of
+day; one email when a connection turns invalid, once per incident; a dashboard banner and
+a settings-page message while a connection is expiring, expired or invalid. Reminders go
+to every member of the company at send time except those who opted out; the invalid email
+reaches everyone unless the policy lets the opt-out silence it. Reconnecting (or a
+refresh that moves the hard expiry) cancels pending reminders and schedules new ones from
+the new expiry; no reminder goes out for a connection that is invalid or disconnected.
 """
 
 from __future__ import annotations
@@ -13,48 +15,44 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, Protocol
+from zoneinfo import ZoneInfo
 
 from ._clock import PRIORITY_NOTIFY, Scheduler, Timer
 from ._durations import format_instant
 from ._lifecycle import State
+from ._policy import Policy, PolicySet, default_policy
 from ._records import BannerRecord, EmailRecord, Recorder
+from ._templates import render_email
 
 RECONNECT_LINK = "https://app.conntrack.test/connections/{connection}/reconnect"
-
-
-@dataclass(frozen=True)
-class Policy:
-    """When to remind, for one kind of connection."""
-
-    reminders: tuple[timedelta, ...] = ()
-    """Offsets before the hard expiry; ``0`` is "on the day"."""
-    invalid_email: bool = True
-    opt_out_silences_invalid: bool = False
-    banner_advance: timedelta | None = None
-    """Show the "expires soon" banner this long before the hard expiry even while the
-    connection is still ``connected`` ("advance notice"); ``None``: from ``expiring`` on."""
-
-
 _DAY = timedelta(days=1)
-_OWNED = Policy(reminders=(10 * _DAY, 5 * _DAY, 1 * _DAY, 0 * _DAY))
-DEFAULT_POLICIES: dict[tuple[str, str], Policy] = {
-    ("facebook", "monitored"): Policy(reminders=(10 * _DAY,)),
-    ("instagram", "monitored"): Policy(reminders=(10 * _DAY, 1 * _DAY, 0 * _DAY)),
-    ("instagram-facebook", "monitored"): Policy(reminders=(10 * _DAY, 1 * _DAY, 0 * _DAY)),
-    # Twitter/X tokens do not expire: only the invalid-connection email.
-    ("twitter", "owned"): Policy(),
-    ("twitter", "monitored"): Policy(),
-}
-"""Exceptions to the rule; every other connection gets reminders 10, 5, 1 days before
-its hard expiry and on the day (a connection that never expires gets none)."""
 
 
-def policy_for(provider: str, kind: str) -> Policy:
-    return DEFAULT_POLICIES.get((provider, kind), _OWNED)
+def policy_for(provider: str, kind: str, policy: PolicySet | None = None) -> Policy:
+    """What a connection of ``provider`` and ``kind`` gets under ``policy`` (default:
+    the packaged one)."""
+    return (policy or default_policy()).for_(provider, kind)
+
+
+def reminder_instant(expiry: datetime, offset: timedelta, tz: ZoneInfo, send_at: time) -> datetime:
+    """When the reminder ``offset`` before ``expiry`` goes out.
+
+    A whole number of days is calendar days in the company's zone: the local date of the
+    expiry minus ``offset``, at ``send_at`` local time (DST-correct: the wall-clock time
+    is kept across a change); never later than the expiry itself ("on the day" of an
+    expiry before ``send_at`` goes out at the expiry). Any other offset is exact.
+    """
+    if offset % _DAY:
+        return expiry - offset
+    local_day = expiry.astimezone(tz).date() - timedelta(days=offset // _DAY)
+    wall = datetime.combine(local_day, send_at, tzinfo=tz)
+    # A wall time that does not exist (inside a spring-forward gap) moves forward.
+    instant = wall.astimezone(UTC)
+    return min(instant, expiry)
 
 
 @dataclass(frozen=True)
@@ -108,12 +106,23 @@ class JsonlOutbox:
         self._stream.close()
 
 
+def local_day(at: datetime | None, tz: ZoneInfo) -> str:
+    """``2026-03-06`` in the company's zone."""
+    return at.astimezone(tz).strftime("%Y-%m-%d") if at else "?"
+
+
+def local_time(at: datetime, tz: ZoneInfo) -> str:
+    """``Friday 6 March 2026, 09:59 CET`` in the company's zone."""
+    local = at.astimezone(tz)
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()}"
+
+
 def _banner_texts(
-    subject: Subject, shows: str, reason: str | None, expiry: datetime | None
+    subject: Subject, shows: str, reason: str | None, expiry: datetime | None, tz: ZoneInfo
 ) -> tuple[str, str]:
     """The dashboard banner's and the settings page's text for what a connection shows."""
     name = f"{subject.display_provider} · {subject.account}"
-    day = expiry.strftime("%Y-%m-%d") if expiry else "?"
+    day = local_day(expiry, tz)
     why = (reason or "unknown").replace("_", " ")
     if shows == "expiring":
         return (
@@ -134,14 +143,18 @@ def _banner_texts(
 
 
 def _when(offset: timedelta) -> str:
-    days = int(offset / _DAY)
+    if offset % _DAY:
+        hours = int(offset.total_seconds() // 3600)
+        return f"in {hours} hours"
+    days = offset // _DAY
     if days == 0:
         return "today"
     return "tomorrow" if days == 1 else f"in {days} days"
 
 
 class Notifier:
-    """Schedules reminders on the scheduler and sends emails through the outboxes."""
+    """Schedules reminders on the scheduler, sends emails through the outboxes and keeps
+    what the product's pages show (banner, settings message) as records."""
 
     def __init__(
         self,
@@ -151,6 +164,9 @@ class Notifier:
         outboxes: Sequence[Outbox],
         state_of: Callable[[str], str],
         policies: dict[tuple[str, str], Policy] | None = None,
+        *,
+        tz: ZoneInfo | None = None,
+        send_at: time = time(9, 0),
     ) -> None:
         self.scheduler = scheduler
         self.recorder = recorder
@@ -158,10 +174,17 @@ class Notifier:
         """The company's members now, in the order they joined."""
         self.outboxes = list(outboxes)
         self.state_of = state_of
-        self.policies = policies if policies is not None else DEFAULT_POLICIES
+        self.policies = policies or {}
+        """The policy of each (provider, kind); others get :func:`policy_for`'s."""
+        self.tz = tz or ZoneInfo("UTC")
+        self.send_at = send_at
         self._pending: dict[str, list[Timer]] = {}
         self._shown: dict[str, tuple[str, str, str]] = {}
         self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}
+
+    def _policy(self, subject: Subject) -> Policy:
+        found = self.policies.get((subject.provider, subject.kind))
+        return found if found is not None else policy_for(subject.provider, subject.kind)
 
     # -- the company's people ------------------------------------------------------------
 
@@ -195,7 +218,8 @@ class Notifier:
             return
         state, reason, expiry = fact
         now = self.scheduler.clock.now()
-        advance = self._policy(subject).banner_advance
+        policy = self._policy(subject)
+        advance = policy.banner_advance
         shows = "none"
         if state in (State.EXPIRING, State.EXPIRED, State.INVALID):
             shows = str(state)
@@ -206,15 +230,21 @@ class Notifier:
             and now >= expiry - advance
         ):
             shows = "expiring"
-        dashboard, settings = _banner_texts(subject, shows, reason, expiry)
+        dashboard, settings = _banner_texts(subject, shows, reason, expiry, self.tz)
+        invalid = shows == "invalid"
+        if not (policy.invalid_banner if invalid else policy.banner):
+            dashboard = ""
+        if not (policy.invalid_settings if invalid else policy.settings):
+            settings = ""
+        if not dashboard and not settings:
+            shows = "none"
         shown = (shows, dashboard, settings)
         if self._shown.get(subject.connection, ("none", "", "")) == shown:
             return
         self._shown[subject.connection] = shown
         self.recorder.add(BannerRecord(now, subject.connection, shows, dashboard, settings))
 
-    def _policy(self, subject: Subject) -> Policy:
-        return self.policies.get((subject.provider, subject.kind), Policy())
+    # -- reminders ----------------------------------------------------------------------
 
     def expiry_known(self, subject: Subject, hard_expiry: datetime | None) -> None:
         """The connection's hard expiry is (now) ``hard_expiry``: reschedule reminders."""
@@ -222,20 +252,22 @@ class Notifier:
         if hard_expiry is None:
             return
         now = self.scheduler.clock.now()
+        policy = self._policy(subject)
         timers = []
-        for offset in self._policy(subject).reminders:
-            when = hard_expiry - offset
-            if when < now:
-                continue
-            timers.append(
-                self.scheduler.call_at(
-                    when,
-                    partial(self._remind, subject, hard_expiry, offset),
-                    priority=PRIORITY_NOTIFY,
-                    key=subject.connection,
+        if policy.reminder_email:
+            for offset in policy.reminders:
+                when = reminder_instant(hard_expiry, offset, self.tz, self.send_at)
+                if when < now:
+                    continue
+                timers.append(
+                    self.scheduler.call_at(
+                        when,
+                        partial(self._remind, subject, hard_expiry, offset),
+                        priority=PRIORITY_NOTIFY,
+                        key=subject.connection,
+                    )
                 )
-            )
-        advance = self._policy(subject).banner_advance
+        advance = policy.banner_advance
         if advance is not None and hard_expiry - advance > now:
             timers.append(
                 self.scheduler.call_at(
@@ -254,21 +286,27 @@ class Notifier:
     def _remind(self, subject: Subject, expiry: datetime, offset: timedelta) -> None:
         if self.state_of(subject.connection) in (State.INVALID, State.DISCONNECTED):
             return
-        when = _when(offset)
-        subj = f"Your {subject.display_provider} connection {subject.account} expires {when}"
-        body = (
-            f"The {subject.display_provider} account {subject.account} stops syncing on "
-            f"{format_instant(expiry)} unless someone reconnects it.\n"
-            f"Reconnect: {RECONNECT_LINK.format(connection=subject.connection)}\n"
-        )
         recipients = [u for u in self.users if not u.opted_out]
+        subj, body = render_email(
+            "expiry_reminder",
+            provider=subject.display_provider,
+            account=subject.account,
+            when=_when(offset),
+            expires=local_time(expiry, self.tz),
+            expires_day=local_day(expiry, self.tz),
+            link=RECONNECT_LINK.format(connection=subject.connection),
+        )
         self._send(
             "expiry_reminder",
             subject,
             recipients,
             subj,
             body,
-            {"expires_at": format_instant(expiry), "days_before": offset.days},
+            {
+                "expires_at": format_instant(expiry),
+                "days_before": offset.days,
+                "offset": int(offset.total_seconds()),
+            },
         )
 
     def turned_invalid(self, subject: Subject, reason: str) -> None:
@@ -280,11 +318,12 @@ class Notifier:
         recipients = [
             u for u in self.users if not (u.opted_out and policy.opt_out_silences_invalid)
         ]
-        subj = f"Your {subject.display_provider} connection {subject.account} needs attention"
-        body = (
-            f"{subject.display_provider} no longer accepts the connection to "
-            f"{subject.account} ({reason.replace('_', ' ')}). Nothing syncs until someone "
-            f"reconnects it.\nReconnect: {RECONNECT_LINK.format(connection=subject.connection)}\n"
+        subj, body = render_email(
+            "invalid",
+            provider=subject.display_provider,
+            account=subject.account,
+            reason=reason.replace("_", " "),
+            link=RECONNECT_LINK.format(connection=subject.connection),
         )
         self._send("invalid", subject, recipients, subj, body, {"reason": reason})
 

@@ -3,6 +3,8 @@
 ``conntrack run PATH...``       replay scenarios; exit 0 all pass, 1 an expectation
                                 failed, 2 invalid input
 ``conntrack validate PATH...``  load and validate only
+``conntrack notifications PATH`` the notification schedule (table, --csv, --json),
+                                ``--policy FILE``, ``--compare FILE``
 ``conntrack serve``             the fake providers over HTTP (default 127.0.0.1:8400)
 """
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 from ._exceptions import InputError
 
 if TYPE_CHECKING:
+    from ._policy import PolicySet
     from .scenario import Scenario
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -40,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--outbox", metavar="FILE", help="write every email as JSON lines")
     run.add_argument(
+        "--policy",
+        metavar="FILE",
+        help="the notification policy in force (default: the packaged one); a scenario's "
+        "own 'policy:' still applies on top",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="show every expectation and the timeline"
     )
     run.add_argument(
@@ -55,6 +64,22 @@ def _parser() -> argparse.ArgumentParser:
         help="make every sync a real request (default: skip syncs whose answer cannot "
         "have changed; the results are the same)",
     )
+
+    notes = sub.add_parser(
+        "notifications",
+        help="the notification schedule of scenarios: when, channel, kind, about, recipients",
+    )
+    notes.add_argument("paths", nargs="+", metavar="SCENARIO", help="scenario files or folders")
+    notes.add_argument("--policy", metavar="FILE", help="replay with this policy")
+    notes.add_argument(
+        "--compare",
+        metavar="FILE",
+        help="replay also with this policy and show both side by side (emails sent, "
+        "earliest warning, connections that expired without a warning)",
+    )
+    notes.add_argument("--csv", metavar="FILE", help="write the schedule as CSV ('-': stdout)")
+    notes.add_argument("--json", metavar="FILE", help="write schedule and summary as JSON ('-')")
+    notes.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
     val = sub.add_parser("validate", help="load and validate scenarios without running them")
     val.add_argument("paths", nargs="+", metavar="PATH")
@@ -84,12 +109,55 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _policy(path: str | None) -> PolicySet | None:
+    from ._policy import load_policy
+
+    return load_policy(path) if path else None
+
+
+def cmd_notifications(args: argparse.Namespace) -> int:
+    from ._console import make_console
+    from ._schedule import schedule, schedule_table, summarise, summary_table, to_csv, to_json
+    from .scenario._runner import run_scenario
+
+    policy = _policy(args.policy)
+    other = _policy(args.compare)
+    scenarios = _load(args.paths)
+    console = make_console(args.color)
+    csv_parts, json_parts = [], []
+    for s in scenarios:
+        first = run_scenario(s, policy=policy)
+        results = [first] if other is None else [first, run_scenario(s, policy=other)]
+        zone = s.company.timezone
+        for r in results:
+            name = r.policy.name if r.policy else "default"
+            console.print(schedule_table(schedule(r), f"{s.name} — policy {name}, times in {zone}"))
+        console.print(summary_table([summarise(r) for r in results]))
+        csv_parts.append(to_csv(schedule(first)))
+        json_parts.append(to_json(results))
+    if args.csv:
+        _write(args.csv, "".join(csv_parts))
+    if args.json:
+        _write(
+            args.json, json_parts[0] if len(json_parts) == 1 else "[" + ",".join(json_parts) + "]\n"
+        )
+    return EXIT_OK
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+    else:
+        Path(target).write_text(text, encoding="utf-8")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from ._console import make_console, print_result
     from ._notify import JsonlOutbox, Outbox
     from ._report import json_report, junit_report
     from .scenario._runner import run_scenario
 
+    policy = _policy(args.policy)
     scenarios = _load(args.paths)
     console = make_console(args.color)
     jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
@@ -100,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if jsonl:
                 jsonl.scenario = s.name
                 outboxes.append(jsonl)
-            result = run_scenario(s, outboxes=outboxes, exact_sync=args.exact_sync)
+            result = run_scenario(s, outboxes=outboxes, exact_sync=args.exact_sync, policy=policy)
             results.append(result)
             print_result(console, result, verbose=args.verbose)
             sys.stdout.flush()
@@ -149,7 +217,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": cmd_run, "validate": cmd_validate, "serve": cmd_serve}[args.command]
+    handler = {
+        "run": cmd_run,
+        "validate": cmd_validate,
+        "serve": cmd_serve,
+        "notifications": cmd_notifications,
+    }[args.command]
     try:
         return handler(args)
     except InputError as e:

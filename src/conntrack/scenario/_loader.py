@@ -19,12 +19,13 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import zoneinfo
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
@@ -52,7 +53,17 @@ from ._model import (
     Where,
 )
 
+if TYPE_CHECKING:
+    from .._policy import PolicyPatch
+
 SUFFIXES = (".yaml", ".yml")
+
+
+@cache
+def _zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones() | {"UTC"})
+
+
 _INSTANT = re.compile(r"\s*\d{4}-\d{2}-\d{2}")
 
 
@@ -477,6 +488,7 @@ class _Builder:
             self.problem(("until",), "'until' must be after start, like '120d'")
             self.until = None
         company = self.company()
+        policy = self.policy()
         profiles = self.profiles()
         apps = self.apps()
         self.connections = self.connection_specs()
@@ -504,6 +516,7 @@ class _Builder:
             description=self.get(("description",), str) or "",
             profiles=profiles,
             apps=apps,
+            policy=policy,
         )
 
     def company(self) -> CompanySpec:
@@ -519,7 +532,32 @@ class _Builder:
             users=users or 1,
             opt_out=tuple(u for u in opt_out if u is not None),
             name=self.get(("company", "name"), str),
+            timezone=self.timezone(("company", "timezone")),
         )
+
+    def timezone(self, path: DataPath) -> str:
+        value = self.get(path, str)
+        if value is None:
+            return "UTC"
+        zones = _zones()
+        if value not in zones:
+            self.problem(
+                path,
+                f"unknown time zone '{value}'{_suggest(value, zones)}; write an IANA name "
+                "like Europe/Paris, America/New_York or UTC",
+            )
+            return "UTC"
+        return value
+
+    def policy(self) -> PolicyPatch | None:
+        # Imported here: the policy reader uses this package's line-keeping YAML.
+        from .._policy import read_policy
+
+        if self.get(("policy",), dict) is None:
+            return None
+        patch, problems = read_policy(self.doc, self.file, at=("policy",), whole=False)
+        self.problems.extend(problems)
+        return patch
 
     def profiles(self) -> dict[str, dict[str, Any]]:
         result: dict[str, dict[str, Any]] = {}

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._policy import PolicyPatch
 
 # The timeline events; the loader rejects any other name.
 # Account events: fired on the connection's provider account through the fake's control API.
@@ -42,7 +45,7 @@ COMPANY_EVENTS = ("user_joined", "user_left", "opt_out", "opt_in")
 EVENTS = (*ACCOUNT_EVENTS, *CONNECTION_ACTIONS, *PROVIDER_EVENTS, *COMPANY_EVENTS)
 # The email kinds the notifier sends.
 EMAIL_KINDS = ("expiry_reminder", "invalid")
-CONNECTION_KINDS = ("owned", "monitored")
+CONNECTION_KINDS = ("owned", "monitored", "paid")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class CompanySpec:
     opt_out: tuple[str, ...] = ()
     """Users who opted out of reminder emails (the invalid-connection email still reaches them)."""
     name: str | None = None
+    timezone: str = "UTC"
+    """The company's IANA time zone: reminders go out at the policy's local time of day."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,8 @@ class Scenario:
     """Per-provider profile overrides, e.g. ``{facebook: {long_token_lifetime: 30d}}``."""
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-provider app settings, e.g. ``{google: {publishing_status: testing}}``."""
+    policy: PolicyPatch | None = None
+    """Overrides of the notification policy in force (``policy:``)."""
 
     @property
     def users(self) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from random import Random
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import httpx
 import trio
@@ -23,7 +24,8 @@ import fake_providers
 
 from .._actors import ConnectionActor, ScenarioDriver, UserActor, WorldEvent
 from .._clock import Scheduler, SimClock
-from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User, policy_for
+from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
+from .._policy import PolicySet, default_policy
 from .._profiles import Profile, load_profile
 from .._records import Recorder, Timeline
 from ..clients import RESOURCES, AppCredentials, ClientContext, make_client
@@ -49,6 +51,8 @@ class RunResult:
     outcomes: list[Outcome]
     users: list[User]
     stats: RunStats = field(default_factory=RunStats)
+    policy: PolicySet | None = None
+    """The notification policy the run used."""
 
     @property
     def passed(self) -> bool:
@@ -70,20 +74,34 @@ def make_users(scenario: Scenario) -> list[User]:
 
 
 def run_scenario(
-    scenario: Scenario, *, outboxes: list[Outbox] | None = None, exact_sync: bool = False
+    scenario: Scenario,
+    *,
+    outboxes: list[Outbox] | None = None,
+    exact_sync: bool = False,
+    policy: PolicySet | None = None,
 ) -> RunResult:
-    """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision)."""
+    """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision);
+    ``policy`` is the notification policy in force (default: the packaged one), under
+    the scenario's own ``policy:`` overrides."""
     sim = SimClock(scenario.start)
     t0 = time.perf_counter()
+    in_force = policy_in_force(scenario, policy)
     result: RunResult = trio.run(
-        _run, scenario, sim, list(outboxes or []), exact_sync, clock=sim.mock_clock
+        _run, scenario, sim, list(outboxes or []), exact_sync, in_force, clock=sim.mock_clock
     )
+    result.policy = in_force
     result.stats.wall_seconds = time.perf_counter() - t0
     return result
 
 
+def policy_in_force(scenario: Scenario, base: PolicySet | None = None) -> PolicySet:
+    """``base`` (default: the packaged policy) under the scenario's ``policy:``."""
+    policy = base or default_policy()
+    return scenario.policy.apply(policy) if scenario.policy else policy
+
+
 async def _run(
-    scenario: Scenario, sim: SimClock, outboxes: list[Outbox], exact_sync: bool
+    scenario: Scenario, sim: SimClock, outboxes: list[Outbox], exact_sync: bool, policy: PolicySet
 ) -> RunResult:
     start, until = scenario.start, scenario.start + scenario.until
     # The profile in force for each protocol: the one the scenario's connections name.
@@ -117,9 +135,11 @@ async def _run(
             [memory, *outboxes],
             state_of=lambda cid: actors[cid].state,
             policies={
-                (c.provider, c.kind): policy_for(c.provider, c.kind)
+                (c.provider, c.kind): policy.for_(c.provider, c.kind)
                 for c in scenario.connections.values()
             },
+            tz=ZoneInfo(scenario.company.timezone),
+            send_at=policy.send_at,
         )
         creds: dict[str, AppCredentials] = {}
         app_settings = {

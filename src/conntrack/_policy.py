@@ -1,0 +1,357 @@
+"""Notification policies as data: who is reminded of what, when, through which channel.
+
+A policy is a YAML document (the packaged ``policies/default.yaml`` is the products' own)::
+
+    name: default
+    send_at: "09:00"                 # company-local time of day for reminders
+    invalid: {channels: [email, banner, settings], opt_out_silences: false}
+    banner_advance: never            # or a duration: "expires soon" banner that early
+    rules:                           # first match wins
+      - {providers: [facebook], kinds: [monitored], reminders: [10d]}
+      - {reminders: [10d, 5d, 1d, 0d], channels: [email, banner, settings]}
+
+Channels: ``email`` (the reminder or invalid email), ``banner`` (the dashboard banner),
+``settings`` (the message on the connection's settings page). A scenario's ``policy:``
+key overrides keys of the policy in force; its ``rules`` come before the policy's.
+
+Every problem is reported as ``file:line: message`` naming the allowed values, with a
+"did you mean" for a misspelt name, like the scenario loader.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import time, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ._durations import format_duration, parse_duration
+from ._exceptions import DurationError, Problem, ScenarioError
+from ._profiles import providers
+from .scenario._marks import Document, load_documents
+from .scenario._marks import Path as DataPath
+
+CHANNELS = ("email", "banner", "settings")
+KINDS = ("owned", "monitored", "paid")
+KEYS = ("name", "send_at", "invalid", "banner_advance", "rules")
+RULE_KEYS = ("providers", "kinds", "reminders", "channels")
+INVALID_KEYS = ("channels", "opt_out_silences")
+_HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+
+
+class PolicyError(ScenarioError):
+    """A policy file (or a scenario's ``policy:``) that does not load: its problems."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What one connection gets (its provider and kind matched against the rules)."""
+
+    reminders: tuple[timedelta, ...] = ()
+    """Offsets before the hard expiry; ``0`` is "on the day"."""
+    invalid_email: bool = True
+    opt_out_silences_invalid: bool = False
+    banner_advance: timedelta | None = None
+    """Show the "expires soon" banner this long before the hard expiry even while the
+    connection is still ``connected`` ("advance notice"); ``None``: from ``expiring`` on."""
+    reminder_email: bool = True
+    banner: bool = True
+    """The dashboard banner while expiring or expired (and invalid, per ``invalid_banner``)."""
+    settings: bool = True
+    invalid_banner: bool = True
+    invalid_settings: bool = True
+
+
+@dataclass(frozen=True)
+class Rule:
+    reminders: tuple[timedelta, ...]
+    providers: tuple[str, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+    channels: tuple[str, ...] = CHANNELS
+    line: int = 0
+
+    def matches(self, provider: str, kind: str) -> bool:
+        return (self.providers is None or provider in self.providers) and (
+            self.kinds is None or kind in self.kinds
+        )
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """A whole policy: the rules for every connection, send time and channels."""
+
+    name: str
+    rules: tuple[Rule, ...]
+    send_at: time = time(9, 0)
+    invalid_channels: tuple[str, ...] = CHANNELS
+    opt_out_silences_invalid: bool = False
+    banner_advance: timedelta | None = None
+    source: str = ""
+
+    def for_(self, provider: str, kind: str) -> Policy:
+        rule = next((r for r in self.rules if r.matches(provider, kind)), None)
+        reminders = rule.reminders if rule else ()
+        channels = rule.channels if rule else CHANNELS
+        return Policy(
+            reminders=tuple(sorted(set(reminders), reverse=True)),
+            invalid_email="email" in self.invalid_channels,
+            opt_out_silences_invalid=self.opt_out_silences_invalid,
+            banner_advance=self.banner_advance,
+            reminder_email="email" in channels,
+            banner="banner" in channels,
+            settings="settings" in channels,
+            invalid_banner="banner" in self.invalid_channels,
+            invalid_settings="settings" in self.invalid_channels,
+        )
+
+    def describe(self) -> list[str]:
+        """The rules in words, one line each (for reports and ``--compare``)."""
+        out = []
+        for r in self.rules:
+            who = ", ".join(r.providers) if r.providers else "every provider"
+            kinds = f" ({', '.join(r.kinds)})" if r.kinds else ""
+            when = ", ".join(format_duration(o) for o in r.reminders) or "no reminder"
+            out.append(f"{who}{kinds}: {when} before expiry via {', '.join(r.channels)}")
+        return out
+
+
+def _suggest(value: str, allowed: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+@dataclass
+class _Reader:
+    """Reads a policy mapping at ``base`` of a line-marked document, collecting problems."""
+
+    file: str
+    doc: Document
+    base: DataPath = ()
+    problems: list[Problem] = field(default_factory=list)
+
+    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
+        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
+        self.problems.append(Problem(self.file, line, message))
+
+    def get(self, path: DataPath) -> Any:
+        value: Any = self.doc.data
+        for part in path:
+            if isinstance(part, str) and isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(part, int) and isinstance(value, list) and part < len(value):
+                value = value[part]
+            else:
+                return None
+        return value
+
+    def keys(self, path: DataPath, allowed: Sequence[str], what: str) -> dict[str, Any] | None:
+        value = self.get(path)
+        if not isinstance(value, dict):
+            self.problem(path, f"{what} must be a mapping of {', '.join(allowed)}")
+            return None
+        for name in value:
+            if name not in allowed:
+                self.problem(
+                    (*path, name),
+                    f"unknown key '{name}' in {what}{_suggest(name, allowed)} "
+                    f"(allowed: {', '.join(allowed)})",
+                    key=True,
+                )
+        return value
+
+    def names(self, path: DataPath, allowed: Sequence[str], what: str) -> tuple[str, ...] | None:
+        value = self.get(path)
+        if not isinstance(value, list) or not value:
+            self.problem(path, f"'{path[-1]}' must be a list of {what}s, like [{allowed[0]}]")
+            return None
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or item not in allowed:
+                shown = f"'{item}'" if isinstance(item, str) else repr(item)
+                hint = _suggest(item, allowed) if isinstance(item, str) else ""
+                self.problem(
+                    (*path, i),
+                    f"unknown {what} {shown}{hint} (allowed: {', '.join(allowed)})",
+                )
+            else:
+                out.append(item)
+        return tuple(out) if len(out) == len(value) else None
+
+    def offset(self, path: DataPath, what: str = "a reminder offset") -> timedelta | None:
+        value = self.get(path)
+        if (isinstance(value, str) and value.strip().startswith("-")) or (
+            isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+        ):
+            self.problem(
+                path,
+                f"{what} cannot be negative (got {value}): it is how long before the "
+                "expiry, like 10d, or 0d for the day itself",
+            )
+            return None
+        try:
+            return parse_duration(value)
+        except DurationError as e:
+            self.problem(path, f"{e}; {what} is a duration like 10d or 0d")
+            return None
+
+    def rule(self, path: DataPath) -> Rule | None:
+        if self.keys(path, RULE_KEYS, "a rule") is None:
+            return None
+        ok = True
+        reminders: list[timedelta] = []
+        value = self.get((*path, "reminders"))
+        if value is None:
+            self.problem(path, "a rule needs 'reminders': offsets like [10d, 5d, 1d, 0d], or []")
+            ok = False
+        elif not isinstance(value, list):
+            self.problem((*path, "reminders"), "'reminders' must be a list like [10d, 1d, 0d]")
+            ok = False
+        else:
+            for i in range(len(value)):
+                one = self.offset((*path, "reminders", i))
+                ok = ok and one is not None
+                if one is not None:
+                    reminders.append(one)
+        found: dict[str, tuple[str, ...] | None] = {}
+        for key, allowed, what in (
+            ("providers", providers(), "provider"),
+            ("kinds", KINDS, "connection kind"),
+            ("channels", CHANNELS, "channel"),
+        ):
+            if self.get((*path, key)) is None:
+                found[key] = None
+                continue
+            found[key] = self.names((*path, key), allowed, what)
+            ok = ok and found[key] is not None
+        if not ok:
+            return None
+        return Rule(
+            reminders=tuple(reminders),
+            providers=found["providers"],
+            kinds=found["kinds"],
+            channels=found["channels"] or CHANNELS,
+            line=self.doc.line_of(path),
+        )
+
+    def read(self, whole: bool) -> PolicyPatch | None:
+        """The policy (``whole``) or the override of one at ``self.base``."""
+        top = self.keys(self.base, KEYS, "a policy")
+        if top is None:
+            return None
+        count = len(self.problems)
+        changes: dict[str, Any] = {}
+        rules: tuple[Rule, ...] = ()
+        if "name" in top:
+            if isinstance(top["name"], str) and top["name"]:
+                changes["name"] = top["name"]
+            else:
+                self.problem((*self.base, "name"), "'name' must be text, like 'quieter'")
+        if "send_at" in top:
+            text = top["send_at"]
+            m = _HHMM.fullmatch(str(text).strip()) if isinstance(text, str) else None
+            if m is None:
+                self.problem(
+                    (*self.base, "send_at"),
+                    f'\'send_at\' must be a time of day "HH:MM" in quotes, like "09:00"; '
+                    f"got {text!r}",
+                )
+            else:
+                changes["send_at"] = time(int(m.group(1)), int(m.group(2)))
+        if "banner_advance" in top:
+            value = top["banner_advance"]
+            if value == "never" or value is None:
+                changes["banner_advance"] = None
+            else:
+                advance = self.offset((*self.base, "banner_advance"), "'banner_advance'")
+                if advance is not None:
+                    changes["banner_advance"] = advance
+        if "invalid" in top:
+            path = (*self.base, "invalid")
+            inv = self.keys(path, INVALID_KEYS, "'invalid'")
+            if inv is not None:
+                if "channels" in inv:
+                    if inv["channels"] == []:
+                        changes["invalid_channels"] = ()
+                    else:
+                        channels = self.names((*path, "channels"), CHANNELS, "channel")
+                        if channels is not None:
+                            changes["invalid_channels"] = channels
+                if "opt_out_silences" in inv:
+                    if isinstance(inv["opt_out_silences"], bool):
+                        changes["opt_out_silences_invalid"] = inv["opt_out_silences"]
+                    else:
+                        self.problem(
+                            (*path, "opt_out_silences"),
+                            "'opt_out_silences' must be true or false",
+                        )
+        if "rules" in top:
+            path = (*self.base, "rules")
+            if not isinstance(top["rules"], list):
+                self.problem(path, "'rules' must be a list of rules like {reminders: [10d]}")
+            else:
+                found = [self.rule((*path, i)) for i in range(len(top["rules"]))]
+                rules = tuple(r for r in found if r is not None)
+        elif whole:
+            self.problem(self.base, "a policy needs 'rules', like [{reminders: [10d, 0d]}]")
+        if len(self.problems) > count:
+            return None
+        return PolicyPatch(changes, rules, self.file)
+
+
+@dataclass(frozen=True)
+class PolicyPatch:
+    """What a policy file or a scenario's ``policy:`` says: settings and rules."""
+
+    changes: dict[str, Any]
+    rules: tuple[Rule, ...]
+    source: str = ""
+
+    def apply(self, base: PolicySet) -> PolicySet:
+        """``base`` with these settings; these rules first (first match wins)."""
+        return replace(base, **self.changes, rules=self.rules + base.rules)
+
+
+def read_policy(
+    doc: Document, file: str, *, at: DataPath = (), whole: bool = True
+) -> tuple[PolicyPatch | None, list[Problem]]:
+    """Read the policy mapping at ``at`` of ``doc``: a whole policy, or an override."""
+    reader = _Reader(file, doc, at)
+    return reader.read(whole), reader.problems
+
+
+def load_policy(path: str | Path) -> PolicySet:
+    """A policy file, or :class:`PolicyError` with every ``file:line:`` problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as e:
+        raise PolicyError(
+            [Problem(file, 0, f"cannot read the policy file: {e.strerror or e}")]
+        ) from None
+    except UnicodeDecodeError as e:
+        raise PolicyError([Problem(file, 0, f"not UTF-8 text ({e.reason})")]) from None
+    docs, problems = load_documents(text, file)
+    docs = [d for d in docs if d.data is not None]
+    if not problems and len(docs) != 1:
+        problems.append(
+            Problem(file, 1, "a policy file holds exactly one YAML document with 'rules:'")
+        )
+    if problems:
+        raise PolicyError(problems)
+    patch, problems = read_policy(docs[0], file)
+    if problems or patch is None:
+        raise PolicyError(problems)
+    return patch.apply(PolicySet(name=Path(path).stem, rules=(), source=file))
+
+
+@cache
+def default_policy() -> PolicySet:
+    """The packaged policy of the products in the field."""
+    ref = resources.files("conntrack").joinpath("policies", "default.yaml")
+    with resources.as_file(ref) as path:
+        return load_policy(path)
