@@ -783,3 +783,29 @@ def test_non_ascii_round_trips_through_the_outbox_file(tmp_path: Path) -> None:
     outbox.write([e])
     (entry,) = outbox.load()
     assert entry.email == e
+
+
+def test_run_delivers_a_scenarios_emails_over_smtp_and_keeps_what_fails(
+    tmp_path: Path, smtp_server: SmtpServer, refused_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The whole path a product team uses: run → SMTP; a refused server → deliver later."""
+    from conntrack.cli import main
+
+    scenario = str(Path(__file__).parent.parent / "scenarios" / "facebook_60_day_lifespan.yaml")
+    outbox = tmp_path / "out.jsonl"
+    args = ["run", scenario, "--outbox", str(outbox), "--attempts", "1"]
+    assert main([*args, "--smtp", f"127.0.0.1:{refused_port}"]) == 1  # passed, not delivered
+    assert "not delivered" in capsys.readouterr().out
+    kept = lines(outbox)
+    assert kept and all(line["status"] == "failed" for line in kept)
+    assert "Connection refused" in kept[0]["error"]
+    # The next run will not overwrite emails that still wait to be delivered.
+    assert main(args) == 2
+    assert "still holds" in capsys.readouterr().err
+    assert main(["deliver", str(outbox), "--smtp", f"{smtp_server.host}:{smtp_server.port}"]) == 0
+    assert {line["status"] for line in lines(outbox)} == {"sent"}
+    got = smtp_server.messages
+    assert len(got) == len(kept)
+    assert {m["Subject"] for m in got} == {line["subject"] for line in kept}
+    assert all("Reconnect: https://app.conntrack.test/connections/fb/reconnect" in m.get_content()
+               for m in got)  # fmt: skip

@@ -3,6 +3,7 @@
 ``conntrack run PATH...``       replay scenarios; exit 0 all pass, 1 an expectation
                                 failed, 2 invalid input
 ``conntrack validate PATH...``  load and validate only
+``conntrack deliver OUTBOX``    (re)deliver an outbox file's emails over SMTP / webhook
 ``conntrack notifications PATH`` the notification schedule (table, --csv, --json),
                                 ``--policy FILE``, ``--compare FILE``
 ``conntrack serve``             the fake providers over HTTP (default 127.0.0.1:8400)
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         "--html", metavar="FILE", help="write one self-contained HTML page of every scenario"
     )
     run.add_argument("--outbox", metavar="FILE", help="write every email as JSON lines")
+    from ._delivery import add_deliver_arguments, add_delivery_options
+
+    add_delivery_options(run)
     run.add_argument(
         "--policy",
         metavar="FILE",
@@ -80,6 +84,12 @@ def _parser() -> argparse.ArgumentParser:
     notes.add_argument("--csv", metavar="FILE", help="write the schedule as CSV ('-': stdout)")
     notes.add_argument("--json", metavar="FILE", help="write schedule and summary as JSON ('-')")
     notes.add_argument("--color", choices=["auto", "always", "never"], default="auto")
+
+    dlv = sub.add_parser(
+        "deliver",
+        help="deliver the pending and failed emails of an outbox file (SMTP, webhook)",
+    )
+    add_deliver_arguments(dlv)
 
     val = sub.add_parser("validate", help="load and validate scenarios without running them")
     val.add_argument("paths", nargs="+", metavar="PATH")
@@ -144,6 +154,12 @@ def cmd_notifications(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_deliver(args: argparse.Namespace) -> int:
+    from ._delivery import cmd_deliver
+
+    return cmd_deliver(args)
+
+
 def _write(target: str, text: str) -> None:
     if target == "-":
         sys.stdout.write(text)
@@ -153,11 +169,26 @@ def _write(target: str, text: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ._console import make_console, print_result
+    from ._delivery import OutboxFile, deliver, sinks_from_args
     from ._notify import JsonlOutbox, Outbox
     from ._report import json_report, junit_report
     from .scenario._runner import run_scenario
 
     policy = _policy(args.policy)
+    sinks = sinks_from_args(args)
+    if sinks and not args.outbox:
+        raise InputError(
+            "--smtp/--webhook need --outbox FILE: every email is kept there with its "
+            "delivery status, so none is lost when a server refuses it"
+        )
+    if args.outbox and Path(args.outbox).exists():
+        waiting = [e for e in OutboxFile(args.outbox).load() if e.status == "failed"]
+        if waiting:
+            raise InputError(
+                f"--outbox {args.outbox} still holds {len(waiting)} email(s) that could not "
+                f"be delivered; send them with 'conntrack deliver {args.outbox} …' or "
+                "choose another --outbox file"
+            )
     scenarios = _load(args.paths)
     console = make_console(args.color)
     jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
@@ -177,6 +208,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             jsonl.close()
     failed = sum(not r.passed for r in results)
     print(f"\n{len(results) - failed} passed, {failed} failed")
+    if sinks:
+        report = deliver(OutboxFile(args.outbox), sinks, attempts=args.attempts)
+        print(report.summary())
+        if not report.ok:
+            return EXIT_FAILED  # the summary says which, and they wait in the outbox
     if args.json:
         Path(args.json).write_text(json_report(results), encoding="utf-8")
     if args.junit:
@@ -222,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "validate": cmd_validate,
         "serve": cmd_serve,
         "notifications": cmd_notifications,
+        "deliver": _cmd_deliver,
     }[args.command]
     try:
         return handler(args)
