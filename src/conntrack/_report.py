@@ -155,6 +155,8 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "file": s.where.file,
         "line": s.where.line,
         "seed": s.seed,
+        "policy": result.policy.name if result.policy else "default",
+        "timezone": s.company.timezone,
         "start": format_instant(s.start),
         "until": format_instant(s.start + s.until),
         "passed": result.passed,
