@@ -94,6 +94,8 @@ class ConnectionActor:
         """The permissions the product asks for (``None``: the profile's defaults)."""
         self.identity: str | None = None
         """The provider's user id of the connection's account (from its first token)."""
+        self.last_login: datetime | None = None
+        """When the tokens in force were obtained (connect, reconnect or add)."""
         self.client = client
         self.subject = subject
         self.account_id = account_id
@@ -240,6 +242,7 @@ class ConnectionActor:
         self.token = info
         self._generation += 1
         self._quiet = None
+        self.last_login = now
         if self.identity is None or adding:
             self.identity = info.user_id
         if adding and msg.account_id:
@@ -470,6 +473,8 @@ class WorldEvent:
     account: str | None = None
     popup: str | None = None
     decline: tuple[str, ...] | str | None = None
+    after_send: datetime | None = None
+    """A reaction to an email sent then: dropped if someone reconnected since."""
 
 
 class ScenarioDriver:
@@ -523,6 +528,9 @@ class ScenarioDriver:
             if ev.connection is None:
                 self._company(ev)
             elif ev.event in ("connect", "reconnect", "add"):
+                last = self.actors[ev.connection].last_login
+                if ev.after_send is not None and last is not None and last > ev.after_send:
+                    continue  # already reconnected since that email
                 await self._login(ev)
             elif ev.event == "disconnect":
                 actor = self.actors[ev.connection]

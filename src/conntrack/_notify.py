@@ -167,6 +167,7 @@ class Notifier:
         *,
         tz: ZoneInfo | None = None,
         send_at: time = time(9, 0),
+        on_send: Callable[[Subject, str, datetime], None] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.recorder = recorder
@@ -178,6 +179,8 @@ class Notifier:
         """The policy of each (provider, kind); others get :func:`policy_for`'s."""
         self.tz = tz or ZoneInfo("UTC")
         self.send_at = send_at
+        self.on_send = on_send
+        """Called after each send (subject, kind, instant): how people react to it."""
         self._pending: dict[str, list[Timer]] = {}
         self._shown: dict[str, tuple[str, str, str]] = {}
         self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}
@@ -351,3 +354,5 @@ class Notifier:
             self.recorder.add(email)
             for outbox in self.outboxes:
                 outbox.deliver(email)
+        if recipients and self.on_send is not None:
+            self.on_send(subject, kind, at)

@@ -4,6 +4,8 @@
                                 failed, 2 invalid input
 ``conntrack validate PATH...``  load and validate only
 ``conntrack deliver OUTBOX``    (re)deliver an outbox file's emails over SMTP / webhook
+``conntrack population``       a seeded customer base over time: daily series (CSV, JSON,
+                                PNG, HTML)
 ``conntrack notifications PATH`` the notification schedule (table, --csv, --json),
                                 ``--policy FILE``, ``--compare FILE``
 ``conntrack serve``             the fake providers over HTTP (default 127.0.0.1:8400)
@@ -85,6 +87,36 @@ def _parser() -> argparse.ArgumentParser:
     notes.add_argument("--json", metavar="FILE", help="write schedule and summary as JSON ('-')")
     notes.add_argument("--color", choices=["auto", "always", "never"], default="auto")
 
+    pop = sub.add_parser(
+        "population",
+        help="simulate a seeded customer base for a while: daily series of emails, states, "
+        "reconnects and data gaps",
+    )
+    pop.add_argument(
+        "--config", metavar="FILE", help="population, disruption and behaviour model (YAML)"
+    )
+    pop.add_argument("--companies", type=int, help="how many companies (overrides the file)")
+    pop.add_argument("--days", type=int, help="how many days (overrides the file)")
+    pop.add_argument("--seed", type=int, help="the seed (overrides the file)")
+    pop.add_argument("--policy", metavar="FILE", help="the notification policy in force")
+    pop.add_argument(
+        "--transport",
+        choices=["direct", "asgi"],
+        default="direct",
+        help="direct (default): each connection woken only when something changes it; "
+        "asgi: every company through the full stack (fakes over HTTP, every sync a request); "
+        "both give the same series",
+    )
+    pop.add_argument("--workers", type=int, default=1, help="processes, sharded by company")
+    pop.add_argument(
+        "--out",
+        metavar="DIR",
+        default="population",
+        help="where to write series.csv, "
+        "series.json, series.png and report.html (default ./population)",
+    )
+    pop.add_argument("--no-progress", action="store_true", help="no progress bar")
+
     dlv = sub.add_parser(
         "deliver",
         help="deliver the pending and failed emails of an outbox file (SMTP, webhook)",
@@ -151,6 +183,63 @@ def cmd_notifications(args: argparse.Namespace) -> int:
         _write(
             args.json, json_parts[0] if len(json_parts) == 1 else "[" + ",".join(json_parts) + "]\n"
         )
+    return EXIT_OK
+
+
+def cmd_population(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ._console import make_console
+    from .population import load_population, run_sharded
+    from .population._report import summary_table, write_outputs
+
+    spec = load_population(args.config)
+    overrides = {k: getattr(args, k) for k in ("companies", "days", "seed")}
+    for key, value in overrides.items():
+        if value is not None and value < (0 if key == "seed" else 1):
+            raise InputError(
+                f"--{key} must be {'0' if key == 'seed' else '1'} or more, got {value}"
+            )
+    spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    if args.workers < 1:
+        raise InputError(f"--workers must be 1 or more, got {args.workers}")
+    policy = _policy(args.policy)
+    console = make_console("auto")
+    t0 = time.perf_counter()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.no_progress,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"{spec.companies} companies x {spec.days} days", total=spec.companies)
+        series = run_sharded(
+            spec,
+            workers=args.workers,
+            transport=args.transport,
+            policy=policy,
+            progress=lambda n: bar.advance(task, n),
+        )
+    wall = time.perf_counter() - t0
+    meta = {
+        "seed": spec.seed,
+        "companies": spec.companies,
+        "days": spec.days,
+        "start": spec.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "transport": args.transport,
+        "workers": args.workers,
+        "policy": policy.name if policy else "default",
+    }
+    written = write_outputs(series, Path(args.out), meta=meta, wall=wall)
+    console.print(summary_table(series, meta, wall))
+    for path in written:
+        print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -259,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve,
         "notifications": cmd_notifications,
         "deliver": _cmd_deliver,
+        "population": cmd_population,
     }[args.command]
     try:
         return handler(args)

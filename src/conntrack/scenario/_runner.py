@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from random import Random
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -79,15 +80,25 @@ def run_scenario(
     outboxes: list[Outbox] | None = None,
     exact_sync: bool = False,
     policy: PolicySet | None = None,
+    react: Reacting | None = None,
 ) -> RunResult:
     """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision);
     ``policy`` is the notification policy in force (default: the packaged one), under
-    the scenario's own ``policy:`` overrides."""
+    the scenario's own ``policy:`` overrides; ``react(connection, kind, sent_at)`` says
+    after how long someone reconnects after an email (``None``: nobody) — the user
+    behaviour of population runs."""
     sim = SimClock(scenario.start)
     t0 = time.perf_counter()
     in_force = policy_in_force(scenario, policy)
     result: RunResult = trio.run(
-        _run, scenario, sim, list(outboxes or []), exact_sync, in_force, clock=sim.mock_clock
+        _run,
+        scenario,
+        sim,
+        list(outboxes or []),
+        exact_sync,
+        in_force,
+        react,
+        clock=sim.mock_clock,
     )
     result.policy = in_force
     result.stats.wall_seconds = time.perf_counter() - t0
@@ -100,8 +111,16 @@ def policy_in_force(scenario: Scenario, base: PolicySet | None = None) -> Policy
     return scenario.policy.apply(policy) if scenario.policy else policy
 
 
+Reacting = Callable[[str, str, datetime], timedelta | None]
+
+
 async def _run(
-    scenario: Scenario, sim: SimClock, outboxes: list[Outbox], exact_sync: bool, policy: PolicySet
+    scenario: Scenario,
+    sim: SimClock,
+    outboxes: list[Outbox],
+    exact_sync: bool,
+    policy: PolicySet,
+    react: Reacting | None,
 ) -> RunResult:
     start, until = scenario.start, scenario.start + scenario.until
     # The profile in force for each protocol: the one the scenario's connections name.
@@ -140,6 +159,9 @@ async def _run(
             },
             tz=ZoneInfo(scenario.company.timezone),
             send_at=policy.send_at,
+            on_send=None
+            if react is None
+            else (lambda subject, kind, at: reaction(subject, kind, at)),
         )
         creds: dict[str, AppCredentials] = {}
         app_settings = {
@@ -232,6 +254,13 @@ async def _run(
             notifier=notifier,
             people=by_id,
         )
+
+        def reaction(subject: Subject, kind: str, at: datetime) -> None:
+            assert react is not None
+            delay = react(subject.connection, kind, at)
+            if delay is not None:
+                driver.plan(WorldEvent(at + delay, "reconnect", subject.connection, after_send=at))
+
         for cid, spec in scenario.connections.items():
             driver.plan(WorldEvent(start + spec.connect_at, "connect", cid, spec.connected_by))
         for ev in scenario.timeline:

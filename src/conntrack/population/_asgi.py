@@ -1,0 +1,87 @@
+"""The full-stack engine of population runs (``--transport asgi``): every company is a
+scenario replayed by the actor engine — fakes over in-process HTTP, OAuth clients, the
+notifier — with the population's user behaviour hooked to every email. Slow (every
+sync is a request), exact: the direct engine must give the same series."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .._lifecycle import TransitionRecord
+from .._policy import PolicySet
+from .._records import EmailRecord
+from ..scenario._model import CompanySpec, ConnectionSpec, Scenario, TimelineEvent, Where
+from ..scenario._runner import run_scenario
+from ._generate import Company, reaction_delay
+from ._model import PopulationSpec
+from ._series import Series
+
+
+def as_scenario(spec: PopulationSpec, company: Company) -> Scenario:
+    where = Where(f"<population company {company.id}>", 0)
+    connections = {
+        c.id: ConnectionSpec(
+            id=c.id,
+            provider=c.provider,
+            kind=c.kind,
+            connected_by="user1",
+            sync_every=spec.sync_every,
+            where=where,
+            connect_at=c.connect_at - spec.start,
+        )
+        for c in company.connections
+    }
+    timeline = sorted(
+        (
+            TimelineEvent(d.at - spec.start, d.event, c.id, where)
+            for c in company.connections
+            for d in c.disruptions
+        ),
+        key=lambda e: (e.at, e.connection or "", e.event),
+    )
+    return Scenario(
+        name=company.id,
+        seed=spec.seed * 1_000_003 + company.index,
+        start=spec.start,
+        until=timedelta(days=spec.days),
+        company=CompanySpec(
+            users=len(company.users), opt_out=tuple(u for u, out in company.users if out)
+        ),
+        connections=connections,
+        timeline=tuple(timeline),
+        expect=(),
+        where=where,
+    )
+
+
+def simulate_company(
+    spec: PopulationSpec, company: Company, policy: PolicySet, series: Series
+) -> None:
+    scenario = as_scenario(spec, company)
+
+    def react(connection: str, kind: str, at: datetime) -> timedelta | None:
+        return reaction_delay(spec.seed, company.id, connection, at, kind, spec.behaviour.get(kind))
+
+    result = run_scenario(scenario, policy=policy, react=react)
+    tl = result.timeline
+    for rec in tl.records_only:
+        if isinstance(rec, EmailRecord):
+            series.email(rec.at, rec.kind, 1)
+    for cid in scenario.connections:
+        changes: list[tuple[datetime, str]] = []
+        first = tl.initial.get(cid)
+        if first is not None:
+            changes.append(first)
+        for t in tl.transitions(cid):
+            if t.trigger == "reconnect":
+                series.reconnect(t.at)
+            if t.dest != t.source:
+                changes.append((t.at, t.dest))
+        series.lifeline(changes)
+        for gap in tl.gaps.get(cid, []):
+            series.gap(gap.start, gap.end)
+    series.connections += len(scenario.connections)
+    series.companies += 1
+
+
+__all__ = ["TransitionRecord", "as_scenario", "simulate_company"]

@@ -1,0 +1,96 @@
+"""The customer base: companies, their users and connections, and what befalls them.
+
+Everything is drawn from random generators seeded by the population's seed and the
+company's index, so company ``i`` is the same whatever else is generated, in whatever
+order and in whichever worker process: the base shards by company.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ._model import PopulationSpec, Reaction
+
+YEAR = 365 * 86400
+
+
+@dataclass(frozen=True)
+class Disruption:
+    at: datetime
+    event: str
+
+
+@dataclass(frozen=True)
+class Conn:
+    id: str
+    provider: str
+    kind: str
+    connect_at: datetime
+    disruptions: tuple[Disruption, ...]
+
+
+@dataclass(frozen=True)
+class Company:
+    index: int
+    id: str
+    users: tuple[tuple[str, bool], ...]
+    """``(user id, opted out of reminders)``, in order."""
+    connections: tuple[Conn, ...]
+
+    @property
+    def reminded(self) -> int:
+        """How many users get a reminder email."""
+        return sum(not out for _, out in self.users)
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    names = [n for n, w in weights.items() if w > 0]
+    return rng.choices(names, weights=[weights[n] for n in names])[0]
+
+
+def company(spec: PopulationSpec, index: int) -> Company:
+    """Company ``index`` of the base (0-based)."""
+    rng = random.Random(f"{spec.seed}:company:{index}")
+    users = tuple(
+        (f"user{u}", rng.random() < spec.opt_out) for u in range(1, rng.randint(*spec.users) + 1)
+    )
+    conns = []
+    end = spec.until
+    for c in range(rng.randint(*spec.connections)):
+        provider = _pick(rng, spec.providers)
+        kind = _pick(rng, spec.kinds)
+        connect_at = spec.start + timedelta(seconds=rng.randrange(86400))
+        events = []
+        for name, rate in sorted(spec.disruptions.items()):
+            if rate <= 0:
+                continue
+            t = connect_at
+            while True:
+                t += timedelta(seconds=math.ceil(rng.expovariate(rate / YEAR)))
+                if t >= end:
+                    break
+                events.append(Disruption(t, name))
+        events.sort(key=lambda d: (d.at, d.event))
+        conns.append(Conn(f"k{c + 1}", provider, kind, connect_at, tuple(events)))
+    return Company(index, f"c{index:06d}", users, tuple(conns))
+
+
+def reaction_delay(
+    seed: int, company_id: str, conn: str, at: datetime, kind: str, reaction: Reaction | None
+) -> timedelta | None:
+    """When someone reconnects after the ``kind`` email sent at ``at`` (``None``: nobody).
+
+    Drawn from a generator keyed by the email itself, so every engine that sends the same
+    email at the same instant gets the same answer.
+    """
+    if reaction is None or reaction.reconnect <= 0:
+        return None
+    rng = random.Random(f"{seed}:{company_id}:{conn}:{at.isoformat()}:{kind}")
+    if rng.random() >= reaction.reconnect:
+        return None
+    median = reaction.median.total_seconds()
+    seconds = median * math.exp(rng.gauss(0.0, reaction.spread)) if reaction.spread else median
+    return timedelta(seconds=max(1, round(seconds)))

@@ -1,0 +1,282 @@
+"""A population: a seeded customer base, a disruption model and a user-behaviour model.
+
+Written as YAML (every key optional; the defaults make a plausible base)::
+
+    companies: 1000
+    days: 365
+    start: 2026-01-05T00:00:00Z
+    seed: 1
+    users: [1, 5]                 # users per company, uniform inclusive
+    connections: [1, 4]           # connections per company
+    sync_every: 6h
+    opt_out: 0.1                  # share of users who opted out of reminder emails
+    providers: {facebook: 40, instagram-facebook: 15, instagram: 5, linkedin: 15,
+                tiktok: 10, twitter: 10, google: 5}        # mix (weights)
+    kinds: {owned: 80, monitored: 15, paid: 5}
+    disruptions:                  # yearly rate per connection (a Poisson process)
+      password_change: 0.4
+      app_removed: 0.1
+      username_change: 0.05
+    behaviour:                    # per email kind: does someone reconnect after it, when
+      expiry_reminder: {reconnect: 0.35, after: {median: 1d, spread: 1.0}}
+      invalid: {reconnect: 0.7, after: {median: 12h, spread: 0.8}}
+
+``after`` is a log-normal delay (``median`` and ``spread`` = sigma of its logarithm).
+Problems are reported as ``file:line: message`` like scenario files.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .._durations import DurationError, parse_duration, parse_instant
+from .._exceptions import Problem, ScenarioError
+from .._profiles import providers
+from ..scenario._marks import Document, load_documents
+from ..scenario._marks import Path as DataPath
+
+#: The account events a population's disruption model may use.
+DISRUPTIONS = ("password_change", "app_removed", "username_change")
+EMAIL_KINDS = ("expiry_reminder", "invalid")
+KINDS = ("owned", "monitored", "paid")
+KEYS = (
+    "companies", "days", "start", "seed", "users", "connections", "sync_every", "opt_out",
+    "providers", "kinds", "disruptions", "behaviour",
+)  # fmt: skip
+
+
+class PopulationError(ScenarioError):
+    """A population file that does not load: every problem, each with file:line."""
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """After an email of one kind: the chance someone reconnects, and the delay."""
+
+    reconnect: float
+    median: timedelta
+    spread: float
+
+
+@dataclass(frozen=True)
+class PopulationSpec:
+    companies: int = 100
+    days: int = 365
+    start: datetime = datetime(2026, 1, 5, tzinfo=UTC)
+    seed: int = 1
+    users: tuple[int, int] = (1, 5)
+    connections: tuple[int, int] = (1, 4)
+    sync_every: timedelta = timedelta(hours=6)
+    opt_out: float = 0.1
+    providers: dict[str, float] = field(
+        default_factory=lambda: {
+            "facebook": 40.0,
+            "instagram-facebook": 15.0,
+            "instagram": 5.0,
+            "linkedin": 15.0,
+            "tiktok": 10.0,
+            "twitter": 10.0,
+            "google": 5.0,
+        }
+    )
+    kinds: dict[str, float] = field(
+        default_factory=lambda: {"owned": 80.0, "monitored": 15.0, "paid": 5.0}
+    )
+    disruptions: dict[str, float] = field(
+        default_factory=lambda: {"password_change": 0.4, "app_removed": 0.1,
+                                 "username_change": 0.05}
+    )  # fmt: skip
+    behaviour: dict[str, Reaction] = field(
+        default_factory=lambda: {
+            "expiry_reminder": Reaction(0.35, timedelta(days=1), 1.0),
+            "invalid": Reaction(0.7, timedelta(hours=12), 0.8),
+        }
+    )
+
+    @property
+    def until(self) -> datetime:
+        return self.start + timedelta(days=self.days)
+
+
+def _suggest(value: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+class _Reader:
+    def __init__(self, file: str, doc: Document) -> None:
+        self.file, self.doc = file, doc
+        self.problems: list[Problem] = []
+
+    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
+        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
+        self.problems.append(Problem(self.file, line, message))
+
+    def keys(
+        self, value: dict[str, Any], path: DataPath, allowed: Sequence[str], what: str
+    ) -> None:
+        for name in value:
+            if name not in allowed:
+                self.problem((*path, name), f"unknown {what} '{name}'{_suggest(name, allowed)} "
+                             f"(allowed: {', '.join(allowed)})", key=True)  # fmt: skip
+
+    def count(self, value: Any, path: DataPath, low: int = 1) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            self.problem(path, f"'{path[-1]}' must be a whole number >= {low}; got {value!r}")
+            return None
+        return value
+
+    def share(self, value: Any, path: DataPath) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            self.problem(path, f"'{path[-1]}' must be a share between 0 and 1; got {value!r}")
+            return None
+        return float(value)
+
+    def range_(self, value: Any, path: DataPath) -> tuple[int, int] | None:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = [value, value]
+        if (
+            not isinstance(value, list)
+            or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value)
+            or value[0] > value[1]
+        ):
+            self.problem(path, f"'{path[-1]}' must be a number >= 1 or a range [low, high] "
+                         f"like [1, 5]; got {value!r}")  # fmt: skip
+            return None
+        return (value[0], value[1])
+
+    def duration(self, value: Any, path: DataPath) -> timedelta | None:
+        try:
+            d = parse_duration(value)
+        except DurationError as e:
+            self.problem(path, f"'{path[-1]}': {e}")
+            return None
+        if d <= timedelta(0):
+            self.problem(path, f"'{path[-1]}' must be more than 0, like 6h")
+            return None
+        return d
+
+    def weights(
+        self, value: Any, path: DataPath, allowed: Sequence[str], what: str
+    ) -> dict[str, float] | None:
+        if not isinstance(value, dict) or not value:
+            self.problem(path, f"'{path[-1]}' must be a mapping of {what} to weights, like "
+                         f"{{{allowed[0]}: 1}}")  # fmt: skip
+            return None
+        out: dict[str, float] = {}
+        for name, w in value.items():
+            if name not in allowed:
+                self.problem((*path, name), f"unknown {what} '{name}'{_suggest(name, allowed)} "
+                             f"(allowed: {', '.join(allowed)})", key=True)  # fmt: skip
+            elif isinstance(w, bool) or not isinstance(w, int | float) or w < 0:
+                self.problem((*path, name), f"the weight of '{name}' must be a number >= 0")
+            else:
+                out[name] = float(w)
+        if out and not any(out.values()):
+            self.problem(path, f"'{path[-1]}': at least one weight must be more than 0")
+        return out
+
+    def read(self) -> PopulationSpec | None:
+        data = self.doc.data
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            self.problem((), "a population file is a mapping of keys like 'companies:', 'days:'")
+            return None
+        self.keys(data, (), KEYS, "key")
+        spec: dict[str, Any] = {}
+        for key in ("companies", "days"):
+            if key in data:
+                spec[key] = self.count(data[key], (key,))
+        if "seed" in data:
+            spec["seed"] = self.count(data["seed"], ("seed",), low=0)
+        if "start" in data:
+            try:
+                spec["start"] = parse_instant(str(data["start"]))
+            except DurationError as e:
+                self.problem(("start",), f"'start': {e}")
+        for key in ("users", "connections"):
+            if key in data:
+                spec[key] = self.range_(data[key], (key,))
+        if "sync_every" in data:
+            spec["sync_every"] = self.duration(data["sync_every"], ("sync_every",))
+        if "opt_out" in data:
+            spec["opt_out"] = self.share(data["opt_out"], ("opt_out",))
+        if "providers" in data:
+            spec["providers"] = self.weights(data["providers"], ("providers",), providers(),
+                                             "provider")  # fmt: skip
+        if "kinds" in data:
+            spec["kinds"] = self.weights(data["kinds"], ("kinds",), KINDS, "connection kind")
+        if "disruptions" in data:
+            spec["disruptions"] = self.weights(data["disruptions"], ("disruptions",),
+                                               DISRUPTIONS, "disruption")  # fmt: skip
+        if "behaviour" in data:
+            spec["behaviour"] = self.behaviour(data["behaviour"])
+        if self.problems:
+            return None
+        return PopulationSpec(**{k: v for k, v in spec.items() if v is not None})
+
+    def behaviour(self, value: Any) -> dict[str, Reaction] | None:
+        path: DataPath = ("behaviour",)
+        if not isinstance(value, dict):
+            example = "{invalid: {reconnect: 0.7, after: {median: 12h, spread: 0.8}}}"
+            self.problem(path, f"'behaviour' must map email kinds to reactions, like {example}")
+            return None
+        self.keys(value, path, EMAIL_KINDS, "email kind")
+        out = dict(PopulationSpec().behaviour)
+        for kind in EMAIL_KINDS:
+            item = value.get(kind)
+            if item is None:
+                continue
+            here = (*path, kind)
+            if not isinstance(item, dict):
+                self.problem(here, f"'{kind}' must be {{reconnect: 0.5, after: {{median: 1d, "
+                             "spread: 1.0}}}}")  # fmt: skip
+                continue
+            self.keys(item, here, ("reconnect", "after"), "key")
+            share = self.share(item.get("reconnect", 0.0), (*here, "reconnect"))
+            after = item.get("after", {"median": "1d", "spread": 1.0})
+            if not isinstance(after, dict):
+                self.problem((*here, "after"), "'after' must be {median: 1d, spread: 1.0}")
+                continue
+            self.keys(after, (*here, "after"), ("median", "spread"), "key")
+            median = self.duration(after.get("median", "1d"), (*here, "after", "median"))
+            spread = after.get("spread", 1.0)
+            if isinstance(spread, bool) or not isinstance(spread, int | float) or spread < 0:
+                self.problem((*here, "after", "spread"), "'spread' must be a number >= 0")
+                continue
+            if share is not None and median is not None:
+                out[kind] = Reaction(share, median, float(spread))
+        return out
+
+
+def load_population(path: str | Path | None) -> PopulationSpec:
+    """A population file (``None``: the defaults), or :class:`PopulationError`."""
+    if path is None:
+        return PopulationSpec()
+    file = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as e:
+        raise PopulationError(
+            [Problem(file, 0, f"cannot read the file: {e.strerror or e}")]
+        ) from None
+    except UnicodeDecodeError as e:
+        raise PopulationError([Problem(file, 0, f"not UTF-8 text ({e.reason})")]) from None
+    docs, problems = load_documents(text, file)
+    if problems:
+        raise PopulationError(problems)
+    docs = [d for d in docs if d.data is not None] or docs[:1]
+    if len(docs) != 1:
+        raise PopulationError([Problem(file, 1, "a population file holds one YAML document")])
+    reader = _Reader(file, docs[0])
+    spec = reader.read()
+    if spec is None:
+        raise PopulationError(reader.problems)
+    return spec

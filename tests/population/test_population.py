@@ -1,0 +1,96 @@
+"""Population runs: the direct engine against the full stack, workers, the model file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conntrack.population import (
+    PopulationError,
+    PopulationSpec,
+    company,
+    load_population,
+    run_population,
+    run_sharded,
+)
+from conntrack.population._model import Reaction
+
+BUSY = PopulationSpec(
+    companies=6,
+    days=150,
+    seed=3,
+    connections=(1, 4),
+    # Every provider and kind, frequent disruptions and quick, likely reactions: every
+    # path of a connection's life happens in a small base.
+    providers={"facebook": 3, "instagram-facebook": 2, "instagram": 1, "linkedin": 1,
+               "tiktok": 1, "tiktok-2026": 1, "twitter": 1, "google": 1},
+    kinds={"owned": 2, "monitored": 1, "paid": 1},
+    disruptions={"password_change": 3.0, "app_removed": 1.5, "username_change": 1.0},
+    behaviour={
+        "expiry_reminder": Reaction(0.5, timedelta(days=1), 1.0),
+        "invalid": Reaction(0.8, timedelta(hours=12), 0.8),
+    },
+)  # fmt: skip
+
+
+def test_the_direct_engine_gives_the_full_stacks_series() -> None:
+    """The design wakes a connection only when something changes it; the asgi transport
+    syncs every connection every 6 h through HTTP into the fakes. Same series."""
+    direct = run_population(BUSY, transport="direct")
+    full = run_population(BUSY, transport="asgi")
+    summary = direct.summary()
+    # The base is busy enough to mean something.
+    assert direct.connections >= 10
+    assert summary["reconnects"] and summary["emails"]["invalid"]  # type: ignore[index]
+    assert summary["emails"]["expiry_reminder"]  # type: ignore[index]
+    assert direct.rows() == full.rows()
+
+
+def test_workers_give_the_same_series_as_one_process() -> None:
+    spec = PopulationSpec(companies=120, days=200, seed=9)
+    one = run_population(spec)
+    assert run_sharded(spec, workers=2, chunk=25).to_csv() == one.to_csv()
+
+
+def test_a_company_is_the_same_whatever_else_is_generated() -> None:
+    spec = PopulationSpec(companies=50, seed=4)
+    assert company(spec, 17) == company(PopulationSpec(companies=500, seed=4), 17)
+    assert company(spec, 17) != company(PopulationSpec(companies=50, seed=5), 17)
+
+
+def test_series_add_up() -> None:
+    spec = PopulationSpec(companies=80, days=120, seed=2)
+    s = run_population(spec)
+    for d in range(spec.days):
+        assert sum(s.states[k][d] for k in s.states) == s.connections
+    assert s.rows()[0]["date"] == "2026-01-05"
+
+
+def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "companies: 0\n"
+        "users: [5, 2]\n"
+        "providers: {facebok: 1}\n"
+        "disruptions: {password_chnage: 1}\n"
+        "behaviour: {invalid: {reconnect: 2}}\n"
+        "sync_every: -6h\n"
+        "colour: red\n"
+    )
+    with pytest.raises(PopulationError) as caught:
+        load_population(path)
+    got = [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+    assert got == [
+        "1: 'companies' must be a whole number >= 1; got 0",
+        "2: 'users' must be a number >= 1 or a range [low, high] like [1, 5]; got [5, 2]",
+        "3: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, "
+        "instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
+        "4: unknown disruption 'password_chnage' — did you mean 'password_change'? (allowed: "
+        "password_change, app_removed, username_change)",
+        "5: 'reconnect' must be a share between 0 and 1; got 2",
+        "6: 'sync_every': expected a duration like '20d 6h' (units w, d, h, m, s), got '-6h'",
+        "7: unknown key 'colour' (allowed: companies, days, start, seed, users, connections, "
+        "sync_every, opt_out, providers, kinds, disruptions, behaviour)",
+    ]
