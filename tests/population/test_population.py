@@ -94,3 +94,14 @@ def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
         "7: unknown key 'colour' (allowed: companies, days, start, seed, users, connections, "
         "sync_every, opt_out, providers, kinds, disruptions, behaviour)",
     ]
+
+
+def test_faker_names_each_company_and_its_people_the_same_way_every_time() -> None:
+    from conntrack.population import names
+
+    spec = PopulationSpec(companies=10, seed=4)
+    acme = company(spec, 3)
+    name, people = names(spec, acme)
+    assert len(people) == len(acme.users) and name
+    names(spec, company(spec, 7))  # another company in between changes nothing
+    assert names(spec, acme) == (name, people)

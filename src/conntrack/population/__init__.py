@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from .._policy import PolicySet, default_policy
-from ._generate import Company, company
+from ._generate import Company, company, names
 from ._model import PopulationError, PopulationSpec, load_population
 from ._series import Series
 
@@ -45,6 +45,7 @@ __all__ = [
     "Series",
     "company",
     "load_population",
+    "names",
     "run_population",
     "run_sharded",
 ]

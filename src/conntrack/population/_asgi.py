@@ -12,7 +12,7 @@ from .._policy import PolicySet
 from .._records import EmailRecord
 from ..scenario._model import CompanySpec, ConnectionSpec, Scenario, TimelineEvent, Where
 from ..scenario._runner import run_scenario
-from ._generate import Company, reaction_delay
+from ._generate import Company, names, reaction_delay
 from ._model import PopulationSpec
 from ._series import Series
 
@@ -45,7 +45,9 @@ def as_scenario(spec: PopulationSpec, company: Company) -> Scenario:
         start=spec.start,
         until=timedelta(days=spec.days),
         company=CompanySpec(
-            users=len(company.users), opt_out=tuple(u for u, out in company.users if out)
+            users=len(company.users),
+            opt_out=tuple(u for u, out in company.users if out),
+            name=names(spec, company)[0],
         ),
         connections=connections,
         timeline=tuple(timeline),

@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from faker import Faker
+
 from ._model import PopulationSpec, Reaction
 
 YEAR = 365 * 86400
@@ -94,3 +96,18 @@ def reaction_delay(
     median = reaction.median.total_seconds()
     seconds = median * math.exp(rng.gauss(0.0, reaction.spread)) if reaction.spread else median
     return timedelta(seconds=max(1, round(seconds)))
+
+
+_FAKER: Faker | None = None
+
+
+def names(spec: PopulationSpec, company_: Company) -> tuple[str, list[str]]:
+    """Company ``company_``'s name and its people's names, from faker, seeded by the
+    population's seed and the company's index. Drawn on demand (about 1 ms a company):
+    the direct engine needs only how many people there are."""
+    global _FAKER
+    if _FAKER is None:
+        _FAKER = Faker("en_US")
+        _FAKER.seed_instance(0)
+    _FAKER.random.seed(f"{spec.seed}:names:{company_.index}")
+    return _FAKER.company(), [_FAKER.name() for _ in company_.users]
