@@ -27,7 +27,8 @@ BUSY = PopulationSpec(
     providers={"facebook": 3, "instagram-facebook": 2, "instagram": 1, "linkedin": 1,
                "tiktok": 1, "tiktok-2026": 1, "twitter": 1, "google": 1},
     kinds={"owned": 2, "monitored": 1, "paid": 1},
-    disruptions={"password_change": 3.0, "app_removed": 1.5, "username_change": 1.0},
+    disruptions={"password_change": 3.0, "app_removed": 1.5, "username_change": 1.0,
+                 "checkpoint": 2.0, "admin_removed": 0.5},
     behaviour={
         "expiry_reminder": Reaction(0.5, timedelta(days=1), 1.0),
         "invalid": Reaction(0.8, timedelta(hours=12), 0.8),
@@ -88,11 +89,11 @@ def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
         "3: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, "
         "instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
         "4: unknown disruption 'password_chnage' — did you mean 'password_change'? (allowed: "
-        "password_change, app_removed, username_change)",
+        "password_change, app_removed, username_change, checkpoint, admin_removed)",
         "5: 'reconnect' must be a share between 0 and 1; got 2",
         "6: 'sync_every': expected a duration like '20d 6h' (units w, d, h, m, s), got '-6h'",
         "7: unknown key 'colour' (allowed: companies, days, start, seed, users, connections, "
-        "sync_every, opt_out, providers, kinds, disruptions, behaviour)",
+        "sync_every, opt_out, providers, kinds, disruptions, checkpoint_clears_after, behaviour)",
     ]
 
 

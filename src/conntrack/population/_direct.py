@@ -51,13 +51,39 @@ class ProviderFacts:
     notice: timedelta
     kills: frozenset[str]
     """Account events that kill the tokens issued before them."""
+    page_based: bool
+    """The connection is about a page, organization or channel the person administers:
+    losing that role (``admin_removed``) makes every read fail, for good."""
+    checkpoint_blocks_reads: bool
+    """Reads fail while the account is held at a checkpoint (LinkedIn, Google), whether
+    or not the checkpoint killed the tokens."""
+    login_wait: timedelta
+    """After a checkpoint is cleared, logins wait this long (``checkpoint_login_wait``)."""
 
 
 @cache
 def facts(name: str) -> ProviderFacts:
     profile = load_profile(name)
-    return ProviderFacts(_lifespan(profile), profile.lifetime("notice_window") or timedelta(0),
-                         _kills(profile))  # fmt: skip
+    kills = _kills(profile)
+    page_based = name in PAGE_BASED
+    return ProviderFacts(
+        lifespan=_lifespan(profile),
+        notice=profile.lifetime("notice_window") or timedelta(0),
+        # A Facebook admin_removed kills page tokens only; the product reads with the
+        # user token, which then fails on the page: a page-role break, not a kill.
+        kills=kills - {"admin_removed"} if page_based else kills,
+        page_based=page_based,
+        checkpoint_blocks_reads=profile.protocol in ("linkedin", "google"),
+        login_wait=_optional(profile, "checkpoint_login_wait"),
+    )
+
+
+#: Profiles whose connection is about a page/organization/channel (see clients' RESOURCES).
+PAGE_BASED = frozenset({"facebook", "instagram-facebook", "linkedin", "google"})
+
+
+def _optional(p: Profile, key: str) -> timedelta:
+    return (p.lifetime(key) or timedelta(0)) if key in p.settings else timedelta(0)
 
 
 def _lifespan(p: Profile) -> timedelta | None:
@@ -174,8 +200,29 @@ def _simulate(
 
     plan(conn.connect_at, PRIORITY_WORLD, _CONNECT)
     for d in conn.disruptions:
-        if d.event in f.kills:
-            plan(d.at, PRIORITY_WORLD, _EVENT, d.at)
+        plan(d.at, PRIORITY_WORLD, _EVENT, d.event)
+
+    # What the provider account is going through (the fake's account flags).
+    at_checkpoint = False
+    cleared_at: datetime | None = None
+    admin = True
+
+    def broken() -> bool:
+        """Whether a read fails now for the account's state (not for a dead token)."""
+        return (f.page_based and not admin) or (f.checkpoint_blocks_reads and at_checkpoint)
+
+    def refused(at: datetime) -> bool:
+        """Whether a login now is refused, or its first read fails."""
+        if at_checkpoint or broken():
+            return True
+        return cleared_at is not None and at < cleared_at + f.login_wait
+
+    def detect_from(at: datetime) -> None:
+        """The first sync at or after ``at`` (world events come first at an instant), on
+        the grid that started at the last login, will see the trouble."""
+        assert last_login is not None
+        steps = -((last_login - at) // every)  # ceil
+        plan(last_login + steps * every, PRIORITY_SYNC, _DETECT, generation)
 
     while agenda:
         at, _, _, action, payload = heapq.heappop(agenda)
@@ -184,16 +231,24 @@ def _simulate(
             changes.append((at, state))
             login(at)
         elif action == _EVENT:
-            if issued is not None and dead_since is None and issued <= at:
+            event = payload
+            if event == "checkpoint":
+                at_checkpoint = True
+            elif event == "checkpoint_cleared":
+                at_checkpoint, cleared_at = False, at
+            elif event == "admin_removed":
+                admin = False
+            if issued is None or state not in HEALTHY:
+                continue
+            if event in f.kills and dead_since is None and issued <= at:
                 dead_since = at
-                if state in HEALTHY:
-                    # The first sync at or after the event sees it (world events come first
-                    # at an instant), on the grid that started at the last login.
-                    assert last_login is not None
-                    steps = -((last_login - at) // every)  # ceil
-                    plan(last_login + steps * every, PRIORITY_SYNC, _DETECT, generation)
+                detect_from(at)
+            elif broken():
+                detect_from(at)
         elif action == _DETECT:
-            if payload == generation and state in HEALTHY and move("invalidate", at):
+            if payload != generation or state not in HEALTHY:
+                continue
+            if (dead_since is not None or broken()) and move("invalidate", at):
                 gap_start = at
                 if pol.invalid_email:
                     email("invalid", at, invalid_to)
@@ -211,6 +266,8 @@ def _simulate(
             assert isinstance(sent, datetime)
             if last_login is not None and last_login > sent:
                 continue  # already reconnected since that email: nothing to do
+            if refused(at):
+                continue  # the attempt fails; the state stays
             if move("reconnect", at):
                 series.reconnect(at)
                 login(at)

@@ -75,6 +75,10 @@ def company(spec: PopulationSpec, index: int) -> Company:
                 if t >= end:
                     break
                 events.append(Disruption(t, name))
+                if name == "checkpoint":
+                    cleared = t + spec.checkpoint_clears_after
+                    if cleared < end:
+                        events.append(Disruption(cleared, "checkpoint_cleared"))
         events.sort(key=lambda d: (d.at, d.event))
         conns.append(Conn(f"k{c + 1}", provider, kind, connect_at, tuple(events)))
     return Company(index, f"c{index:06d}", users, tuple(conns))

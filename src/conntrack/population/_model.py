@@ -17,6 +17,9 @@ Written as YAML (every key optional; the defaults make a plausible base)::
       password_change: 0.4
       app_removed: 0.1
       username_change: 0.05
+      checkpoint: 0.05            # cleared by itself after checkpoint_clears_after
+      admin_removed: 0.02         # the person loses the page role for good
+    checkpoint_clears_after: 2d
     behaviour:                    # per email kind: does someone reconnect after it, when
       expiry_reminder: {reconnect: 0.35, after: {median: 1d, spread: 1.0}}
       invalid: {reconnect: 0.7, after: {median: 12h, spread: 0.8}}
@@ -40,13 +43,14 @@ from .._profiles import providers
 from ..scenario._marks import Document, load_documents
 from ..scenario._marks import Path as DataPath
 
-#: The account events a population's disruption model may use.
-DISRUPTIONS = ("password_change", "app_removed", "username_change")
+#: The account events a population's disruption model may use. A ``checkpoint`` is
+#: cleared by itself ``checkpoint_clears_after`` later (default 2 days).
+DISRUPTIONS = ("password_change", "app_removed", "username_change", "checkpoint", "admin_removed")
 EMAIL_KINDS = ("expiry_reminder", "invalid")
 KINDS = ("owned", "monitored", "paid")
 KEYS = (
     "companies", "days", "start", "seed", "users", "connections", "sync_every", "opt_out",
-    "providers", "kinds", "disruptions", "behaviour",
+    "providers", "kinds", "disruptions", "checkpoint_clears_after", "behaviour",
 )  # fmt: skip
 
 
@@ -89,8 +93,10 @@ class PopulationSpec:
     )
     disruptions: dict[str, float] = field(
         default_factory=lambda: {"password_change": 0.4, "app_removed": 0.1,
-                                 "username_change": 0.05}
+                                 "username_change": 0.05, "checkpoint": 0.05,
+                                 "admin_removed": 0.02}
     )  # fmt: skip
+    checkpoint_clears_after: timedelta = timedelta(days=2)
     behaviour: dict[str, Reaction] = field(
         default_factory=lambda: {
             "expiry_reminder": Reaction(0.35, timedelta(days=1), 1.0),
@@ -216,6 +222,10 @@ class _Reader:
         if "disruptions" in data:
             spec["disruptions"] = self.weights(data["disruptions"], ("disruptions",),
                                                DISRUPTIONS, "disruption")  # fmt: skip
+        if "checkpoint_clears_after" in data:
+            spec["checkpoint_clears_after"] = self.duration(
+                data["checkpoint_clears_after"], ("checkpoint_clears_after",)
+            )
         if "behaviour" in data:
             spec["behaviour"] = self.behaviour(data["behaviour"])
         if self.problems:
