@@ -1,11 +1,15 @@
-"""Provider-wide faults: an outage or a rate limit of one whole provider, for a while.
+"""Faults: what a provider does wrong for a while — an outage, a rate limit, a named
+error, an HTTP status, latency — on all its endpoints or on one.
 
-A :class:`Fault` says "Facebook is down" (``outage``) or "LinkedIn rate-limits us"
-(``rate_limit``) from the instant it is added until one limit is reached: a duration
-(``for_``), an instant (``until``) or a number of faulted answers (``count``). The core
-only keeps them; each provider package turns an active fault into its own error (its
-5xx, its rate-limit answer), and the app asks before every request of a provider host
-(``fake_providers._faults``).
+A :class:`Fault` says "Facebook is down" (``outage``), "LinkedIn rate-limits us"
+(``rate_limit``), "X answers the password-changed error on ``/2/users/me``"
+(``error``), "Google's token endpoint answers 502" (``status``) or "TikTok answers
+everything 2 s late" (``latency``), from the instant it is added until one limit is
+reached: a duration (``for_``), an instant (``until``) or a number of faulted answers
+(``count``: 1 is a one-shot). ``endpoint`` narrows it to the paths it matches
+(:func:`endpoint_matches`). The core only keeps faults; each provider package turns an
+active fault into its own answer, and the app asks before every request of a provider
+host (``fake_providers._faults``).
 
 Time limits are checked lazily against the core's clock: no timer fires when a fault
 ends, it is simply no longer active the next time someone asks. Adding a fault,
@@ -19,21 +23,73 @@ so it never skips a sync across the end of a fault.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Literal
 
 from conntrack._durations import format_instant
 
 from ._errors import InvalidRequest, NotFound
-from ._model import Fault, FaultKind
+from ._model import Fault, FaultError, FaultKind
 from ._oauth1 import OAuth1
 
-#: Outages first: when both are active an outage answers (nothing is served at all).
-_ORDER = {FaultKind.OUTAGE: 0, FaultKind.RATE_LIMIT: 1}
+#: The order faults are asked in: latency first (it delays, then lets the others
+#: answer), then an outage (nothing is served at all), a status, a named error, and a
+#: rate limit last.
+_ORDER = {
+    FaultKind.LATENCY: 0,
+    FaultKind.OUTAGE: 1,
+    FaultKind.STATUS: 2,
+    FaultKind.ERROR: 3,
+    FaultKind.RATE_LIMIT: 4,
+}
+#: The parameter each kind needs; the others are refused for it.
+_PARAMS = {FaultKind.ERROR: "error", FaultKind.STATUS: "status", FaultKind.LATENCY: "delay_ms"}
+#: Statuses a ``status`` fault may answer: any client or server error.
+STATUS_RANGE = range(400, 600)
+#: The longest latency: 10 minutes (longer is a hang, which an outage plays better).
+MAX_DELAY_MS = 600_000
+_SEGMENT = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%-]+")
+
+
+def endpoint_segments(endpoint: str) -> list[str]:
+    """The segments of an endpoint pattern (``/v21.0/me/accounts`` → three)."""
+    return [p for p in endpoint.split("/") if p]
+
+
+def endpoint_matches(endpoint: str, hosts: tuple[str, ...], path: str) -> bool:
+    """Whether a request on ``path`` (``/{host}/…``, query excluded) matches ``endpoint``.
+
+    ``endpoint`` is a path after the host (``/v21.0/me/accounts``, matched on every one
+    of the provider's ``hosts``) or a path that starts with one of them
+    (``/graph.facebook.com/v21.0/me``: on that host only). It matches the path itself
+    and every path below it (a prefix of whole segments; a trailing slash does not
+    matter), and ``*`` in a segment stands for any characters but ``/``
+    (``/v2/users/*/tweets``, ``/*/me``).
+    """
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return False
+    host, rest = parts[0].lower(), parts[1:]
+    pattern = endpoint_segments(endpoint)
+    if pattern and pattern[0].lower() in hosts:
+        if pattern[0].lower() != host:
+            return False
+        pattern = pattern[1:]
+    if len(pattern) > len(rest):
+        return False
+    return all(_segment_matches(p, r) for p, r in zip(pattern, rest, strict=False))
+
+
+def _segment_matches(pattern: str, segment: str) -> bool:
+    if "*" not in pattern:
+        return pattern == segment
+    regex = ".*".join(re.escape(piece) for piece in pattern.split("*"))
+    return re.fullmatch(regex, segment) is not None
 
 
 class Faults(OAuth1):
-    """Provider-wide faults (part of :class:`~._core.Core`)."""
+    """Faults (part of :class:`~._core.Core`)."""
 
     def add_fault(
         self,
@@ -43,13 +99,21 @@ class Faults(OAuth1):
         for_: timedelta | None = None,
         until: datetime | None = None,
         count: int | None = None,
+        endpoint: str | None = None,
+        error: str | FaultError | None = None,
+        status: int | None = None,
+        delay_ms: int | None = None,
     ) -> Fault:
         """Start a fault of ``provider`` (a protocol or catalog profile name) now.
 
         Give exactly one limit: ``for_`` (a positive duration), ``until`` (an instant
-        after now) or ``count`` (how many answers it fault, at least 1). Raises
-        :class:`InvalidRequest` naming the field (``provider``, ``kind``, ``for``,
-        ``until``, ``count``).
+        after now) or ``count`` (how many answers it faults, at least 1). ``endpoint``
+        (optional) limits it to the paths it matches (:func:`endpoint_matches`). Kind
+        ``error`` needs ``error`` (a :class:`FaultError` name), ``status`` needs
+        ``status`` (400 to 599), ``latency`` needs ``delay_ms`` (1 to 600000); each of these
+        is refused with another kind. Raises :class:`InvalidRequest` naming the field
+        (``provider``, ``kind``, ``for``, ``until``, ``count``, ``endpoint``, ``error``,
+        ``status``, ``delay_ms``).
         """
         protocol = self.protocol_of(provider)
         try:
@@ -59,6 +123,8 @@ class Faults(OAuth1):
             raise InvalidRequest(
                 f"unknown fault kind {kind!r}; known: {known}", field="kind"
             ) from None
+        named, code, delay = self._fault_params(fault_kind, error, status, delay_ms)
+        pattern = self._fault_endpoint(protocol, endpoint)
         limits = (("for", for_), ("until", until), ("count", count))
         given = [name for name, value in limits if value is not None]
         if not given:
@@ -87,12 +153,92 @@ class Faults(OAuth1):
         elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InvalidRequest("count must be a whole number of at least 1", field="count")
         mark = self._bump()
-        fault = Fault(f"flt{mark.seq}", protocol, fault_kind, now, end, count, mark.seq)
+        fault = Fault(
+            f"flt{mark.seq}", protocol, fault_kind, now, end, count, mark.seq,
+            endpoint=pattern, error=named, status=code, delay_ms=delay,
+        )  # fmt: skip
         self._faults[fault.id] = fault
         return fault
 
+    @staticmethod
+    def _fault_params(
+        kind: FaultKind, error: object, status: object, delay_ms: object
+    ) -> tuple[FaultError | None, int | None, int | None]:
+        """Check the kind's own parameter (and that no other kind's is given)."""
+        values = {"error": error, "status": status, "delay_ms": delay_ms}
+        needed = _PARAMS.get(kind)
+        for name, value in values.items():
+            if value is not None and name != needed:
+                raise InvalidRequest(f"{name} does not apply to a {kind} fault", field=name)
+        if needed is not None and values[needed] is None:
+            raise InvalidRequest(f"a {kind} fault needs {needed}", field=needed)
+        if kind is FaultKind.ERROR:
+            named = next((e for e in FaultError if e.value == error), None)
+            if named is None:
+                known = ", ".join(e.value for e in FaultError)
+                raise InvalidRequest(f"unknown error {error!r}; known: {known}", field="error")
+            return named, None, None
+        if kind is FaultKind.STATUS:
+            if (
+                isinstance(status, bool)
+                or not isinstance(status, int)
+                or status not in STATUS_RANGE
+            ):
+                raise InvalidRequest(
+                    "status must be an HTTP status from 400 to 599", field="status"
+                )
+            return None, status, None
+        if kind is FaultKind.LATENCY:
+            if (
+                isinstance(delay_ms, bool)
+                or not isinstance(delay_ms, int)
+                or not 1 <= delay_ms <= MAX_DELAY_MS
+            ):
+                raise InvalidRequest(
+                    f"delay_ms must be a whole number of milliseconds from 1 to {MAX_DELAY_MS}",
+                    field="delay_ms",
+                )
+            return None, None, delay_ms
+        return None, None, None
+
+    def _fault_endpoint(self, protocol: str, endpoint: object) -> str | None:
+        """Check an endpoint pattern: a path (``/…``) of segments, its host (if it
+        names one) one of the provider's."""
+        if endpoint is None:
+            return None
+        if not isinstance(endpoint, str) or not endpoint.startswith("/"):
+            raise InvalidRequest(
+                "endpoint must be a path that starts with '/', like /v21.0/me/accounts",
+                field="endpoint",
+            )
+        path = endpoint.split("?", 1)[0]
+        segments = endpoint_segments(path)
+        if "?" in endpoint or not segments or not all(_SEGMENT.fullmatch(p) for p in segments):
+            raise InvalidRequest(
+                "endpoint must be a path of one or more segments (no query, '*' for any "
+                "characters in a segment)",
+                field="endpoint",
+            )
+        first = segments[0].lower()
+        hosts = tuple(h.lower() for h in self._profiles[protocol].hosts)
+        if (
+            "." in first
+            and first not in hosts
+            and any(first in (h.lower() for h in p.hosts) for p in self._profiles.values())
+        ):
+            raise InvalidRequest(
+                f"endpoint names host {first!r}, which is not {protocol}'s ({', '.join(hosts)})",
+                field="endpoint",
+            )
+        return "/" + "/".join(segments)
+
+    def fault_hosts(self, provider: str) -> tuple[str, ...]:
+        """The hosts (lower case) a provider's faults apply to."""
+        return tuple(h.lower() for h in self.profile(provider).hosts)
+
     def faults(self, provider: str | None = None) -> list[Fault]:
-        """The faults active now (of one provider if given), outages first, oldest first.
+        """The faults active now (of one provider if given), in the order they are asked
+        (latency, outage, status, error, rate limit), oldest first within a kind.
 
         Faults that have ended are dropped here (lazily; not a mutation)."""
         table = self._faults

@@ -1,5 +1,5 @@
 """The core's people-side data: apps, accounts, pages, grants, account events and states;
-and the provider-wide faults (outages, rate limits) that ``_faults`` keeps.
+and the faults (outages, rate limits, errors, statuses, latency) that ``_faults`` keeps.
 
 Plain dataclasses without behaviour that needs I/O or a clock; :class:`~._core.Core`
 owns them and decides. Every record that a mutation creates or changes carries the
@@ -105,7 +105,6 @@ class App:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "provider": self.provider,
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "redirect_uris": list(self.redirect_uris),
@@ -266,18 +265,52 @@ def instant(dt: datetime | None) -> str | None:
 
 
 class FaultKind(StrEnum):
-    """What a provider-wide fault does."""
+    """What a fault does to the requests it matches (its provider's hosts, or only the
+    paths its ``endpoint`` names)."""
 
-    #: Every endpoint of the provider's hosts answers its 5xx (a 503 page on web pages).
+    #: Every endpoint answers its 5xx (a 503 page on web pages).
     OUTAGE = "outage"
     #: The provider's data/API endpoints answer its rate-limit error (not OAuth endpoints).
     RATE_LIMIT = "rate_limit"
+    #: The JSON endpoints answer a named provider error (:class:`FaultError`): what a
+    #: token dead for that reason gets there (web pages are untouched).
+    ERROR = "error"
+    #: Every endpoint answers ``status`` with the provider's generic body for it.
+    STATUS = "status"
+    #: The answer comes ``delay_ms`` later, then as usual (``trio.sleep``: real time in
+    #: ``conntrack serve``, virtual time in a simulation).
+    LATENCY = "latency"
+
+
+class FaultError(StrEnum):
+    """The named provider errors of an ``error`` fault, and the token reason each one
+    plays: the provider answers as for a token dead for that reason."""
+
+    PASSWORD_CHANGED = "password_changed"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    INVALID_TOKEN = "invalid_token"
+
+    @property
+    def reason(self) -> Reason:
+        return _FAULT_REASONS[self]
+
+
+_FAULT_REASONS = {
+    FaultError.PASSWORD_CHANGED: Reason.PASSWORD_CHANGED,
+    FaultError.EXPIRED: Reason.EXPIRED,
+    FaultError.REVOKED: Reason.REVOKED,
+    FaultError.INVALID_TOKEN: Reason.MALFORMED,
+}
 
 
 @dataclass
 class Fault:
-    """One provider-wide fault. ``until`` is ``None`` for a ``count`` fault;
-    ``remaining`` is ``None`` for a time-limited one."""
+    """One fault of one provider. ``until`` is ``None`` for a ``count`` fault;
+    ``remaining`` is ``None`` for a time-limited one. ``endpoint`` (``None``: every path
+    of the provider's hosts) is a path pattern (see ``_faults.endpoint_matches``);
+    ``error``, ``status`` and ``delay_ms`` belong to the kinds of the same names
+    (``delay_ms`` to ``latency``) and are ``None`` otherwise."""
 
     id: str
     provider: str
@@ -286,6 +319,10 @@ class Fault:
     until: datetime | None
     remaining: int | None
     seq: int
+    endpoint: str | None = None
+    error: FaultError | None = None
+    status: int | None = None
+    delay_ms: int | None = None
 
     def active(self, now: datetime) -> bool:
         """Whether the fault still answers at ``now``."""
@@ -298,6 +335,10 @@ class Fault:
             "id": self.id,
             "provider": self.provider,
             "kind": str(self.kind),
+            "endpoint": self.endpoint,
+            "error": None if self.error is None else str(self.error),
+            "status": self.status,
+            "delay_ms": self.delay_ms,
             "start": format_instant(self.start),
             "until": None if self.until is None else format_instant(self.until),
             "remaining": self.remaining,

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from .._faults import outage_page, under
+from .._current import core
+from .._faults import fault_reason, outage_page, status_page, under
 from .._registry import register
-from ..core import Fault, FaultKind
+from ..core import Fault, FaultKind, Reason
+from . import _errors as e
 from ._errors import GraphError, app_rate_limit, service_unavailable, unknown_error, unknown_path
 from ._graph import dispatch
 from ._http import error_response, params, split_path
@@ -21,7 +23,15 @@ from ._oauth import access_token, dialog, page_error
 WWW = "www.facebook.com"
 GRAPH = "graph.facebook.com"
 
-__all__ = ["GRAPH", "WWW", "GraphError", "blueprint", "graph_not_found"]
+__all__ = [
+    "GRAPH",
+    "WWW",
+    "GraphError",
+    "blueprint",
+    "dead_token",
+    "graph_not_found",
+    "status_error",
+]
 
 
 def blueprint() -> Blueprint:
@@ -81,7 +91,18 @@ TOKEN_PATHS = (["oauth", "access_token"], ["debug_token"])
 async def fault(path: str, fault: Fault) -> Response | None:
     """Facebook during a fault: the Graph answers code 2 (HTTP 500) in an outage and
     ``(#4)`` (HTTP 403, ``X-App-Usage``) in a rate limit, except on its token
-    endpoints; the Login dialog shows a 503 page in an outage."""
+    endpoints; the Login dialog shows a 503 page in an outage. An ``error`` fault
+    answers the 190 error of a token dead for its reason on every Graph path (the
+    token endpoints included: they answer 190 for a dead token too); a ``status``
+    fault the Graph envelope with that status (:func:`status_error`), and a plain page
+    on the dialog."""
+    if fault.kind is FaultKind.STATUS:
+        assert fault.status is not None
+        if under(path, WWW):
+            return status_page("Facebook", fault.status)
+        return error_response(status_error(fault.status)) if under(path, GRAPH) else None
+    if fault.kind is FaultKind.ERROR:
+        return error_response(dead_token(fault_reason(fault))) if under(path, GRAPH) else None
     outage = fault.kind is FaultKind.OUTAGE
     if under(path, WWW):
         return outage_page("Facebook") if outage else None
@@ -92,6 +113,23 @@ async def fault(path: str, fault: Fault) -> Response | None:
     if split_path(path.removeprefix(f"/{GRAPH}")) in TOKEN_PATHS:
         return None
     return error_response(app_rate_limit())
+
+
+def dead_token(reason: Reason, protocol: str = "facebook") -> GraphError:
+    """The Graph's 190 error for a token dead for ``reason`` just now (an ``error``
+    fault: no token at hand, so the app is unnamed and the expiry is now)."""
+    c = core()
+    now = c.now()
+    tz = str(c.profile(protocol).get("message_timezone", "America/Los_Angeles"))
+    return e.token_error(reason, e.token_message(reason, since=now, now=now, tz=tz))
+
+
+def status_error(status: int) -> GraphError:
+    """[U] The Graph's generic error with any status: a 5xx is the outage's code 2
+    (``is_transient``), anything else the unknown error's code 1."""
+    if status >= 500:
+        return GraphError(status, e.SERVICE_ERROR, 2, is_transient=True)
+    return GraphError(status, e.UNKNOWN_ERROR, 1)
 
 
 register("facebook", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, request
 
-from .._faults import outage_page
+from .._faults import outage_page, phrase
 from .._registry import register
 from ..core import Fault, FaultKind
 from . import _errors as e
@@ -164,16 +164,71 @@ def _is_data(host: str, rest: str) -> bool:
 async def fault(path: str, fault: Fault) -> Response | None:
     """Google during a fault: 503 ``backendError`` (outage) on every JSON endpoint and a
     503 page on ``accounts.google.com``'s pages; 429 ``rateLimitExceeded`` on the data
-    endpoints (rate limit)."""
+    endpoints (rate limit). An ``error`` fault answers what a dead token gets on each
+    endpoint (:func:`dead_token_error`: Google never says why, so every named error
+    answers the same); a ``status`` fault the API envelope with that status
+    (:func:`status_error`) on every JSON endpoint and Google's own error page on
+    ``accounts.google.com``'s pages."""
     host = _host_of(path)
     if host is None:
         return None
     rest = path.removeprefix(f"/{host}").strip("/")
+    page = host == ACCOUNTS and rest != "o/oauth2/revoke"
+    if fault.kind is FaultKind.STATUS:
+        assert fault.status is not None
+        if page:
+            return _html_error(fault.status, phrase(fault.status), phrase(fault.status) + ".")
+        return error_response(status_error(fault.status))
+    if fault.kind is FaultKind.ERROR:
+        return None if page else error_response(dead_token_error(host, rest))
     if fault.kind is FaultKind.OUTAGE:
-        if host == ACCOUNTS and rest != "o/oauth2/revoke":
+        if page:
             return outage_page("Google")
         return error_response(e.service_unavailable())
     return error_response(e.rate_limited()) if _is_data(host, rest) else None
+
+
+def dead_token_error(host: str, rest: str) -> OAuthError | ApiError:
+    """What a dead token gets on each JSON endpoint: ``invalid_grant`` on the token
+    endpoints, ``invalid_token`` on revoke and tokeninfo, "Invalid Credentials" on
+    userinfo, 401 ``authError`` on the YouTube Data API."""
+    if rest.endswith("revoke"):
+        return e.revoke_failed()
+    if rest.endswith("tokeninfo"):
+        return e.tokeninfo_invalid(with_error=host == OAUTH2)
+    if rest.endswith("userinfo"):
+        return e.userinfo_invalid()
+    if _is_api(host) and rest.startswith("youtube/"):
+        return e.unauthenticated()
+    return e.dead_grant()
+
+
+#: google.rpc status names of HTTP statuses (Google's API envelope carries one).
+RPC_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ABORTED",
+    429: "RESOURCE_EXHAUSTED",
+    499: "CANCELLED",
+    500: "INTERNAL",
+    501: "NOT_IMPLEMENTED",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
+
+def status_error(status: int) -> ApiError:
+    """[U] Google's API envelope with any status: the reason phrase, ``backendError``
+    for a 5xx (``rateLimitExceeded`` for 429, ``badRequest`` otherwise) and the
+    google.rpc status name where HTTP has one."""
+    message = phrase(status)
+    reason = "backendError" if status >= 500 else "badRequest"
+    if status == 429:
+        reason = "rateLimitExceeded"
+    errors = [{"message": message, "domain": "global", "reason": reason}]
+    return ApiError(status, message, errors, RPC_STATUS.get(status))
 
 
 register("google", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

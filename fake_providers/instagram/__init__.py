@@ -13,12 +13,19 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from .._faults import outage_page, rest_of
+from .._faults import fault_reason, outage_page, rest_of, status_page
 from .._registry import register
 from ..core import Fault, FaultKind
+from ..facebook import dead_token, status_error
 from ..facebook._errors import GraphError, unknown_error
 from ..facebook._http import error_response, params, split_path
-from ._errors import InstagramOAuthError, app_rate_limit, oauth_unavailable, service_unavailable
+from ._errors import (
+    CODE_NOT_FOUND,
+    InstagramOAuthError,
+    app_rate_limit,
+    oauth_unavailable,
+    service_unavailable,
+)
 from ._graph import dispatch
 from ._oauth import authorize, code_exchange, exchange, refresh
 
@@ -97,7 +104,30 @@ async def fault(path: str, fault: Fault) -> Response | None:
     """Instagram during a fault: the Graph's code 2 (HTTP 500) or ``(#4)`` (HTTP 403)
     as on Facebook; ``api.instagram.com``'s code exchange a 500 in its own envelope in
     an outage; the authorization window a 503 page. Rate limits spare the token
-    endpoints (the code exchange, ``access_token``, ``refresh_access_token``)."""
+    endpoints (the code exchange, ``access_token``, ``refresh_access_token``). An
+    ``error`` fault answers the Graph's 190 for its reason (the exchange and refresh
+    endpoints too), and on the code exchange the answer to a code that no longer works;
+    a ``status`` fault the Graph envelope or the code exchange's envelope with that
+    status, and a plain page on the authorization window."""
+    window = _under(path, WWW) or (
+        _under(path, API) and rest_of(path, API)[:2] == ["oauth", "authorize"]
+    )
+    if fault.kind is FaultKind.STATUS:
+        assert fault.status is not None
+        if window:
+            return status_page("Instagram", fault.status)
+        if _under(path, GRAPH):
+            return error_response(status_error(fault.status))
+        if _under(path, API):
+            message = status_error(fault.status).message
+            return InstagramOAuthError(message, fault.status).response()
+        return None
+    if fault.kind is FaultKind.ERROR:
+        if _under(path, GRAPH):
+            return error_response(dead_token(fault_reason(fault), "instagram"))
+        if _under(path, API) and not window:
+            return InstagramOAuthError(CODE_NOT_FOUND).response()
+        return None
     outage = fault.kind is FaultKind.OUTAGE
     if _under(path, GRAPH):
         if outage:
@@ -107,11 +137,9 @@ async def fault(path: str, fault: Fault) -> Response | None:
         return error_response(app_rate_limit())
     if not outage:
         return None
-    if _under(path, WWW):
+    if window:
         return outage_page("Instagram")
     if _under(path, API):
-        if rest_of(path, API)[:2] == ["oauth", "authorize"]:
-            return outage_page("Instagram")
         return oauth_unavailable().response()
     return None
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, request
 
-from .._faults import outage_page, rest_of
+from .._faults import fault_reason, outage_page, phrase, rest_of, status_page
 from .._registry import register
 from ..core import Fault, FaultKind
 from . import _errors as e
@@ -87,16 +87,43 @@ async def unexpected(path: str, err: Exception) -> Response | None:
 async def fault(path: str, fault: Fault) -> Response | None:
     """LinkedIn during a fault: the API answers 503 (outage) or 429 (the application
     throttle) in its envelope; in an outage the OAuth endpoints answer 503
-    ``temporarily_unavailable`` and the sign-in pages a 503 page."""
+    ``temporarily_unavailable`` and the sign-in pages a 503 page. An ``error`` fault
+    answers the API's 401 for its reason (65600 invalid, 65601 revoked — also after a
+    password change — 65602 expired) and, on the OAuth endpoints, the refused grant
+    (400 ``invalid_request``); a ``status`` fault each envelope with that status
+    (:func:`status_errors`) and a plain page on the sign-in pages."""
+    parts = rest_of(path, WWW) if _under(path, WWW) else []
+    oauth = len(parts) == 3 and parts[:2] == ["oauth", "v2"] and parts[2] in TOKEN_ENDPOINTS
+    if fault.kind is FaultKind.STATUS:
+        assert fault.status is not None
+        api, token = status_errors(fault.status)
+        if _under(path, API):
+            return api_response(api)
+        if oauth:
+            return oauth_response(token)
+        return status_page("LinkedIn", fault.status) if _under(path, WWW) else None
+    if fault.kind is FaultKind.ERROR:
+        if _under(path, API):
+            return api_response(e.token_error(fault_reason(fault)))
+        return oauth_response(e.refresh_rejected()) if oauth else None
     outage = fault.kind is FaultKind.OUTAGE
     if _under(path, API):
         return api_response(e.service_unavailable() if outage else e.day_limit())
     if not outage or not _under(path, WWW):
         return None
-    parts = rest_of(path, WWW)
-    if len(parts) == 3 and parts[:2] == ["oauth", "v2"] and parts[2] in TOKEN_ENDPOINTS:
+    if oauth:
         return oauth_response(e.oauth_unavailable())
     return outage_page("LinkedIn")
+
+
+def status_errors(status: int) -> tuple[ApiError, OAuthError]:
+    """[U] LinkedIn's generic answers with any status: the API's envelope (``code``
+    the reason phrase in capitals, as in its 503 and 500) and the OAuth endpoints'
+    RFC 6749 body (``server_error`` or ``invalid_request``)."""
+    name = phrase(status)
+    api = e.api_error(status, name.upper().replace(" ", "_").replace("-", "_"), name)
+    error = "server_error" if status >= 500 else "invalid_request"
+    return api, OAuthError(status, error, name)
 
 
 register("linkedin", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

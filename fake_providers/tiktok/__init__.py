@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, request
 
-from .._faults import outage_page, under
+from .._faults import fault_reason, outage_page, phrase, status_page, under
 from .._registry import register
 from ..core import Fault, FaultKind
 from . import _api, _oauth
+from . import _errors as e
 from ._errors import ApiError, OAuthError, internal_error, rate_limited
 from ._http import api_error, form, oauth_error
 
@@ -99,17 +100,46 @@ async def fault(path: str, fault: Fault) -> Response | None:
     """TikTok during a fault: every path of the API host answers ``internal_error`` (500)
     in an outage — the envelope, as for any failure on TikTok's side — and the API
     endpoints (not ``/v2/oauth/…``) ``rate_limit_exceeded`` (429) in a rate limit; the
-    authorize page is a 503 page in an outage."""
+    authorize page is a 503 page in an outage. An ``error`` fault answers
+    ``access_token_invalid`` (401) on the API — TikTok gives every dead token that one
+    answer — and the refused refresh (``invalid_grant``) on the OAuth endpoints; a
+    ``status`` fault the envelope with that status (:func:`status_error`) everywhere on
+    the API host and a plain page on the authorize page."""
+    oauth = _is_api(path) and path.removeprefix(f"/{API}").strip("/") in OAUTH
+    if fault.kind is FaultKind.STATUS:
+        assert fault.status is not None
+        if _is_api(path):
+            return api_error(status_error(fault.status))
+        return status_page("TikTok", fault.status) if under(path, WWW) else None
+    if fault.kind is FaultKind.ERROR:
+        if not _is_api(path):
+            return None
+        if oauth:
+            return oauth_error(e.refresh_rejected(fault_reason(fault)))
+        return api_error(e.token_invalid())
     outage = fault.kind is FaultKind.OUTAGE
     if _is_api(path):
         if outage:
             return api_error(internal_error())
-        if path.removeprefix(f"/{API}").strip("/") in OAUTH:
+        if oauth:
             return None
         return api_error(rate_limited())
     if outage and under(path, WWW):
         return outage_page("TikTok")
     return None
+
+
+def status_error(status: int) -> ApiError:
+    """[U] TikTok's envelope with any status: ``internal_error`` for a 5xx,
+    ``rate_limit_exceeded`` for 429, ``access_token_invalid`` for 401, and
+    ``invalid_params`` with the reason phrase for any other."""
+    if status >= 500:
+        return ApiError(status, "internal_error", e.INTERNAL_ERROR)
+    if status == 429:
+        return ApiError(status, "rate_limit_exceeded", e.RATE_LIMIT_EXCEEDED)
+    if status == 401:
+        return ApiError(status, "access_token_invalid", e.ACCESS_TOKEN_INVALID)
+    return ApiError(status, "invalid_params", f"{phrase(status)}.")
 
 
 register("tiktok", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

@@ -22,7 +22,7 @@ from datetime import timedelta
 from quart import Blueprint, Response, request
 
 from .._current import core
-from .._faults import outage_page, rest_of
+from .._faults import outage_page, phrase, rest_of, status_page
 from .._registry import register
 from ..core import Fault, FaultKind
 from . import _errors as e
@@ -156,19 +156,58 @@ async def fault(path: str, fault: Fault) -> Response | None:
     """X during a fault. Outage: the API hosts answer 503 (v2's problem; v1.1 and the
     OAuth 1.0a token legs 130 "Over capacity"), the consent pages and web hosts a 503
     page. Rate limit: the API (not ``/2/oauth2/…`` nor ``/oauth/…``) answers 429 (v2's
-    problem or v1.1's 88) with ``x-rate-limit-*`` headers whose reset is the fault's end."""
+    problem or v1.1's 88) with ``x-rate-limit-*`` headers whose reset is the fault's end.
+    Error: what a dead token gets — v2's 401 problem, v1.1's 89, and on
+    ``/2/oauth2/…`` the refused token (400 ``invalid_request``); X does not say why, so
+    every named error answers the same. Status: v2's problem or a v1.1 error with that
+    status (:func:`status_error`), a plain page on the consent pages and web hosts."""
     host = _host_of(path)
     if host is None:
         return None
     parts = rest_of(path, host)
     v1 = parts[:1] in (["1.1"], ["oauth"])
+    page = host in WEB_HOSTS or parts in PAGES
+    if fault.kind is FaultKind.STATUS:
+        assert fault.status is not None
+        if page:
+            return status_page("X", fault.status)
+        return error_response(status_error(fault.status, v2=not v1))
+    if fault.kind is FaultKind.ERROR:
+        if page:
+            return None
+        if parts[:2] == ["2", "oauth2"]:
+            return error_response(OAuth2Error(400, "invalid_request", e.TOKEN_INVALID))
+        return error_response(e.dead_token(v2=not v1))
     if fault.kind is FaultKind.OUTAGE:
-        if host in WEB_HOSTS or parts in PAGES:
+        if page:
             return outage_page("X")
         return error_response(e.unavailable(v2=not v1))
     if host in WEB_HOSTS or parts[:1] == ["oauth"] or parts[:2] == ["2", "oauth2"]:
         return None
     return error_response(e.rate_limited(v2=not v1), fault_rate_headers(parts, fault))
+
+
+#: v1.1's error for a status, where X's table has one.
+V1_STATUS = {
+    401: e.COULD_NOT_AUTHENTICATE,
+    403: e.NOT_ALLOWED,
+    404: e.PAGE_NOT_FOUND,
+    429: e.RATE_LIMITED,
+    503: e.OVER_CAPACITY,
+}
+#: X's v1.1 code 131 for an internal error (HTTP 500).
+INTERNAL_ERROR = (131, "Internal error")
+
+
+def status_error(status: int, *, v2: bool) -> Exception:
+    """[U] X's generic error with any status: v2's problem (``about:blank``, the reason
+    phrase as title and detail, in the key order of its 429 and 503); on v1.1 the code
+    of X's table for that status (131 for another 5xx), else the v2 problem."""
+    code = V1_STATUS.get(status) or (INTERNAL_ERROR if status >= 500 else None)
+    if not v2 and code is not None:
+        return e.v1(status, code)
+    name = phrase(status)
+    return ProblemError({"title": name, "detail": name, "type": "about:blank", "status": status})
 
 
 register("twitter", blueprint, http_error=http_error, unexpected=unexpected, fault=fault)

@@ -30,6 +30,7 @@ from ._templates import render_email
 
 RECONNECT_LINK = "https://app.conntrack.test/connections/{connection}/reconnect"
 _DAY = timedelta(days=1)
+_UTC = ZoneInfo("UTC")
 
 
 def policy_for(provider: str, kind: str, policy: PolicySet | None = None) -> Policy:
@@ -48,6 +49,9 @@ def reminder_instant(expiry: datetime, offset: timedelta, tz: ZoneInfo, send_at:
     """
     if offset % _DAY:
         return expiry - offset
+    if tz is _UTC:  # the common case, without zone arithmetic
+        day = expiry.replace(hour=send_at.hour, minute=send_at.minute, second=0, microsecond=0)
+        return min(day - offset, expiry)
     local_day = expiry.astimezone(tz).date() - timedelta(days=offset // _DAY)
     wall = datetime.combine(local_day, send_at, tzinfo=tz)
     # A wall time that does not exist (inside a spring-forward gap) moves forward.

@@ -9,7 +9,7 @@ EXPECTED = {
     "CodeRejected", "Core", "EventType", "FakeProviderError", "Grant", "HasNow",
     "InvalidRequest", "Mark", "NotFound", "Page", "Post", "Reason", "Token", "TokenCheck",
     "TokenKind", "TokenRejected", "create_app", "AccountState", "AccountType", "Family",
-    "RefreshProblem", "RefreshRejected", "TokenPair", "Fault", "FaultKind",
+    "RefreshProblem", "RefreshRejected", "TokenPair", "Fault", "FaultKind", "FaultError",
 }  # fmt: skip
 
 

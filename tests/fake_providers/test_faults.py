@@ -7,20 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fp_support import REDIRECT, START, ManualClock
+from fp_support import PROVIDERS, REDIRECT, START, ManualClock, mint, reader
 
 from conntrack import Action, classify
 from fake_providers import Core, FaultKind, InvalidRequest, NotFound
-
-VERIFIER = "dBjftJeZ4CK-P5zk0sIbR6w0Hv9lT2tyIpEdsnW8Zsga"
-PROVIDERS = ["facebook", "instagram", "linkedin", "tiktok", "twitter", "google"]
 
 FB_DOWN = (
     '{"error":{"message":"An unexpected error has occurred. Please retry your request later.",'
@@ -101,71 +96,6 @@ EXPECTED: dict[str, dict[str, tuple[int, str]]] = {
         "rate_limit": (429, json.dumps(GOOGLE_LIMIT, indent=2) + "\n"),
     },
 }
-
-
-@dataclass
-class Reader:
-    """One provider's sync read, with a working token minted through the core."""
-
-    provider: str
-    read: Callable[[], Awaitable[httpx.Response]]
-
-
-def mint(core: Core, protocol: str) -> tuple[str, Any]:
-    app = core.create_app_registration(protocol, redirect_uris=[REDIRECT])
-    account = core.create_account(protocol, pages=1)
-    scopes = list(core.profile(protocol)["default_scopes"])
-    code = core.approve(
-        app.client_id, account.id, REDIRECT, requested=scopes, granted=scopes,
-        code_challenge=VERIFIER, code_challenge_method="plain",
-    )  # fmt: skip
-    kw: dict[str, Any] = {
-        "client_id": app.client_id,
-        "redirect_uri": REDIRECT,
-        "code_verifier": VERIFIER,
-    }
-    if protocol in ("facebook", "instagram"):
-        return core.exchange_code(code.value, **kw).value, account
-    return core.issue_from_code(code.value, **kw).access.value, account
-
-
-def reader(core: Core, client: httpx.AsyncClient, provider: str) -> Reader:
-    token, account = mint(core, provider)
-    bearer = {"Authorization": f"Bearer {token}"}
-    if provider == "facebook":
-        return Reader(
-            provider,
-            lambda: client.get("/graph.facebook.com/v21.0/me", params={"access_token": token}),
-        )
-    if provider == "instagram":
-        return Reader(
-            provider, lambda: client.get("/graph.instagram.com/me", params={"access_token": token})
-        )
-    if provider == "linkedin":
-        headers = {**bearer, "LinkedIn-Version": "202411", "X-Restli-Protocol-Version": "2.0.0"}
-        params = {"q": "author", "author": f"urn:li:organization:{account.pages[0].id}"}
-        return Reader(
-            provider,
-            lambda: client.get("/api.linkedin.com/rest/posts", params=params, headers=headers),
-        )
-    if provider == "tiktok":
-        return Reader(
-            provider,
-            lambda: client.get(
-                "/open.tiktokapis.com/v2/user/info/", params={"fields": "open_id"}, headers=bearer
-            ),
-        )
-    if provider == "twitter":
-        return Reader(provider, lambda: client.get("/api.x.com/2/users/me", headers=bearer))
-    assert provider == "google"
-    return Reader(
-        provider,
-        lambda: client.get(
-            "/www.googleapis.com/youtube/v3/channels",
-            params={"part": "snippet", "mine": "true"},
-            headers=bearer,
-        ),
-    )
 
 
 def exact(r: httpx.Response, provider: str, kind: str) -> None:
@@ -417,7 +347,8 @@ def test_quiet_until_gives_no_promise_during_a_fault(core: Core, clock: ManualCl
 def test_add_fault_checks_its_arguments(core: Core) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"provider": "myspace", "kind": "outage", "count": 1}, "provider"),
-        ({"provider": "facebook", "kind": "latency", "count": 1}, "kind"),
+        ({"provider": "facebook", "kind": "flood", "count": 1}, "kind"),
+        ({"provider": "facebook", "kind": "latency", "count": 1}, "delay_ms"),
         ({"provider": "facebook", "kind": "outage"}, "for"),
         ({"provider": "facebook", "kind": "outage", "for_": timedelta(0)}, "for"),
         ({"provider": "facebook", "kind": "outage", "until": START}, "until"),
@@ -450,6 +381,10 @@ async def test_control_api_faults(
         "id": fault["id"],
         "provider": "facebook",
         "kind": "outage",
+        "endpoint": None,
+        "error": None,
+        "status": None,
+        "delay_ms": None,
         "start": "2026-01-05T09:00:00Z",
         "until": "2026-01-05T15:00:00Z",
         "remaining": None,
@@ -498,7 +433,7 @@ async def test_control_api_fault_errors_name_the_field(
         ({"provider": "myspace", "kind": "outage", "for": "1h"}, "provider"),
         ({"provider": 7, "kind": "outage", "for": "1h"}, "provider"),
         ({"provider": "facebook", "for": "1h"}, "kind"),
-        ({**base, "kind": "latency", "for": "1h"}, "kind"),
+        ({**base, "kind": "flood", "for": "1h"}, "kind"),
         ({**base, "for": "6 hours"}, "for"),
         ({**base, "for": "0s"}, "for"),
         ({**base, "for": True}, "for"),

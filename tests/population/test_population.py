@@ -106,3 +106,37 @@ def test_faker_names_each_company_and_its_people_the_same_way_every_time() -> No
     assert len(people) == len(acme.users) and name
     names(spec, company(spec, 7))  # another company in between changes nothing
     assert names(spec, acme) == (name, people)
+
+
+def test_series_difference_arrays_match_counting_day_by_day() -> None:
+    import random
+    from datetime import UTC, datetime
+
+    from conntrack.population._series import DAY, Series
+
+    start = datetime(2026, 1, 5, tzinfo=UTC)
+    rng = random.Random(5)
+    days = 40
+    s = Series(start, days)
+    want_states = {k: [0] * days for k in s.states}
+    want_gaps = [0] * days
+    for _ in range(200):
+        times = sorted(rng.randrange(-2 * DAY, (days + 2) * DAY) for _ in range(rng.randint(1, 6)))
+        changes = [(start + timedelta(seconds=t), rng.choice(list(want_states)[1:])) for t in times]
+        s.lifeline(changes)
+        for d in range(days):
+            end_of_day = (d + 1) * DAY
+            state = "not_connected"
+            for t, (_, new) in zip(times, changes, strict=True):
+                if t < end_of_day and (t // DAY) <= d:
+                    state = new
+            want_states[state][d] += 1
+        a, b = sorted(rng.randrange(-DAY, (days + 1) * DAY) for _ in range(2))
+        open_end = rng.random() < 0.2
+        s.gap(start + timedelta(seconds=a), None if open_end else start + timedelta(seconds=b))
+        b = days * DAY if open_end else b
+        for d in range(days):
+            lo, hi = max(a, d * DAY), min(b, (d + 1) * DAY)
+            want_gaps[d] += max(0, hi - lo)
+    assert s.states == want_states
+    assert s.gap_seconds == want_gaps

@@ -7,6 +7,7 @@ order and in whichever worker process: the base shards by company.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
@@ -89,17 +90,21 @@ def reaction_delay(
 ) -> timedelta | None:
     """When someone reconnects after the ``kind`` email sent at ``at`` (``None``: nobody).
 
-    Drawn from a generator keyed by the email itself, so every engine that sends the same
-    email at the same instant gets the same answer.
+    Drawn from a hash of the email itself (no shared generator), so every engine and
+    every worker that sends the same email at the same instant gets the same answer.
     """
     if reaction is None or reaction.reconnect <= 0:
         return None
-    rng = random.Random(f"{seed}:{company_id}:{conn}:{at.isoformat()}:{kind}")
-    if rng.random() >= reaction.reconnect:
+    key = f"{seed}:{company_id}:{conn}:{at.timestamp():.0f}:{kind}".encode()
+    digest = hashlib.blake2b(key, digest_size=24).digest()
+    u0, u1, u2 = ((int.from_bytes(digest[i : i + 8], "big") + 0.5) / 2.0**64 for i in (0, 8, 16))
+    if u0 >= reaction.reconnect:
         return None
     median = reaction.median.total_seconds()
-    seconds = median * math.exp(rng.gauss(0.0, reaction.spread)) if reaction.spread else median
-    return timedelta(seconds=max(1, round(seconds)))
+    if reaction.spread:
+        normal = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)  # Box-Muller
+        median *= math.exp(normal * reaction.spread)
+    return timedelta(seconds=max(1, round(median)))
 
 
 _FAKER: Faker | None = None

@@ -8,8 +8,8 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import accumulate
 
 from .._lifecycle import STATES
 
@@ -18,27 +18,40 @@ EMAIL_KINDS = ("expiry_reminder", "invalid")
 STATE_COLUMNS = ("not_connected", *STATES)
 
 
-@dataclass
 class Series:
-    start: datetime
-    days: int
-    emails: dict[str, list[int]] = field(default_factory=dict)
-    states: dict[str, list[int]] = field(default_factory=dict)
-    reconnects: list[int] = field(default_factory=list)
-    gap_seconds: list[int] = field(default_factory=list)
-    connections: int = 0
-    companies: int = 0
+    """Daily series; state counts and gaps are kept as difference arrays while a run adds
+    connections (O(changes) per connection, not O(days)) and summed up when read."""
 
-    def __post_init__(self) -> None:
-        for kind in EMAIL_KINDS:
-            self.emails.setdefault(kind, [0] * self.days)
-        for state in STATE_COLUMNS:
-            self.states.setdefault(state, [0] * self.days)
-        if not self.reconnects:
-            self.reconnects = [0] * self.days
-        if not self.gap_seconds:
-            self.gap_seconds = [0] * self.days
-        self._t0 = self.start.timestamp()
+    def __init__(self, start: datetime, days: int) -> None:
+        self.start = start
+        self.days = days
+        self.emails: dict[str, list[int]] = {kind: [0] * days for kind in EMAIL_KINDS}
+        self.reconnects: list[int] = [0] * days
+        self.connections = 0
+        self.companies = 0
+        self._t0 = start.timestamp()
+        self._state_diff = {state: [0] * (days + 1) for state in STATE_COLUMNS}
+        self._gap_edges = [0] * days  # seconds of partial days
+        self._gap_full = [0] * (days + 1)  # difference array of whole days in a gap
+        self._cache: tuple[dict[str, list[int]], list[int]] | None = None
+
+    @property
+    def states(self) -> dict[str, list[int]]:
+        """Connections in each state at each day's end."""
+        return self._materialise()[0]
+
+    @property
+    def gap_seconds(self) -> list[int]:
+        """Seconds without data in each day, over all connections."""
+        return self._materialise()[1]
+
+    def _materialise(self) -> tuple[dict[str, list[int]], list[int]]:
+        if self._cache is None:
+            states = {k: list(accumulate(v[: self.days])) for k, v in self._state_diff.items()}
+            full = accumulate(self._gap_full[: self.days])
+            gaps = [edge + DAY * n for edge, n in zip(self._gap_edges, full, strict=True)]
+            self._cache = (states, gaps)
+        return self._cache
 
     def day(self, at: datetime) -> int:
         return int((at.timestamp() - self._t0) // DAY)
@@ -55,41 +68,53 @@ class Series:
 
     def gap(self, start: datetime, end: datetime | None) -> None:
         """A stretch without data, cut into the days it covers."""
-        a = int(start.timestamp() - self._t0)
-        b = int((end.timestamp() if end else self._t0 + self.days * DAY) - self._t0)
-        b = min(b, self.days * DAY)
-        while a < b:
-            d = a // DAY
-            edge = min(b, (d + 1) * DAY)
-            if d >= 0:
-                self.gap_seconds[d] += edge - a
-            a = edge
+        self._cache = None
+        horizon = self.days * DAY
+        a = max(0, int(start.timestamp() - self._t0))
+        b = min(horizon, int((end.timestamp() if end else self._t0 + horizon) - self._t0))
+        if a >= b:
+            return
+        da, db = a // DAY, b // DAY
+        if da == db:
+            self._gap_edges[da] += b - a
+            return
+        self._gap_edges[da] += (da + 1) * DAY - a
+        if da + 1 < db:
+            self._gap_full[da + 1] += 1
+            self._gap_full[db] -= 1
+        if db < self.days:
+            self._gap_edges[db] += b - db * DAY
 
     def lifeline(self, changes: Iterable[tuple[datetime, str]]) -> None:
         """One connection's states (changes in time order): counted at each day's end."""
+        self._cache = None
         state, d = "not_connected", 0
         for at, new in changes:
-            until = min(self.day(at) if at.timestamp() >= self._t0 else 0, self.days)
+            until = min(max(self.day(at), 0), self.days)
             # Days that ended before this change saw the old state at their end.
-            while d < until:
-                self.states[state][d] += 1
-                d += 1
+            if until > d:
+                diff = self._state_diff[state]
+                diff[d] += 1
+                diff[until] -= 1
+                d = until
             state = new
-        while d < self.days:
-            self.states[state][d] += 1
-            d += 1
+        if d < self.days:
+            diff = self._state_diff[state]
+            diff[d] += 1
+            diff[self.days] -= 1
 
     def merge(self, other: Series) -> None:
+        self._cache = None
         for kind in EMAIL_KINDS:
             self.emails[kind] = [
                 a + b for a, b in zip(self.emails[kind], other.emails[kind], strict=True)
             ]
         for state in STATE_COLUMNS:
-            self.states[state] = [
-                a + b for a, b in zip(self.states[state], other.states[state], strict=True)
-            ]
+            mine, theirs = self._state_diff[state], other._state_diff[state]
+            self._state_diff[state] = [a + b for a, b in zip(mine, theirs, strict=True)]
         self.reconnects = [a + b for a, b in zip(self.reconnects, other.reconnects, strict=True)]
-        self.gap_seconds = [a + b for a, b in zip(self.gap_seconds, other.gap_seconds, strict=True)]
+        self._gap_edges = [a + b for a, b in zip(self._gap_edges, other._gap_edges, strict=True)]
+        self._gap_full = [a + b for a, b in zip(self._gap_full, other._gap_full, strict=True)]
         self.connections += other.connections
         self.companies += other.companies
 
