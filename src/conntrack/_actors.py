@@ -232,7 +232,8 @@ class ConnectionActor:
         # The product checks the new token reaches what the connection is about (the
         # first sync) before it takes it: a login that cannot is refused, not stored.
         answer = await self.client.read(info)
-        if not answer.ok and answer.verdict.action in (Action.RECONNECT, Action.REFRESH):
+        # (The verdict, not the status: some providers answer errors with HTTP 200.)
+        if answer.verdict.action in (Action.RECONNECT, Action.REFRESH):
             v = answer.verdict
             what = f"{v.reason or 'refused'}: HTTP {answer.status} {v.code} {v.message}".strip()
             if not adding and _other(self.identity, info.user_id):

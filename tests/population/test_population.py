@@ -18,8 +18,8 @@ from conntrack.population import (
 from conntrack.population._model import Reaction
 
 BUSY = PopulationSpec(
-    companies=6,
-    days=150,
+    companies=10,
+    days=240,
     seed=3,
     connections=(1, 4),
     # Every provider and kind, frequent disruptions and quick, likely reactions: every
