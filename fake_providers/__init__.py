@@ -14,6 +14,7 @@ The public surface::
 from ._app import create_app
 from .core import (
     Account,
+    AccountDeleted,
     AccountEvent,
     AccountState,
     AccountType,
@@ -49,6 +50,7 @@ from .core import (
 
 __all__ = [
     "Account",
+    "AccountDeleted",
     "AccountEvent",
     "AccountState",
     "AccountType",

@@ -1,41 +1,80 @@
-"""The control API under ``/_conntrack/``: create apps and accounts, fire account
-events, read and revoke tokens, read state, travel in time. JSON in and out.
+"""The control API under ``/_conntrack/``: create apps and accounts, fire account events,
+delete accounts, read grants and tokens, revoke tokens, inject faults, travel in time,
+reset. JSON in and out.
 
-Routes: ``GET /health``, ``GET /state``; ``POST /apps`` (``provider``,
-``redirect_uris``, ``client_id``, ``client_secret``, ``name``, ``publishing_status``:
-production|testing), ``GET /apps``, ``PATCH /apps/{client_id}``
-(``publishing_status``); ``POST /accounts`` (``provider``, ``name``, ``email``,
-``pages``: a count, ``type``: business|creator|personal, ``page_kind``,
-``linked_instagram``: true makes a linked Instagram business account per page,
-``linked_page``: link the new account to that page), ``GET /accounts``,
-``GET /accounts/{id}`` (with ``events``, ``grants``, ``state``);
-``POST /accounts/{id}/events`` (``type`` and the event's parameters: ``client_id``,
-``page_id``, ``permission``, ``account_type`` for ``switched_to_professional``);
-``GET /tokens`` (every token incl. refresh and OAuth 1.0a ones, by prefix, and the
-``families``), ``POST /tokens/revoke`` (``token``: the full value); ``GET /clock``,
-``POST /clock/advance`` (``by`` or ``to``); ``POST /faults`` (``provider``, ``kind``:
-outage|rate_limit, and one of ``for``: a duration, ``until``: an instant, ``count``),
-``GET /faults`` (the active ones), ``DELETE /faults/{id}``, ``DELETE /faults``
-(all, or ``?provider=`` one provider's).
+Every route, body and answer is described by the OpenAPI 3.1 document served at
+``GET /_conntrack/openapi.json`` (``openapi.yaml`` beside this module, written by hand
+and held to the routes by ``tests/fake_providers/test_openapi.py``); ``GET
+/_conntrack/docs`` shows it as a page.
 
 Every bad request answers 4xx ``{"error": {"message": ..., "field": ...}}`` naming the
-offending field (``null`` when it is the body as a whole); an unknown account is 404.
+offending field — a body key, a query parameter or a path parameter (``account_id``,
+``client_id``, ``fault_id``); ``null`` when it is the body as a whole. An unknown
+account, app, page, token or fault is 404; a deleted account 409; a body key or query
+parameter the route does not take is 400 naming it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
+from html import escape
+from importlib.resources import files
 from typing import Any
 
+import yaml
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from conntrack._durations import format_instant, parse_duration, parse_instant
+from conntrack._durations import (
+    format_duration,
+    format_instant,
+    parse_duration,
+    parse_instant,
+)
 from conntrack._exceptions import DurationError
 
-from .core import ClockError, Core, FakeProviderError, InvalidRequest, NotFound, TokenRejected
+from .core import (
+    AccountDeleted,
+    ClockError,
+    Core,
+    FakeProviderError,
+    InvalidRequest,
+    NotFound,
+    Token,
+    TokenRejected,
+)
 
-#: Body keys of ``POST /faults``.
-FAULT_FIELDS = ("provider", "kind", "for", "until", "count")
+#: Body keys of each route that takes a body.
+APP_FIELDS = (
+    "provider",
+    "redirect_uris",
+    "client_id",
+    "client_secret",
+    "name",
+    "publishing_status",
+)
+ACCOUNT_FIELDS = (
+    "provider",
+    "name",
+    "email",
+    "pages",
+    "type",
+    "page_kind",
+    "linked_instagram",
+    "linked_page",
+)
+FAULT_FIELDS = (
+    "provider",
+    "kind",
+    "for",
+    "until",
+    "count",
+    "endpoint",
+    "error",
+    "status",
+    "delay_ms",
+)
+CLOCK_FIELDS = ("by", "to")
 
 #: Body keys of the events endpoint, and the event parameter each one is.
 EVENT_PARAMS = {
@@ -46,6 +85,8 @@ EVENT_PARAMS = {
 }
 
 PREFIX = "/_conntrack"
+#: The OpenAPI document, packaged beside this module.
+OPENAPI = "openapi.yaml"
 
 
 class ControlError(Exception):
@@ -62,17 +103,41 @@ def control_error(status: int, message: str, field: str | None = None) -> Respon
     return response
 
 
+@cache
+def openapi_document() -> dict[str, Any]:
+    """The control API's OpenAPI 3.1 document (parsed once)."""
+    text = files(__package__).joinpath(OPENAPI).read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    assert isinstance(document, dict)
+    return document
+
+
 def _core() -> Core:
     c = current_app.config["CONNTRACK_CORE"]
     assert isinstance(c, Core)
     return c
 
 
-async def _body() -> dict[str, Any]:
+async def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The JSON object of the request; a key not in ``allowed`` is a 400 naming it."""
     data = await request.get_json(force=True, silent=True)
     if not isinstance(data, dict):
         raise ControlError(400, "expected a JSON object as the request body")
+    for key in data:
+        if key not in allowed:
+            raise ControlError(
+                400, f"unknown field {key!r}; this route takes: {', '.join(allowed)}", key
+            )
     return data
+
+
+def _query(allowed: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters; one not in ``allowed`` is a 400 naming it."""
+    for key in request.args:
+        if key not in allowed:
+            known = ", ".join(allowed) if allowed else "none"
+            raise ControlError(400, f"unknown query parameter {key!r}; known: {known}", key)
+    return {k: v for k, v in request.args.items() if v != ""}
 
 
 def _str(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -86,6 +151,66 @@ def _str(body: dict[str, Any], key: str, *, required: bool = False) -> str | Non
     return value
 
 
+def _duration(body: dict[str, Any], key: str) -> timedelta | None:
+    """A duration body key (a string like ``6h 30m``), or None when absent."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ControlError(400, f"{key} must be a duration like '6h' or '60d'", key)
+    try:
+        return parse_duration(value)
+    except DurationError as err:
+        raise ControlError(400, str(err), key) from None
+
+
+def _instant(body: dict[str, Any], key: str) -> datetime | None:
+    """An instant body key (ISO 8601 with an offset), or None when absent."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ControlError(400, f"{key} must be an instant like '2026-03-06T09:00:00Z'", key)
+    try:
+        return parse_instant(value)
+    except DurationError as err:
+        raise ControlError(400, str(err), key) from None
+
+
+def _account_filter(c: Core, query: dict[str, str]) -> str | None:
+    """The ``account`` query parameter, checked: 404/409 naming it if unknown/deleted."""
+    account = query.get("account")
+    if account is not None and c.account(account) is None:
+        try:
+            c.account_seq(account)
+        except AccountDeleted as err:
+            raise ControlError(409, str(err), "account") from None
+        except NotFound as err:
+            raise ControlError(404, str(err), "account") from None
+    return account
+
+
+def _provider_filter(c: Core, query: dict[str, str]) -> str | None:
+    provider = query.get("provider")
+    return None if provider is None else c.protocol_of(provider)
+
+
+def _clock_json(c: Core) -> dict[str, Any]:
+    offset = c.clock_offset()
+    return {
+        "now": format_instant(c.now()),
+        "offset": None if offset is None else format_duration(offset),
+        "status": "ready",
+        "can_advance": c.can_advance(),
+    }
+
+
+def _matches(token: Token, provider: str | None, account: str | None, app: str | None) -> bool:
+    wanted = (provider, account, app)
+    have = (token.provider, token.account_id, token.client_id)
+    return all(w in (None, h) for w, h in zip(wanted, have, strict=True))
+
+
 def blueprint() -> Blueprint:
     """A fresh control blueprint."""
     bp = Blueprint("conntrack_control", __name__, url_prefix=PREFIX)
@@ -93,6 +218,10 @@ def blueprint() -> Blueprint:
     @bp.errorhandler(ControlError)
     async def _control(err: ControlError) -> Response:
         return control_error(err.status, err.message, err.field)
+
+    @bp.errorhandler(AccountDeleted)
+    async def _deleted(err: AccountDeleted) -> Response:
+        return control_error(409, str(err), err.field)
 
     @bp.errorhandler(NotFound)
     async def _not_found(err: NotFound) -> Response:
@@ -106,17 +235,38 @@ def blueprint() -> Blueprint:
     async def _clock(err: ClockError) -> Response:
         return control_error(409 if err.virtual else 400, str(err), None if err.virtual else "to")
 
+    # -- about the API -------------------------------------------------------------
+
     @bp.get("/health")
     async def health() -> Response:
         return jsonify({"status": "ok"})
 
+    @bp.get("/openapi.json")
+    async def openapi() -> Response:
+        return jsonify(openapi_document())
+
+    @bp.get("/docs")
+    async def docs() -> Response:
+        return Response(docs_page(openapi_document()), content_type="text/html; charset=utf-8")
+
     @bp.get("/state")
     async def state() -> Response:
+        _query(())
         return jsonify(_core().snapshot())
+
+    @bp.post("/reset")
+    async def reset() -> Response:
+        if await request.get_data():
+            await _body(())
+        c = _core()
+        removed = c.reset()
+        return jsonify({"removed": removed, "seq": c.seq, **_clock_json(c)})
+
+    # -- apps ----------------------------------------------------------------------
 
     @bp.post("/apps")
     async def create_app() -> tuple[Response, int]:
-        body = await _body()
+        body = await _body(APP_FIELDS)
         provider = _str(body, "provider", required=True)
         assert provider is not None
         uris = body.get("redirect_uris")
@@ -136,18 +286,22 @@ def blueprint() -> Blueprint:
 
     @bp.patch("/apps/<client_id>")
     async def update_app(client_id: str) -> Response:
-        body = await _body()
+        body = await _body(("publishing_status",))
         status = _str(body, "publishing_status", required=True)
         assert status is not None
         return jsonify(_core().set_publishing_status(client_id, status).to_json())
 
     @bp.get("/apps")
     async def list_apps() -> Response:
-        return jsonify({"data": [a.to_json() for a in _core().apps()]})
+        c = _core()
+        provider = _provider_filter(c, _query(("provider",)))
+        return jsonify({"data": [a.to_json() for a in c.apps(provider)]})
+
+    # -- accounts ------------------------------------------------------------------
 
     @bp.post("/accounts")
     async def create_account() -> tuple[Response, int]:
-        body = await _body()
+        body = await _body(ACCOUNT_FIELDS)
         provider = _str(body, "provider", required=True)
         assert provider is not None
         pages = body.get("pages")
@@ -157,16 +311,21 @@ def blueprint() -> Blueprint:
         if not isinstance(linked, bool):
             raise ControlError(400, "linked_instagram must be true or false", "linked_instagram")
         c = _core()
-        account = c.create_account(
-            provider,
-            name=_str(body, "name"),
-            email=_str(body, "email"),
-            pages=pages,
-            type=_str(body, "type") or "business",
-            page_kind=_str(body, "page_kind"),
-            linked_instagram=linked,
-            linked_page=_str(body, "linked_page"),
-        )
+        try:
+            account = c.create_account(
+                provider,
+                name=_str(body, "name"),
+                email=_str(body, "email"),
+                pages=pages,
+                type=_str(body, "type") or "business",
+                page_kind=_str(body, "page_kind"),
+                linked_instagram=linked,
+                linked_page=_str(body, "linked_page"),
+            )
+        except NotFound as err:
+            # The core names the page it looked for; here the body key is linked_page.
+            field = "linked_page" if err.field == "page_id" else err.field
+            raise ControlError(404, str(err), field) from None
         out = account.to_json()
         if linked:
             out["linked_accounts"] = [
@@ -178,14 +337,16 @@ def blueprint() -> Blueprint:
 
     @bp.get("/accounts")
     async def list_accounts() -> Response:
-        return jsonify({"data": [a.to_json() for a in _core().accounts()]})
+        c = _core()
+        provider = _provider_filter(c, _query(("provider",)))
+        return jsonify({"data": [a.to_json() for a in c.accounts(provider)]})
 
     @bp.get("/accounts/<account_id>")
     async def get_account(account_id: str) -> Response:
         c = _core()
+        c.account_seq(account_id)  # 404 unknown, 409 deleted
         account = c.account(account_id)
-        if account is None:
-            raise ControlError(404, f"no account {account_id!r}", "account_id")
+        assert account is not None
         out = account.to_json()
         out["events"] = [e.to_json() for e in account.events]
         out["grants"] = [g.to_json() for g in c.grants() if g.account_id == account_id]
@@ -201,20 +362,29 @@ def blueprint() -> Blueprint:
         }
         return jsonify(out)
 
+    @bp.delete("/accounts/<account_id>")
+    async def delete_account(account_id: str) -> Response:
+        c = _core()
+        account = c.delete_account(account_id)
+        revoked = sorted(f.id for f in c.families() if f.account_id == account_id and f.revoked)
+        out = account.to_json()
+        out["deleted_at"] = format_instant(account.deleted_at or c.now())
+        out["revoked_families"] = revoked
+        return jsonify(out)
+
     @bp.post("/accounts/<account_id>/events")
     async def fire_event(account_id: str) -> Response:
-        body = await _body()
+        body = await _body(("type", *EVENT_PARAMS))
         kind = _str(body, "type", required=True)
         assert kind is not None
         params: dict[str, Any] = {}
-        for key in body:
-            if key != "type" and key not in EVENT_PARAMS:
-                raise ControlError(400, f"unknown event parameter {key!r}", key)
         for key, param in EVENT_PARAMS.items():
             if body.get(key) is not None:
                 params[param] = _str(body, key)
         try:
             event = _core().fire_event(account_id, kind, **params)
+        except AccountDeleted:
+            raise
         except (InvalidRequest, NotFound) as err:
             field = err.field
             if field == "type" and "type" in params and not str(err).startswith("unknown event"):
@@ -222,19 +392,49 @@ def blueprint() -> Blueprint:
             raise ControlError(404 if isinstance(err, NotFound) else 400, str(err), field) from None
         return jsonify(event.to_json())
 
+    # -- grants and tokens ---------------------------------------------------------
+
+    @bp.get("/grants")
+    async def grants() -> Response:
+        c = _core()
+        query = _query(("provider", "account", "client_id"))
+        provider = _provider_filter(c, query)
+        account = _account_filter(c, query)
+        client_id = query.get("client_id")
+        if client_id is not None and c.app(client_id) is None:
+            raise ControlError(404, f"no app with client_id {client_id!r}", "client_id")
+        now = c.now()
+        wanted = (provider, account, client_id)
+        out = []
+        for g in c.grants():
+            have = (g.provider, g.account_id, g.client_id)
+            if any(w not in (None, h) for w, h in zip(wanted, have, strict=True)):
+                continue
+            one = g.to_json()
+            dae = g.data_access_expires_at
+            one["data_access_expired"] = dae is not None and now >= dae
+            out.append(one)
+        return jsonify({"data": out})
+
     @bp.get("/tokens")
     async def tokens() -> Response:
         c = _core()
+        query = _query(("provider", "account", "client_id"))
+        provider = _provider_filter(c, query)
+        account = _account_filter(c, query)
+        app = query.get("client_id")
+        listed = [t for t in c.tokens() if _matches(t, provider, account, app)]
+        families = {t.family for t in listed}
         return jsonify(
             {
-                "data": [c.token_json(t) for t in c.tokens()],
-                "families": [f.to_json() for f in c.families()],
+                "data": [c.token_json(t) for t in listed],
+                "families": [f.to_json() for f in c.families() if f.id in families],
             }
         )
 
     @bp.post("/tokens/revoke")
     async def revoke() -> Response:
-        body = await _body()
+        body = await _body(("token",))
         value = _str(body, "token", required=True)
         assert value is not None
         c = _core()
@@ -246,59 +446,68 @@ def blueprint() -> Blueprint:
         assert token is not None
         return jsonify({**c.token_json(token), "was_valid": before.valid})
 
+    # -- the clock -----------------------------------------------------------------
+
     @bp.get("/clock")
     async def clock() -> Response:
-        return jsonify({"now": format_instant(_core().now())})
+        _query(())
+        return jsonify(_clock_json(_core()))
 
     @bp.post("/clock/advance")
     async def advance() -> Response:
-        body = await _body()
-        if ("by" in body) == ("to" in body):
+        body = await _body(CLOCK_FIELDS)
+        given = [k for k in CLOCK_FIELDS if body.get(k) is not None]
+        if len(given) != 1:
             raise ControlError(
-                400, "give exactly one of 'by' (a duration) or 'to' (an instant)", "by"
+                400,
+                "give exactly one of 'by' (a duration) or 'to' (an instant)",
+                given[1] if given else "by",
             )
         c = _core()
-        by: timedelta | None = None
-        to: datetime | None = None
-        try:
-            if "by" in body:
-                by = parse_duration(body["by"])
-            else:
-                to = parse_instant(body["to"])
-        except DurationError as err:
-            raise ControlError(400, str(err), "by" if "by" in body else "to") from None
-        if to is not None and to < c.now():
-            raise ControlError(400, "the clock cannot move backwards", "to")
-        return jsonify({"now": format_instant(c.advance_clock(by=by, to=to))})
+        by = _duration(body, "by")
+        to = _instant(body, "to")
+        if by is not None and by < timedelta(0):
+            raise ControlError(400, "the clock cannot move backwards: by must be positive", "by")
+        before = c.now()
+        if to is not None and to < before:
+            raise ControlError(
+                400,
+                f"the clock cannot move backwards: to is before now ({format_instant(before)})",
+                "to",
+            )
+        after = c.advance_clock(by=by, to=to)
+        return jsonify(
+            {**_clock_json(c), "advanced_by": format_duration(after - before), "done": True}
+        )
+
+    # -- faults --------------------------------------------------------------------
 
     @bp.post("/faults")
     async def add_fault() -> tuple[Response, int]:
-        body = await _body()
-        for key in body:
-            if key not in FAULT_FIELDS:
-                raise ControlError(400, f"unknown fault field {key!r}", key)
+        body = await _body(FAULT_FIELDS)
         provider = _str(body, "provider", required=True)
         kind = _str(body, "kind", required=True)
         assert provider is not None and kind is not None
-        for_: timedelta | None = None
-        until: datetime | None = None
-        count = body.get("count")
-        try:
-            if body.get("for") is not None:
-                for_ = parse_duration(body["for"])
-        except DurationError as err:
-            raise ControlError(400, str(err), "for") from None
-        try:
-            if body.get("until") is not None:
-                until = parse_instant(body["until"])
-        except DurationError as err:
-            raise ControlError(400, str(err), "until") from None
-        fault = _core().add_fault(provider, kind, for_=for_, until=until, count=count)
+        for_ = _duration(body, "for")
+        until = _instant(body, "until")
+        fault = _core().add_fault(
+            provider,
+            kind,
+            for_=for_,
+            until=until,
+            count=body.get("count"),
+            endpoint=body.get("endpoint"),
+            error=body.get("error"),
+            status=body.get("status"),
+            delay_ms=body.get("delay_ms"),
+        )
         return jsonify(fault.to_json()), 201
 
     @bp.get("/faults")
     async def list_faults() -> Response:
-        return jsonify({"data": [f.to_json() for f in _core().faults()]})
+        c = _core()
+        provider = _provider_filter(c, _query(("provider",)))
+        return jsonify({"data": [f.to_json() for f in c.faults(provider)]})
 
     @bp.delete("/faults/<fault_id>")
     async def remove_fault(fault_id: str) -> Response:
@@ -306,14 +515,42 @@ def blueprint() -> Blueprint:
 
     @bp.delete("/faults")
     async def clear_faults() -> Response:
-        provider = request.args.get("provider") or None
+        provider = _query(("provider",)).get("provider")
         return jsonify({"data": [f.to_json() for f in _core().clear_faults(provider)]})
 
     return bp
+
+
+def docs_page(document: dict[str, Any]) -> str:
+    """A plain HTML page listing every route of the document: method, path, summary."""
+    rows = []
+    for path, item in document.get("paths", {}).items():
+        for method, op in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                rows.append(
+                    f"<tr><td><code>{method.upper()}</code></td><td><code>{escape(path)}"
+                    f"</code></td><td>{escape(str(op.get('summary', '')))}</td></tr>"
+                )
+    title = escape(str(document.get("info", {}).get("title", "API")))
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n</head>\n<body>\n<main>\n<h1>{title}</h1>\n"
+        f'<p>The whole description: <a href="{PREFIX}/openapi.json">openapi.json</a> '
+        "(OpenAPI 3.1).</p>\n<table>\n<tr><th>method</th><th>path</th><th>what</th></tr>\n"
+        + "\n".join(rows)
+        + "\n</table>\n</main>\n</body>\n</html>\n"
+    )
 
 
 def is_control_path(path: str) -> bool:
     return path == PREFIX or path.startswith(PREFIX + "/")
 
 
-__all__ = ["PREFIX", "FakeProviderError", "blueprint", "control_error", "is_control_path"]
+__all__ = [
+    "PREFIX",
+    "FakeProviderError",
+    "blueprint",
+    "control_error",
+    "is_control_path",
+    "openapi_document",
+]

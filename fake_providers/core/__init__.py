@@ -3,6 +3,7 @@
 from ._clock import CanAdvance, HasNow
 from ._core import Core
 from ._errors import (
+    AccountDeleted,
     ClockError,
     CodeProblem,
     CodeRejected,
@@ -33,6 +34,7 @@ from ._tokenmodel import Code, Family, Token, TokenCheck, TokenKind, TokenPair
 
 __all__ = [
     "Account",
+    "AccountDeleted",
     "AccountEvent",
     "AccountState",
     "AccountType",

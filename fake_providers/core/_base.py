@@ -20,11 +20,12 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from conntrack._durations import format_instant
 from conntrack._exceptions import ProfileError
 from conntrack._profiles import Profile, load_profile, providers
 
 from ._clock import HasNow
-from ._errors import InvalidRequest, NotFound
+from ._errors import AccountDeleted, InvalidRequest, NotFound
 from ._ids import IdSource
 from ._model import Account, App, Fault, Grant, Mark, Page
 from ._tokenmodel import Code, Family, Token
@@ -81,6 +82,8 @@ class CoreBase:
         self._refresh_index: dict[tuple[str, str], list[str]] = {}
         #: Provider-wide faults by id (``_faults``); ended ones are dropped lazily.
         self._faults: dict[str, Fault] = {}
+        #: Deleted accounts by id (``delete_account``), each with its ``deleted_at``.
+        self._deleted_accounts: dict[str, Account] = {}
 
     # -- basics --------------------------------------------------------------------
 
@@ -141,6 +144,12 @@ class CoreBase:
     def _need_account(self, account_id: str) -> Account:
         account = self._accounts.get(account_id) if isinstance(account_id, str) else None
         if account is None:
+            gone = self._deleted_accounts.get(account_id) if isinstance(account_id, str) else None
+            if gone is not None and gone.deleted_at is not None:
+                raise AccountDeleted(
+                    f"account {account_id!r} was deleted at {format_instant(gone.deleted_at)}",
+                    field="account_id",
+                )
             raise NotFound(f"no account {account_id!r}", field="account_id")
         return account
 

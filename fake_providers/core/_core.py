@@ -43,6 +43,7 @@ from conntrack._durations import format_instant
 from ._clock import CanAdvance
 from ._errors import ClockError
 from ._faults import Faults
+from ._model import instant
 from ._tokenmodel import Token
 
 
@@ -68,6 +69,44 @@ class Core(Faults):
         self.clock.advance(delta)
         return self.now()
 
+    def can_advance(self) -> bool:
+        """Whether :meth:`advance_clock` can move this clock (not a simulation's)."""
+        return isinstance(self.clock, CanAdvance)
+
+    def clock_offset(self) -> timedelta | None:
+        """How far the clock has travelled ahead of wall time (a ``TravelClock``'s
+        ``offset``), or ``None`` for a clock that keeps no offset (a simulation's)."""
+        offset = getattr(self.clock, "offset", None)
+        return offset if isinstance(offset, timedelta) else None
+
+    # -- reset -----------------------------------------------------------------------
+
+    def reset(self) -> dict[str, int]:
+        """Forget everything — apps, accounts (deleted ones too), pages, grants, codes,
+        tokens, families, faults — as if the core were new; answer how many of each went.
+
+        Three things stay, on purpose: the clock (it only travels forward, so its offset
+        is kept), ``seq`` (it rises by one: a caller that cached an answer at some seq
+        must not see that seq again with other data behind it) and the id and token
+        generators (they go on, so no token handed out before the reset is issued
+        again to someone else).
+        """
+        counts = {
+            "apps": len(self._apps),
+            "accounts": len(self._accounts) + len(self._deleted_accounts),
+            "grants": len(self._grants),
+            "tokens": len(self._tokens),
+            "faults": len(self.faults()),
+        }
+        for table in (
+            self._apps, self._accounts, self._deleted_accounts, self._pages, self._grants,
+            self._codes, self._tokens, self._families, self._page_tokens, self._requests,
+            self._refresh_index, self._faults,
+        ):  # fmt: skip
+            table.clear()
+        self._bump()
+        return counts
+
     # -- listings ------------------------------------------------------------------
 
     def token_json(self, token: Token) -> dict[str, Any]:
@@ -88,6 +127,8 @@ class Core(Faults):
             "origin": token.origin,
             "valid": check.valid,
         }
+        out["expires_in"] = self.expires_in(token)
+        out["data_access_expires_at"] = instant(self.data_access_expires_at(token))
         if not check.valid:
             out["reason"] = str(check.reason)
         return out
@@ -104,4 +145,8 @@ class Core(Faults):
             "families": [f.to_json() for f in self._families.values()],
             "events": [e.to_json() for a in self._accounts.values() for e in a.events],
             "faults": [f.to_json() for f in self.faults()],
+            "deleted_accounts": [
+                {"id": a.id, "provider": a.provider, "deleted_at": instant(a.deleted_at)}
+                for a in self._deleted_accounts.values()
+            ],
         }

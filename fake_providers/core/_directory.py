@@ -190,6 +190,58 @@ class Directory(CoreBase):
     def account(self, account_id: str) -> Account | None:
         return self._accounts.get(account_id)
 
+    def delete_account(self, account_id: str) -> Account:
+        """Delete an account (one mutation), as a person closes theirs at the provider.
+
+        Every authorization it gave ends: each token family is revoked (its tokens
+        answer ``revoked``, and stay listed), its unspent codes are dropped and its
+        grants removed. It loses its admin roles; a page nobody administers any more
+        goes with it, and links between Instagram accounts and its pages (or, for an
+        Instagram account, its page) are undone. The account then answers
+        :class:`~._errors.AccountDeleted` wherever it is named (an event, a login);
+        :meth:`deleted_account` still finds it, with its ``deleted_at``.
+        """
+        account = self._need_account(account_id)
+        mark = self._bump()
+        for family in self._families.values():
+            if family.account_id == account_id and family.revoked is None:
+                family.revoked = mark
+        for value in [v for v, c in self._codes.items() if c.account_id == account_id]:
+            del self._codes[value]
+        for key in [k for k in self._grants if k[1] == account_id]:
+            del self._grants[key]
+        for key in [k for k in self._refresh_index if k[1] == account_id]:
+            del self._refresh_index[key]
+        touched: set[str] = set()
+        for page in list(self._pages.values()):
+            if page.instagram_account_id == account_id:
+                page.instagram_account_id = None
+                touched |= page.admins
+            if account_id not in page.admins:
+                continue
+            page.admins.discard(account_id)
+            touched |= page.admins
+            if not page.admins:
+                del self._pages[page.id]
+                linked = self._accounts.get(page.instagram_account_id or "")
+                if linked is not None and linked.linked_page_id == page.id:
+                    linked.linked_page_id = None
+                    touched.add(linked.id)
+        del self._accounts[account_id]
+        account.deleted_at = mark.at
+        account.changed_seq = mark.seq
+        self._deleted_accounts[account_id] = account
+        for other in touched - {account_id}:
+            self._touch(other, mark)
+        return account
+
+    def deleted_account(self, account_id: str) -> Account | None:
+        """A deleted account by id (with its ``deleted_at``), or ``None``."""
+        return self._deleted_accounts.get(account_id)
+
+    def deleted_accounts(self) -> list[Account]:
+        return list(self._deleted_accounts.values())
+
     def accounts(self, provider: str | None = None) -> list[Account]:
         return [a for a in self._accounts.values() if provider in (None, a.provider)]
 

@@ -4,6 +4,7 @@
 
     FakeProviderError        root: everything the core raises on purpose
     ├── NotFound             an unknown app, account or page (names the field)
+    │   └── AccountDeleted   an account that existed and was deleted
     ├── InvalidRequest       a value the core cannot use (names the field)
     ├── CodeRejected         an authorization code (or OAuth 1.0a request token) that
     │                        cannot be exchanged (a CodeProblem)
@@ -33,6 +34,11 @@ class NotFound(FakeProviderError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class AccountDeleted(NotFound):
+    """The account named by ``field`` was deleted (``Core.delete_account``): it is gone
+    like an unknown one, and the control API answers 409 instead of 404."""
 
 
 class InvalidRequest(FakeProviderError):

@@ -105,6 +105,7 @@ class App:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "provider": self.provider,
             "client_id": self.client_id,
             "client_secret": self.client_secret,
             "redirect_uris": list(self.redirect_uris),
@@ -213,6 +214,8 @@ class Account:
     checkpoint: bool = False
     #: When the account last cleared a security checkpoint (logins to apps wait after it).
     checkpoint_cleared_at: datetime | None = None
+    #: When the account was deleted (``Core.delete_account``); ``None`` while it exists.
+    deleted_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         pages = []
@@ -251,12 +254,14 @@ class Grant:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "provider": self.provider,
             "client_id": self.client_id,
             "account": self.account_id,
             "granted": list(self.granted),
             "declined": list(self.declined),
             "active": self.active,
             "data_access_expires_at": instant(self.data_access_expires_at),
+            "removed_at": [format_instant(m.at) for m in self.removals],
         }
 
 

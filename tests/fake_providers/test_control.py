@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -109,17 +110,62 @@ async def test_tokens_listing_shows_prefix_and_reason(fb: Any) -> None:
 
 
 async def test_clock(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/_conntrack/clock")).json() == {"now": "2026-01-05T09:00:00Z"}
+    ready = {"status": "ready", "can_advance": True}
+    r = await client.get("/_conntrack/clock")
+    assert r.json() == {"now": "2026-01-05T09:00:00Z", "offset": "0s", **ready}
     r = await client.post("/_conntrack/clock/advance", json={"by": "60d"})
-    assert r.json() == {"now": "2026-03-06T09:00:00Z"}
-    r = await client.post("/_conntrack/clock/advance", json={"to": "2026-03-07T00:00:00Z"})
-    assert r.json() == {"now": "2026-03-07T00:00:00Z"}
-    r = await client.post("/_conntrack/clock/advance", json={"to": "2026-01-01T00:00:00Z"})
-    assert r.status_code == 400 and r.json()["error"]["field"] == "to"
-    r = await client.post("/_conntrack/clock/advance", json={"by": "soon"})
-    assert r.status_code == 400 and r.json()["error"]["field"] == "by"
-    r = await client.post("/_conntrack/clock/advance", json={})
-    assert r.status_code == 400
+    assert r.json() == {
+        "now": "2026-03-06T09:00:00Z",
+        "offset": "60d",
+        "advanced_by": "60d",
+        "done": True,
+        **ready,
+    }
+    r = await client.post("/_conntrack/clock/advance", json={"to": "2026-03-07T00:00:00+01:00"})
+    assert r.json()["now"] == "2026-03-06T23:00:00Z" and r.json()["advanced_by"] == "14h"
+    r = await client.get("/_conntrack/clock")
+    assert r.json() == {"now": "2026-03-06T23:00:00Z", "offset": "60d 14h", **ready}
+    r = await client.post("/_conntrack/clock/advance", json={"to": "2026-03-06T23:00:00Z"})
+    assert r.status_code == 200 and r.json()["advanced_by"] == "0s"
+
+
+async def test_clock_errors_name_the_field(client: httpx.AsyncClient) -> None:
+    cases: list[tuple[Any, str | None]] = [
+        ({"to": "2026-01-01T00:00:00Z"}, "to"),  # backwards
+        ({"to": "2026-01-06T00:00:00"}, "to"),  # no zone
+        ({"to": 5}, "to"),
+        ({"by": "soon"}, "by"),
+        ({"by": "-1d"}, "by"),
+        ({"by": 3}, "by"),
+        ({}, "by"),
+        ({"by": "1d", "to": "2026-02-01T00:00:00Z"}, "to"),
+        ({"by": "1d", "speed": 2}, "speed"),
+        ("1d", None),
+    ]
+    for body, field in cases:
+        r = await client.post("/_conntrack/clock/advance", json=body)
+        assert r.status_code == 400, body
+        assert r.json()["error"]["field"] == field and r.json()["error"]["message"], body
+    now = (await client.get("/_conntrack/clock")).json()["now"]
+    assert now == "2026-01-05T09:00:00Z"
+    r = await client.get("/_conntrack/clock", params={"tz": "UTC"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "tz"
+
+
+async def test_tokens_expire_as_the_clock_advances(fb: Any) -> None:
+    token = await fb.long_token()
+    assert (await fb.get("me", token)).status_code == 200
+    listed = (await fb.client.get("/_conntrack/tokens")).json()["data"]
+    assert [t["expires_in"] for t in listed] == [3600, 5183944]
+    r = await fb.client.post("/_conntrack/clock/advance", json={"by": "60d"})
+    assert r.json()["done"] is True
+    r = await fb.get("me", token)
+    assert r.status_code == 400 and r.json()["error"]["error_subcode"] == 463
+    listed = (await fb.client.get("/_conntrack/tokens")).json()["data"]
+    assert [(t["valid"], t["reason"], t["expires_in"]) for t in listed] == [
+        (False, "expired", 0),
+        (False, "expired", 0),
+    ]
 
 
 async def test_virtual_clock_cannot_be_moved() -> None:
@@ -171,7 +217,7 @@ async def test_accounts_with_type_kind_and_links(client: httpx.AsyncClient) -> N
     assert one["state"]["admin_of"] == [r.json()["pages"][0]["id"]]
     for body, field in (
         ({"provider": "instagram", "type": "alien"}, "type"),
-        ({"provider": "instagram", "linked_page": "404"}, "page_id"),
+        ({"provider": "instagram", "linked_page": "404"}, "linked_page"),
         ({"provider": "facebook", "linked_instagram": "yes"}, "linked_instagram"),
     ):
         r = await client.post("/_conntrack/accounts", json=body)
@@ -221,3 +267,161 @@ async def test_tokens_families_and_revoke(fb: Any) -> None:
     assert r.status_code == 400 and r.json()["error"]["field"] == "token"
     listed = (await fb.client.get("/_conntrack/tokens")).json()["families"][0]
     assert listed["revoked_at"] == "2026-01-05T09:00:00Z"
+
+
+# -- unknown keys, grants, deleting accounts, reset ------------------------------------
+
+
+async def test_unknown_body_keys_and_query_parameters_are_named(client: httpx.AsyncClient) -> None:
+    base = {"provider": "facebook", "redirect_uris": [REDIRECT]}
+    cases: list[tuple[str, str, dict[str, Any] | None, dict[str, str] | None, str]] = [
+        ("POST", "/_conntrack/apps", {**base, "scopes": ["x"]}, None, "scopes"),
+        ("POST", "/_conntrack/accounts", {"provider": "facebook", "age": 3}, None, "age"),
+        ("POST", "/_conntrack/tokens/revoke", {"token": "x", "why": "y"}, None, "why"),
+        ("POST", "/_conntrack/reset", {"clock": "reset"}, None, "clock"),
+        ("GET", "/_conntrack/accounts", None, {"type": "personal"}, "type"),
+        ("GET", "/_conntrack/tokens", None, {"app": "1"}, "app"),
+        ("GET", "/_conntrack/faults", None, {"kind": "outage"}, "kind"),
+        ("DELETE", "/_conntrack/faults", None, {"all": "1"}, "all"),
+    ]
+    for method, url, body, params, field in cases:
+        r = await client.request(method, url, json=body, params=params)
+        assert r.status_code == 400, (url, body, params)
+        assert r.json()["error"]["field"] == field and field in r.json()["error"]["message"]
+
+
+async def test_grants_list_scopes_declined_and_data_access(fb: Any, clock: Any) -> None:
+    await fb.long_token(granted=["pages_show_list", "pages_read_engagement"])
+    other = fb.core.create_account("linkedin")
+    r = await fb.client.get("/_conntrack/grants")
+    (grant,) = r.json()["data"]
+    assert grant == {
+        "provider": "facebook",
+        "client_id": fb.app.client_id,
+        "account": fb.account.id,
+        "granted": ["pages_show_list", "pages_read_engagement"],
+        "declined": ["pages_manage_posts"],
+        "active": True,
+        "data_access_expires_at": "2026-04-05T09:00:00Z",  # 90 days after the consent
+        "data_access_expired": False,
+        "removed_at": [],
+    }
+    await fb.client.post(
+        f"/_conntrack/accounts/{fb.account.id}/events",
+        json={"type": "permission_revoked", "client_id": fb.app.client_id,
+              "permission": "pages_read_engagement"},
+    )  # fmt: skip
+    clock.advance(timedelta(days=90))
+    (grant,) = (await fb.client.get("/_conntrack/grants")).json()["data"]
+    assert grant["granted"] == ["pages_show_list"]
+    assert grant["declined"] == ["pages_manage_posts", "pages_read_engagement"]
+    assert grant["data_access_expired"] is True
+    await fb.client.post(
+        f"/_conntrack/accounts/{fb.account.id}/events", json={"type": "app_removed"}
+    )
+    (grant,) = (await fb.client.get("/_conntrack/grants")).json()["data"]
+    assert grant["active"] is False and grant["removed_at"] == ["2026-04-05T09:00:00Z"]
+    for params in ({"provider": "linkedin"}, {"account": other.id}):
+        assert (await fb.client.get("/_conntrack/grants", params=params)).json()["data"] == []
+    r = await fb.client.get("/_conntrack/grants", params={"client_id": fb.app.client_id})
+    assert len(r.json()["data"]) == 1
+
+
+async def test_tokens_filtered_by_provider_account_and_app(fb: Any) -> None:
+    await fb.long_token()
+    other_app = fb.core.create_app_registration("facebook", redirect_uris=[REDIRECT])
+    assert len((await fb.client.get("/_conntrack/tokens")).json()["data"]) == 2
+    for params, count in (
+        ({"provider": "instagram-facebook"}, 2),
+        ({"provider": "google"}, 0),
+        ({"account": fb.account.id}, 2),
+        ({"client_id": other_app.client_id}, 0),
+    ):
+        body = (await fb.client.get("/_conntrack/tokens", params=params)).json()
+        assert len(body["data"]) == count, params
+        assert len(body["families"]) == (1 if count else 0)
+
+
+async def test_deleting_an_account(fb: Any) -> None:
+    token = await fb.long_token()
+    ig = fb.core.create_account("instagram", linked_page=fb.account.pages[0].id)
+    url = f"/_conntrack/accounts/{fb.account.id}"
+    seq = fb.core.seq
+    r = await fb.client.delete(url)
+    assert r.status_code == 200 and fb.core.seq == seq + 1
+    body = r.json()
+    assert body["id"] == fb.account.id and body["deleted_at"] == "2026-01-05T09:00:00Z"
+    assert len(body["revoked_families"]) == 1
+    # Its tokens answer as revoked ones do, and stay listed as such.
+    r = await fb.get("me", token)
+    assert r.status_code == 400 and r.json()["error"]["code"] == 190
+    listed = (await fb.client.get("/_conntrack/tokens")).json()["data"]
+    assert {(t["valid"], t["reason"]) for t in listed} == {(False, "revoked")}
+    # Gone from the listings; its page (nobody else administers it) and link too.
+    assert [a["id"] for a in (await fb.client.get("/_conntrack/accounts")).json()["data"]] == [
+        ig.id
+    ]
+    assert (await fb.client.get("/_conntrack/grants")).json()["data"] == []
+    assert fb.core.page(fb.account.pages[0].id) is None
+    assert fb.core.account_state(ig.id).linked_page_id is None
+    state = (await fb.client.get("/_conntrack/state")).json()
+    assert state["deleted_accounts"] == [
+        {"id": fb.account.id, "provider": "facebook", "deleted_at": "2026-01-05T09:00:00Z"}
+    ]
+    # Named again anywhere: 409 naming the field.
+    for method, path, body_ in (
+        ("GET", url, None),
+        ("DELETE", url, None),
+        ("POST", f"{url}/events", {"type": "password_change"}),
+        ("POST", f"{url}/events", {"type": "flood"}),
+    ):
+        r = await fb.client.request(method, path, json=body_)
+        assert r.status_code == 409, (method, path)
+        assert (
+            r.json()["error"]["field"] == "account_id" and "deleted" in r.json()["error"]["message"]
+        )
+    r = await fb.client.delete("/_conntrack/accounts/404")
+    assert r.status_code == 404 and r.json()["error"]["field"] == "account_id"
+    # The consent page no longer lets it log in.
+    r = await fb.approve()
+    assert r.status_code != 302
+
+
+async def test_a_shared_page_stays_with_its_other_admins(
+    core: Core, client: httpx.AsyncClient
+) -> None:
+    owner = core.create_account("linkedin", pages=1)
+    helper = core.create_account("linkedin", pages=0)
+    page = owner.pages[0].id
+    core.fire_event(helper.id, "admin_added", page_id=page)
+    assert (await client.delete(f"/_conntrack/accounts/{owner.id}")).status_code == 200
+    assert core.page(page) is not None and core.account_state(helper.id).admin_of == (page,)
+
+
+async def test_reset_forgets_everything_but_time(fb: Any, clock: Any) -> None:
+    await fb.long_token()
+    fb.core.add_fault("facebook", "outage", for_=timedelta(days=5))
+    doomed = fb.core.create_account("google")
+    await fb.client.delete(f"/_conntrack/accounts/{doomed.id}")
+    clock.advance(timedelta(days=3))
+    seq = fb.core.seq
+    r = await fb.client.post("/_conntrack/reset")
+    assert r.status_code == 200
+    assert r.json() == {
+        "removed": {"apps": 1, "accounts": 2, "grants": 1, "tokens": 2, "faults": 1},
+        "seq": seq + 1,
+        "now": "2026-01-08T09:00:00Z",
+        "offset": "3d",
+        "status": "ready",
+        "can_advance": True,
+    }
+    state = (await fb.client.get("/_conntrack/state")).json()
+    for key in ("apps", "accounts", "grants", "tokens", "families", "events", "faults"):
+        assert state[key] == [], key
+    assert state["deleted_accounts"] == [] and state["now"] == "2026-01-08T09:00:00Z"
+    # A deleted account is forgotten too: now simply unknown.
+    r = await fb.client.get(f"/_conntrack/accounts/{doomed.id}")
+    assert r.status_code == 404
+    # New things get new ids and tokens, never one handed out before the reset.
+    again = fb.core.create_app_registration("facebook", redirect_uris=[REDIRECT])
+    assert again.client_id != fb.app.client_id

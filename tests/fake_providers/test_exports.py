@@ -10,6 +10,7 @@ EXPECTED = {
     "InvalidRequest", "Mark", "NotFound", "Page", "Post", "Reason", "Token", "TokenCheck",
     "TokenKind", "TokenRejected", "create_app", "AccountState", "AccountType", "Family",
     "RefreshProblem", "RefreshRejected", "TokenPair", "Fault", "FaultKind", "FaultError",
+    "AccountDeleted",
 }  # fmt: skip
 
 

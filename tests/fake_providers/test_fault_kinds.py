@@ -366,6 +366,48 @@ def test_add_fault_checks_the_new_arguments(core: Core) -> None:
     assert core.faults() == [] and core.seq == 0
 
 
+async def test_control_api_new_fault_kinds(core: Core, client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/_conntrack/faults",
+        json={"provider": "instagram-facebook", "kind": "error", "error": "revoked",
+              "endpoint": "/graph.facebook.com/v21.0/me/", "count": 3},
+    )  # fmt: skip
+    assert r.status_code == 201
+    assert {k: v for k, v in r.json().items() if k not in ("id", "start")} == {
+        "provider": "facebook",
+        "kind": "error",
+        "endpoint": "/graph.facebook.com/v21.0/me",
+        "error": "revoked",
+        "status": None,
+        "delay_ms": None,
+        "until": None,
+        "remaining": 3,
+    }
+    r = await client.post(
+        "/_conntrack/faults",
+        json={"provider": "google", "kind": "latency", "delay_ms": 250, "for": "30m"},
+    )
+    assert r.status_code == 201 and r.json()["delay_ms"] == 250
+    assert r.json()["until"] == "2026-01-05T09:30:00Z"
+    listed = (await client.get("/_conntrack/faults", params={"provider": "google"})).json()
+    assert [f["kind"] for f in listed["data"]] == ["latency"]
+    base = {"provider": "google", "count": 1}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({**base, "kind": "error", "error": "password_changed", "for": "1h"}, "count"),
+        ({**base, "kind": "status", "status": 502, "delay_ms": 10}, "delay_ms"),
+        ({**base, "kind": "status", "status": True}, "status"),
+        ({**base, "kind": "latency", "delay_ms": "1s"}, "delay_ms"),
+        ({**base, "kind": "error", "error": ["expired"]}, "error"),
+        ({**base, "kind": "outage", "endpoint": "/graph.facebook.com/me"}, "endpoint"),
+        ({**base, "kind": "outage", "for": 3600}, "for"),
+        ({**base, "kind": "outage", "until": 1767600000}, "until"),
+    ]
+    for body, field in cases:
+        r = await client.post("/_conntrack/faults", json=body)
+        assert r.status_code == 400, body
+        assert r.json()["error"]["field"] == field and r.json()["error"]["message"], body
+
+
 def test_faults_are_asked_latency_first(core: Core) -> None:
     limit = core.add_fault("google", "rate_limit", count=1)
     error = core.add_fault("google", "error", error="expired", count=1)
