@@ -4,8 +4,8 @@
 protocol, clock, seq), ``_directory`` (apps, accounts, pages, links, account state),
 ``_events`` (account events, grants, which events kill tokens), ``_tokens`` (consent,
 codes with PKCE, tokens, checks, revocation), ``_refresh`` (refresh tokens and
-self-refresh), ``_oauth1`` (OAuth 1.0a), ``_faults`` (provider-wide outages and rate
-limits). This module adds time travel and listings.
+self-refresh), ``_oauth1`` (OAuth 1.0a), ``_faults`` (outages, rate limits, errors,
+statuses and latency). This module adds time travel and listings.
 
 Pure Python, no HTTP, the clock injected. Blueprints ask it questions ("does this token
 work now, and if not why?") and tell it what happened ("the user approved these
