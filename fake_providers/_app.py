@@ -23,6 +23,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from . import _control
+from ._enabled import disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
 from .core import Core
@@ -58,14 +59,22 @@ def create_app(core: Core) -> QuartTrio:
     """The ASGI app serving every registered provider blueprint and the control API."""
     app = QuartTrio("fake_providers", template_folder=None)
     app.config["CONNTRACK_CORE"] = core
-    providers = load_providers()
+    # Only the providers the core serves (``enabled``); the hosts of the others answer
+    # a 404 that says so (``_enabled``).
+    off_protocols = disabled_protocols(core)
+    providers = {p: v for p, v in load_providers().items() if p not in off_protocols}
     for protocol in sorted(providers):
         app.register_blueprint(providers[protocol].blueprint())
     app.register_blueprint(_control.blueprint())
-    hosts = {h.lower() for p in core.profiles.values() for h in p.hosts}
+    off = disabled_hosts(core)
+    hosts = {h.lower() for p in core.profiles.values() for h in p.hosts} | set(off)
     app.asgi_app = host_routing(app.asgi_app, hosts)  # type: ignore[method-assign,assignment]
     ordered = [providers[p] for p in sorted(providers)]
     by_host = hosts_by_protocol(core)
+
+    @app.before_request
+    async def _not_enabled() -> Response | None:
+        return not_enabled_answer(core, off, request.path) if off else None
 
     @app.before_request
     async def _faulted() -> Response | None:

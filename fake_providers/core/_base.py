@@ -12,11 +12,15 @@ Profiles by protocol
 load_profile("tiktok-2026")}``. Every protocol not given gets the catalog profile of the
 same name. A key that is not a protocol (``"instagram-facebook"``) is taken under its
 profile's ``protocol``; two profiles for one protocol are an error.
+
+``enabled`` (protocols; default all) narrows what one core serves (``conntrack serve
+--providers``): the others are unknown to it, and naming one is an
+:class:`~._errors.InvalidRequest` that says it is not enabled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,12 +66,20 @@ class CoreBase:
     """State shared by every part of the core; see :class:`~._core.Core`."""
 
     def __init__(
-        self, clock: HasNow, *, seed: int = 0, profiles: Mapping[str, Profile] | None = None
+        self,
+        clock: HasNow,
+        *,
+        seed: int = 0,
+        profiles: Mapping[str, Profile] | None = None,
+        enabled: Iterable[str] | None = None,
     ) -> None:
         self.clock = clock
         self.seed = seed
         self.ids = IdSource(seed)
         self._profiles: dict[str, Profile] = resolve_profiles(profiles)
+        if enabled is not None:
+            keep = set(enabled)
+            self._profiles = {p: v for p, v in self._profiles.items() if p in keep}
         self._seq = 0
         self._apps: dict[str, App] = {}
         self._accounts: dict[str, Account] = {}
@@ -106,6 +118,11 @@ class CoreBase:
             protocol = load_profile(name).protocol
             if protocol in self._profiles:
                 return protocol
+            raise InvalidRequest(
+                f"provider {name!r} is not enabled here; enabled: "
+                f"{', '.join(sorted(self._profiles))}",
+                field="provider",
+            )
         raise InvalidRequest(
             f"unknown provider {name!r}; known: {', '.join(sorted(self._profiles))}",
             field="provider",

@@ -11,6 +11,7 @@ Instagram-with-Facebook-Login case reads it through
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -22,6 +23,7 @@ POSTS_PER_PAGE = 5
 #: The protocol whose accounts link to Facebook Pages (``linked_instagram``).
 LINKED_PROTOCOL = "instagram"
 PUBLISHING_STATUSES = ("production", "testing")
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class Directory(CoreBase):
@@ -103,6 +105,7 @@ class Directory(CoreBase):
         page_kind: str | None = None,
         linked_instagram: bool = False,
         linked_page: str | None = None,
+        account_id: str | None = None,
     ) -> Account:
         """A faker-made person administering ``pages`` pages (each with a few posts).
 
@@ -112,7 +115,9 @@ class Directory(CoreBase):
           ``page``) — ``organization``, ``channel``…;
         - ``linked_instagram``: also make, for each page, an Instagram business account
           linked to it (the Instagram-with-Facebook-Login case);
-        - ``linked_page``: link this (Instagram) account to an existing page.
+        - ``linked_page``: link this (Instagram) account to an existing page;
+        - ``account_id``: the account's id (default: a new one, numeric like the
+          providers'); letters, digits, ``.``, ``_`` and ``-``, not an id in use.
         """
         protocol = self.protocol_of(provider)
         profile = self._profiles[protocol]
@@ -142,8 +147,16 @@ class Directory(CoreBase):
                 raise InvalidRequest(
                     f"page {linked_page!r} is already linked to an account", field="linked_page"
                 )
+        if account_id is not None:
+            if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
+                raise InvalidRequest(
+                    "id must be letters, digits, '.', '_' or '-' (it goes in URLs)", field="id"
+                )
+            if account_id in self._accounts:
+                raise InvalidRequest(f"account {account_id!r} already exists", field="id")
         made_name, made_email = self.ids.person()
-        account_id = self._unique(self._accounts, lambda: self.ids.digits(17))
+        if account_id is None:
+            account_id = self._unique(self._accounts, lambda: self.ids.digits(17))
         now = self.now()
         page_list = []
         for _ in range(pages):
