@@ -5,7 +5,8 @@ protocol, clock, seq), ``_directory`` (apps, accounts, pages, links, account sta
 ``_events`` (account events, grants, which events kill tokens), ``_tokens`` (consent,
 codes with PKCE, tokens, checks, revocation), ``_refresh`` (refresh tokens and
 self-refresh), ``_oauth1`` (OAuth 1.0a), ``_faults`` (outages, rate limits, errors,
-statuses and latency). This module adds time travel and listings.
+statuses and latency). This module adds time travel, listings and persistence
+(``_persist``: the whole state as one JSON-ready document and back).
 
 Pure Python, no HTTP, the clock injected. Blueprints ask it questions ("does this token
 work now, and if not why?") and tell it what happened ("the user approved these
@@ -40,6 +41,7 @@ from typing import Any
 
 from conntrack._durations import format_instant
 
+from . import _persist
 from ._clock import CanAdvance
 from ._errors import ClockError
 from ._faults import Faults
@@ -106,6 +108,18 @@ class Core(Faults):
             table.clear()
         self._bump()
         return counts
+
+    # -- persistence ---------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        """Everything this core keeps, as one JSON-ready document (``_persist``)."""
+        return _persist.dump(self)
+
+    def load(self, document: Any) -> None:
+        """Replace everything with a document :meth:`dump` made (``_persist``); raises
+        ``StateFormatError``/``StateProviderError`` (and changes nothing) for one it
+        cannot take."""
+        _persist.load(self, document)
 
     # -- listings ------------------------------------------------------------------
 

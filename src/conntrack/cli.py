@@ -129,7 +129,33 @@ def _parser() -> argparse.ArgumentParser:
     srv = sub.add_parser("serve", help="serve the fake providers over HTTP")
     srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     srv.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 = any)")
-    srv.add_argument("--seed", type=int, default=0, help="seed for names and tokens")
+    srv.add_argument("--seed", type=int, default=None, help="seed for names and tokens (default 0)")
+    srv.add_argument(
+        "--providers",
+        metavar="NAMES",
+        help="serve only these providers, comma-separated profile names like "
+        "facebook,linkedin or tiktok-2026 (default: all)",
+    )
+    srv.add_argument(
+        "--config", metavar="FILE", help="YAML: apps, accounts and profile overrides to start with"
+    )
+    srv.add_argument(
+        "--state",
+        metavar="FILE",
+        help="SQLite file that keeps apps, accounts, grants, tokens and the clock across "
+        "restarts (created if missing)",
+    )
+    srv.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a certificate from a local CA (written to --ca-file)",
+    )
+    srv.add_argument(
+        "--ca-file",
+        metavar="PATH",
+        help="where --tls writes the CA certificate clients trust (default: "
+        "conntrack-ca.pem here, or beside the --state file)",
+    )
     return p
 
 
@@ -316,27 +342,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
-    from ._serve import serve
+    from ._serve import prepare, serve
+    from ._serveconfig import parse_providers
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
+    # Config, providers, state and certificates first: bad input exits 2 before listening.
+    server = prepare(
+        host=args.host,
+        seed=args.seed,
+        providers=parse_providers(args.providers) if args.providers is not None else None,
+        config=args.config,
+        state=args.state,
+        tls=args.tls,
+        ca_file=args.ca_file,
+    )
 
     async def main() -> None:
-        # Ctrl-C (SIGINT) or SIGTERM stops the server cleanly instead of raising mid-request.
+        # Ctrl-C (SIGINT) or SIGTERM stops the server cleanly instead of raising mid-request;
+        # serve() writes the state once more as it stops.
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async with trio.open_nursery() as nursery:
-                binds = await nursery.start(partial(serve, args.host, args.port, seed=args.seed))
+                binds = await nursery.start(partial(serve, args.host, args.port, server=server))
                 for b in binds:
                     print(f"conntrack: fake providers listening on {b}", flush=True)
+                for note in server.notes:
+                    print(f"conntrack: {note}", flush=True)
+                print(f"conntrack: ready: {' '.join(binds)}", flush=True)
                 async for _ in signals:
                     nursery.cancel_scope.cancel()
                     break
-        print("conntrack: stopped", file=sys.stderr)
+        saved = f"; state saved to {args.state}" if args.state else ""
+        print(f"conntrack: stopped{saved}", file=sys.stderr)
 
     try:
         trio.run(main)
     except OSError as e:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    finally:
+        server.close()
     return EXIT_OK
 
 

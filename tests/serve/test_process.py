@@ -1,0 +1,221 @@
+"""`conntrack serve` as a real process: the state file through kill -9 in the middle of a
+save and restarts, a graceful stop that writes the state first, and TLS with a client
+that trusts only the CA the server wrote."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import ssl
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import requests
+
+from .support import CONNTRACK, REDIRECT, Process, running, start
+
+
+def control(base: str, method: str, path: str, **body: Any) -> Any:
+    r = httpx.request(method, f"{base}/_conntrack/{path}", json=body or None, timeout=30)
+    assert r.status_code < 300, r.text
+    return r.json()
+
+
+def facebook_token(base: str, client_id: str, secret: str, account_id: str) -> str:
+    """A user token through the real login form and code exchange."""
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = http.post(
+            "/www.facebook.com/v21.0/dialog/oauth",
+            data={
+                "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
+                "scope": "pages_show_list", "response_type": "code", "account_id": account_id,
+                "granted": "pages_show_list", "action": "approve",
+            },
+        )  # fmt: skip
+        assert r.status_code == 302, r.text
+        code = httpx.URL(r.headers["location"]).params["code"]
+        r = http.get(
+            "/graph.facebook.com/v21.0/oauth/access_token",
+            params={"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT,
+                    "code": code},
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+
+def reads_me(base: str, token: str) -> bool:
+    r = httpx.get(f"{base}/graph.facebook.com/v21.0/me", params={"access_token": token}, timeout=30)
+    return r.status_code == 200
+
+
+class Storm:
+    """Keeps the server busy with mutations (new accounts with pages) from a thread."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=5) as http:
+            while not self.stop.is_set():
+                try:
+                    http.post("/_conntrack/accounts", json={"provider": "facebook", "pages": 3})
+                except httpx.HTTPError:
+                    return  # the server was killed
+
+    def __enter__(self) -> Storm:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+
+def kill_mid_save(server: Process, journal: Path, limit: float = 30) -> bool:
+    """SIGKILL the server as soon as a save is under way (its rollback journal exists);
+    whether the journal was still there after the kill (killed inside the transaction)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if journal.exists():
+            server.proc.send_signal(signal.SIGKILL)
+            server.proc.wait(timeout=10)
+            hot = journal.exists()
+            server.kill()  # and collect its output
+            return hot
+        time.sleep(0.0005)
+    server.kill()
+    raise AssertionError("no save happened while the server was busy")
+
+
+def test_state_survives_kill_9_in_the_middle_of_saving(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    journal = tmp_path / "state.db-journal"
+    hot = 0
+    token = ""
+    rounds = 3
+    for n in range(rounds):
+        server = start("--state", str(state), "--seed", "1")
+        try:
+            base = server.url
+            if n == 0:
+                app = control(base, "POST", "apps", provider="facebook", redirect_uris=[REDIRECT],
+                              client_id="kept-app", client_secret="kept-secret")  # fmt: skip
+                account = control(base, "POST", "accounts", provider="facebook", name="Kept One")
+                token = facebook_token(base, app["client_id"], "kept-secret", account["id"])
+            else:
+                assert any("loaded the snapshot" in line for line in server.lines)
+            # What was made before the last restart is there, and its token still works.
+            assert [a["client_id"] for a in control(base, "GET", "apps")["data"]] == ["kept-app"]
+            assert reads_me(base, token)
+            # A mark of this round, left time to be saved (at most a second), then a storm
+            # of mutations and a kill -9 while a snapshot is being written.
+            control(base, "POST", "accounts", provider="facebook", name=f"Round {n}", pages=0)
+            time.sleep(2.5)
+            with Storm(base):
+                time.sleep(0.3)
+                hot += kill_mid_save(server, journal)
+        finally:
+            server.kill()
+    assert hot >= 1, "no kill landed inside a save: the test proved nothing"
+
+    # Loads after every kill: the marks of every round, the first token still working.
+    with running("--state", str(state)) as server:
+        names = {a["name"] for a in control(server.url, "GET", "accounts")["data"]}
+        assert {"Kept One", *(f"Round {n}" for n in range(rounds))} <= names
+        assert reads_me(server.url, token)
+        seq = control(server.url, "GET", "state")["seq"]
+        assert seq > 0
+    db = sqlite3.connect(state)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        db.close()
+
+
+def test_kill_9_while_starting_leaves_the_state_loadable(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with running("--state", str(state)) as server:
+        first = control(server.url, "POST", "accounts", provider="facebook")["id"]
+        server.stop(signal.SIGTERM)
+    for delay in (0.0, 0.2, 0.5, 1.0):
+        proc = subprocess.Popen(
+            [CONNTRACK, "serve", "--port", "0", "--state", str(state)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.kill()
+        proc.wait(timeout=10)
+    with running("--state", str(state)) as server:
+        assert control(server.url, "GET", f"accounts/{first}")["id"] == first
+
+
+def test_a_graceful_stop_writes_the_state_first(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    server = start("--state", str(state))
+    try:
+        made = control(server.url, "POST", "accounts", provider="facebook")["id"]
+        control(server.url, "POST", "clock/advance", by="3d")
+        # At once: before the saver's next tick. SIGTERM saves it all the same.
+        assert server.stop(signal.SIGTERM) == 0
+    finally:
+        server.kill()
+    assert any("state saved to" in line for line in server.err), server.err
+    with running("--state", str(state)) as again:
+        assert control(again.url, "GET", f"accounts/{made}")["id"] == made
+        now = control(again.url, "GET", "clock")["now"]
+        assert now > time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2 * 86400))
+
+
+def test_tls_with_a_client_that_trusts_the_written_ca(tmp_path: Path) -> None:
+    state = tmp_path / "state.db"
+    with running("--tls", "--state", str(state), "--providers", "facebook") as server:
+        ca = tmp_path / "conntrack-ca.pem"  # beside the state file by default
+        assert server.url.startswith("https://127.0.0.1:")
+        assert any(str(ca) in line for line in server.lines), server.lines
+        with httpx.Client(verify=ssl.create_default_context(cafile=ca), timeout=30) as trusting:
+            assert trusting.get(f"{server.url}/_conntrack/health").json() == {"status": "ok"}
+            # Host routing over TLS, the certificate checked against the provider host
+            # (SNI), as for a client that resolves graph.facebook.com to 127.0.0.1.
+            r = trusting.get(
+                f"{server.url}/v21.0/me",
+                headers={"Host": "graph.facebook.com"},
+                extensions={"sni_hostname": "graph.facebook.com"},
+            )
+            assert r.status_code == 400 and r.json()["error"]["code"] == 2500
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{server.url}/_conntrack/health", timeout=30)
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            httpx.get(f"{server.url}/_conntrack/health", verify=ssl.create_default_context(),
+                      timeout=30)  # fmt: skip
+        first = ca.read_bytes()
+        server.stop()
+    # A restart on the same state signs with the same CA: clients keep trusting it.
+    with running("--tls", "--state", str(state), "--providers", "facebook") as server:
+        assert ca.read_bytes() == first
+        assert any("the CA kept in the state file" in line for line in server.lines)
+        r = httpx.get(f"{server.url}/_conntrack/health", verify=trust(ca), timeout=30)
+        assert r.status_code == 200
+
+
+def trust(ca: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca)
+
+
+def test_tls_writes_the_ca_in_the_current_folder_by_default(tmp_path: Path) -> None:
+    with running("--tls", "--providers", "linkedin", cwd=tmp_path) as server:
+        ca = tmp_path / "conntrack-ca.pem"
+        assert ca.exists()
+        r = httpx.get(f"{server.url}/_conntrack/health", verify=trust(ca), timeout=30)
+        assert r.status_code == 200
+        # requests takes the path itself.
+        assert requests.get(f"{server.url}/_conntrack/health", verify=str(ca), timeout=30).ok
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{server.url}/_conntrack/health", timeout=30)
