@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench install clean
+.PHONY: run test check bench install clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,14 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/conntrack run scenarios/
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -n auto
+
+# The browser tests drive the system's Chromium: find it; if there is none and we are
+# root on Debian, `apt-get install -y --no-install-recommends chromium` (say so first;
+# CONNTRACK_NO_APT=1 turns that off); else the browser tests skip and say why.
+chromium: $(STAMP)
+	@$(BIN)/python tests/browser/_chromium.py --install
 
 check: $(STAMP)
 	$(BIN)/ruff check src fake_providers tests bench

@@ -22,7 +22,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
-from . import _control
+from . import _control, _ui
 from ._enabled import disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
@@ -66,6 +66,7 @@ def create_app(core: Core) -> QuartTrio:
     for protocol in sorted(providers):
         app.register_blueprint(providers[protocol].blueprint())
     app.register_blueprint(_control.blueprint())
+    app.register_blueprint(_ui.blueprint())  # the index page, its forms, and / → it
     off = disabled_hosts(core)
     hosts = {h.lower() for p in core.profiles.values() for h in p.hosts} | set(off)
     app.asgi_app = host_routing(app.asgi_app, hosts)  # type: ignore[method-assign,assignment]

@@ -2,7 +2,9 @@
 
 Each provider's authorize endpoint shows its page on GET and takes the answer on POST: the
 request's own parameters (hidden fields on the form), the chosen ``account_id``, one
-``granted`` field per permission left ticked, and ``action`` (approve or cancel). The
+``granted`` field per permission left ticked, and ``action`` (approve or cancel). A
+person may also type an account id (``typed_account_id``, a text field beside the list):
+filled in, it wins over the account chosen in the list. The
 redirect back to the app carries the provider's parameters in the query, and a fragment
 where the provider appends one (Facebook ``#_=_``, Instagram ``#_``).
 """
@@ -13,12 +15,23 @@ from urllib.parse import urlencode
 
 from quart import Response, request
 
+#: The text field where a person types an account id instead of choosing one in the list.
+TYPED_ACCOUNT = "typed_account_id"
+
 
 async def submission() -> tuple[dict[str, str], list[str]]:
-    """The request's fields (query on GET, form on POST) and the permissions granted."""
+    """The request's fields (query on GET, form on POST) and the permissions granted.
+
+    On POST, a typed account id (``typed_account_id``, if not blank) becomes the
+    ``account_id``: what a person typed wins over what the list had selected.
+    """
     if request.method == "POST":
         form = await request.form
-        return dict(form.items()), form.getlist("granted")
+        fields = dict(form.items())
+        typed = fields.pop(TYPED_ACCOUNT, "").strip()
+        if typed:
+            fields["account_id"] = typed
+        return fields, form.getlist("granted")
     return dict(request.args.items()), []
 
 

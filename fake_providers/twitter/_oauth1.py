@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from oauthlib.oauth1.rfc5849 import signature, utils
 from quart import Response, request
 
+from .._consent import submission
 from .._templates import render
 from ..core import App, CodeRejected, InvalidRequest, NotFound, Token, TokenKind
 from . import _errors as e
@@ -152,10 +153,7 @@ async def request_token() -> Response:
 
 async def authorize() -> Response:
     """Leg 2: the consent page (GET) and the person's answer (POST)."""
-    if request.method == "POST":
-        fields = dict((await request.form).items())
-    else:
-        fields = dict(request.args.items())
+    fields, _ = await submission()
     c = core()
     value = fields.get("oauth_token", "")
     pending = c.oauth1_request(value)

@@ -140,6 +140,23 @@ async def test_cancel_redirects_with_denied(o1: OAuth1) -> None:
     assert r.headers["location"] == f"{REDIRECT}?denied={request['oauth_token']}"
 
 
+async def test_a_typed_account_id_wins_over_the_list(o1: OAuth1) -> None:
+    other = o1.core.create_account("twitter", name="Grace Hopper")
+    request = await o1.request_token()
+    page = await o1.client.get(AUTHORIZE, params={"oauth_token": request["oauth_token"]})
+    assert 'name="typed_account_id"' in page.text
+    form = {
+        "oauth_token": request["oauth_token"],
+        "account_id": o1.account.id,
+        "typed_account_id": other.id,
+        "action": "approve",
+    }
+    r = await o1.client.post(AUTHORIZE, data=form)
+    verifier = parse_qs(urlsplit(r.headers["location"]).query)["oauth_verifier"][0]
+    r = await o1.access(request, verifier)
+    assert dict(parse_qsl(r.text))["user_id"] == other.id
+
+
 async def test_oob_shows_a_pin(o1: OAuth1) -> None:
     request = await o1.request_token("oob")
     r = await o1.approve(request["oauth_token"])
