@@ -26,10 +26,12 @@ core half-loaded: everything is decoded before anything is replaced.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import operator
 import random
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from enum import Enum
 from functools import cache
@@ -299,8 +301,27 @@ def _rng_tuple(state: Any) -> tuple[Any, ...]:
     return out
 
 
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: dumping or loading makes (or frees) hundreds
+    of thousands of objects and no cycles, and the collections those allocations set off
+    would take a third to a half of the time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def dump(core: Core) -> dict[str, Any]:
     """Everything the core keeps, as JSON-ready data (see the module docstring)."""
+    with _no_gc():
+        return _dump(core)
+
+
+def _dump(core: Core) -> dict[str, Any]:
     enc_app = _records(App)[0]
     enc_account = _records(Account, ("pages",))[0]
     enc_page = _records(Page)[0]
@@ -404,6 +425,11 @@ def load(core: Core, doc: Any) -> None:
     :class:`StateProviderError` when it holds records of providers ``core`` does not
     serve; ``core`` is unchanged then.
     """
+    with _no_gc():
+        _load(core, doc)
+
+
+def _load(core: Core, doc: Any) -> None:
     if not isinstance(doc, dict):
         raise StateFormatError("the saved state is not a mapping")
     if doc.get("format") != FORMAT:

@@ -24,6 +24,7 @@ complete snapshot: killed at any moment (``kill -9``, a power cut with
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import sqlite3
@@ -160,7 +161,13 @@ class StateFile:
             return None
         seq, offset_us, now, saved_at, text = row
         try:
-            document = json.loads(text)
+            gc_was = gc.isenabled()
+            gc.disable()  # decoding makes many objects and no cycles (see _persist._no_gc)
+            try:
+                document = json.loads(text)
+            finally:
+                if gc_was:
+                    gc.enable()
             return Snapshot(
                 document,
                 int(seq),
