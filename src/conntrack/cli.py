@@ -348,15 +348,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
     # Config, providers, state and certificates first: bad input exits 2 before listening.
-    server = prepare(
-        host=args.host,
-        seed=args.seed,
-        providers=parse_providers(args.providers) if args.providers is not None else None,
-        config=args.config,
-        state=args.state,
-        tls=args.tls,
-        ca_file=args.ca_file,
-    )
+    try:
+        server = prepare(
+            host=args.host,
+            seed=args.seed,
+            providers=parse_providers(args.providers) if args.providers is not None else None,
+            config=args.config,
+            state=args.state,
+            tls=args.tls,
+            ca_file=args.ca_file,
+        )
+    except KeyboardInterrupt:
+        # Ctrl-C while a large state loads: nothing was written, the file is as it was.
+        print("conntrack: stopped before listening", file=sys.stderr)
+        return 130
 
     async def main() -> None:
         # Ctrl-C (SIGINT) or SIGTERM stops the server cleanly instead of raising mid-request;
