@@ -4,10 +4,14 @@ at ``/_conntrack/…``.
 
 The public surface::
 
-    Core(clock, *, seed=0, profiles=None)   the state, pure Python, clock injected;
-                                            profiles maps protocol -> Profile
+    Core(clock, *, seed=0, profiles=None, enabled=None)
+                                            the state, pure Python, clock injected;
+                                            profiles maps protocol -> Profile; enabled
+                                            the protocols served (default all);
+                                            dump() / load(doc) the whole state as JSON
     create_app(core) -> QuartTrio           the ASGI app over a core, serving every
                                             provider package registered (_registry)
+                                            that the core serves
     HasNow                                  the clock the core needs: now() -> datetime
 """
 
