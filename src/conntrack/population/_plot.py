@@ -41,9 +41,14 @@ STATE_COLOURS = {
 }
 #: Stacking order, bottom up: healthy states first, then the dead ones, then the unborn.
 STACK = (
-    "connected", "reconnected", "expiring", "expired", "invalid", "disconnected",
+    "connected",
+    "reconnected",
+    "expiring",
+    "expired",
+    "invalid",
+    "disconnected",
     "not_connected",
-)  # fmt: skip
+)
 EMAIL_COLOURS = {"expiry_reminder": "#2563eb", "invalid": "#dc2626"}
 RECONNECT_COLOUR = "#14b8a6"
 GAP_COLOUR = "#7c3aed"
@@ -70,14 +75,32 @@ def write_png(series: Series, path: Path, title: str) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
-    days = series.days
     start = series.start.date()
-    # Day d covers [start + d, start + d + 1): one more edge than days, for steps and bars.
-    edges = [start + timedelta(days=d) for d in range(days + 1)]
-    lefts = edges[:-1]
+    # Day d covers [start + d, start + d + 1): one more edge than days. Every panel is
+    # drawn as filled stairs between cumulative series: bars a day wide, without the cost
+    # of one patch per bar.
+    edges = [start + timedelta(days=d) for d in range(series.days + 1)]
 
-    def stepped(values: Sequence[float]) -> list[float]:
-        return [*values, values[-1]] if values else [0.0]
+    def stack(ax: Any, columns: Sequence[tuple[str, Sequence[float], str]]) -> None:
+        lower = [0.0] * series.days
+        handles = []
+        for label, values, colour in columns:
+            upper = [a + b for a, b in zip(lower, values, strict=True)]
+            handles.append(
+                ax.stairs(
+                    upper, edges, baseline=lower, fill=True, color=colour, label=label, linewidth=0
+                )
+            )
+            lower = upper
+        ax.set_ylim(0, max(max(lower, default=0) * 1.05, 1))
+        # Legend top-down in the order of the stack.
+        ax.legend(
+            handles=handles[::-1],
+            loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
 
     with matplotlib.style.context("default"):
         fig = Figure(figsize=PNG_SIZE, dpi=PNG_DPI, layout="constrained")
@@ -85,42 +108,45 @@ def write_png(series: Series, path: Path, title: str) -> None:
         states, emails, other = fig.subplots(3, 1, sharex=True, height_ratios=(3, 2, 2))
         fig.suptitle(title)
 
-        states.stackplot(
-            edges,
-            *[stepped(series.states[s]) for s in STACK],
-            labels=[s.replace("_", " ") for s in STACK],
-            colors=[STATE_COLOURS[s] for s in STACK],
-            step="post",
-            linewidth=0,
-        )
+        stack(states, [(s.replace("_", " "), series.states[s], STATE_COLOURS[s]) for s in STACK])
         states.set_ylabel("connections")
         states.set_title("connections by state at the end of each day", loc="left", fontsize=10)
-        states.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
-        states.margins(x=0)
 
-        bottom = [0] * days
-        for kind in EMAIL_KINDS:
-            values = series.emails[kind]
-            emails.bar(lefts, values, width=1.0, align="edge", bottom=bottom,
-                       color=EMAIL_COLOURS[kind], label=kind.replace("_", " "),
-                       linewidth=0)  # fmt: skip
-            bottom = [a + b for a, b in zip(bottom, values, strict=True)]
+        stack(
+            emails, [(k.replace("_", " "), series.emails[k], EMAIL_COLOURS[k]) for k in EMAIL_KINDS]
+        )
         emails.set_ylabel("emails")
         emails.set_title("emails sent per day, by kind", loc="left", fontsize=10)
-        emails.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
 
-        other.bar(lefts, series.reconnects, width=1.0, align="edge", color=RECONNECT_COLOUR,
-                  label="reconnects", linewidth=0)  # fmt: skip
+        bars = other.stairs(
+            series.reconnects,
+            edges,
+            fill=True,
+            color=RECONNECT_COLOUR,
+            label="reconnects",
+            linewidth=0,
+        )
+        other.set_ylim(0, max(max(series.reconnects, default=0) * 1.05, 1))
         other.set_ylabel("reconnects")
         other.set_title("reconnects and data-gap days per day", loc="left", fontsize=10)
         gaps = other.twinx()
-        gaps.step(edges, stepped(_gap_days(series)), where="post", color=GAP_COLOUR,
-                  linewidth=1.2, label="data-gap days")  # fmt: skip
+        line = gaps.stairs(
+            _gap_days(series),
+            edges,
+            color=GAP_COLOUR,
+            linewidth=1.2,
+            label="data-gap days",
+            baseline=None,
+        )
+        gaps.set_ylim(0, max(max(_gap_days(series), default=0.0) * 1.05, 1))
         gaps.set_ylabel("data-gap days")
-        gaps.set_ylim(bottom=0)
-        handles = [*other.get_legend_handles_labels()[0], *gaps.get_legend_handles_labels()[0]]
-        other.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.06, 1.0), fontsize=8,
-                     frameon=False)  # fmt: skip
+        other.legend(
+            handles=[bars, line],
+            loc="upper left",
+            bbox_to_anchor=(1.06, 1.0),
+            fontsize=8,
+            frameon=False,
+        )
 
         locator = AutoDateLocator()
         other.xaxis.set_major_locator(locator)
@@ -154,14 +180,17 @@ details{margin-top:20px} summary{cursor:pointer;color:#1d4ed8}
 """
 
 
-def _nice_step(top: float, ticks: int = 5) -> float:
-    """A round tick step (1, 2 or 5 times a power of ten) giving about ``ticks`` ticks."""
+def _nice_step(top: float, ticks: int = 6) -> float:
+    """The smallest round step (1, 2, 2.5 or 5 times a power of ten) that reaches ``top``
+    in at most ``ticks`` steps; whole numbers for a ``top`` of 1 or more."""
     if top <= 0:
         return 1.0
     raw = top / ticks
     power = 10.0 ** math.floor(math.log10(raw))
-    step = next((m * power for m in (1, 2, 5) if m * power >= raw), 10 * power)
-    return max(step, 1.0) if top >= 1 else step
+    step = next((m * power for m in (1, 2, 2.5, 5) if m * power >= raw), 10 * power)
+    if top >= 1 and step != int(step):
+        step = math.ceil(step)
+    return step
 
 
 def _fmt(v: float) -> str:
@@ -196,32 +225,42 @@ class _Panel:
         v = 0.0
         while v <= self.top + 1e-9:
             y = self.y(v)
-            p.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
-                     f'stroke="#f3f4f6"/>')  # fmt: skip
+            p.append(
+                f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" '
+                f'stroke="#f3f4f6"/>'
+            )
             p.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
             v += self.step
         if self.rtop:
             v = 0.0
             while v <= self.rtop + 1e-9:
                 y = self.y(v, right=True)
-                p.append(f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" fill="{GAP_COLOUR}">'
-                         f"{_fmt(v)}</text>")  # fmt: skip
+                p.append(
+                    f'<text x="{WIDTH - RIGHT + 6}" y="{y + 4:.1f}" fill="{GAP_COLOUR}">'
+                    f"{_fmt(v)}</text>"
+                )
                 v += self.rstep
         base = TOP + self.h
-        p.append(f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" '
-                 f'stroke="#9ca3af"/>')  # fmt: skip
+        p.append(
+            f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#9ca3af"/>'
+        )
         for day, text in self.month_ticks():
             x = self.x(day)
-            p.append(f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" '
-                     f'stroke="#9ca3af"/>')  # fmt: skip
+            p.append(
+                f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 4}" stroke="#9ca3af"/>'
+            )
             p.append(f'<text x="{x:.1f}" y="{base + 16}" text-anchor="middle">{text}</text>')
-        p.append(f'<text x="12" y="{TOP + self.h / 2:.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {TOP + self.h / 2:.1f})">{escape(label)}</text>')  # fmt: skip
+        p.append(
+            f'<text x="12" y="{TOP + self.h / 2:.1f}" text-anchor="middle" '
+            f'transform="rotate(-90 12 {TOP + self.h / 2:.1f})">{escape(label)}</text>'
+        )
         if right_label:
             x = WIDTH - 10
-            p.append(f'<text x="{x}" y="{TOP + self.h / 2:.1f}" text-anchor="middle" '
-                     f'fill="{GAP_COLOUR}" transform="rotate(90 {x} {TOP + self.h / 2:.1f})">'
-                     f"{escape(right_label)}</text>")  # fmt: skip
+            p.append(
+                f'<text x="{x}" y="{TOP + self.h / 2:.1f}" text-anchor="middle" '
+                f'fill="{GAP_COLOUR}" transform="rotate(90 {x} {TOP + self.h / 2:.1f})">'
+                f"{escape(right_label)}</text>"
+            )
 
     def month_ticks(self) -> list[tuple[int, str]]:
         """The first day of each month in the run (every k-th, at most 13 labels)."""
@@ -230,15 +269,19 @@ class _Panel:
             day = self.start + timedelta(days=d)
             if day.day == 1:
                 firsts.append((d, day))
-        if not firsts or len(firsts) < 2 and self.days < 60:
-            return [(d, (self.start + timedelta(days=d)).strftime("%d %b"))
-                    for d in range(0, self.days + 1, max(1, self.days // 6))]  # fmt: skip
+        if not firsts or (len(firsts) < 2 and self.days < 60):
+            return [
+                (d, (self.start + timedelta(days=d)).strftime("%d %b"))
+                for d in range(0, self.days + 1, max(1, self.days // 6))
+            ]
         k = 1
         while len(firsts) / k > 13:
             k = next(n for n in (2, 3, 6, 12, 24, 60, 120) if n > k)
         out = []
         for i, (d, day) in enumerate(firsts[::k]):
-            out.append((d, day.strftime("%b %Y") if i == 0 or day.month == 1 else day.strftime("%b")))
+            out.append(
+                (d, day.strftime("%b %Y") if i == 0 or day.month == 1 else day.strftime("%b"))
+            )
         return out
 
     def area(self, lower: Sequence[float], upper: Sequence[float], colour: str) -> None:
@@ -271,21 +314,27 @@ class _Panel:
             y = self.y(v, right=True)
             pts.append(f"{self.x(d):.1f},{y:.1f} {self.x(d + 1):.1f},{y:.1f}")
         if pts:
-            self.parts.append(f'<polyline points="{" ".join(pts)}" fill="none" '
-                              f'stroke="{colour}" stroke-width="1.5"/>')  # fmt: skip
+            self.parts.append(
+                f'<polyline points="{" ".join(pts)}" fill="none" '
+                f'stroke="{colour}" stroke-width="1.5"/>'
+            )
 
     def hover(self, tips: Sequence[str]) -> None:
         """A transparent column a day whose tooltip holds that day's figures."""
         width = self.w / self.days
         self.parts.append('<g class="hover">')
         for d, tip in enumerate(tips):
-            self.parts.append(f'<rect x="{self.x(d):.1f}" y="{TOP}" width="{width:.2f}" '
-                              f'height="{self.h}"><title>{escape(tip)}</title></rect>')  # fmt: skip
+            self.parts.append(
+                f'<rect x="{self.x(d):.1f}" y="{TOP}" width="{width:.2f}" '
+                f'height="{self.h}"><title>{escape(tip)}</title></rect>'
+            )
         self.parts.append("</g>")
 
     def svg(self, label: str) -> str:
-        return (f'<svg width="{WIDTH}" height="{PANEL}" viewBox="0 0 {WIDTH} {PANEL}" '
-                f'role="img" aria-label="{escape(label)}">' + "".join(self.parts) + "</svg>")  # fmt: skip
+        return (
+            f'<svg width="{WIDTH}" height="{PANEL}" viewBox="0 0 {WIDTH} {PANEL}" '
+            f'role="img" aria-label="{escape(label)}">' + "".join(self.parts) + "</svg>"
+        )
 
 
 def _cumulative(columns: Sequence[Sequence[float]], days: int) -> list[list[float]]:
@@ -299,9 +348,11 @@ def _cumulative(columns: Sequence[Sequence[float]], days: int) -> list[list[floa
 
 
 def _legend(items: Sequence[tuple[str, str]]) -> str:
-    return '<div class="legend">' + "".join(
-        f'<span><i style="background:{c}"></i>{escape(name)}</span>' for name, c in items
-    ) + "</div>"  # fmt: skip
+    return (
+        '<div class="legend">'
+        + "".join(f'<span><i style="background:{c}"></i>{escape(name)}</span>' for name, c in items)
+        + "</div>"
+    )
 
 
 def _states_svg(series: Series, dates: Sequence[str]) -> str:
@@ -313,10 +364,12 @@ def _states_svg(series: Series, dates: Sequence[str]) -> str:
     for state, upper in zip(STACK, tops, strict=True):
         panel.area(lower, upper, STATE_COLOURS[state])
         lower = upper
-    panel.hover([
-        f"{dates[d]} (day {d}): " + ", ".join(f"{s} {series.states[s][d]}" for s in STACK)
-        for d in range(days)
-    ])  # fmt: skip
+    panel.hover(
+        [
+            f"{dates[d]} (day {d}): " + ", ".join(f"{s} {series.states[s][d]}" for s in STACK)
+            for d in range(days)
+        ]
+    )
     return panel.svg("connections by state at the end of each day")
 
 
@@ -329,10 +382,12 @@ def _emails_svg(series: Series, dates: Sequence[str]) -> str:
     for kind, upper in zip(EMAIL_KINDS, tops, strict=True):
         panel.bars(lower, upper, EMAIL_COLOURS[kind])
         lower = upper
-    panel.hover([
-        f"{dates[d]} (day {d}): " + ", ".join(f"{k} {series.emails[k][d]}" for k in EMAIL_KINDS)
-        for d in range(days)
-    ])  # fmt: skip
+    panel.hover(
+        [
+            f"{dates[d]} (day {d}): " + ", ".join(f"{k} {series.emails[k][d]}" for k in EMAIL_KINDS)
+            for d in range(days)
+        ]
+    )
     return panel.svg("emails sent per day, by kind")
 
 
@@ -343,11 +398,12 @@ def _other_svg(series: Series, dates: Sequence[str]) -> str:
     panel.axes("reconnects", "data-gap days")
     panel.bars([0.0] * days, series.reconnects, RECONNECT_COLOUR)
     panel.line(gaps, GAP_COLOUR)
-    panel.hover([
-        f"{dates[d]} (day {d}): reconnects {series.reconnects[d]}, "
-        f"data-gap days {gaps[d]:.2f}"
-        for d in range(days)
-    ])  # fmt: skip
+    panel.hover(
+        [
+            f"{dates[d]} (day {d}): reconnects {series.reconnects[d]}, data-gap days {gaps[d]:.2f}"
+            for d in range(days)
+        ]
+    )
     return panel.svg("reconnects and data-gap days per day")
 
 
@@ -367,9 +423,9 @@ def _kv_table(rows: Sequence[tuple[str, object]]) -> str:
             return f"<td>{escape(str(v))}</td>"
         return f'<td class="n">{_fmt(float(v))}</td>'
 
-    return "<table>" + "".join(
-        f"<tr><th>{escape(k)}</th>{cell(v)}</tr>" for k, v in rows
-    ) + "</table>"  # fmt: skip
+    return (
+        "<table>" + "".join(f"<tr><th>{escape(k)}</th>{cell(v)}</tr>" for k, v in rows) + "</table>"
+    )
 
 
 def _daily_table(series: Series) -> str:
