@@ -41,9 +41,11 @@ def write_outputs(series: Series, out: Path, *, meta: dict[str, object], wall: f
 
 def summary_table(series: Series, meta: dict[str, object], wall: float) -> Table:
     s = series.summary()
-    table = Table(box=box.SIMPLE_HEAD, title="population run", title_justify="left")
-    table.add_column("")
-    table.add_column("", justify="right")
+    table = Table(
+        box=box.SIMPLE, title="population run", title_justify="left", show_header=False
+    )
+    table.add_column("what", justify="left", no_wrap=True)
+    table.add_column("figure", justify="right")
     rate = series.connections * series.days / wall if wall else 0.0
     rows: list[tuple[str, str]] = [
         ("companies / connections", f"{series.companies} / {series.connections}"),
