@@ -41,9 +41,7 @@ def write_outputs(series: Series, out: Path, *, meta: dict[str, object], wall: f
 
 def summary_table(series: Series, meta: dict[str, object], wall: float) -> Table:
     s = series.summary()
-    table = Table(
-        box=box.SIMPLE, title="population run", title_justify="left", show_header=False
-    )
+    table = Table(box=box.SIMPLE, title="population run", title_justify="left", show_header=False)
     table.add_column("what", justify="left", no_wrap=True)
     table.add_column("figure", justify="right")
     rate = series.connections * series.days / wall if wall else 0.0
