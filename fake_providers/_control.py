@@ -55,6 +55,7 @@ APP_FIELDS = (
 )
 ACCOUNT_FIELDS = (
     "provider",
+    "id",
     "name",
     "email",
     "pages",
@@ -321,6 +322,7 @@ def blueprint() -> Blueprint:
                 page_kind=_str(body, "page_kind"),
                 linked_instagram=linked,
                 linked_page=_str(body, "linked_page"),
+                account_id=_str(body, "id"),
             )
         except NotFound as err:
             # The core names the page it looked for; here the body key is linked_page.

@@ -425,3 +425,15 @@ async def test_reset_forgets_everything_but_time(fb: Any, clock: Any) -> None:
     # New things get new ids and tokens, never one handed out before the reset.
     again = fb.core.create_app_registration("facebook", redirect_uris=[REDIRECT])
     assert again.client_id != fb.app.client_id
+
+
+async def test_an_account_with_a_chosen_id(client: httpx.AsyncClient) -> None:
+    r = await client.post("/_conntrack/accounts", json={"provider": "facebook", "id": "acme-admin"})
+    assert r.status_code == 201 and r.json()["id"] == "acme-admin"
+    assert (await client.get("/_conntrack/accounts/acme-admin")).status_code == 200
+    again = await client.post(
+        "/_conntrack/accounts", json={"provider": "twitter", "id": "acme-admin"}
+    )
+    assert again.status_code == 400 and again.json()["error"]["field"] == "id"
+    bad = await client.post("/_conntrack/accounts", json={"provider": "facebook", "id": "a b"})
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "id"
