@@ -477,10 +477,14 @@ def blueprint() -> Blueprint:
                 f"the clock cannot move backwards: to is before now ({format_instant(before)})",
                 "to",
             )
+        offset = c.clock_offset()
         after = c.advance_clock(by=by, to=to)
-        return jsonify(
-            {**_clock_json(c), "advanced_by": format_duration(after - before), "done": True}
+        # On a travel clock, what moved is the offset (wall time also passed meanwhile).
+        new_offset = c.clock_offset()
+        moved = (
+            new_offset - offset if offset is not None and new_offset is not None else after - before
         )
+        return jsonify({**_clock_json(c), "advanced_by": format_duration(moved), "done": True})
 
     # -- faults --------------------------------------------------------------------
 
