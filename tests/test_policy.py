@@ -88,7 +88,7 @@ def test_missing_and_empty_policy_files(tmp_path: Path) -> None:
         load_policy(tmp_path / "nope.yaml")
     empty = tmp_path / "empty.yaml"
     empty.write_text("# nothing\n")
-    with pytest.raises(PolicyError, match="exactly one YAML document"):
+    with pytest.raises(PolicyError, match="holds one YAML document"):
         load_policy(empty)
     no_rules = tmp_path / "norules.yaml"
     no_rules.write_text("name: x\n")

@@ -20,9 +20,8 @@ Every problem is reported as ``file:line: message`` naming the allowed values, w
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import time, timedelta
 from functools import cache
@@ -33,7 +32,7 @@ from typing import Any
 from ._durations import format_duration, parse_duration
 from ._exceptions import DurationError, Problem, ScenarioError
 from ._profiles import providers
-from .scenario._marks import Document, load_documents
+from .scenario._marks import Document, read_one, suggest
 from .scenario._marks import Path as DataPath
 
 CHANNELS = ("email", "banner", "settings")
@@ -120,11 +119,6 @@ class PolicySet:
         return out
 
 
-def _suggest(value: str, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
 @dataclass
 class _Reader:
     """Reads a policy mapping at ``base`` of a line-marked document, collecting problems."""
@@ -158,7 +152,7 @@ class _Reader:
             if name not in allowed:
                 self.problem(
                     (*path, name),
-                    f"unknown key '{name}' in {what}{_suggest(name, allowed)} "
+                    f"unknown key '{name}' in {what}{suggest(name, allowed)} "
                     f"(allowed: {', '.join(allowed)})",
                     key=True,
                 )
@@ -173,7 +167,7 @@ class _Reader:
         for i, item in enumerate(value):
             if not isinstance(item, str) or item not in allowed:
                 shown = f"'{item}'" if isinstance(item, str) else repr(item)
-                hint = _suggest(item, allowed) if isinstance(item, str) else ""
+                hint = suggest(item, allowed) if isinstance(item, str) else ""
                 self.problem(
                     (*path, i),
                     f"unknown {what} {shown}{hint} (allowed: {', '.join(allowed)})",
@@ -327,23 +321,12 @@ def read_policy(
 def load_policy(path: str | Path) -> PolicySet:
     """A policy file, or :class:`PolicyError` with every ``file:line:`` problem."""
     file = str(path)
-    try:
-        text = Path(path).read_text("utf-8")
-    except OSError as e:
-        raise PolicyError(
-            [Problem(file, 0, f"cannot read the policy file: {e.strerror or e}")]
-        ) from None
-    except UnicodeDecodeError as e:
-        raise PolicyError([Problem(file, 0, f"not UTF-8 text ({e.reason})")]) from None
-    docs, problems = load_documents(text, file)
-    docs = [d for d in docs if d.data is not None]
-    if not problems and len(docs) != 1:
-        problems.append(
-            Problem(file, 1, "a policy file holds exactly one YAML document with 'rules:'")
-        )
-    if problems:
+    doc, problems = read_one(path, "policy file")
+    if not problems and doc is None:
+        problems = [Problem(file, 1, "a policy file holds one YAML document with 'rules:'")]
+    if problems or doc is None:
         raise PolicyError(problems)
-    patch, problems = read_policy(docs[0], file)
+    patch, problems = read_policy(doc, file)
     if problems or patch is None:
         raise PolicyError(problems)
     return patch.apply(PolicySet(name=Path(path).stem, rules=(), source=file))

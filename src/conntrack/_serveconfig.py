@@ -28,9 +28,8 @@ sibling profile (``tiktok-2026``), which is then served instead.
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +38,7 @@ from urllib.parse import urlsplit
 from ._durations import parse_duration
 from ._exceptions import DurationError, InputError, Problem, ProfileError, ScenarioError
 from ._profiles import Profile, load_profile, providers
-from .scenario._marks import Document, load_documents
+from .scenario._marks import Document, read_one, suggest
 from .scenario._marks import Path as DataPath
 
 if TYPE_CHECKING:
@@ -100,14 +99,9 @@ class ServeConfig:
         return Problem(self.file, line, message)
 
 
-def _suggest(value: str, allowed: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
 def unknown_provider(name: str, allowed: Sequence[str] | None = None) -> str:
     allowed = list(allowed or providers())
-    return f"unknown provider '{name}'{_suggest(name, allowed)} (allowed: {', '.join(allowed)})"
+    return f"unknown provider '{name}'{suggest(name, allowed)} (allowed: {', '.join(allowed)})"
 
 
 # -- which providers -------------------------------------------------------------------
@@ -193,7 +187,7 @@ class _Reader:
             if name not in allowed:
                 self.problem(
                     (*path, name),
-                    f"unknown key '{name}' in {what}{_suggest(name, allowed)} "
+                    f"unknown key '{name}' in {what}{suggest(name, allowed)} "
                     f"(allowed: {', '.join(allowed)})",
                     key=True,
                 )
@@ -220,7 +214,7 @@ class _Reader:
 
     def choice(self, path: DataPath, value: Any, allowed: Sequence[str]) -> bool:
         if not isinstance(value, str) or value not in allowed:
-            hint = _suggest(value, allowed) if isinstance(value, str) else ""
+            hint = suggest(value, allowed) if isinstance(value, str) else ""
             self.problem(
                 path, f"'{path[-1]}' must be one of {', '.join(allowed)}; got {value!r}{hint}"
             )
@@ -357,7 +351,7 @@ class _Reader:
             if key not in base.settings:
                 self.problem(
                     (*path, key),
-                    f"the {name} profile has no setting '{key}'{_suggest(key, settings)} "
+                    f"the {name} profile has no setting '{key}'{suggest(key, settings)} "
                     f"(settings: {', '.join(settings)})",
                     key=True,
                 )
@@ -419,23 +413,12 @@ def _is_duration(value: Any) -> bool:
 def load_config(path: str | Path) -> ServeConfig:
     """A server config file, or :class:`ConfigError` with every ``file:line:`` problem."""
     file = str(path)
-    try:
-        text = Path(path).read_text("utf-8")
-    except OSError as e:
-        raise ConfigError(
-            [Problem(file, 0, f"cannot read the config file: {e.strerror or e}")]
-        ) from None
-    except UnicodeDecodeError as e:
-        raise ConfigError([Problem(file, 0, f"not UTF-8 text ({e.reason})")]) from None
-    docs, problems = load_documents(text, file)
-    docs = [d for d in docs if d.data is not None]
+    doc, problems = read_one(path, "config file")
     if problems:
         raise ConfigError(problems)
-    if len(docs) > 1:
-        raise ConfigError([Problem(file, docs[1].line, "a config file holds one YAML document")])
-    if not docs:
+    if doc is None:
         return ServeConfig(file, Document(data={}, line=1))
-    reader = _Reader(file, docs[0])
+    reader = _Reader(file, doc)
     config = reader.read()
     if config is None:
         raise ConfigError(reader.problems)

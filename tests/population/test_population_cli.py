@@ -33,4 +33,4 @@ def test_bad_options_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
     assert main(["population", "--companies", "0", "--out", str(tmp_path)]) == 2
     assert "--companies must be 1 or more" in capsys.readouterr().err
     assert main(["population", "--config", str(tmp_path / "nope.yaml")]) == 2
-    assert "cannot read the file" in capsys.readouterr().err
+    assert "cannot read the population file" in capsys.readouterr().err

@@ -30,7 +30,6 @@ Problems are reported as ``file:line: message`` like scenario files.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,7 +39,7 @@ from typing import Any
 from .._durations import DurationError, parse_duration, parse_instant
 from .._exceptions import Problem, ScenarioError
 from .._profiles import providers
-from ..scenario._marks import Document, load_documents
+from ..scenario._marks import Document, read_one, suggest
 from ..scenario._marks import Path as DataPath
 
 #: The account events a population's disruption model may use. A ``checkpoint`` is
@@ -109,11 +108,6 @@ class PopulationSpec:
         return self.start + timedelta(days=self.days)
 
 
-def _suggest(value: str, allowed: Sequence[str]) -> str:
-    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
 class _Reader:
     def __init__(self, file: str, doc: Document) -> None:
         self.file, self.doc = file, doc
@@ -128,7 +122,7 @@ class _Reader:
     ) -> None:
         for name in value:
             if name not in allowed:
-                self.problem((*path, name), f"unknown {what} '{name}'{_suggest(name, allowed)} "
+                self.problem((*path, name), f"unknown {what} '{name}'{suggest(name, allowed)} "
                              f"(allowed: {', '.join(allowed)})", key=True)  # fmt: skip
 
     def count(self, value: Any, path: DataPath, low: int = 1) -> int | None:
@@ -178,7 +172,7 @@ class _Reader:
         out: dict[str, float] = {}
         for name, w in value.items():
             if name not in allowed:
-                self.problem((*path, name), f"unknown {what} '{name}'{_suggest(name, allowed)} "
+                self.problem((*path, name), f"unknown {what} '{name}'{suggest(name, allowed)} "
                              f"(allowed: {', '.join(allowed)})", key=True)  # fmt: skip
             elif isinstance(w, bool) or not isinstance(w, int | float) or w < 0:
                 self.problem((*path, name), f"the weight of '{name}' must be a number >= 0")
@@ -271,21 +265,12 @@ def load_population(path: str | Path | None) -> PopulationSpec:
     if path is None:
         return PopulationSpec()
     file = str(path)
-    try:
-        text = Path(path).read_text("utf-8")
-    except OSError as e:
-        raise PopulationError(
-            [Problem(file, 0, f"cannot read the file: {e.strerror or e}")]
-        ) from None
-    except UnicodeDecodeError as e:
-        raise PopulationError([Problem(file, 0, f"not UTF-8 text ({e.reason})")]) from None
-    docs, problems = load_documents(text, file)
+    doc, problems = read_one(path, "population file")
     if problems:
         raise PopulationError(problems)
-    docs = [d for d in docs if d.data is not None] or docs[:1]
-    if len(docs) != 1:
-        raise PopulationError([Problem(file, 1, "a population file holds one YAML document")])
-    reader = _Reader(file, docs[0])
+    if doc is None:
+        return PopulationSpec()
+    reader = _Reader(file, doc)
     spec = reader.read()
     if spec is None:
         raise PopulationError(reader.problems)

@@ -16,11 +16,10 @@ input: a scenario author must see ``file:line: what is wrong``, never a tracebac
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
@@ -33,7 +32,7 @@ from .._durations import format_duration, format_instant, parse_duration, parse_
 from .._exceptions import DurationError, Problem, ProfileError, ScenarioError
 from .._lifecycle import REASONS, STATES
 from .._profiles import load_profile, providers
-from ._marks import Document, load_documents
+from ._marks import Document, load_documents, suggest
 from ._marks import Path as DataPath
 from ._model import (
     COMPANY_EVENTS,
@@ -173,16 +172,10 @@ def _load(path: Path) -> tuple[list[Scenario], list[Problem]]:
 # --- messages -----------------------------------------------------------------------
 
 
-def _suggest(value: str, allowed: Iterable[str]) -> str:
-    """`` — did you mean 'x'?`` for the nearest allowed word, or nothing."""
-    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
-    return f" — did you mean '{close[0]}'?" if close else ""
-
-
 def _unknown(what: str, value: Any, allowed: Sequence[str]) -> str:
     if not isinstance(value, str):
         return f"'{what}' must be one of {', '.join(allowed)}; got {_describe(value)}"
-    return f"unknown {what} '{value}'{_suggest(value, allowed)} (allowed: {', '.join(allowed)})"
+    return f"unknown {what} '{value}'{suggest(value, allowed)} (allowed: {', '.join(allowed)})"
 
 
 def _describe(value: Any) -> str:
@@ -279,7 +272,7 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
                     add(
                         (*path, name),
                         f"unknown key '{name}' in {_title(sub, path)}"
-                        f"{_suggest(name, allowed)} (allowed: {', '.join(allowed)})",
+                        f"{suggest(name, allowed)} (allowed: {', '.join(allowed)})",
                         key=True,
                     )
         elif error.validator == "required" and isinstance(value, dict):
@@ -457,7 +450,7 @@ class _Builder:
             known = list(self.connections)
             self.problem(
                 path,
-                f"unknown connection '{value}'{_suggest(value, known)} "
+                f"unknown connection '{value}'{suggest(value, known)} "
                 f"(connections: {', '.join(known) or 'none'})",
             )
         return found
@@ -543,7 +536,7 @@ class _Builder:
         if value not in zones:
             self.problem(
                 path,
-                f"unknown time zone '{value}'{_suggest(value, zones)}; write an IANA name "
+                f"unknown time zone '{value}'{suggest(value, zones)}; write an IANA name "
                 "like Europe/Paris, America/New_York or UTC",
             )
             return "UTC"
@@ -594,7 +587,7 @@ class _Builder:
                 settings = sorted(base.settings)
                 self.problem(
                     (*path, name),
-                    f"the {provider} profile has no setting '{name}'{_suggest(name, settings)} "
+                    f"the {provider} profile has no setting '{name}'{suggest(name, settings)} "
                     f"(settings: {', '.join(settings)})",
                     key=True,
                 )

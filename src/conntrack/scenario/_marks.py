@@ -19,8 +19,10 @@ The conversion is stricter than ``yaml.safe_load`` on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import difflib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 import yaml
@@ -231,3 +233,30 @@ def _nodes(loader: Any) -> Iterator[yaml.Node]:
         node = loader.get_node()
         if node is not None:
             yield node
+
+
+def suggest(value: str, allowed: Iterable[str]) -> str:
+    """`` — did you mean 'x'?`` for the nearest allowed word, or nothing."""
+    close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
+    return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def read_one(path: str | PurePath, what: str) -> tuple[Document | None, list[Problem]]:
+    """The one YAML document of the file at ``path`` (``None`` when the file holds
+    none), or the problems: unreadable, not UTF-8, bad YAML, or more than one document.
+    ``what`` names the file in messages (``policy file``, ``config file`` …)."""
+    file = str(path)
+    try:
+        with open(file, encoding="utf-8") as stream:
+            text = stream.read()
+    except UnicodeDecodeError as e:
+        return None, [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the {what} as UTF-8")]
+    except OSError as e:
+        return None, [Problem(file, 0, f"cannot read the {what}: {e.strerror or e}")]
+    docs, problems = load_documents(text, file)
+    if problems:
+        return None, problems
+    docs = [d for d in docs if d.data is not None]
+    if len(docs) > 1:
+        return None, [Problem(file, docs[1].line, f"a {what} holds one YAML document")]
+    return (docs[0] if docs else None), []
