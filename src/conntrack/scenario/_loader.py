@@ -294,6 +294,8 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
             add(path, f"{_label(path)} must be {words}; got {_describe(value)}")
         elif error.validator == "minimum":
             add(path, f"{_label(path)} must be {error.validator_value} or more; got {value!r}")
+        elif error.validator == "maximum":
+            add(path, f"{_label(path)} must be {error.validator_value} or less; got {value!r}")
         elif error.validator in ("minItems", "maxItems"):
             add(path, f"{_label(path)} must be {expected}; got a list of {len(value)} item(s)")
         elif error.validator == "minLength":
@@ -431,7 +433,8 @@ class _Builder:
             return value
         n = len(self.first_users)
         which = "1 user, user1" if n == 1 else f"{n} users, user1..user{n}"
-        joining = [u for u in self.users if u not in self.first_users]
+        first = set(self.first_users)
+        joining = [u for u in self.users if u not in first]
         if joining:
             which += f" (and {', '.join(joining)}, who join{'s' if len(joining) == 1 else ''})"
         self.problem(
