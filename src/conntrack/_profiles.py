@@ -128,3 +128,53 @@ def load_profile(provider: str, overrides: Mapping[str, Any] | None = None) -> P
         raise ProfileError(f"unknown provider {provider!r}; known: {', '.join(sorted(catalog))}")
     profile = Profile(provider, catalog[provider])
     return profile.with_overrides(overrides) if overrides else profile
+
+
+def _is_duration_setting(value: Any) -> bool:
+    """Whether a profile setting is a duration (so an override must be one too)."""
+    if not isinstance(value, str):
+        return False
+    if value == "never":
+        return True
+    try:
+        parse_duration(value)
+    except DurationError:
+        return False
+    return True
+
+
+OverrideProblem = tuple[str | None, str, bool]
+"""``(setting, message, about the key)``: ``setting`` ``None`` is the overrides as a
+whole; ``about the key`` says whether the message concerns the setting's name (an
+unknown setting) rather than its value."""
+
+
+def override_problems(name: str, overrides: Mapping[str, Any]) -> list[OverrideProblem]:
+    """What is wrong with ``overrides`` of profile ``name``; empty when they are all
+    right. Shared by scenario files and ``conntrack serve --config``, which place the
+    messages at their lines."""
+    # Imported here: the scenario package imports this module.
+    from .scenario._marks import suggest
+
+    base = load_profile(name)
+    settings = sorted(base.settings)
+    unknown: list[OverrideProblem] = [
+        (key, f"the {name} profile has no setting '{key}'{suggest(key, settings)} "
+              f"(settings: {', '.join(settings)})", True)
+        for key in overrides
+        if key not in base.settings
+    ]  # fmt: skip
+    if unknown:
+        return unknown
+    try:
+        profile = load_profile(name, overrides)
+    except ProfileError as e:
+        return [(None, str(e), True)]
+    problems: list[OverrideProblem] = []
+    for key in overrides:
+        if _is_duration_setting(base.settings[key]):
+            try:
+                profile.lifetime(key)
+            except ProfileError as e:
+                problems.append((key, f"{e}; write a duration like '30d' or 'never'", False))
+    return problems

@@ -35,9 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ._durations import parse_duration
-from ._exceptions import DurationError, InputError, Problem, ProfileError, ScenarioError
-from ._profiles import Profile, load_profile, providers
+from ._exceptions import InputError, Problem, ScenarioError
+from ._profiles import Profile, load_profile, override_problems, providers
 from .scenario._marks import Document, read_one, suggest
 from .scenario._marks import Path as DataPath
 
@@ -343,34 +342,11 @@ class _Reader:
         return out
 
     def overrides(self, name: str, overrides: dict[str, Any]) -> bool:
-        base = load_profile(name)
         path: DataPath = ("profiles", name)
-        settings = sorted(base.settings)
-        ok = True
-        for key in overrides:
-            if key not in base.settings:
-                self.problem(
-                    (*path, key),
-                    f"the {name} profile has no setting '{key}'{suggest(key, settings)} "
-                    f"(settings: {', '.join(settings)})",
-                    key=True,
-                )
-                ok = False
-        if not ok:
-            return False
-        try:
-            profile = load_profile(name, overrides)
-        except ProfileError as e:
-            self.problem(path, str(e), key=True)
-            return False
-        for key in overrides:
-            if _is_duration(base.settings[key]):
-                try:
-                    profile.lifetime(key)
-                except ProfileError as e:
-                    self.problem((*path, key), f"{e}; write a duration like '30d' or 'never'")
-                    ok = False
-        return ok
+        problems = override_problems(name, overrides)
+        for key, message, about_key in problems:
+            self.problem(path if key is None else (*path, key), message, key=about_key)
+        return not problems
 
     def read(self) -> ServeConfig | None:
         data = self.doc.data
@@ -396,18 +372,6 @@ class _Reader:
             self.file, self.doc, seed if isinstance(seed, int) else None, names, profiles,
             tuple(apps), tuple(accounts),
         )  # fmt: skip
-
-
-def _is_duration(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    if value == "never":
-        return True
-    try:
-        parse_duration(value)
-    except DurationError:
-        return False
-    return True
 
 
 def load_config(path: str | Path) -> ServeConfig:

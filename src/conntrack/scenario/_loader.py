@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
-from .._exceptions import DurationError, Problem, ProfileError, ScenarioError
+from .._exceptions import DurationError, Problem, ScenarioError
 from .._lifecycle import REASONS, STATES
-from .._profiles import load_profile, providers
+from .._profiles import override_problems, providers
 from ._marks import Document, load_documents, suggest
 from ._marks import Path as DataPath
 from ._model import (
@@ -582,34 +582,11 @@ class _Builder:
 
     def profile_overrides(self, provider: str, overrides: dict[str, Any]) -> bool:
         """Check ``overrides`` of one provider's profile; whether they are all right."""
-        base = load_profile(provider)
         path: DataPath = ("profiles", provider)
-        ok = True
-        for name in overrides:
-            if name not in base.settings:
-                settings = sorted(base.settings)
-                self.problem(
-                    (*path, name),
-                    f"the {provider} profile has no setting '{name}'{suggest(name, settings)} "
-                    f"(settings: {', '.join(settings)})",
-                    key=True,
-                )
-                ok = False
-        if not ok:
-            return False
-        try:
-            profile = load_profile(provider, overrides)
-        except ProfileError as e:
-            self.problem(path, str(e), key=True)
-            return False
-        for name in overrides:
-            if _is_duration_setting(base.settings[name]):
-                try:
-                    profile.lifetime(name)
-                except ProfileError as e:
-                    self.problem((*path, name), f"{e}; write a duration like '30d' or 'never'")
-                    ok = False
-        return ok
+        problems = override_problems(provider, overrides)
+        for key, message, about_key in problems:
+            self.problem(path if key is None else (*path, key), message, key=about_key)
+        return not problems
 
     def connection_specs(self) -> dict[str, ConnectionSpec] | None:
         connections = self.get(("connections",), dict)
@@ -1128,16 +1105,3 @@ class _Builder:
         return GapExpect(
             connection=conn.id, start=start, end=end, where=self.where(path), tolerance=tolerance
         )
-
-
-def _is_duration_setting(value: Any) -> bool:
-    """Whether a profile setting is a duration (so an override must be one too)."""
-    if not isinstance(value, str):
-        return False
-    if value == "never":
-        return True
-    try:
-        parse_duration(value)
-    except DurationError:
-        return False
-    return True
