@@ -355,40 +355,43 @@ def _legend(items: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def _states_svg(series: Series, dates: Sequence[str]) -> str:
+def _stacked_svg(
+    series: Series,
+    dates: Sequence[str],
+    columns: Sequence[tuple[str, list[int], str]],
+    *,
+    bars: bool,
+    label: str,
+    title: str,
+) -> str:
+    """A panel of ``(name, daily values, colour)`` stacked in order, as areas or bars."""
     days = series.days
-    tops = _cumulative([series.states[s] for s in STACK], days)
+    tops = _cumulative([values for _, values, _ in columns], days)
     panel = _Panel(series, max(tops[-1], default=0))
-    panel.axes("connections")
+    panel.axes(label)
     lower = [0.0] * days
-    for state, upper in zip(STACK, tops, strict=True):
-        panel.area(lower, upper, STATE_COLOURS[state])
+    for (_, _, colour), upper in zip(columns, tops, strict=True):
+        (panel.bars if bars else panel.area)(lower, upper, colour)
         lower = upper
     panel.hover(
         [
-            f"{dates[d]} (day {d}): " + ", ".join(f"{s} {series.states[s][d]}" for s in STACK)
+            f"{dates[d]} (day {d}): " + ", ".join(f"{n} {values[d]}" for n, values, _ in columns)
             for d in range(days)
         ]
     )
-    return panel.svg("connections by state at the end of each day")
+    return panel.svg(title)
+
+
+def _states_svg(series: Series, dates: Sequence[str]) -> str:
+    columns = [(s, series.states[s], STATE_COLOURS[s]) for s in STACK]
+    return _stacked_svg(series, dates, columns, bars=False, label="connections",
+                        title="connections by state at the end of each day")  # fmt: skip
 
 
 def _emails_svg(series: Series, dates: Sequence[str]) -> str:
-    days = series.days
-    tops = _cumulative([series.emails[k] for k in EMAIL_KINDS], days)
-    panel = _Panel(series, max(tops[-1], default=0))
-    panel.axes("emails")
-    lower = [0.0] * days
-    for kind, upper in zip(EMAIL_KINDS, tops, strict=True):
-        panel.bars(lower, upper, EMAIL_COLOURS[kind])
-        lower = upper
-    panel.hover(
-        [
-            f"{dates[d]} (day {d}): " + ", ".join(f"{k} {series.emails[k][d]}" for k in EMAIL_KINDS)
-            for d in range(days)
-        ]
-    )
-    return panel.svg("emails sent per day, by kind")
+    columns = [(k, series.emails[k], EMAIL_COLOURS[k]) for k in EMAIL_KINDS]
+    return _stacked_svg(series, dates, columns, bars=True, label="emails",
+                        title="emails sent per day, by kind")  # fmt: skip
 
 
 def _other_svg(series: Series, dates: Sequence[str]) -> str:
