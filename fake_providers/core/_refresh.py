@@ -118,7 +118,7 @@ class Refresh(Tokens):
         false); with rotation a new one that keeps (or resets) the expiry, and the old
         one answers ``rotated_out``. Raises :class:`RefreshRejected`.
         """
-        token = self._tokens.get(refresh_value)
+        token = self.token(refresh_value, provider=self._asker(client_id))
         if token is None or token.kind is not TokenKind.REFRESH:
             raise RefreshRejected(RefreshProblem.UNKNOWN)
         if token.client_id != client_id:
@@ -163,7 +163,9 @@ class Refresh(Tokens):
         access.refresh = new.value
         return TokenPair(access, new)
 
-    def refresh_self(self, access_value: str, *, client_id: str | None = None) -> Token:
+    def refresh_self(
+        self, access_value: str, *, client_id: str | None = None, provider: str | None = None
+    ) -> Token:
         """Refresh a long-lived token itself (Instagram's ``ig_refresh_token``).
 
         Only where the profile's ``refresh`` is ``self``, for a long-lived user token
@@ -171,9 +173,10 @@ class Refresh(Tokens):
         lives ``long_token_lifetime`` from now. The old one keeps its own expiry.
         Raises :class:`RefreshRejected`: ``unknown``, ``not_supported``,
         ``wrong_client``, ``wrong_kind``, the token's :class:`Reason` (``expired``…),
-        ``too_young``.
+        ``too_young``. Another provider's token than ``provider``'s (default: app
+        ``client_id``'s) is ``unknown``.
         """
-        token = self._tokens.get(access_value)
+        token = self.token(access_value, provider=provider or self._asker(client_id))
         if token is None:
             raise RefreshRejected(RefreshProblem.UNKNOWN)
         profile = self._profiles[token.provider]

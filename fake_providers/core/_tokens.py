@@ -171,8 +171,9 @@ class Tokens(Events):
         self, value: str, client_id: str, redirect_uri: str, verifier: str | None
     ) -> Code:
         code = self._codes.get(value)
-        if code is None:
-            raise CodeRejected(CodeProblem.UNKNOWN)
+        asker = self._asker(client_id)
+        if code is None or (asker is not None and code.provider != asker):
+            raise CodeRejected(CodeProblem.UNKNOWN)  # another provider's code is unknown
         if code.client_id != client_id:
             raise CodeRejected(CodeProblem.WRONG_CLIENT)
         if code.redirect_uri != redirect_uri:
@@ -257,8 +258,23 @@ class Tokens(Events):
 
     # -- reading -------------------------------------------------------------------
 
-    def token(self, value: str) -> Token | None:
-        return self._tokens.get(value)
+    def token(self, value: str, *, provider: str | None = None) -> Token | None:
+        """The token issued as ``value``, or None.
+
+        ``provider`` is who asks (a protocol or a catalog profile name): another
+        provider's token is then None too, so every provider answers another's token
+        exactly as a string it never issued. Every lookup on behalf of a provider goes
+        through here; only provider-neutral callers (control API, listings) omit it.
+        """
+        token = self._tokens.get(value)
+        if token is None or provider is None or token.provider == self.protocol_of(provider):
+            return token
+        return None
+
+    def _asker(self, client_id: str | None) -> str | None:
+        """The protocol of app ``client_id`` (the provider asking), if there is one."""
+        app = self._apps.get(client_id) if isinstance(client_id, str) else None
+        return None if app is None else app.provider
 
     def tokens(self) -> list[Token]:
         return list(self._tokens.values())
@@ -283,7 +299,7 @@ class Tokens(Events):
     def exchange_long_lived(self, value: str, *, client_id: str) -> Token:
         """Exchange a working user token for a long-lived one (``fb_exchange_token``,
         ``ig_exchange_token``): ``long_token_lifetime`` from now, same family."""
-        check = self.check_token(value)
+        check = self.check_token(value, provider=self._asker(client_id))
         if check.token is None or not check.valid:
             raise TokenRejected(check)
         old = check.token
@@ -329,9 +345,10 @@ class Tokens(Events):
         self._page_tokens[(user.value, page_id)] = token.value
         return token
 
-    def check_token(self, value: str) -> TokenCheck:
-        """Does ``value`` work now? If not, the earliest cause wins (ties: the event)."""
-        token = self._tokens.get(value)
+    def check_token(self, value: str, *, provider: str | None = None) -> TokenCheck:
+        """Does ``value`` work now? If not, the earliest cause wins (ties: the event).
+        Asked for ``provider``, another provider's token is unknown (:meth:`token`)."""
+        token = self.token(value, provider=provider)
         if token is None:
             return TokenCheck(None, Reason.MALFORMED)
         causes = self._causes(token)
@@ -416,10 +433,11 @@ class Tokens(Events):
         Answers the token's check from *before* the revocation (so a blueprint can
         tell "revoked now" from "was already dead"). The family is revoked if it was
         not already (a mutation); every token of it then answers ``revoked``.
-        Raises :class:`TokenRejected` (``malformed``) for a string never issued and
+        Raises :class:`TokenRejected` (``malformed``) for a string never issued — or,
+        with ``client_id``, issued by another provider than that app's — and
         :class:`InvalidRequest` (``client_id``) for another app's token.
         """
-        token = self._tokens.get(token_value)
+        token = self.token(token_value, provider=self._asker(client_id))
         if token is None:
             raise TokenRejected(TokenCheck(None, Reason.MALFORMED))
         if client_id is not None and token.client_id != client_id:

@@ -32,6 +32,9 @@ PAGE_SCOPES = ("pages_", "business_management", "instagram_")
 PAGE_TASKS = ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"]
 #: The protocol of Instagram accounts, whose nodes a Facebook token reads through a Page.
 INSTAGRAM = "instagram"
+#: Who asks the core about tokens: another provider's token is one Facebook never issued
+#: (Instagram through Facebook Login is this protocol: its tokens are Facebook's).
+PROTOCOL = "facebook"
 
 
 def timestamp(dt: datetime | None) -> int:
@@ -120,7 +123,7 @@ async def dispatch(method: str, parts: list[str], params: dict[str, str]) -> Res
         if not check_app_token(value):
             raise GraphError(400, e.APP_TOKEN_SIGNATURE, 190, auth_error="invalid_token")
         raise e.permission_error(200)
-    check = c.check_token(value)
+    check = c.check_token(value, provider=PROTOCOL)
     if check.token is None or not check.valid:
         raise rejected(check)
     token = check.token
@@ -246,7 +249,7 @@ def debug_token(params: dict[str, str]) -> Response:
         if not check_app_token(value):
             raise GraphError(400, e.APP_TOKEN_SIGNATURE, 190, auth_error="invalid_token")
     else:
-        check = c.check_token(value)
+        check = c.check_token(value, provider=PROTOCOL)
         if not check.valid:
             raise rejected(check)
     input_token = params.get("input_token")
@@ -261,7 +264,7 @@ def debug_data(value: str) -> dict[str, Any]:
         app = c.app(value.partition("|")[0])
         assert app is not None
         return {"app_id": app.client_id, "type": "APP", "application": app.name, "is_valid": True}
-    check = c.check_token(value)
+    check = c.check_token(value, provider=PROTOCOL)
     token = check.token
     if token is None:
         return {"error": {"code": 190, "message": e.MALFORMED}, "is_valid": False, "scopes": []}

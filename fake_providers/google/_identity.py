@@ -27,6 +27,7 @@ from ..core import App, Token, TokenCheck, TokenKind
 from . import _errors as e
 from ._http import bearer, core, json_response, params
 
+PROTOCOL = "google"
 ISSUER = "https://accounts.google.com"
 KID = "conntrack-fake"
 EMAIL_SCOPES = ("email", "https://www.googleapis.com/auth/userinfo.email")
@@ -52,7 +53,7 @@ def working(value: str | None) -> TokenCheck | None:
     """The check of an access token that works now, else ``None``."""
     if not value:
         return None
-    check = core().check_token(value)
+    check = core().check_token(value, provider=PROTOCOL)
     token = check.token
     if token is None or not check.valid or token.kind is not TokenKind.ACCESS:
         return None
@@ -194,10 +195,10 @@ async def revoke() -> Response:
     fields = await params()
     value = fields.get("token", "")
     c = core()
-    check = c.check_token(value) if value else None
+    check = c.check_token(value, provider=PROTOCOL) if value else None
     if check is None or check.token is None or not check.valid:
         raise e.revoke_failed()
-    if check.token.provider != "google" or check.token.kind not in (
+    if check.token.kind not in (
         TokenKind.ACCESS,
         TokenKind.REFRESH,
     ):

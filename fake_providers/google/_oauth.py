@@ -254,7 +254,7 @@ def refresh(app: App, fields: dict[str, str]) -> Response:
     if not value:
         raise e.missing_parameter("refresh_token")
     c = core()
-    known = c.token(value)
+    known = c.token(value, provider=PROTOCOL)
     if known is not None and known.client_id == app.client_id and account_disabled(known):
         raise e.dead_grant()
     try:

@@ -202,10 +202,7 @@ def rejected(check: TokenCheck) -> GraphError:
 
 def own_token(value: str) -> TokenCheck:
     """Check ``value`` as an Instagram token (another provider's is unparseable here)."""
-    check = core().check_token(value)
-    if check.token is not None and check.token.provider != PROTOCOL:
-        return TokenCheck(None, Reason.MALFORMED)
-    return check
+    return core().check_token(value, provider=PROTOCOL)
 
 
 def token_answer(token: Token) -> Response:
@@ -254,7 +251,7 @@ def refresh(params: dict[str, str]) -> Response:
     if check.token is None:
         raise rejected(check)
     try:
-        token = c.refresh_self(value)
+        token = c.refresh_self(value, provider=PROTOCOL)
     except RefreshRejected as err:
         raise refresh_error(err) from None
     return token_answer(token)

@@ -50,9 +50,9 @@ def member_token() -> Token:
     if not value:
         raise e.empty_token()
     c = core()
-    check = c.check_token(value)
+    check = c.check_token(value, provider=PROTOCOL)
     token = check.token
-    if token is None or token.provider != PROTOCOL or not c.is_access_token(token):
+    if token is None or not c.is_access_token(token):
         raise e.token_error(Reason.MALFORMED)
     if check.reason is not None:
         raise e.token_error(check.reason)

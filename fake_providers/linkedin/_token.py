@@ -123,7 +123,7 @@ async def introspect() -> Response:
         raise OAuthError(400, "invalid_client", e.CLIENT_AUTH)
     if app.client_secret != secret:
         raise e.client_auth()
-    check = c.check_token(value)
+    check = c.check_token(value, provider=PROTOCOL)
     token = check.token
     if token is None:
         raise OAuthError(400, "invalid_request", e.UNKNOWN_TOKEN)
@@ -162,7 +162,7 @@ async def revoke() -> Response:
     app = client(fields)
     (value,) = required(fields, "token")
     c = core()
-    if c.token(value) is None:
+    if c.token(value, provider=PROTOCOL) is None:
         return Response("", status=200)
     try:
         c.revoke(value, client_id=app.client_id)

@@ -106,7 +106,7 @@ def authorized(endpoint: str, scope: str | None) -> Token:
     """The working token of the request, with ``scope`` and within the rate limit."""
     c = core()
     value = bearer()
-    check = c.check_token(value) if value else None
+    check = c.check_token(value, provider=PROTOCOL) if value else None
     if check is None or check.token is None or not check.valid:
         raise e.token_invalid()
     token = check.token

@@ -47,7 +47,7 @@ async def caller(*, v2: bool) -> Caller:
         if not v2:
             # v1.1 user endpoints take OAuth 1.0a only.
             raise e.v1(403, e.NOT_ALLOWED)
-        check = c.check_token(value)
+        check = c.check_token(value, provider=PROTOCOL)
         token = check.token
         if token is None or not check.valid or token.kind is not TokenKind.ACCESS:
             raise e.dead_token(v2=True)

@@ -111,7 +111,7 @@ async def verify(*, needs_token: bool) -> Signed:
     token_secret = ""
     if needs_token or oauth.get("oauth_token"):
         value = oauth.get("oauth_token", "")
-        token = c.token(value) or c.oauth1_request(value)
+        token = c.token(value, provider=PROTOCOL) or c.oauth1_request(value)
         if token is None:
             raise e.v1(401, e.INVALID_TOKEN)
         token_secret = token.secret or ""

@@ -210,7 +210,7 @@ async def revoke() -> Response:
     value = form.get("token")
     if not value:
         raise e.missing("token")
-    known = core().token(value)
+    known = core().token(value, provider=PROTOCOL)
     if known is None or known.kind in (TokenKind.REQUEST, TokenKind.OAUTH1):
         return json_response({"revoked": True})
     try:
