@@ -15,14 +15,15 @@ the control API its ``{"error": {...}}`` shape for everything else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from quart import Response, request
 from quart_trio import QuartTrio
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from . import _control, _ui
+from . import _control, _security, _ui
+from ._body import whole_body
 from ._enabled import disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
@@ -55,10 +56,25 @@ def host_routing(asgi_app: ASGIApp, hosts: set[str]) -> ASGIApp:
     return app
 
 
-def create_app(core: Core) -> QuartTrio:
-    """The ASGI app serving every registered provider blueprint and the control API."""
+def create_app(
+    core: Core,
+    *,
+    allow_hosts: Iterable[str] | None = None,
+    control_token: str | None = None,
+) -> QuartTrio:
+    """The ASGI app serving every registered provider blueprint and the control API.
+
+    ``allow_hosts`` (``conntrack serve``): answer only these ``Host`` names besides the
+    loopback names and the provider hosts (``None``: any, as in process);
+    ``control_token``: what the control API and the index page need (``_security``)."""
     app = QuartTrio("fake_providers", template_folder=None)
     app.config["CONNTRACK_CORE"] = core
+    every_host = {h.lower() for p in core.profiles.values() for h in p.hosts}
+    every_host |= set(disabled_hosts(core))
+    # First of the before-request hooks: Host, Origin, control token, JSON, CSRF.
+    _security.install(
+        app, allow_hosts=allow_hosts, provider_hosts=every_host, control_token=control_token
+    )
     # Only the providers the core serves (``enabled``); the hosts of the others answer
     # a 404 that says so (``_enabled``).
     off_protocols = disabled_protocols(core)
@@ -70,6 +86,8 @@ def create_app(core: Core) -> QuartTrio:
     off = disabled_hosts(core)
     hosts = {h.lower() for p in core.profiles.values() for h in p.hosts} | set(off)
     app.asgi_app = host_routing(app.asgi_app, hosts)  # type: ignore[method-assign,assignment]
+    # Outermost: every answer comes after the whole request body (keep-alive, ``_body``).
+    app.asgi_app = whole_body(app.asgi_app, app.config)  # type: ignore[method-assign,assignment]
     ordered = [providers[p] for p in sorted(providers)]
     by_host = hosts_by_protocol(core)
 
@@ -91,6 +109,15 @@ def create_app(core: Core) -> QuartTrio:
                 if answer is not None:
                     return answer
         return _control.control_error(status, err.description or err.name or "error")
+
+    @app.after_request
+    async def _allow(response: Response) -> Response:
+        # A 405 says which methods the route takes (RFC 9110 §15.5.6), whichever error
+        # hook shaped its body.
+        err = request.routing_exception
+        if response.status_code == 405 and isinstance(err, MethodNotAllowed):
+            response.headers["Allow"] = ", ".join(sorted(err.valid_methods or ()))
+        return response
 
     @app.errorhandler(Exception)
     async def _unexpected(err: Exception) -> Response:

@@ -2,7 +2,8 @@
 
 Each provider's authorize endpoint shows its page on GET and takes the answer on POST: the
 request's own parameters (hidden fields on the form), the chosen ``account_id``, one
-``granted`` field per permission left ticked, and ``action`` (approve or cancel). A
+``granted`` field per permission left ticked, ``action`` (approve or cancel), and the
+server's ``csrf_token`` (``_security.check_consent``: a browser's post needs it). A
 person may also type an account id (``typed_account_id``, a text field beside the list):
 filled in, it wins over the account chosen in the list. The
 redirect back to the app carries the provider's parameters in the query, and a fragment
@@ -14,6 +15,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from quart import Response, request
+
+from ._security import CSRF_FIELD, check_consent
 
 #: The text field where a person types an account id instead of choosing one in the list.
 TYPED_ACCOUNT = "typed_account_id"
@@ -28,6 +31,8 @@ async def submission() -> tuple[dict[str, str], list[str]]:
     if request.method == "POST":
         form = await request.form
         fields = dict(form.items())
+        # A browser's post must come from the page itself, with its CSRF token.
+        check_consent(fields.pop(CSRF_FIELD, None))
         typed = fields.pop(TYPED_ACCOUNT, "").strip()
         if typed:
             fields["account_id"] = typed

@@ -16,6 +16,8 @@ parameter the route does not take is 400 naming it.
 
 from __future__ import annotations
 
+import json
+from copy import deepcopy
 from datetime import datetime, timedelta
 from functools import cache
 from html import escape
@@ -32,6 +34,7 @@ from conntrack._durations import (
     parse_instant,
 )
 from conntrack._exceptions import DurationError
+from conntrack._profiles import load_profile, providers
 
 from .core import (
     AccountDeleted,
@@ -113,22 +116,63 @@ def openapi_document() -> dict[str, Any]:
     return document
 
 
+def served_document(core: Core) -> dict[str, Any]:
+    """The document as a server over ``core`` serves it: the provider enums list only
+    the protocols it serves (``Protocol``) and the names it takes for them
+    (``ProviderName``: those protocols and the catalog profiles that speak one)."""
+    document = deepcopy(openapi_document())
+    schemas = document["components"]["schemas"]
+    served = sorted(core.profiles)
+    names = {*served, *(n for n in providers() if load_profile(n).protocol in core.profiles)}
+    schemas["Protocol"]["enum"] = served
+    schemas["ProviderName"]["enum"] = sorted(names)
+    return document
+
+
+def _served_document() -> dict[str, Any]:
+    """:func:`served_document` for this app, made once."""
+    made = current_app.config.get("CONNTRACK_OPENAPI")
+    if made is None:
+        made = current_app.config["CONNTRACK_OPENAPI"] = served_document(_core())
+    assert isinstance(made, dict)
+    return made
+
+
 def _core() -> Core:
     c = current_app.config["CONNTRACK_CORE"]
     assert isinstance(c, Core)
     return c
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON object of the request; a key not in ``allowed`` is a 400 naming it."""
-    data = await request.get_json(force=True, silent=True)
+    """The JSON object of the request; a key not in ``allowed`` is a 400 naming it, and
+    so is a ``null`` (leave the key out for its default). The content type was checked
+    before (``_security``: ``application/json`` only)."""
+    raw = await request.get_data(as_text=False)
+    assert isinstance(raw, bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ControlError(
+            400, f"the request body is not UTF-8 (byte {err.start}): send JSON in UTF-8"
+        ) from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        data = None
     if not isinstance(data, dict):
         raise ControlError(400, "expected a JSON object as the request body")
-    for key in data:
+    for key, value in data.items():
         if key not in allowed:
             raise ControlError(
                 400, f"unknown field {key!r}; this route takes: {', '.join(allowed)}", key
             )
+        if value is None:
+            raise ControlError(400, f"{key} cannot be null: leave it out for its default", key)
     return data
 
 
@@ -138,7 +182,10 @@ def _query(allowed: tuple[str, ...]) -> dict[str, str]:
         if key not in allowed:
             known = ", ".join(allowed) if allowed else "none"
             raise ControlError(400, f"unknown query parameter {key!r}; known: {known}", key)
-    return {k: v for k, v in request.args.items() if v != ""}
+    for key, value in request.args.items(multi=True):
+        if value == "":
+            raise ControlError(400, f"{key} cannot be empty: leave it out for all", key)
+    return dict(request.args.items())
 
 
 def _str(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -244,11 +291,11 @@ def blueprint() -> Blueprint:
 
     @bp.get("/openapi.json")
     async def openapi() -> Response:
-        return jsonify(openapi_document())
+        return jsonify(_served_document())
 
     @bp.get("/docs")
     async def docs() -> Response:
-        return Response(docs_page(openapi_document()), content_type="text/html; charset=utf-8")
+        return Response(docs_page(_served_document()), content_type="text/html; charset=utf-8")
 
     @bp.get("/state")
     async def state() -> Response:
@@ -271,7 +318,11 @@ def blueprint() -> Blueprint:
         provider = _str(body, "provider", required=True)
         assert provider is not None
         uris = body.get("redirect_uris")
-        if not isinstance(uris, list) or not uris or not all(isinstance(u, str) for u in uris):
+        if (
+            not isinstance(uris, list)
+            or not uris
+            or not all(isinstance(u, str) and u for u in uris)
+        ):
             raise ControlError(
                 400, "redirect_uris must be a non-empty list of URIs", "redirect_uris"
             )
@@ -559,4 +610,5 @@ __all__ = [
     "control_error",
     "is_control_path",
     "openapi_document",
+    "served_document",
 ]

@@ -13,6 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ._security import csrf_token
+
 TEMPLATES = Path(__file__).parent / "templates"
 # Shared pages live in templates/; a provider package may keep its own in
 # <package>/templates/. Names are prefixed by provider, so one search path serves all.
@@ -23,6 +25,8 @@ _ENV = Environment(
     autoescape=select_autoescape(["html"]),
     auto_reload=False,
 )
+# Every form of the fakes carries this server's CSRF token (``_security``).
+_ENV.globals["csrf_token"] = csrf_token
 
 
 def render(name: str, **context: Any) -> str:

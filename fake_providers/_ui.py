@@ -6,10 +6,11 @@ events), the tokens (prefix, kind, expiry, valid or why not), the clock and the 
 faults; ``GET /`` on the bare server (no provider ``Host``) redirects to it.
 
 Its buttons are plain HTML forms that POST to small endpoints under
-``/_conntrack/ui/…``; each calls the same core function as the JSON control API
-(``_control``) and answers ``303 See Other`` back to the page, with what happened (or
-what was wrong) in the query (``?ok=…`` / ``?error=…``) and a fragment that scrolls to
-the thing changed:
+``/_conntrack/ui/…``, each with the server's ``csrf_token`` (without it, or from another
+origin, a post is refused before it gets here: ``_security``); each calls the same
+core function as the JSON control API (``_control``) and answers ``303 See Other`` back
+to the page, with what happened (or what was wrong) in the query (``?ok=…`` /
+``?error=…``) and a fragment that scrolls to the thing changed:
 
 - ``POST /_conntrack/ui/apps``: register an app (``provider``, ``redirect_uris`` one a
   line, ``name``, ``client_id``, ``client_secret``, ``publishing_status``);

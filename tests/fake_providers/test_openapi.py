@@ -80,6 +80,7 @@ class Contract:
         kw: dict[str, Any] = {"params": params}
         if content is not None:
             kw["content"] = content
+            kw["headers"] = {"Content-Type": "application/json"}
         elif json is not None:
             kw["json"] = json
         r = await self.client.request(method.upper(), path, **kw)

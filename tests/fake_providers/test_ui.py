@@ -4,6 +4,7 @@ cancel). The same pages in a real browser: tests/browser/."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -24,8 +25,12 @@ def query(location: str) -> dict[str, str]:
 
 
 async def ui_post(client: httpx.AsyncClient, path: str, **form: str) -> dict[str, str]:
-    """POST one of the index page's forms; answer the message it came back with."""
-    r = await client.post(f"/_conntrack/ui/{path}", data=form)
+    """POST one of the index page's forms, with the CSRF token the page's forms carry
+    (test_security.py: none, none posted); answer the message it came back with."""
+    page = (await client.get("/_conntrack/")).text
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, "the index page's forms carry no csrf_token"
+    r = await client.post(f"/_conntrack/ui/{path}", data={**form, "csrf_token": match[1]})
     assert r.status_code == 303, r.text
     assert r.headers["location"].startswith("/_conntrack/?")
     return query(r.headers["location"])
