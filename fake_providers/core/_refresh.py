@@ -59,6 +59,7 @@ class Refresh(Tokens):
         code.used = mark
         scopes = tuple(self._grants[(client_id, code.account_id)].granted)
         family = self._family(mark, client_id, code.account_id, "code")
+        code.family = family.id
         key = "access_token_lifetime"
         if not self._has(code.provider, key):
             key = "short_token_lifetime"

@@ -41,7 +41,7 @@ class Code:
 
     ``code_challenge``/``code_challenge_method`` hold PKCE (``S256`` or ``plain``);
     ``offline`` is False when the client asked for no refresh token (Google's
-    ``access_type=online``).
+    ``access_type=online``). ``family`` is the authorization its exchange started.
     """
 
     value: str
@@ -56,6 +56,8 @@ class Code:
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     offline: bool = True
+    #: The family its exchange started (set once spent): what a reuse may revoke.
+    family: str | None = None
 
 
 @dataclass

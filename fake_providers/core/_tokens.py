@@ -179,6 +179,7 @@ class Tokens(Events):
         if code.redirect_uri != redirect_uri:
             raise CodeRejected(CodeProblem.REDIRECT_MISMATCH)
         if code.used is not None:
+            self._revoke_reused(code)
             raise CodeRejected(CodeProblem.USED)
         if self.now() >= code.expires_at:
             raise CodeRejected(CodeProblem.EXPIRED)
@@ -189,6 +190,21 @@ class Tokens(Events):
             if not hmac.compare_digest(expected, code.code_challenge):
                 raise CodeRejected(CodeProblem.PKCE_MISMATCH)
         return code
+
+    def _revoke_reused(self, code: Code) -> None:
+        """A spent code exchanged again by its app. RFC 6749 §4.1.2: the provider SHOULD
+        revoke the tokens issued from it — done where the profile's
+        ``code_reuse_revokes`` says the provider does (the whole family: the tokens
+        exchanged, refreshed or derived from them too). A mutation, then the caller
+        raises ``used`` as always."""
+        if not self.profile(code.provider).flag("code_reuse_revokes"):
+            return
+        family = self._families.get(code.family or "")
+        if family is None or family.revoked is not None:
+            return
+        kept = [v for v in family.tokens if v in self._tokens]  # none: all forgotten
+        if kept:
+            self.revoke(kept[0])
 
     def exchange_code(
         self, value: str, *, client_id: str, redirect_uri: str, code_verifier: str | None = None
@@ -205,6 +221,7 @@ class Tokens(Events):
             else ("access_token_lifetime")
         )
         family = self._family(mark, client_id, code.account_id, "code")
+        code.family = family.id
         return self._issue(
             mark, TokenKind.USER_SHORT, client_id, code.account_id, tuple(grant.granted),
             until(mark.at, self._lifetime(code.provider, key)), family=family,
