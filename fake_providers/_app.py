@@ -23,6 +23,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import _control, _security, _ui
+from ._body import whole_body
 from ._enabled import disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
@@ -85,6 +86,8 @@ def create_app(
     off = disabled_hosts(core)
     hosts = {h.lower() for p in core.profiles.values() for h in p.hosts} | set(off)
     app.asgi_app = host_routing(app.asgi_app, hosts)  # type: ignore[method-assign,assignment]
+    # Outermost: every answer comes after the whole request body (keep-alive, ``_body``).
+    app.asgi_app = whole_body(app.asgi_app, app.config)  # type: ignore[method-assign,assignment]
     ordered = [providers[p] for p in sorted(providers)]
     by_host = hosts_by_protocol(core)
 
