@@ -136,12 +136,26 @@ async def dispatch(method: str, parts: list[str], params: dict[str, str]) -> Res
         from ._instagram import instagram_node
 
         return instagram_node(method, token, account, parts[1:], params)
-    page = c.page(node_id)
+    page = graph_page(node_id)
     if page is not None:
         if c.account_state(token.account_id).restricted:
             raise e.restricted()
         return page_node(method, token, page, parts[1:], params)
     raise e.unsupported(method, node_id)
+
+
+def graph_page(page_id: str) -> Page | None:
+    """A Facebook Page by id. Another provider's page — a LinkedIn organization, a
+    YouTube channel — is no object of the Graph: it answers as an id that does not exist."""
+    c = core()
+    page = c.page(page_id)
+    if page is None:
+        return None
+    for admin in (page.admin_id, *sorted(page.admins)):
+        account = c.account(admin)
+        if account is not None:
+            return page if account.provider == PROTOCOL else None
+    return None
 
 
 def user_node(

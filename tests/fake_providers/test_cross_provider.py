@@ -514,3 +514,17 @@ async def test_instagram_through_facebook_login_reads_the_graph(clock: ManualClo
             assert r.json()["error"]["message"] == (
                 "Invalid OAuth access token - Cannot parse access token"
             )
+
+
+@pytest.mark.parametrize("owner", [p for p in PROVIDERS if p not in ("facebook", "instagram")])
+async def test_the_graph_has_no_other_providers_pages(world: World, owner: str) -> None:
+    """A Facebook token reads a LinkedIn organization, a YouTube channel, a TikTok profile
+    or an X timeline by id as an id that does not exist (it read its name before)."""
+    page_id = world.sides[owner].page_id
+    absent = unknown(page_id)
+    assert world.core.page(absent) is None
+    token = world.sides["facebook"].creds["long"]
+    r = await graph(world, page_id, access_token=token, fields="name,category")
+    ref = await graph(world, absent, access_token=token, fields="name,category")
+    assert r.status_code == 400
+    assert str(answer(r)).replace(page_id, "ID") == str(answer(ref)).replace(absent, "ID")
