@@ -16,6 +16,7 @@ when it stops (Ctrl-C, SIGTERM: the caller cancels it) it writes the last one.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import sqlite3
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
 
 import fake_providers
 from fake_providers.core._persist import StateFormatError, StateProviderError
@@ -78,6 +80,10 @@ class Server:
     state: StateFile | None = None
     tls: TlsFiles | None = None
     config: ServeConfig | None = None
+    #: Host names answered besides loopback, IP addresses and the provider hosts
+    #: (``--allow-host``), and the control token (``--control-token``): ``_security``.
+    allow_hosts: tuple[str, ...] = ()
+    control_token: str | None = None
     loaded: Snapshot | None = None
     #: Lines for the console once listening (what was loaded, created, written).
     notes: list[str] = field(default_factory=list)
@@ -162,6 +168,8 @@ def prepare(
     tls: bool = False,
     ca_file: str | Path | None = None,
     clock: TravelClock | None = None,
+    allow_hosts: Sequence[str] = (),
+    control_token: str | None = None,
 ) -> Server:
     """Everything before listening (see the module docstring); raises
     :class:`InputError` (exit 2) for bad input, having released what it opened."""
@@ -186,6 +194,12 @@ def prepare(
         enabled=profiles,
     )
     server = Server(core, clock, config=conf)
+    server.allow_hosts, server.control_token = tuple(allow_hosts), control_token or None
+    if server.control_token is not None:
+        server.notes.append(
+            "control token: required by the control API (Authorization: Bearer) and the "
+            "index page (open /_conntrack/?token=TOKEN once in a browser)"
+        )
     server.notes.append(f"providers: {', '.join(p.provider for p in profiles.values())}")
     try:
         if state is not None:
@@ -250,6 +264,35 @@ def _load_state(server: Server, path: Path) -> None:
         server.notes.append(f"state {path}: new; saving changes at most once a second")
 
 
+def _app(server: Server, host: str) -> QuartTrio:
+    """The fakes' app as a server bound to ``host`` serves it: answering only loopback
+    names, IP addresses, the provider hosts, ``host`` and ``--allow-host`` names, with
+    the control token if there is one (``fake_providers._security``)."""
+    return fake_providers.create_app(
+        server.core,
+        allow_hosts=(host, *server.allow_hosts),
+        control_token=server.control_token,
+    )
+
+
+def bind_warning(host: str, control_token: str | None) -> str | None:
+    """What to say when ``host`` reaches beyond loopback and no control token guards the
+    control API; None when all is well."""
+    if control_token:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host.lower() == "localhost"
+    if loopback:
+        return None
+    return (
+        f"warning: serving on {host}, beyond loopback, without a control token: whoever "
+        "reaches this address can read every client secret and token and change "
+        "everything; start it with --control-token TOKEN (or CONNTRACK_CONTROL_TOKEN)"
+    )
+
+
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
 
@@ -270,7 +313,7 @@ async def serve(
     if server is None:
         clock = TravelClock()
         server = Server(core or fake_providers.Core(clock, seed=seed), clock)
-    app = fake_providers.create_app(server.core)
+    app = _app(server, host)
     try:
         async with trio.open_nursery() as nursery:
             if server.state is not None:

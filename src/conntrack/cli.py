@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -155,6 +156,22 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="where --tls writes the CA certificate clients trust (default: "
         "conntrack-ca.pem here, or beside the --state file)",
+    )
+    srv.add_argument(
+        "--allow-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="also answer requests whose Host header is NAME (repeatable); loopback names, "
+        "IP addresses and the provider hosts are always answered, other names refused "
+        "(421) so that no web page can rebind its own name to this server",
+    )
+    srv.add_argument(
+        "--control-token",
+        metavar="TOKEN",
+        help="require TOKEN on the control API (Authorization: Bearer TOKEN) and the index "
+        "page (open /_conntrack/?token=TOKEN once); default: $CONNTRACK_CONTROL_TOKEN, "
+        "else none",
     )
     return p
 
@@ -342,11 +359,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
-    from ._serve import prepare, serve
+    from ._serve import bind_warning, prepare, serve
     from ._serveconfig import parse_providers
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
+    token = args.control_token or os.environ.get("CONNTRACK_CONTROL_TOKEN") or None
+    warning = bind_warning(args.host, token)
+    if warning is not None:
+        print(f"conntrack: {warning}", file=sys.stderr, flush=True)
     # Config, providers, state and certificates first: bad input exits 2 before listening.
     try:
         server = prepare(
@@ -357,6 +378,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             state=args.state,
             tls=args.tls,
             ca_file=args.ca_file,
+            allow_hosts=args.allow_host,
+            control_token=token,
         )
     except KeyboardInterrupt:
         # Ctrl-C while a large state loads: nothing was written, the file is as it was.
