@@ -528,3 +528,17 @@ async def test_the_graph_has_no_other_providers_pages(world: World, owner: str) 
     ref = await graph(world, absent, access_token=token, fields="name,category")
     assert r.status_code == 400
     assert str(answer(r)).replace(page_id, "ID") == str(answer(ref)).replace(absent, "ID")
+
+
+async def test_tiktoks_two_profiles_are_one_provider(clock: ManualClock) -> None:
+    """``tiktok-2026`` serves the TikTok protocol in place of ``tiktok`` (one profile per
+    protocol): its tokens are TikTok's, and another provider's are still unknown."""
+    core = Core(clock, seed=9, profiles={"tiktok": load_profile("tiktok-2026")})
+    tiktok, linkedin = mint(core, "tiktok"), mint(core, "linkedin")
+    transport = httpx.ASGITransport(app=create_app(core))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        w = World(core, client, {"tiktok": tiktok, "linkedin": linkedin})
+        _, ask = ENDPOINTS["tt-user-info"]
+        assert (await ask(w, tiktok.creds["access"])).status_code == 200
+        foreign = linkedin.creds["access"]
+        assert answer(await ask(w, foreign)) == answer(await ask(w, unknown(foreign)))
