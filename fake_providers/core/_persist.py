@@ -461,6 +461,46 @@ def _load(core: Core, doc: Any) -> None:
     refresh_index = {
         (c, a): [_scalar(str)(x) for x in _items(v)] for c, a, v in _triples(doc, "refresh_index")
     }
+    saved = doc["random"]
+    if not isinstance(saved, dict) or {"things", "noise", "faker"} - saved.keys():
+        raise StateFormatError("the saved state of the random generators cannot be read")
+    random_states = tuple(_rng_tuple(saved[k]) for k in ("things", "noise", "faker"))
+    install(
+        core, seed=seed, seq=seq, random_states=random_states, apps=apps, accounts=accounts,
+        deleted=deleted, pages=pages, live=live, grants=grants, codes=codes, tokens=tokens,
+        requests=requests, families=families, faults=faults, page_tokens=page_tokens,
+        refresh_index=refresh_index,
+    )  # fmt: skip
+
+
+def install(
+    core: Core,
+    *,
+    seed: int,
+    seq: int,
+    random_states: tuple[Any, ...] | None,
+    apps: list[App],
+    accounts: list[Account],
+    deleted: list[Account],
+    pages: dict[str, Page],
+    live: list[str],
+    grants: list[Grant],
+    codes: list[Code],
+    tokens: list[Token],
+    requests: list[Token],
+    families: list[Family],
+    faults: list[Fault],
+    page_tokens: dict[tuple[str, str], str],
+    refresh_index: dict[tuple[str, str], list[str]],
+) -> None:
+    """Replace everything ``core`` keeps with decoded records (the last step of
+    :func:`load`, and of ``_journal.load``): raises :class:`StateProviderError`, with
+    ``core`` unchanged, if some belong to a provider it does not serve.
+
+    ``random_states`` are the generators' states to go on from; ``None`` when they were
+    not saved at ``seq`` (a server killed since): the generators then start streams of
+    their own for (seed, seq), which no earlier run drew from, so no id or token already
+    handed out is made again."""
     records: list[Any] = [
         *apps, *accounts, *deleted, *grants, *codes, *tokens, *requests, *families,
     ]  # fmt: skip
@@ -471,13 +511,15 @@ def _load(core: Core, doc: Any) -> None:
             "not serve",
             foreign,
         )
-    saved = doc["random"]
-    if not isinstance(saved, dict) or {"things", "noise", "faker"} - saved.keys():
-        raise StateFormatError("the saved state of the random generators cannot be read")
-    things, noise, faker = (_rng_tuple(saved[k]) for k in ("things", "noise", "faker"))
-    core.ids.rng.setstate(things)
-    core.ids.noise.setstate(noise)
-    core.ids.faker.random.setstate(faker)
+    if random_states is not None:
+        things, noise, faker = random_states
+        core.ids.rng.setstate(things)
+        core.ids.noise.setstate(noise)
+        core.ids.faker.random.setstate(faker)
+    else:
+        core.ids.rng.seed(f"conntrack-fakes:{seed}:things:after:{seq}")
+        core.ids.noise.seed(f"conntrack-fakes:{seed}:noise:after:{seq}")
+        core.ids.faker.random.seed(f"conntrack-fakes:{seed}:faker:after:{seq}")
     core.seed = seed
     core._seq = seq
     core._apps = {a.client_id: a for a in apps}

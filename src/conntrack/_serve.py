@@ -9,9 +9,12 @@ before a socket is opened — reads ``--config`` (:mod:`._serveconfig`), picks t
 providers and profiles, opens and loads ``--state`` (:mod:`._statefile`), creates the
 config's apps and accounts, makes the ``--tls`` certificates (:mod:`._tls`) — and answers
 a :class:`Server`. :func:`serve` then listens; so ``GET /_conntrack/health`` answers
-only once the state is loaded. While it serves, :meth:`Server.saver` writes a snapshot
-when anything changed (the core's ``seq`` or the clock's offset), at most once a second;
-when it stops (Ctrl-C, SIGTERM: the caller cancels it) it writes the last one.
+only once the state is loaded. While it serves, every answer that follows a change
+(a token issued, a code spent, an event fired) leaves only once the changed records are
+committed to the state file (:meth:`Server.durable`, one small transaction per answer,
+or per batch of answers under load); :meth:`Server.saver` saves the rest now and then
+(the generators' states, what changed without an answer), and the stop (Ctrl-C,
+SIGTERM: the caller cancels it) saves the last of it.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import trio
 from hypercorn.config import Config
@@ -44,20 +47,18 @@ from ._serveconfig import (
     load_config,
     served_profiles,
 )
-from ._statefile import Snapshot, StateError, StateFile
+from ._statefile import Loaded, StateError, StateFile
 from ._tls import DEFAULT_CA_FILE, TlsFiles, make_tls
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
-#: At most one snapshot a second: a burst of requests costs one write, and a kill -9
-#: loses at most the last second.
+#: How often the saver writes what no answer wrote: the generators' states, and changes
+#: that no request made.
 SAVE_EVERY = 1.0
-#: A snapshot reads the whole core between two requests (about 30 ms per thousand
-#: tokens): with a very large state, wait this many times as long as the last one took
-#: before the next, so snapshots never hold up more than a tenth of the time.
-SAVE_SPACING = 10.0
 
 log = logging.getLogger("conntrack.serve")
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 def make_config(host: str, port: int, tls: TlsFiles | None = None) -> Config:
@@ -84,66 +85,69 @@ class Server:
     #: (``--allow-host``), and the control token (``--control-token``): ``_security``.
     allow_hosts: tuple[str, ...] = ()
     control_token: str | None = None
-    loaded: Snapshot | None = None
+    loaded: Loaded | None = None
     #: Lines for the console once listening (what was loaded, created, written).
     notes: list[str] = field(default_factory=list)
-    #: The (seq, clock offset) the state file holds now.
-    _saved: tuple[int, timedelta] | None = None
-    #: How long the last snapshot took, in seconds (dump, encode, write), and how long
-    #: its dump held up requests.
+    #: How long the last write to the state file took, in seconds.
     last_save_seconds: float = 0.0
-    last_dump_seconds: float = 0.0
-
-    def _key(self) -> tuple[int, timedelta]:
-        return (self.core.seq, self.clock.offset)
+    #: A failed write was said on stderr; said again only after one succeeded.
+    _failing: bool = False
 
     def changed(self) -> bool:
-        return self.state is not None and self._key() != self._saved
+        return self.state is not None and self.state.pending(self.clock.offset)
 
-    def save(self) -> bool:
-        """Write a snapshot now if anything changed since the last; whether it wrote.
+    def save(self, *, random: bool = False) -> bool:
+        """Write what changed since the last write (the changed records, ``seq``, the
+        clock), in one transaction; with ``random`` the generators' states too; whether
+        it wrote the records.
 
-        A write that fails (a full disk, a file removed) is said on stderr and leaves
-        the last complete snapshot in place; the saver tries again a second later."""
-        if self.state is None or not self.changed():
+        A write that fails (a full disk, a file removed) is said on stderr; what it would
+        have written is kept, and written by the next one."""
+        if self.state is None:
             return False
         started = time.perf_counter()
-        key, document, now = self._key(), self.core.dump(), self.clock.now()
         try:
-            self.state.write(document, seq=key[0], clock_offset=key[1], now=now)
+            wrote = self.state.flush(clock_offset=self.clock.offset, now=self.clock.now())
+            if random:
+                self.state.save_random()
         except sqlite3.Error as e:
-            _cannot_save(self.state.path, e)
+            if not self._failing:
+                _cannot_save(self.state.path, e)
+            self._failing = True
             return False
-        self._saved = key
-        self.last_save_seconds = time.perf_counter() - started
-        return True
+        self._failing = False
+        if wrote:
+            self.last_save_seconds = time.perf_counter() - started
+        return wrote
 
     async def saver(self, every: float = SAVE_EVERY) -> None:
-        """Save what changed, at most once every ``every`` seconds, until cancelled.
-
-        The core is read (``dump``) here, between two requests, so a snapshot is one
-        consistent instant; encoding and writing it run in a worker thread, so requests
-        are served meanwhile. A cancel waits for a write under way to finish."""
-        assert self.state is not None
-        state = self.state
+        """Every ``every`` seconds, save what no answer saved, and the generators'
+        states; until cancelled."""
         while True:
-            await trio.sleep(max(every, SAVE_SPACING * self.last_dump_seconds))
-            if not self.changed():
-                continue
-            started = time.perf_counter()
-            key, document, now = self._key(), self.core.dump(), self.clock.now()
-            self.last_dump_seconds = time.perf_counter() - started
+            await trio.sleep(every)
+            self.save(random=True)
 
-            def write() -> None:
-                state.write(document, seq=key[0], clock_offset=key[1], now=now)  # noqa: B023
+    def durable(self, app: ASGIApp) -> ASGIApp:
+        """``app``, whose answers leave only once what changed before them is in the
+        state file: the changed records are written (one transaction) when an answer's
+        start is sent. Under load one write covers every change made since the last, so
+        answers that follow each other closely share it."""
+        if self.state is None:
+            return app
 
-            try:
-                await trio.to_thread.run_sync(write)
-            except sqlite3.Error as e:
-                _cannot_save(state.path, e)
-                continue
-            self._saved = key
-            self.last_save_seconds = time.perf_counter() - started
+        async def durable_app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+
+            async def send_after_saving(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    self.save()
+                await send(message)
+
+            await app(scope, receive, send_after_saving)
+
+        return durable_app
 
     def close(self) -> None:
         """Release the state file and remove the private TLS files."""
@@ -232,36 +236,38 @@ def prepare(
 
 def _load_state(server: Server, path: Path) -> None:
     server.state = StateFile.open(path)
-    snapshot = server.state.read()
     core = server.core
-    if snapshot is not None:
-        try:
-            core.load(snapshot.document)
-        except StateProviderError as e:
-            served = ",".join(sorted({*core.profiles, *e.providers}))
-            raise StateError(
-                f"{path}: {e}; serve them too (--providers {served}) or give another --state"
-            ) from None
-        except StateFormatError as e:
-            raise StateError(
-                f"{path}: a state file this conntrack cannot read ({e}); it was written by "
-                "another version: give another --state file"
-            ) from None
+    try:
+        loaded = server.state.load(core)
+    except StateProviderError as e:
+        served = ",".join(sorted({*core.profiles, *e.providers}))
+        raise StateError(
+            f"{path}: {e}; serve them too (--providers {served}) or give another --state"
+        ) from None
+    except StateFormatError as e:
+        raise StateError(
+            f"{path}: a state file this conntrack cannot read ({e}); it was written by "
+            "another version: give another --state file"
+        ) from None
+    saving = "saving every change before answering"
+    if loaded is not None:
         clock = server.clock
-        clock.offset = snapshot.clock_offset
-        if clock.now() < snapshot.now:
+        clock.offset = loaded.clock_offset
+        if clock.now() < loaded.now:
             # The wall clock went back since: never let the fakes' clock do the same.
-            clock.offset += snapshot.now - clock.now()
-        server.loaded = snapshot
-        server._saved = (core.seq, clock.offset)
-        snap = core.snapshot()
+            clock.offset += loaded.now - clock.now()
+        server.loaded = loaded
+        what = (
+            "converted the older state file saved" if loaded.migrated else "loaded the state saved"
+        )
         server.notes.append(
-            f"state {path}: loaded the snapshot saved at {snapshot.saved_at:%Y-%m-%d %H:%M:%S} "
-            f"UTC ({_count(len(snap['apps']), 'app')}, {_count(len(snap['accounts']), 'account')}"
-            f", {_count(len(snap['tokens']), 'token')}); saving changes at most once a second"
+            f"state {path}: {what} at {loaded.saved_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"({_count(len(core.apps()), 'app')}, {_count(len(core.accounts()), 'account')}, "
+            f"{_count(len(core.tokens()), 'token')}); {saving}"
         )
     else:
-        server.notes.append(f"state {path}: new; saving changes at most once a second")
+        server.notes.append(f"state {path}: new; {saving}")
+    server.state.attach(core)  # from here on, the core notes what changes
 
 
 def _app(server: Server, host: str) -> QuartTrio:
@@ -313,7 +319,7 @@ async def serve(
     if server is None:
         clock = TravelClock()
         server = Server(core or fake_providers.Core(clock, seed=seed), clock)
-    app = _app(server, host)
+    app = server.durable(_app(server, host))
     try:
         async with trio.open_nursery() as nursery:
             if server.state is not None:
@@ -321,4 +327,4 @@ async def serve(
             await hypercorn_serve(app, make_config(host, port, server.tls), task_status=task_status)
             nursery.cancel_scope.cancel()
     finally:
-        server.save()
+        server.save(random=True)

@@ -1,57 +1,71 @@
 """The state file of ``conntrack serve --state FILE``: one SQLite database that keeps the
 fakes' state (apps, accounts, grants, codes, tokens, families, events, faults) and the
-clock's offset across restarts.
+clock's offset across restarts, written change by change.
 
 What is in it::
 
-    meta(key, value)       format, created_at, the local CA (ca_cert, ca_key) of --tls
-    snapshot(id = 1, seq, clock_offset_us, now, saved_at, document)
-                           the latest complete snapshot: the core's state as one JSON
-                           document (``fake_providers.core._persist``), its ``seq``, the
-                           clock's offset from wall time and the clock's now at saving
+    meta(key, value)        format, created_at, seed, seq, clock ([offset_us, now]),
+                            saved_at, random (the generators' states and their seq),
+                            columns (each table's fields), the local CA of --tls
+    apps, accounts, deleted_accounts, pages, live_pages, grants, codes, tokens,
+    requests, families, faults, page_tokens, refresh_index
+                            (key, body): one row a record, its fields as a JSON array
+                            (``fake_providers.core._journal``); rowid order is the
+                            order the records were first written
 
-The file is marked as ours with ``PRAGMA application_id`` (:data:`APPLICATION_ID`) and
-versioned with ``PRAGMA user_version`` (:data:`SCHEMA`); a file that is not SQLite, a
-database of something else or of another schema is refused with a :class:`StateError`
-(exit 2), never a traceback. One server at a time: the file is locked (``flock``) while
-a server uses it.
+Writing: :meth:`StateFile.attach` has the core note which records change
+(``_journal.Journal``); :meth:`StateFile.flush` writes those rows, and ``seq`` and the
+clock, in ONE small transaction. ``conntrack serve`` flushes before each answer that
+follows a change leaves the server, so a client never holds a token the file has not
+committed. The database is in WAL mode with ``synchronous=NORMAL``: a commit is an
+append to the ``-wal`` file (no fsync), which survives ``kill -9`` of the process (the
+next open replays it); only an OS crash or power cut may lose the last commits (never
+tear one). After a clean stop the ``-wal`` is checkpointed and removed: one file again.
 
-Every snapshot replaces the one before in ONE transaction, so the file always holds a
-complete snapshot: killed at any moment (``kill -9``, a power cut with
-``synchronous=FULL``) it holds the one before or the new one, never a mix.
+The generators' states are 7 KB and change with every token, so they are saved at most
+once a second and at the stop, with the ``seq`` they belong to; a file whose ``seq`` moved
+since (a server killed) gets fresh generator streams for (seed, seq) at load, so no id
+or token is ever handed out twice.
+
+Layout 1 (conntrack before the journal: one JSON snapshot, at most once a second) is
+still read: its snapshot is loaded and the file is rewritten in layout 2 in one
+transaction. The file is marked as ours with ``PRAGMA application_id``
+(:data:`APPLICATION_ID`) and versioned with ``PRAGMA user_version`` (:data:`SCHEMA`); a
+file that is not SQLite, a database of something else or of a newer layout is refused
+with a :class:`StateError` (exit 2), never a traceback. One server at a time: the file is
+locked (``flock``) while a server uses it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from fake_providers.core import _journal
 
 from ._exceptions import InputError
 
+if TYPE_CHECKING:
+    from fake_providers import Core
+
 #: ``PRAGMA application_id`` of a conntrack state file ("cnts" in ASCII).
 APPLICATION_ID = 0x636E7473
-#: ``PRAGMA user_version``: the layout of the tables. The document inside has its own
-#: ``format`` (``fake_providers.core._persist.FORMAT``).
-SCHEMA = 1
+#: ``PRAGMA user_version``: the layout of the tables. Layout 1 (one JSON snapshot) is
+#: read and rewritten as this one.
+SCHEMA = 2
+#: The tables of records, besides ``meta``.
+TABLES = (*_journal.TABLES, *_journal.EXTRA_TABLES)
 
-_CREATE = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE snapshot (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL,
-    clock_offset_us INTEGER NOT NULL,
-    now TEXT NOT NULL,
-    saved_at TEXT NOT NULL,
-    document TEXT NOT NULL
-);
-"""
+_CREATE = "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n" + "".join(
+    f"CREATE TABLE {t} (key TEXT NOT NULL UNIQUE, body TEXT NOT NULL);\n" for t in TABLES
+)
 
 
 class StateError(InputError):
@@ -59,24 +73,32 @@ class StateError(InputError):
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """The latest complete snapshot in a state file."""
+class Loaded:
+    """What :meth:`StateFile.load` found: when it was last written, the clock's offset
+    and now then, and whether it was a layout-1 file (rewritten now)."""
 
-    document: Any
-    seq: int
+    saved_at: datetime
     clock_offset: timedelta
     now: datetime
-    saved_at: datetime
+    migrated: bool = False
 
 
 class StateFile:
     """An open state file (see the module docstring). Not thread-safe: one call at a
-    time (the server's saver makes them one after the other, some in a worker thread)."""
+    time, from the server's own thread."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, lock: int | None) -> None:
         self.path = path
         self._db = db
         self._lock = lock
+        self._journal: _journal.Journal | None = None
+        #: The clock offset and random-states seq the file holds now.
+        self._clock: tuple[timedelta, datetime] | None = None
+        self._random_seq: int | None = None
+        #: Holds a layout-1 snapshot (see :meth:`load`).
+        self.legacy = False
+        #: Rows written by the last :meth:`flush`.
+        self.last_rows = 0
 
     # -- opening -------------------------------------------------------------------
 
@@ -88,8 +110,7 @@ class StateFile:
             raise StateError(f"{where}: is a folder; --state names a file (e.g. {where}/state.db)")
         lock = _lock(where)
         try:
-            # check_same_thread=False: the saver writes from a worker thread, one call at
-            # a time. isolation_level=None: we say BEGIN and COMMIT ourselves.
+            # isolation_level=None: we say BEGIN and COMMIT ourselves.
             db = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
             _unlock(lock)
@@ -112,19 +133,11 @@ class StateFile:
 
     def _prepare(self) -> None:
         db = self._db
-        # A plain rollback journal (not WAL): the state is one self-contained file that
-        # can be copied or kept as a CI fixture once the server stopped, with no -wal or
-        # -shm files beside it that must travel with it. A transaction is just as
-        # atomic: a kill -9 mid-write leaves a "hot" journal that the next open rolls
-        # back. WAL's gain, readers not blocking the writer, does not matter to one
-        # server that writes at most once a second. synchronous=FULL: the commit is on
-        # disk before the next snapshot starts, even across a power cut.
-        db.execute("PRAGMA journal_mode=DELETE")
-        db.execute("PRAGMA synchronous=FULL")
         app_id = db.execute("PRAGMA application_id").fetchone()[0]
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if app_id == 0 and not tables:
+            self._wal()
             # One transaction inside the script (executescript commits any open one
             # first): a file killed while being made is empty again, and made anew.
             created = _stamp(datetime.now(UTC))
@@ -144,56 +157,193 @@ class StateFile:
                 f"{self.path}: not a conntrack state file (an SQLite database of something "
                 "else); give another --state file"
             )
-        if version != SCHEMA:
+        if version not in (1, SCHEMA):
             raise StateError(
                 f"{self.path}: a state file of another conntrack version (layout {version}; "
-                f"this one reads layout {SCHEMA}); give another --state file"
+                f"this one reads layouts 1 and {SCHEMA}); give another --state file"
             )
+        self._wal()
+        self.legacy = version == 1
 
-    # -- reading and writing -------------------------------------------------------
+    def _wal(self) -> None:
+        # WAL: a commit appends to the -wal file, and a kill -9 keeps what was appended.
+        # synchronous=NORMAL: no fsync per commit (an OS crash may lose the last ones).
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StateError(f"{self.path}: cannot use SQLite's WAL mode here ({mode})")
+        self._db.execute("PRAGMA synchronous=NORMAL")
 
-    def read(self) -> Snapshot | None:
-        """The latest complete snapshot, or None for a new file."""
-        row = self._db.execute(
-            "SELECT seq, clock_offset_us, now, saved_at, document FROM snapshot WHERE id = 1"
-        ).fetchone()
-        if row is None:
-            return None
-        seq, offset_us, now, saved_at, text = row
-        try:
-            gc_was = gc.isenabled()
-            gc.disable()  # decoding makes many objects and no cycles (see _persist._no_gc)
-            try:
-                document = json.loads(text)
-            finally:
-                if gc_was:
-                    gc.enable()
-            return Snapshot(
-                document,
-                int(seq),
-                timedelta(microseconds=int(offset_us)),
-                datetime.fromisoformat(now),
-                datetime.fromisoformat(saved_at),
-            )
-        except (TypeError, ValueError) as e:
-            raise StateError(f"{self.path}: the saved snapshot cannot be read: {e}") from None
-
-    def write(self, document: Any, *, seq: int, clock_offset: timedelta, now: datetime) -> None:
-        """Replace the snapshot, in one transaction (JSON-encodes ``document`` first)."""
-        text = _encode(document)
-        offset_us = clock_offset // timedelta(microseconds=1)
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(
-                "INSERT OR REPLACE INTO snapshot VALUES (1, ?, ?, ?, ?, ?)",
-                (seq, offset_us, _stamp(now), _stamp(datetime.now(UTC)), text),
-            )
+            yield db
             db.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise
+
+    # -- reading -------------------------------------------------------------------
+
+    def load(self, core: Core) -> Loaded | None:
+        """Put the saved state into ``core`` (a new one, made with the clock and
+        profiles to serve); None for a new file. A layout-1 file is rewritten as layout
+        2 here. Raises ``StateFormatError``/``StateProviderError`` of
+        ``fake_providers.core._persist`` for records it cannot take (``core`` unchanged)
+        and :class:`StateError` for a damaged file."""
+        if self.legacy:
+            return self._migrate(core)
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        if "seq" not in meta:
+            return None
+        try:
+            seed, seq = int(meta["seed"]), int(meta["seq"])
+            offset_us, now = json.loads(meta["clock"])
+            saved_at = datetime.fromisoformat(meta["saved_at"])
+            columns = json.loads(meta.get("columns", "{}"))
+            random = json.loads(meta["random"]) if "random" in meta else None
+            clock = (timedelta(microseconds=int(offset_us)), datetime.fromisoformat(now))
+        except (KeyError, TypeError, ValueError) as e:
+            raise StateError(f"{self.path}: the saved state cannot be read: {e}") from None
+        if meta.get("format") != str(_journal.FORMAT):
+            from fake_providers.core._persist import StateFormatError
+
+            raise StateFormatError(
+                f"the saved state has format {meta.get('format')}; this conntrack reads "
+                f"format {_journal.FORMAT}"
+            )
+        bodies: dict[str, list[str]] = {}
+        keys: dict[str, list[str]] = {}
+        for table in TABLES:
+            rows = self._db.execute(f"SELECT key, body FROM {table} ORDER BY rowid").fetchall()
+            if table in ("live_pages", "page_tokens", "refresh_index"):
+                keys[table] = [r[0] for r in rows]
+            bodies[table] = [r[1] for r in rows]
+        _journal.load(
+            core, bodies, keys=keys, seed=seed, seq=seq, saved_columns=columns, random=random
+        )
+        self._clock = clock
+        self._random_seq = random.get("seq") if isinstance(random, dict) else None
+        return Loaded(saved_at, clock[0], clock[1])
+
+    def _migrate(self, core: Core) -> Loaded | None:
+        """Load a layout-1 file's snapshot, then rewrite the file as layout 2 (one
+        transaction: killed meanwhile, it is still a layout-1 file)."""
+        row = self._db.execute(
+            "SELECT clock_offset_us, now, saved_at, document FROM snapshot WHERE id = 1"
+        ).fetchone()
+        try:
+            if row is not None:
+                offset_us, now, saved_at, text = row
+                core.load(json.loads(text))
+                loaded = Loaded(
+                    datetime.fromisoformat(saved_at),
+                    timedelta(microseconds=int(offset_us)),
+                    datetime.fromisoformat(now),
+                    migrated=True,
+                )
+        except (TypeError, ValueError) as e:
+            if type(e).__name__ == "StateFormatError":
+                raise
+            raise StateError(f"{self.path}: the saved snapshot cannot be read: {e}") from None
+        created = self.get_meta("created_at")
+        journal = self.attach(core)
+        changes = journal.take(everything=True)
+        assert changes is not None
+        with self._transaction() as db:
+            db.execute("DROP TABLE snapshot")
+            db.execute("DROP TABLE meta")
+            for statement in _CREATE.strip().split(";\n"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={SCHEMA}")
+            if created is not None:
+                db.execute("INSERT INTO meta VALUES ('created_at', ?)", (created,))
+        self.legacy = False
+        if row is None:
+            return None
+        self._write(changes, clock_offset=loaded.clock_offset, now=loaded.now)
+        self.save_random()
+        return loaded
+
+    # -- writing -------------------------------------------------------------------
+
+    def attach(self, core: Core) -> _journal.Journal:
+        """Have ``core`` note which records change from now on (after :meth:`load`)."""
+        if self._journal is None or self._journal.core is not core:
+            self._journal = _journal.Journal(core)
+        return self._journal
+
+    def pending(self, clock_offset: timedelta) -> bool:
+        """Whether a :meth:`flush` would write anything."""
+        journal = self._journal
+        return (journal is not None and journal.pending()) or (
+            self._clock is None or self._clock[0] != clock_offset
+        )
+
+    def flush(self, *, clock_offset: timedelta, now: datetime, everything: bool = False) -> bool:
+        """Write what changed since the last flush — the changed records, ``seq`` and
+        the clock — in one transaction; whether anything was written. On an error
+        (a full disk, a file removed) the changes are kept for the next flush, and the
+        error is raised."""
+        journal = self._journal
+        assert journal is not None, "attach() a core first"
+        changes = journal.take(everything=everything)
+        if changes is None:
+            if self._clock is not None and self._clock[0] == clock_offset:
+                return False
+            changes = _journal.Changes(journal.core.seq)
+        try:
+            self._write(changes, clock_offset=clock_offset, now=now)
+        except BaseException:
+            journal.give_back(changes)
+            raise
+        return True
+
+    def _write(self, changes: _journal.Changes, *, clock_offset: timedelta, now: datetime) -> None:
+        offset_us = clock_offset // timedelta(microseconds=1)
+        assert self._journal is not None
+        core = self._journal.core
+        meta = [
+            ("seq", str(changes.seq)),
+            ("clock", json.dumps([offset_us, _stamp(now)])),
+            ("saved_at", _stamp(datetime.now(UTC))),
+        ]
+        if self._clock is None:  # the first write: what does not change afterwards
+            meta += [
+                ("format", str(_journal.FORMAT)),
+                ("seed", str(core.seed)),
+                ("columns", json.dumps(_journal.columns())),
+            ]
+        with self._transaction() as db:
+            for table in changes.emptied:
+                db.execute(f"DELETE FROM {table}")
+            for table, gone in changes.deletes.items():
+                db.executemany(f"DELETE FROM {table} WHERE key = ?", [(k,) for k in gone])
+            for table, rows in changes.upserts.items():
+                db.executemany(
+                    f"INSERT INTO {table} (key, body) VALUES (?, ?) "
+                    "ON CONFLICT (key) DO UPDATE SET body = excluded.body",
+                    rows,
+                )
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
+        self._clock = (clock_offset, now)
+        self.last_rows = changes.rows()
+
+    def save_random(self) -> bool:
+        """Save the generators' states if ``seq`` moved since they were last saved (at
+        most once a second, and at the stop: see the module docstring)."""
+        journal = self._journal
+        if journal is None or self._random_seq == journal.core.seq or self._clock is None:
+            return False
+        if journal.core.seq != journal.seq:
+            return False  # records not flushed yet: their seq is not the file's
+        states = _journal.random_states(journal.core)
+        self.set_meta({"random": json.dumps(states, separators=(",", ":"))})
+        self._random_seq = states["seq"]
+        return True
 
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -201,44 +351,23 @@ class StateFile:
 
     def set_meta(self, values: dict[str, str]) -> None:
         """Set some ``meta`` keys, in one transaction."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
-            db.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                db.execute("ROLLBACK")
-            raise
+
+    def size(self) -> int:
+        """Bytes on disk: the file and its -wal."""
+        wal = Path(f"{self.path}-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     def close(self) -> None:
-        """Close the database, then release the lock (in that order: closing another
-        descriptor of the file first would drop SQLite's own locks)."""
+        """Checkpoint the -wal into the file, close the database, then release the lock
+        (in that order: closing another descriptor of the file first would drop
+        SQLite's own locks)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
         _unlock(self._lock)
         self._lock = None
-
-
-def _encode(document: Any) -> str:
-    """``document`` as compact JSON text, the same as one ``json.dumps``; but a list
-    under a top-level key is encoded item by item. ``json.dumps`` holds the GIL from
-    start to end, so in one call a large state would stall the server's own thread for
-    the whole encoding even though the encoding runs in a worker thread; between items
-    it can take its turn."""
-    if not isinstance(document, dict):
-        return _dumps(document)
-    parts = []
-    for key, value in document.items():
-        if isinstance(value, list):
-            text = "[" + ",".join([_dumps(item) for item in value]) + "]"
-        else:
-            text = _dumps(value)
-        parts.append(f"{_dumps(str(key))}:{text}")
-    return "{" + ",".join(parts) + "}"
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _stamp(at: datetime) -> str:

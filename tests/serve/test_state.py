@@ -4,8 +4,12 @@ the SQLite state file, and ``prepare(state=…)`` restarting from it — in-proc
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
-from datetime import timedelta
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +18,12 @@ import pytest
 
 from conntrack._clock import TravelClock
 from conntrack._serve import prepare
-from conntrack._statefile import StateError, StateFile
+from conntrack._statefile import APPLICATION_ID, StateError, StateFile
 from fake_providers import Core, Reason, create_app
 from fake_providers.core import _persist
 from fake_providers.core._persist import StateFormatError, StateProviderError
 
-from .support import REDIRECT, ManualClock, populate, tiktok_2026
+from .support import REDIRECT, ManualClock, populate, running, start, tiktok_2026
 
 
 def restarted(core: Core, clock: ManualClock, **kw: Any) -> Core:
@@ -165,21 +169,160 @@ def test_a_bad_document_changes_nothing() -> None:
 # -- the state file ---------------------------------------------------------------------
 
 
+def legacy_file(path: Path, document: Any, *, offset: timedelta, now: datetime) -> None:
+    """A state file as conntrack wrote it before the journal: layout 1, one snapshot."""
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
+            " clock_offset_us INTEGER NOT NULL, now TEXT NOT NULL, saved_at TEXT NOT NULL,"
+            " document TEXT NOT NULL);"
+            f"PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version=1;"
+        )
+        db.execute("INSERT INTO meta VALUES ('created_at', '2026-01-01T00:00:00+00:00')")
+        db.execute(
+            "INSERT INTO snapshot VALUES (1, ?, ?, ?, ?, ?)",
+            (
+                document.get("seq", 0) if isinstance(document, dict) else 0,
+                offset // timedelta(microseconds=1),
+                now.isoformat(),
+                now.isoformat(),
+                json.dumps(document),
+            ),
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
+def saved_copy(state: StateFile, into: Path, clock: ManualClock, **kw: Any) -> Core:
+    """A new core loaded from a copy of what ``state`` has committed so far (the file is
+    locked by its server; SQLite's backup reads the committed pages, WAL included)."""
+    source, target = sqlite3.connect(state.path), sqlite3.connect(into)
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    copy = StateFile.open(into)
+    try:
+        core = Core(clock, seed=12345, **kw)
+        assert copy.load(core) is not None
+        return core
+    finally:
+        copy.close()
+        for leftover in into.parent.glob(into.name + "*"):
+            leftover.unlink()
+
+
+def same_state(a: Core, b: Core) -> None:
+    """Everything but the generators' states (saved now and then, not with each change)."""
+    left, right = a.dump(), b.dump()
+    assert {k: v for k, v in left.items() if k != "random"} == {
+        k: v for k, v in right.items() if k != "random"
+    }
+
+
 def test_state_file_round_trip_and_lock(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
+    clock = ManualClock()
     state = StateFile.open(path)
-    assert state.read() is None
-    state.write({"a": [1, "é"]}, seq=3, clock_offset=timedelta(days=2), now=ManualClock().now())
+    core = Core(clock, seed=4)
+    assert state.load(core) is None
+    state.attach(core)
+    populate(core)
+    assert state.flush(clock_offset=timedelta(days=2), now=clock.now())
     with pytest.raises(StateError, match="in use by another conntrack serve"):
         StateFile.open(path)
+    assert state.save_random()
     state.close()
     state = StateFile.open(path)
-    snap = state.read()
-    assert snap is not None and snap.document == {"a": [1, "é"]} and snap.seq == 3
-    assert snap.clock_offset == timedelta(days=2) and snap.now == ManualClock().now()
+    again = Core(clock, seed=12345)
+    loaded = state.load(again)
+    assert loaded is not None and loaded.clock_offset == timedelta(days=2)
+    assert loaded.now == clock.now() and not loaded.migrated
+    assert again.dump() == core.dump()  # the generators too: saved at the same seq
     state.close()
     # One self-contained file once closed: no journal, no -wal, no -shm beside it.
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.db"]
+
+
+def test_every_change_is_written_and_only_the_changes(tmp_path: Path) -> None:
+    """After each kind of mutation, a flush writes a few rows, and what the file holds
+    loads into the same state — removals included (a forgotten token, a spent code,
+    a deleted account, a reset)."""
+    clock = ManualClock()
+    state = StateFile.open(tmp_path / "state.db")
+    core = Core(clock, seed=4, profiles=tiktok_2026())
+    state.attach(core)
+    made = populate(core)
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+    li = made["linkedin"]
+    app = core.create_app_registration("linkedin", redirect_uris=[REDIRECT]).client_id
+    people = [core.create_account("linkedin", pages=1).id for _ in range(40)]
+    for person in people:
+        code = core.approve(app, person, REDIRECT, requested=["r_basicprofile"],
+                            granted=["r_basicprofile"])  # fmt: skip
+        core.issue_from_code(code.value, client_id=app, redirect_uri=REDIRECT)
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+    same_state(core, saved_copy(state, tmp_path / "copy.db", clock, profiles=tiktok_2026()))
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+
+    def issue() -> None:
+        code = core.approve(app, people[0], REDIRECT, requested=["r_basicprofile"],
+                            granted=["r_basicprofile"])  # fmt: skip
+        core.issue_from_code(code.value, client_id=app, redirect_uri=REDIRECT)
+
+    steps = [
+        ("issue", issue),
+        ("refresh", lambda: core.refresh(li["refresh"], client_id=li["app"])),
+        ("revoke", lambda: core.revoke(li["access"])),
+        ("event", lambda: core.fire_event(people[1], "password_change")),
+        ("delete", lambda: core.delete_account(people[2])),
+        ("fault", lambda: core.add_fault("linkedin", "rate_limit", count=2)),
+        ("time", lambda: clock.advance(timedelta(days=400))),
+        ("forget", issue),  # a write after a year: retention forgets the dead tokens
+        ("reset", core.reset),
+        ("after reset", lambda: core.create_account("facebook", pages=2)),
+    ]
+    for name, step in steps:
+        before = len(core._tokens)  # not tokens(): a listing makes the next write whole
+        step()
+        state.flush(clock_offset=timedelta(0), now=clock.now())
+        if name in ("issue", "refresh", "revoke", "fault"):
+            assert state.last_rows <= 16, (name, state.last_rows)
+        if name == "forget":
+            assert len(core._tokens) < before  # removals happened: they must be deleted
+        again = saved_copy(state, tmp_path / "copy.db", clock, profiles=tiktok_2026())
+        same_state(core, again)
+        # dump() listed every table: a write with nothing changed forgets that, as the
+        # answer to such a read does in the server.
+        assert not state.flush(clock_offset=timedelta(0), now=clock.now())
+    assert not state.flush(clock_offset=timedelta(0), now=clock.now())  # nothing changed
+    state.close()
+
+
+def test_a_dict_the_core_replaces_is_written_whole(tmp_path: Path) -> None:
+    clock = ManualClock()
+    state = StateFile.open(tmp_path / "state.db")
+    core = Core(clock, seed=4)
+    state.attach(core)
+    populate(core)
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+    core._tokens = {v: t for v, t in core._tokens.items() if t.provider != "facebook"}
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+    same_state(core, saved_copy(state, tmp_path / "copy.db", clock))
+    state.flush(clock_offset=timedelta(0), now=clock.now())  # forgets dump()'s listing
+    # The next write may list tables (retention remakes its schedule for a new token
+    # table); the one after writes what it changed: the new dict is tracked.
+    core.create_account("facebook")
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+    core.create_account("facebook")
+    state.flush(clock_offset=timedelta(0), now=clock.now())
+    assert state.last_rows <= 6
+    same_state(core, saved_copy(state, tmp_path / "copy.db", clock))
+    state.close()
 
 
 def test_files_that_are_not_state_files(tmp_path: Path) -> None:
@@ -220,7 +363,7 @@ def test_prepare_restarts_from_the_state(tmp_path: Path) -> None:
         assert server.loaded is not None and server.core.seq == seq
         assert server.clock.offset >= timedelta(days=10) and server.clock.now() >= now
         assert server.core.check_token(made["facebook"]["long"]).valid
-        assert any("loaded the snapshot" in n for n in server.notes)
+        assert any("loaded the state" in n for n in server.notes)
     finally:
         server.close()
     # Served providers must cover the saved records.
@@ -230,13 +373,96 @@ def test_prepare_restarts_from_the_state(tmp_path: Path) -> None:
     prepare(state=path).close()
 
 
-def test_the_clock_never_goes_back_across_a_restart(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+def test_after_a_restart_a_write_is_still_small(tmp_path: Path) -> None:
+    """Loading does not leave the tables marked as listed (retention's schedule made at
+    load included): the first change after a start writes a few rows, not the state."""
+    path = tmp_path / "state.db"
+    server = prepare(state=path, seed=3)
+    populate(server.core)
+    for _ in range(50):
+        server.core.create_account("linkedin", pages=1)
+    server.save()
+    server.close()
+    server = prepare(state=path)
+    try:
+        server.core.create_account("facebook")
+        assert server.save() and server.state is not None
+        assert server.state.last_rows <= 6
+    finally:
+        server.close()
 
+
+def test_a_layout_1_file_is_converted(tmp_path: Path) -> None:
+    """A state file of the conntrack before the journal (one JSON snapshot) is loaded,
+    and rewritten as rows; the next start reads the rows."""
+    path = tmp_path / "state.db"
+    clock = TravelClock()
+    clock.advance(timedelta(days=3))
+    core = Core(clock, seed=4)
+    made = populate(core)
+    legacy_file(path, core.dump(), offset=clock.offset, now=clock.now())
+    server = prepare(state=path)
+    try:
+        assert server.loaded is not None and server.loaded.migrated
+        assert server.clock.offset >= timedelta(days=3)
+        assert server.core.check_token(made["facebook"]["long"]).valid
+        assert any("converted the older state file" in n for n in server.notes)
+        assert server.core.dump() == core.dump()
+    finally:
+        server.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "snapshot" not in tables and "tokens" in tables
+    db.close()
+    server = prepare(state=path)
+    try:
+        assert server.loaded is not None and not server.loaded.migrated
+        assert server.core.check_token(made["facebook"]["long"]).valid
+        # Generators saved at the stop: the restarted core goes on as the original would.
+        assert server.core.create_account("facebook").id == core.create_account("facebook").id
+    finally:
+        server.close()
+
+
+def test_after_a_kill_the_generators_never_repeat(tmp_path: Path) -> None:
+    """Killed after tokens were written but before the generators' states were: a
+    restart draws from fresh streams, not from the last saved states again."""
+    path = tmp_path / "state.db"
+    server = prepare(state=path, seed=3)
+    app = server.core.create_app_registration("linkedin", redirect_uris=[REDIRECT]).client_id
+    person = server.core.create_account("linkedin").id
+    server.save(random=True)
+    issued = []
+    for _ in range(3):
+        code = server.core.approve(app, person, REDIRECT, requested=["r_basicprofile"],
+                                   granted=["r_basicprofile"])  # fmt: skip
+        pair = server.core.issue_from_code(code.value, client_id=app, redirect_uri=REDIRECT)
+        issued.append(pair.access.value)
+        server.save()  # what an answer does; no generator states
+    # As a kill leaves it: no stop, so no last save of the generators.
+    killed = server.state
+    assert killed is not None and killed._lock is not None
+    killed._db.close()
+    os.close(killed._lock)
+    server = prepare(state=path)
+    try:
+        for value in issued:
+            assert server.core.check_token(value).valid
+        code = server.core.approve(app, person, REDIRECT, requested=["r_basicprofile"],
+                                   granted=["r_basicprofile"])  # fmt: skip
+        pair = server.core.issue_from_code(code.value, client_id=app, redirect_uri=REDIRECT)
+        assert pair.access.value not in issued
+    finally:
+        server.close()
+
+
+def test_the_clock_never_goes_back_across_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     later = datetime(2031, 1, 1, tzinfo=UTC)
     state = StateFile.open(path)
-    state.write(Core(ManualClock()).dump(), seq=0, clock_offset=timedelta(0), now=later)
+    state.attach(Core(ManualClock()))
+    state.flush(clock_offset=timedelta(0), now=later)
     state.close()
     server = prepare(state=path)
     try:
@@ -247,8 +473,82 @@ def test_the_clock_never_goes_back_across_a_restart(tmp_path: Path) -> None:
 
 def test_an_unreadable_document_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    state = StateFile.open(path)
-    state.write({"format": 0}, seq=0, clock_offset=timedelta(0), now=ManualClock().now())
-    state.close()
+    legacy_file(path, {"format": 0}, offset=timedelta(0), now=ManualClock().now())
     with pytest.raises(StateError, match="cannot read \\(the saved state has format 0"):
         prepare(state=path)
+
+
+# -- kill -9 of a real server -----------------------------------------------------------
+
+
+def _control(base: str, method: str, path: str, **body: Any) -> Any:
+    r = httpx.request(method, f"{base}/_conntrack/{path}", json=body or None, timeout=30)
+    assert r.status_code < 300, r.text
+    return r.json()
+
+
+def _login(http: httpx.Client, client_id: str, secret: str, account_id: str) -> str:
+    """A Facebook user token through the real login form and the token endpoint."""
+    r = http.post(
+        "/www.facebook.com/v21.0/dialog/oauth",
+        data={
+            "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
+            "scope": "pages_show_list", "response_type": "code", "account_id": account_id,
+            "granted": "pages_show_list", "action": "approve",
+        },
+    )  # fmt: skip
+    assert r.status_code == 302, r.text
+    code = httpx.URL(r.headers["location"]).params["code"]
+    r = http.get(
+        "/graph.facebook.com/v21.0/oauth/access_token",
+        params={"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT,
+                "code": code},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
+
+
+def test_no_answered_token_is_lost_on_kill_9(tmp_path: Path) -> None:
+    """Clients log in through the real token endpoint from four threads; the server is
+    killed (SIGKILL) right after the 80th answer, with other requests under way. After a
+    restart on the same file, every token a client received works."""
+    state = tmp_path / "state.db"
+    answered: list[str] = []
+    stop = threading.Event()
+    server = start("--state", str(state), "--providers", "facebook")
+    try:
+        base = server.url
+        _control(base, "POST", "apps", provider="facebook", redirect_uris=[REDIRECT],
+                 client_id="app", client_secret="secret")  # fmt: skip
+        people = [_control(base, "POST", "accounts", provider="facebook")["id"] for _ in range(4)]
+
+        def client(account: str) -> None:
+            with httpx.Client(base_url=base, timeout=10) as http:
+                while not stop.is_set():
+                    try:
+                        token = _login(http, "app", "secret", account)
+                    except httpx.HTTPError:
+                        return  # killed
+                    answered.append(token)
+
+        threads = [threading.Thread(target=client, args=(p,), daemon=True) for p in people]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while len(answered) < 80 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+    finally:
+        server.kill()
+    assert len(answered) >= 80, "the clients got too few tokens before the deadline"
+    with (
+        running("--state", str(state), "--providers", "facebook") as again,
+        httpx.Client(base_url=again.url, timeout=30) as http,
+    ):
+        me = "/graph.facebook.com/v21.0/me"
+        lost = [t for t in answered if http.get(me, params={"access_token": t}).status_code != 200]
+    assert lost == [], f"{len(lost)} of {len(answered)} answered tokens lost on kill -9"
