@@ -5,8 +5,10 @@ protocol, clock, seq), ``_directory`` (apps, accounts, pages, links, account sta
 ``_events`` (account events, grants, which events kill tokens), ``_tokens`` (consent,
 codes with PKCE, tokens, checks, revocation), ``_refresh`` (refresh tokens and
 self-refresh), ``_oauth1`` (OAuth 1.0a), ``_faults`` (outages, rate limits, errors,
-statuses and latency). This module adds time travel, listings and persistence
-(``_persist``: the whole state as one JSON-ready document and back).
+statuses and latency), ``_retention`` (dead tokens, codes and request tokens forgotten
+``dead_token_retention`` after they died, all through ``forget``). This module adds
+time travel, listings and persistence (``_persist``: the whole state as one JSON-ready
+document and back).
 
 Pure Python, no HTTP, the clock injected. Blueprints ask it questions ("does this token
 work now, and if not why?") and tell it what happened ("the user approved these
@@ -44,12 +46,12 @@ from conntrack._durations import format_instant
 from . import _persist
 from ._clock import CanAdvance
 from ._errors import ClockError
-from ._faults import Faults
 from ._model import instant
+from ._retention import Retention, release_memory
 from ._tokenmodel import Token
 
 
-class Core(Faults):
+class Core(Retention):
     """The state of every fake provider, driven by one clock and one seed.
 
     ``Core(clock, *, seed=0, profiles=None)``: ``profiles`` maps a protocol to the
@@ -103,10 +105,11 @@ class Core(Faults):
         for table in (
             self._apps, self._accounts, self._deleted_accounts, self._pages, self._grants,
             self._codes, self._tokens, self._families, self._page_tokens, self._requests,
-            self._refresh_index, self._faults,
+            self._refresh_index, self._faults, self._forget_at,
         ):  # fmt: skip
             table.clear()
         self._bump()
+        release_memory()
         return counts
 
     # -- persistence ---------------------------------------------------------------

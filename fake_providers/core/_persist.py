@@ -69,6 +69,8 @@ CORE_ATTRIBUTES = {
     "_requests": True,
     "_refresh_index": True,
     "_faults": True,
+    # Retention's schedule (``_retention``): made again from the records on load.
+    "_forget_at": False,
 }
 
 
