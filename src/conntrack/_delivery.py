@@ -18,15 +18,17 @@ delivered afterwards, in real time, by :func:`deliver`:
   its error until a later ``conntrack deliver`` sends it.
 
 Delivery is at least once: an email whose connection dropped after the server took it is
-sent again. The ``Message-ID`` (and the webhook's ``Idempotency-Key``) is derived from the
-email's instant, kind, connection and recipient, so a receiver can drop the duplicate.
+sent again. The ``Message-ID`` (and the webhook's ``Idempotency-Key``) is the email's
+``message_id``, given when the run sent it (from the scenario and seed, the email's instant,
+kind, connection, recipient and address: distinct for every email of a run, and between
+runs of differently named scenarios) and kept in the outbox file, so a receiver can drop
+the duplicate and only it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import ipaddress
 import json
 import os
@@ -38,7 +40,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -50,7 +52,7 @@ import httpx
 
 from ._durations import format_instant, parse_instant
 from ._exceptions import DurationError, InputError, Problem
-from ._records import EmailRecord
+from ._records import EmailRecord, email_id
 
 DEFAULT_SENDER = "conntrack <notifications@conntrack.test>"
 PASSWORD_ENV = "CONNTRACK_SMTP_PASSWORD"
@@ -59,6 +61,8 @@ MAX_BACKOFF = 30.0
 """No single wait between two attempts is longer than this many seconds."""
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+#: A ``message_id`` an outbox line may hold: ``<id@domain>``, no spaces or brackets inside.
+MESSAGE_ID = re.compile(r"<[^<>@\s]+@[^<>@\s]+>")
 
 
 # -- the message ---------------------------------------------------------------------------
@@ -69,9 +73,10 @@ def _utc(at: datetime) -> datetime:
 
 
 def message_id(email: EmailRecord, domain: str = "conntrack.test") -> str:
-    """``<hash@domain>``, the same for the same (instant, kind, connection, recipient)."""
-    key = "\0".join((format_instant(_utc(email.at)), email.kind, email.about, email.to))
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    """``<id@domain>``: the email's ``message_id`` (one derived from its fields for an
+    email made by hand, :func:`email_id`), on ``domain``."""
+    local = (email.message_id or email_id(email))[1:-1].rpartition("@")[0]
+    return f"<{local}@{domain}>"
 
 
 def to_message(email: EmailRecord, *, sender: str = DEFAULT_SENDER) -> EmailMessage:
@@ -476,6 +481,12 @@ class OutboxEntry:
     extra: dict[str, Any] = field(default_factory=dict)
     """Fields this version does not know, written back unchanged."""
 
+    def __post_init__(self) -> None:
+        # Every line records its id: an email from an older file, or made by hand, gets
+        # the one derived from its scenario and fields, and keeps it from then on.
+        if not self.email.message_id:
+            self.email = replace(self.email, message_id=email_id(self.email, self.scenario))
+
     def to_json(self) -> str:
         data: dict[str, Any] = {
             **self.extra,
@@ -514,7 +525,7 @@ class OutboxEntry:
             self.status, self.sink, self.error = "sent", ", ".join(sorted(self.deliveries)), None
 
 
-_EMAIL_FIELDS = ("at", "kind", "about", "to", "address", "subject", "body", "detail")
+_EMAIL_FIELDS = ("at", "kind", "about", "to", "address", "subject", "body", "detail", "message_id")
 _ENTRY_FIELDS = ("scenario", "status", "attempts", "error", "sink", "deliveries")
 
 
@@ -525,9 +536,11 @@ def _entry_from(data: object) -> OutboxEntry:
     missing = [k for k in ("at", "kind", "about", "to", "address", "subject") if k not in data]
     if missing:
         raise ValueError(f"missing {', '.join(repr(k) for k in missing)}")
-    for key in ("kind", "about", "to", "address", "subject", "body", "scenario"):
+    for key in ("kind", "about", "to", "address", "subject", "body", "scenario", "message_id"):
         if key in data and not isinstance(data[key], str):
             raise ValueError(f"{key!r} must be a string, got {data[key]!r}")
+    if data.get("message_id") and not MESSAGE_ID.fullmatch(data["message_id"]):
+        raise ValueError(f"'message_id' must be like <id@domain>, got {data['message_id']!r}")
     try:
         at = parse_instant(data["at"])
     except DurationError as e:
@@ -568,6 +581,7 @@ def _entry_from(data: object) -> OutboxEntry:
         subject=data["subject"],
         body=data.get("body", ""),
         detail=detail,
+        message_id=data.get("message_id", ""),
     )
     return OutboxEntry(
         email=email,
@@ -585,7 +599,7 @@ class OutboxFile:
     """Emails and their delivery status, one JSON object a line.
 
     Each line holds ``JsonlOutbox``'s fields (``scenario, at, kind, about, to, address,
-    subject, body, detail``) plus ``status`` (``pending``, ``sent``, ``failed``),
+    subject, body, detail, message_id``) plus ``status`` (``pending``, ``sent``, ``failed``),
     ``attempts``, ``error``, ``sink`` and, once delivered, ``deliveries`` (per sink). A
     line written by ``JsonlOutbox`` loads as ``pending``. :meth:`save` replaces the file
     atomically: a crash leaves the old file or the new one, never half of one.

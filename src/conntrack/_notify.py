@@ -13,6 +13,7 @@ the new expiry; no reminder goes out for a connection that is invalid or disconn
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -25,7 +26,7 @@ from ._clock import PRIORITY_NOTIFY, Scheduler, Timer
 from ._durations import format_instant
 from ._lifecycle import State
 from ._policy import Policy, PolicySet, default_policy
-from ._records import BannerRecord, EmailRecord, Recorder
+from ._records import BannerRecord, EmailRecord, Recorder, email_id
 from ._templates import render_email
 
 RECONNECT_LINK = "https://app.conntrack.test/connections/{connection}/reconnect"
@@ -91,7 +92,8 @@ class MemoryOutbox:
 
 
 class JsonlOutbox:
-    """Appends one JSON object a line; ``scenario`` names the run each email came from."""
+    """Appends one JSON object a line; ``scenario`` names the run each email came from.
+    Each line holds the email's ``message_id`` (one is derived for an email without)."""
 
     def __init__(self, stream: IO[str], scenario: str = "") -> None:
         self._stream = stream
@@ -103,6 +105,7 @@ class JsonlOutbox:
 
     def deliver(self, email: EmailRecord) -> None:
         data = {"scenario": self.scenario, **asdict(email), "at": format_instant(email.at)}
+        data["message_id"] = email.message_id or email_id(email, self.scenario)
         self._stream.write(json.dumps(data, sort_keys=True) + "\n")
         self._stream.flush()
 
@@ -172,6 +175,7 @@ class Notifier:
         tz: ZoneInfo | None = None,
         send_at: time = time(9, 0),
         on_send: Callable[[Subject, str, datetime], None] | None = None,
+        run: str = "",
     ) -> None:
         self.scheduler = scheduler
         self.recorder = recorder
@@ -185,6 +189,9 @@ class Notifier:
         self.send_at = send_at
         self.on_send = on_send
         """Called after each send (subject, kind, instant): how people react to it."""
+        self.run = run
+        """The run's name (scenario and seed), part of every email's id (``email_id``)."""
+        self._ids_at: tuple[datetime | None, Counter[str]] = (None, Counter())
         self._pending: dict[str, list[Timer]] = {}
         self._shown: dict[str, tuple[str, str, str]] = {}
         self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}
@@ -355,8 +362,22 @@ class Notifier:
                 body=body,
                 detail=detail,
             )
+            email = replace(email, message_id=self._email_id(email))
             self.recorder.add(email)
             for outbox in self.outboxes:
                 outbox.deliver(email)
         if recipients and self.on_send is not None:
             self.on_send(subject, kind, at)
+
+    def _email_id(self, email: EmailRecord) -> str:
+        """The email's id, distinct from every other of the run: a second email with the
+        same instant, kind, connection, recipient and address counts as a repeat (ids are
+        counted for the current instant only: the instant is part of the id)."""
+        at, seen = self._ids_at
+        if at != email.at:
+            seen = Counter()
+            self._ids_at = (email.at, seen)
+        first = email_id(email, self.run)
+        repeat = seen[first]
+        seen[first] += 1
+        return first if repeat == 0 else email_id(email, self.run, repeat)

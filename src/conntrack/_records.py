@@ -7,8 +7,9 @@ order deterministic. The :class:`Timeline` is the read side: records sorted by i
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._lifecycle import State, TransitionRecord
@@ -26,6 +27,23 @@ class EmailRecord:
     subject: str
     body: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
+    message_id: str = field(default="", compare=False)
+    """``<32 hex digits@conntrack.test>``, unique within the run (:func:`email_id`): the
+    ``Message-ID`` and the webhook's ``Idempotency-Key``. Empty for an email made by hand;
+    the outboxes and sinks then derive one. Not part of equality: the same email is the
+    same whatever id a run gave it."""
+
+
+def email_id(email: EmailRecord, run: str = "", repeat: int = 0) -> str:
+    """``<32 hex digits@conntrack.test>`` from the ``run`` (scenario name and seed), the
+    email's instant, kind, connection, recipient and address, and ``repeat`` (how many
+    emails with all of those the run sent before). Deterministic: the same scenario and
+    seed give the same ids; distinct for every email of a run, and, as the run names its
+    scenario, for the emails of different runs in one outbox."""
+    at = email.at.astimezone(UTC) if email.at.tzinfo else email.at.replace(tzinfo=UTC)
+    parts = (run, at.isoformat(), email.kind, email.about, email.to, email.address)
+    key = "\0".join((*parts, str(repeat))) if repeat else "\0".join(parts)
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@conntrack.test>"
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,7 @@ async def _run(
             on_send=None
             if react is None
             else (lambda subject, kind, at: reaction(subject, kind, at)),
+            run=f"{scenario.name} (seed {scenario.seed})",
         )
         creds: dict[str, AppCredentials] = {}
         app_settings = {
