@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import weakref
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from fp_support import REDIRECT, ManualClock
 
 from conntrack._profiles import load_profile
+from conntrack._statefile import StateFile
 from fake_providers import Core, Reason, TokenCheck
 
 KEEP = timedelta(days=30)
@@ -266,3 +268,29 @@ def test_reads_forget_nothing(clock: ManualClock) -> None:
     assert core.seq == seq and where(core, short) == ["tokens", "families"]
     write(core)
     assert where(core, short) == []
+
+
+def test_the_state_file_sees_what_is_forgotten(clock: ManualClock, tmp_path: Path) -> None:
+    """``serve --state`` writes changes by key: a forgotten token is a row deleted, and a
+    core loaded from the file goes on forgetting the tokens it loaded."""
+    path = tmp_path / "state.db"
+    state = StateFile.open(path)
+    core = Core(clock, seed=3)
+    state.attach(core)
+    cid, aid = fb_setup(core)
+    _, first = fb_login(core, cid, aid)
+    state.flush(clock_offset=clock.offset, now=clock.now())
+    clock.advance(timedelta(hours=1) + KEEP)
+    _, second = fb_login(core, cid, aid)  # a write: the first token goes
+    assert where(core, first) == [] and where(core, second) == ["tokens", "families"]
+    assert state.flush(clock_offset=clock.offset, now=clock.now())
+    state.close()
+    state = StateFile.open(path)
+    again = Core(clock, seed=3)
+    assert state.load(again) is not None
+    state.close()
+    assert again.dump()["tokens"] == core.dump()["tokens"]
+    assert again.token(first) is None and again.token(second) is not None
+    clock.advance(timedelta(hours=1) + KEEP)
+    write(again)
+    assert again.tokens() == []
