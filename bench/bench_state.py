@@ -1,29 +1,49 @@
-"""Benchmark: the state file of ``conntrack serve --state`` with many tokens.
+"""Benchmark: the state file of ``conntrack serve --state`` with many tokens, and what
+writing every change before answering costs.
 
 Builds a core with BENCH_STATE_TOKENS tokens (LinkedIn logins: an access and a refresh
 token each, five logins an account, every account with one organization), then prints:
 
-- a snapshot: ``Core.dump()`` (the part that holds up requests: it runs between two
-  requests), then JSON encoding and the SQLite write (in a worker thread while serving),
-  and the file's size;
-- loading it back: reading, JSON decoding and ``Core.load``;
+- writing it whole into a new state file (what a layout-1 file's conversion costs), the
+  file's size, and one change written afterwards (rows and milliseconds);
+- loading it back in-process: reading the rows, decoding, building the core;
 - the start of ``conntrack serve --state FILE`` until its "ready" line, against a start
-  without a state file (best of BENCH_STATE_REPEAT).
+  without a state file (best of BENCH_STATE_REPEAT);
+- the token endpoint's throughput (Facebook's ``fb_exchange_token``: every answer is a
+  new token, so every answer waits for its write) from BENCH_STATE_CLIENTS clients for
+  BENCH_STATE_SECONDS, without ``--state``, with a new state file and with the big one;
+- kill -9 at that many tokens: the same load on the big file, ``SIGKILL`` right after an
+  answer once BENCH_STATE_KILL_AFTER seconds passed, then every token a client received
+  looked up in what the file holds: tokens lost (must be 0); and the restart's time.
+
+Traffic goes to 127.0.0.1 only; every loop stops at its deadline.
 
 Environment:
-  BENCH_STATE_TOKENS  how many tokens (default 100000)
-  BENCH_STATE_REPEAT  how many starts of each kind (default 3)
+  BENCH_STATE_TOKENS      how many tokens (default 100000)
+  BENCH_STATE_REPEAT      how many starts of each kind (default 3)
+  BENCH_STATE_CLIENTS     concurrent clients on the token endpoint (default 8)
+  BENCH_STATE_SECONDS     how long each throughput run lasts (default 8)
+  BENCH_STATE_KILL_AFTER  seconds of load before the kill (default 4)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from conntrack._clock import TravelClock
 from conntrack._statefile import StateFile
@@ -31,9 +51,13 @@ from fake_providers import Core
 
 TOKENS = int(os.environ.get("BENCH_STATE_TOKENS", "100000"))
 REPEAT = int(os.environ.get("BENCH_STATE_REPEAT", "3"))
+CLIENTS = int(os.environ.get("BENCH_STATE_CLIENTS", "8"))
+SECONDS = float(os.environ.get("BENCH_STATE_SECONDS", "8"))
+KILL_AFTER = float(os.environ.get("BENCH_STATE_KILL_AFTER", "4"))
 EXE = Path(sys.executable).parent / "conntrack"
 REDIRECT = "https://app.example.test/callback"
 SCOPES = ["r_organization_social", "rw_organization_admin"]
+GRAPH = "/graph.facebook.com/v21.0"
 
 
 def build() -> Core:
@@ -47,66 +71,243 @@ def build() -> Core:
     return core
 
 
-def start_seconds(*args: str) -> float:
-    best = float("inf")
-    for _ in range(REPEAT):
-        t = time.perf_counter()
-        with subprocess.Popen(
+# -- a server process ----------------------------------------------------------------
+
+
+class Serve:
+    """``conntrack serve --port 0 ARGS`` until its "ready" line; ``seconds`` to get there."""
+
+    def __init__(self, *args: str) -> None:
+        started = time.perf_counter()
+        self.proc = subprocess.Popen(
             [str(EXE), "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-        ) as proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if "ready:" in line:
-                    break
-            else:
-                raise SystemExit(f"conntrack serve {' '.join(args)} did not start")
-            best = min(best, time.perf_counter() - t)
-            proc.terminate()
-            proc.wait(timeout=60)
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            match = re.search(r"ready: (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+        else:
+            raise SystemExit(f"conntrack serve {' '.join(args)} did not start")
+        self.seconds = time.perf_counter() - started
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        self.proc.wait(timeout=120)
+
+
+def start_seconds(*args: str) -> float:
+    best = float("inf")
+    for _ in range(REPEAT):
+        server = Serve(*args)
+        best = min(best, server.seconds)
+        server.stop()
     return best
+
+
+# -- load on the token endpoint --------------------------------------------------------
+
+
+async def _setup(http: httpx.AsyncClient) -> dict[str, str]:
+    """A Facebook app, an account and a short-lived token (login form, code exchange)."""
+
+    async def post(path: str, **body: Any) -> Any:
+        r = await http.post(f"/_conntrack/{path}", json=body)
+        r.raise_for_status()
+        return r.json()
+
+    app = await post("apps", provider="facebook", redirect_uris=[REDIRECT])
+    account = await post("accounts", provider="facebook")
+    r = await http.post(
+        "/www.facebook.com/v21.0/dialog/oauth",
+        data={
+            "client_id": app["client_id"], "redirect_uri": REDIRECT, "state": "s",
+            "scope": "pages_show_list", "response_type": "code", "account_id": account["id"],
+            "granted": "pages_show_list", "action": "approve",
+        },
+    )  # fmt: skip
+    code = httpx.URL(r.headers["location"]).params["code"]
+    r = await http.get(
+        f"{GRAPH}/oauth/access_token",
+        params={"client_id": app["client_id"], "client_secret": app["client_secret"],
+                "redirect_uri": REDIRECT, "code": code},
+    )  # fmt: skip
+    r.raise_for_status()
+    return {
+        "grant_type": "fb_exchange_token",
+        "client_id": app["client_id"],
+        "client_secret": app["client_secret"],
+        "fb_exchange_token": r.json()["access_token"],
+    }
+
+
+async def load(
+    base: str, seconds: float, *, kill: Serve | None = None
+) -> tuple[list[str], float, int]:
+    """``CLIENTS`` clients exchanging tokens back to back for ``seconds``: the tokens
+    answered, the window and the non-200 answers. With ``kill``, that server is killed
+    (SIGKILL) right after the first answer past ``seconds``, other requests under way."""
+    answered: list[str] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        setup = await stack.enter_async_context(httpx.AsyncClient(base_url=base, timeout=30))
+        params = await _setup(setup)
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=base, timeout=30, limits=limits)
+            )
+            for _ in range(CLIENTS)
+        ]
+        started = time.perf_counter()
+        end = started + seconds
+        killed = asyncio.Event()
+
+        async def client(http: httpx.AsyncClient) -> None:
+            nonlocal errors
+            while not killed.is_set() and time.perf_counter() < end + (60 if kill else 0):
+                try:
+                    r = await http.get(f"{GRAPH}/oauth/access_token", params=params)
+                except httpx.HTTPError:
+                    return  # killed
+                if r.status_code != 200:
+                    errors += 1
+                    continue
+                answered.append(r.json()["access_token"])
+                if kill is not None and time.perf_counter() >= end and not killed.is_set():
+                    kill.proc.send_signal(signal.SIGKILL)
+                    killed.set()
+
+        await asyncio.gather(*(client(http) for http in clients))
+        window = time.perf_counter() - started
+    return answered, window, errors
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(*args: str) -> tuple[float, float]:
+    """Tokens/s on the token endpoint, and the server's CPU time per token (µs): on a
+    shared machine the second says more than the first."""
+    server = Serve("--providers", "facebook,linkedin", *args)
+    try:
+        cpu = _cpu_seconds(server.proc.pid)
+        answered, window, errors = asyncio.run(load(server.url, SECONDS))
+        cpu = _cpu_seconds(server.proc.pid) - cpu
+    finally:
+        server.stop()
+    if errors:
+        raise SystemExit(f"{errors} answers were not 200")
+    return len(answered) / window, cpu / max(1, len(answered)) * 1e6
 
 
 def main() -> None:
     t = time.perf_counter()
     core = build()
     built = time.perf_counter() - t
-    print(
-        f"core with {len(core.tokens())} tokens, {len(core.accounts())} accounts "
-        f"built in {built:.1f} s"
-    )
+    tokens = len(core.tokens())
+    print(f"core with {tokens} tokens, {len(core.accounts())} accounts built in {built:.1f} s")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "state.db"
         state = StateFile.open(path)
+        state.load(Core(TravelClock()))
+        state.attach(core)
         t = time.perf_counter()
-        document = core.dump()
-        dumped = time.perf_counter() - t
-        t = time.perf_counter()
-        state.write(document, seq=core.seq, clock_offset=timedelta(0), now=core.now())
+        state.flush(clock_offset=timedelta(0), now=core.now(), everything=True)
+        state.save_random()
         written = time.perf_counter() - t
+        app = core.apps()[0].client_id
+        account = core.accounts()[0].id
+        state.flush(clock_offset=timedelta(0), now=core.now())  # forget the listings
+        t = time.perf_counter()
+        code = core.approve(app, account, REDIRECT, requested=SCOPES, granted=SCOPES)
+        core.issue_from_code(code.value, client_id=app, redirect_uri=REDIRECT)
+        state.flush(clock_offset=timedelta(0), now=core.now())
+        one = time.perf_counter() - t
+        state.close()
         size = path.stat().st_size
         print(
-            f"snapshot: dump {dumped * 1000:.0f} ms (holds up requests) + encode and write "
-            f"{written * 1000:.0f} ms (worker thread) = {(dumped + written) * 1000:.0f} ms; "
-            f"file {size / 1e6:.1f} MB"
+            f"state file: written whole in {written:.2f} s, {size / 1e6:.1f} MB; a login "
+            f"afterwards (code + access and refresh token) issued and written in "
+            f"{one * 1000:.1f} ms ({state.last_rows} rows)"
         )
+        del core
         t = time.perf_counter()
-        snapshot = state.read()
-        assert snapshot is not None
-        read = time.perf_counter() - t
-        t = time.perf_counter()
-        Core(TravelClock()).load(snapshot.document)
+        state = StateFile.open(path)
+        again = Core(TravelClock())
+        state.load(again)
         loaded = time.perf_counter() - t
         state.close()
-        print(f"load: read and decode {read * 1000:.0f} ms + Core.load {loaded * 1000:.0f} ms")
+        print(f"load in-process: {loaded:.2f} s for {len(again.tokens())} tokens")
+        del again
+
         bare = start_seconds()
         with_state = start_seconds("--state", str(path))
         print(
             f"conntrack serve to ready: {bare:.2f} s without state, {with_state:.2f} s with "
-            f"{len(core.tokens())} tokens (best of {REPEAT})"
+            f"{tokens} tokens (best of {REPEAT})"
         )
+
+        big = Path(folder) / "big.db"
+        shutil.copy(path, big)
+        cases = {
+            "without --state": (),
+            "--state, a new file": ("--state", str(Path(folder) / "new.db")),
+            f"--state, {tokens} tokens": ("--state", str(big)),
+        }
+        rates: dict[str, list[float]] = {k: [] for k in cases}
+        cpus: dict[str, list[float]] = {k: [] for k in cases}
+        for _ in range(2):  # interleaved, so that the machine's other work hits each alike
+            for label, args in cases.items():
+                rate, cpu = throughput(*args)
+                rates[label].append(rate)
+                cpus[label].append(cpu)
+        base_rate, base_cpu = max(rates["without --state"]), min(cpus["without --state"])
+        for label in cases:
+            rate, cpu = max(rates[label]), min(cpus[label])
+            print(
+                f"token endpoint (fb_exchange_token), {label}: {rate:,.0f} tokens/s "
+                f"({rate / base_rate - 1:+.0%}), server CPU {cpu:,.0f} µs a token "
+                f"({cpu / base_cpu - 1:+.0%}); best of 2 runs of {SECONDS:.0f} s, "
+                f"{CLIENTS} clients"
+            )
+
+        victim = Path(folder) / "victim.db"
+        shutil.copy(path, victim)
+        server = Serve("--providers", "facebook,linkedin", "--state", str(victim))
+        answered, window, _ = asyncio.run(load(server.url, KILL_AFTER, kill=server))
+        server.proc.wait(timeout=30)
+        wal = Path(f"{victim}-wal")
+        wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+        restarted = Serve("--providers", "facebook,linkedin", "--state", str(victim))
+        restart = restarted.seconds
+        restarted.stop()
+        state = StateFile.open(victim)
+        after = Core(TravelClock())
+        state.load(after)
+        state.close()
+        lost = [v for v in answered if not after.check_token(v).valid]
+        print(
+            f"kill -9 at {tokens} tokens: {len(answered)} tokens answered in {window:.1f} s "
+            f"by {CLIENTS} clients, SIGKILL right after an answer; tokens lost: {len(lost)}; "
+            f"-wal at the kill {wal_mb:.1f} MB; restart to ready {restart:.2f} s"
+        )
+        if lost:
+            raise SystemExit(f"{len(lost)} answered tokens lost on kill -9")
 
 
 if __name__ == "__main__":

@@ -237,6 +237,8 @@ TABLES: dict[str, tuple[str, _Kind | None]] = {
 #: Tables written whole whenever ``seq`` moved: a few rows, and one of their records
 #: may be changed through an object held since an earlier listing (``fault_hit``).
 SMALL = ("faults",)
+#: How many rows written last a journal remembers, to leave out the unchanged ones.
+RECENT = 4096
 #: Tables of rows without their own dict in the core.
 EXTRA_TABLES = ("live_pages",)
 
@@ -254,8 +256,8 @@ def _unkey(text: str) -> Any:
     return tuple(json.loads(text)) if text.startswith("[") else text
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+#: Compact JSON, with one encoder made once (``json.dumps`` with options makes one a call).
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 # -- what changed ---------------------------------------------------------------------
@@ -282,6 +284,8 @@ class Journal:
         self.core = core
         self.seq = core.seq
         self._tables: dict[str, Tracked] = {}
+        #: (table, key) → body of the rows written last, oldest first (``_unchanged``).
+        self._recent: dict[tuple[str, str], str] = {}
         tokens = core._tokens
         for name, (attr, _) in TABLES.items():
             self._tables[name] = self._track(attr)
@@ -326,7 +330,7 @@ class Journal:
                 table.wrote = whole = True
             else:
                 whole = everything or table.cleared or (moved and (table.scanned or name in SMALL))
-            if not (moved or table.wrote):
+            if not (moved or table.wrote) or not (whole or table.touched):
                 table.forget()
                 continue
             if whole:
@@ -371,12 +375,40 @@ class Journal:
             written = {k for k, _ in out.upserts.get("pages", [])}
             extra = [(k, _dumps(_PAGE.encode(p))) for k, p in account_pages.items()]
             out.upserts.setdefault("pages", []).extend(r for r in extra if r[0] not in written)
+        self._unchanged(out)
         self.seq = out.seq
         return out
+
+    def _unchanged(self, out: Changes) -> None:
+        """Drop the rows the file already holds as they are: a record only looked up
+        (the app, the account, the grant of a token being issued) comes back unchanged.
+        Remembers the bodies of the :data:`RECENT` rows written last."""
+        recent = self._recent
+        for name in out.emptied:
+            for pair in [p for p in recent if p[0] == name]:
+                del recent[pair]
+        for name, gone in out.deletes.items():
+            for text in gone:
+                recent.pop((name, text), None)
+        for name, rows in list(out.upserts.items()):
+            if name in ("pages", "live_pages") or name in out.emptied:
+                continue
+            kept: list[Row] = []
+            for text, body in rows:
+                if recent.pop((name, text), None) != body:
+                    kept.append((text, body))
+                recent[(name, text)] = body
+            if kept:
+                out.upserts[name] = kept
+            else:
+                del out.upserts[name]
+        while len(recent) > RECENT:
+            del recent[next(iter(recent))]
 
     def give_back(self, changes: Changes) -> None:
         """Changes that could not be written: note their keys again for the next take."""
         self.seq = min(self.seq, changes.seq - 1)
+        self._recent.clear()
         for name in changes.emptied:
             if name in self._tables:
                 self._tables[name].cleared = True

@@ -92,14 +92,20 @@ class Server:
     last_save_seconds: float = 0.0
     #: A failed write was said on stderr; said again only after one succeeded.
     _failing: bool = False
+    #: Group commit (:meth:`saved`): writes begun and ended so far, whether one is under
+    #: way, and the event set when it ends.
+    _begun: int = 0
+    _ended: int = 0
+    _writing: bool = False
+    _write_ended: trio.Event | None = None
 
     def changed(self) -> bool:
         return self.state is not None and self.state.pending(self.clock.offset)
 
     def save(self, *, random: bool = False) -> bool:
         """Write what changed since the last write (the changed records, ``seq``, the
-        clock), in one transaction; with ``random`` the generators' states too; whether
-        it wrote the records.
+        clock; with ``random`` the generators' states too), in one transaction, now;
+        whether it wrote. For when no :meth:`saved` runs: before serving, after it.
 
         A write that fails (a full disk, a file removed) is said on stderr; what it would
         have written is kept, and written by the next one."""
@@ -107,31 +113,89 @@ class Server:
             return False
         started = time.perf_counter()
         try:
-            wrote = self.state.flush(clock_offset=self.clock.offset, now=self.clock.now())
-            if random:
-                self.state.save_random()
+            wrote = self.state.flush(
+                clock_offset=self.clock.offset, now=self.clock.now(), random=random
+            )
         except sqlite3.Error as e:
-            if not self._failing:
-                _cannot_save(self.state.path, e)
-            self._failing = True
+            self._cannot_save(e)
             return False
         self._failing = False
         if wrote:
             self.last_save_seconds = time.perf_counter() - started
         return wrote
 
+    def _cannot_save(self, error: Exception) -> None:
+        if not self._failing and self.state is not None:
+            _cannot_save(self.state.path, error)
+        self._failing = True
+
+    async def saved(self, *, random: bool = False) -> None:
+        """Return once every change made before the call is in the state file.
+
+        Group commit: one write at a time, in a worker thread (SQLite's I/O off the
+        server's thread); the changes made while it runs go into the next one, written
+        for everyone who waits on them. Under load a write covers many answers; alone,
+        an answer waits for its own. A write that fails is said on stderr and its changes
+        kept for the next one; the waiters go on."""
+        if self.state is None:
+            return
+        if random or self.changed():
+            needed = self._begun + 1
+        elif self._writing:
+            needed = self._begun  # what we read may be in the write under way
+        else:
+            return
+        while self._ended < needed:
+            if self._writing:
+                if self._write_ended is None:
+                    self._write_ended = trio.Event()
+                await self._write_ended.wait()
+            else:
+                await self._write(random=random)
+
+    async def _write(self, *, random: bool) -> None:
+        state = self.state
+        assert state is not None
+        self._writing = True
+        self._begun += 1
+        number = self._begun
+        started = time.perf_counter()
+        try:
+            batch = state.batch(clock_offset=self.clock.offset, now=self.clock.now(), random=random)
+            if batch is not None:
+                try:
+                    await trio.to_thread.run_sync(state.commit, batch)
+                except sqlite3.Error as e:
+                    state.done(batch, ok=False)
+                    self._cannot_save(e)
+                else:
+                    state.done(batch)
+                    self._failing = False
+                    self.last_save_seconds = time.perf_counter() - started
+        finally:
+            self._ended = number
+            self._writing = False
+            ended, self._write_ended = self._write_ended, None
+            if ended is not None:
+                ended.set()
+
     async def saver(self, every: float = SAVE_EVERY) -> None:
-        """Every ``every`` seconds, save what no answer saved, and the generators'
-        states; until cancelled."""
+        """Every ``every`` seconds, save what no answer saved and the generators'
+        states, then checkpoint the state file's -wal in a worker thread (its fsyncs
+        off the server's thread); until cancelled."""
+        state = self.state
+        assert state is not None
         while True:
             await trio.sleep(every)
-            self.save(random=True)
+            await self.saved(random=True)
+            try:
+                await trio.to_thread.run_sync(state.checkpoint)
+            except sqlite3.Error as e:
+                self._cannot_save(e)
 
     def durable(self, app: ASGIApp) -> ASGIApp:
         """``app``, whose answers leave only once what changed before them is in the
-        state file: the changed records are written (one transaction) when an answer's
-        start is sent. Under load one write covers every change made since the last, so
-        answers that follow each other closely share it."""
+        state file (:meth:`saved`, awaited before an answer's start is sent)."""
         if self.state is None:
             return app
 
@@ -142,7 +206,7 @@ class Server:
 
             async def send_after_saving(message: Any) -> None:
                 if message["type"] == "http.response.start":
-                    self.save()
+                    await self.saved()
                 await send(message)
 
             await app(scope, receive, send_after_saving)

@@ -4,9 +4,10 @@ clock's offset across restarts, written change by change.
 
 What is in it::
 
-    meta(key, value)        format, created_at, seed, seq, clock ([offset_us, now]),
-                            saved_at, random (the generators' states and their seq),
-                            columns (each table's fields), the local CA of --tls
+    meta(key, value)        format, created_at, seed, written ([seq, the clock's
+                            offset in µs, its now, when written]), random (the
+                            generators' states and their seq), columns (each table's
+                            fields), the local CA of --tls
     apps, accounts, deleted_accounts, pages, live_pages, grants, codes, tokens,
     requests, families, faults, page_tokens, refresh_index
                             (key, body): one row a record, its fields as a JSON array
@@ -83,6 +84,17 @@ class Loaded:
     migrated: bool = False
 
 
+@dataclass
+class Batch:
+    """One write: the changed rows, the meta rows, the clock it saves and the seq of
+    the generators' states it saves (None: not saved)."""
+
+    changes: _journal.Changes
+    meta: list[tuple[str, str]]
+    clock: tuple[timedelta, datetime]
+    random_seq: int | None = None
+
+
 class StateFile:
     """An open state file (see the module docstring). Not thread-safe: one call at a
     time, from the server's own thread."""
@@ -92,6 +104,7 @@ class StateFile:
         self._db = db
         self._lock = lock
         self._journal: _journal.Journal | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         #: The clock offset and random-states seq the file holds now.
         self._clock: tuple[timedelta, datetime] | None = None
         self._random_seq: int | None = None
@@ -172,6 +185,11 @@ class StateFile:
         if str(mode).lower() != "wal":
             raise StateError(f"{self.path}: cannot use SQLite's WAL mode here ({mode})")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint (copying the -wal into the file, with two fsyncs) would otherwise
+        # run inside every thousandth commit, in the server's thread: the server runs
+        # them in a worker thread instead (checkpoint()); this bound is for a file used
+        # without one (40 MB of -wal).
+        self._db.execute("PRAGMA wal_autocheckpoint=10000")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -196,12 +214,12 @@ class StateFile:
         if self.legacy:
             return self._migrate(core)
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-        if "seq" not in meta:
+        if "written" not in meta:
             return None
         try:
-            seed, seq = int(meta["seed"]), int(meta["seq"])
-            offset_us, now = json.loads(meta["clock"])
-            saved_at = datetime.fromisoformat(meta["saved_at"])
+            seq, offset_us, now, saved = json.loads(meta["written"])
+            seed, seq = int(meta["seed"]), int(seq)
+            saved_at = datetime.fromisoformat(saved)
             columns = json.loads(meta.get("columns", "{}"))
             random = json.loads(meta["random"]) if "random" in meta else None
             clock = (timedelta(microseconds=int(offset_us)), datetime.fromisoformat(now))
@@ -265,7 +283,6 @@ class StateFile:
         if row is None:
             return None
         self._write(changes, clock_offset=loaded.clock_offset, now=loaded.now)
-        self.save_random()
         return loaded
 
     # -- writing -------------------------------------------------------------------
@@ -283,40 +300,72 @@ class StateFile:
             self._clock is None or self._clock[0] != clock_offset
         )
 
-    def flush(self, *, clock_offset: timedelta, now: datetime, everything: bool = False) -> bool:
+    def flush(
+        self,
+        *,
+        clock_offset: timedelta,
+        now: datetime,
+        everything: bool = False,
+        random: bool = False,
+    ) -> bool:
         """Write what changed since the last flush — the changed records, ``seq`` and
-        the clock — in one transaction; whether anything was written. On an error
-        (a full disk, a file removed) the changes are kept for the next flush, and the
-        error is raised."""
+        the clock (with ``random``, the generators' states if they moved) — in one
+        transaction; whether anything was written. On an error (a full disk, a file
+        removed) the changes are kept for the next flush, and the error is raised.
+
+        The same in three steps, for a writer in a worker thread: :meth:`batch` (in
+        the thread that changes the core), :meth:`commit` (any thread, one at a time),
+        :meth:`done` (back in the core's thread)."""
+        batch = self.batch(clock_offset=clock_offset, now=now, everything=everything, random=random)
+        if batch is None:
+            return False
+        try:
+            self.commit(batch)
+        except BaseException:
+            self.done(batch, ok=False)
+            raise
+        self.done(batch)
+        return True
+
+    def batch(
+        self,
+        *,
+        clock_offset: timedelta,
+        now: datetime,
+        everything: bool = False,
+        random: bool = False,
+    ) -> Batch | None:
+        """What a flush would write now (the changed records encoded), or None."""
         journal = self._journal
         assert journal is not None, "attach() a core first"
         changes = journal.take(everything=everything)
         if changes is None:
-            if self._clock is not None and self._clock[0] == clock_offset:
-                return False
+            same_clock = self._clock is not None and self._clock[0] == clock_offset
+            if same_clock and (not random or self._random_seq == journal.core.seq):
+                return None
             changes = _journal.Changes(journal.core.seq)
-        try:
-            self._write(changes, clock_offset=clock_offset, now=now)
-        except BaseException:
-            journal.give_back(changes)
-            raise
-        return True
-
-    def _write(self, changes: _journal.Changes, *, clock_offset: timedelta, now: datetime) -> None:
         offset_us = clock_offset // timedelta(microseconds=1)
-        assert self._journal is not None
-        core = self._journal.core
-        meta = [
-            ("seq", str(changes.seq)),
-            ("clock", json.dumps([offset_us, _stamp(now)])),
-            ("saved_at", _stamp(datetime.now(UTC))),
-        ]
+        core = journal.core
+        # One row, so that a write touches one more page at most: [seq, the clock's
+        # offset (µs) and now, when it was written].
+        written = [changes.seq, offset_us, _stamp(now), _stamp(datetime.now(UTC))]
+        meta = [("written", json.dumps(written))]
         if self._clock is None:  # the first write: what does not change afterwards
             meta += [
                 ("format", str(_journal.FORMAT)),
                 ("seed", str(core.seed)),
                 ("columns", json.dumps(_journal.columns())),
             ]
+        random_seq = None
+        if random and self._random_seq != core.seq:
+            states = _journal.random_states(core)
+            meta.append(("random", json.dumps(states, separators=(",", ":"))))
+            random_seq = core.seq
+        return Batch(changes, meta, (clock_offset, now), random_seq)
+
+    def commit(self, batch: Batch) -> None:
+        """Write ``batch`` in one transaction (in any thread; one commit at a time)."""
+        changes = batch.changes
         with self._transaction() as db:
             for table in changes.emptied:
                 db.execute(f"DELETE FROM {table}")
@@ -328,9 +377,27 @@ class StateFile:
                     "ON CONFLICT (key) DO UPDATE SET body = excluded.body",
                     rows,
                 )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
-        self._clock = (clock_offset, now)
-        self.last_rows = changes.rows()
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta)
+
+    def done(self, batch: Batch, *, ok: bool = True) -> None:
+        """After :meth:`commit`: note what the file holds now, or (``ok`` False) keep
+        the batch's changes for the next one."""
+        if not ok:
+            assert self._journal is not None
+            self._journal.give_back(batch.changes)
+            return
+        self._clock = batch.clock
+        if batch.random_seq is not None:
+            self._random_seq = batch.random_seq
+        self.last_rows = batch.changes.rows()
+
+    def _write(self, changes: _journal.Changes, *, clock_offset: timedelta, now: datetime) -> None:
+        """Write ``changes`` (all of a converted file's records) and the clock."""
+        batch = self.batch(clock_offset=clock_offset, now=now, random=True)
+        assert batch is not None
+        batch.changes = changes
+        self.commit(batch)
+        self.done(batch)
 
     def save_random(self) -> bool:
         """Save the generators' states if ``seq`` moved since they were last saved (at
@@ -338,12 +405,17 @@ class StateFile:
         journal = self._journal
         if journal is None or self._random_seq == journal.core.seq or self._clock is None:
             return False
-        if journal.core.seq != journal.seq:
-            return False  # records not flushed yet: their seq is not the file's
-        states = _journal.random_states(journal.core)
-        self.set_meta({"random": json.dumps(states, separators=(",", ":"))})
-        self._random_seq = states["seq"]
-        return True
+        return self.flush(clock_offset=self._clock[0], now=self._clock[1], random=True)
+
+    def checkpoint(self) -> None:
+        """Copy what the -wal holds into the file, as far as it can without waiting for
+        the writer (``PASSIVE``), on a connection of its own: meant for a worker thread
+        while the server's thread goes on writing."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+        self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -363,6 +435,9 @@ class StateFile:
         """Checkpoint the -wal into the file, close the database, then release the lock
         (in that order: closing another descriptor of the file first would drop
         SQLite's own locks)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         with contextlib.suppress(sqlite3.Error):
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._db.close()
