@@ -182,8 +182,10 @@ def _query(allowed: tuple[str, ...]) -> dict[str, str]:
         if key not in allowed:
             known = ", ".join(allowed) if allowed else "none"
             raise ControlError(400, f"unknown query parameter {key!r}; known: {known}", key)
-    for key, value in request.args.items(multi=True):
-        if value == "":
+    for key, values in request.args.lists():
+        if len(values) > 1:
+            raise ControlError(400, f"{key} is given {len(values)} times: give it once", key)
+        if values[0] == "":
             raise ControlError(400, f"{key} cannot be empty: leave it out for all", key)
     return dict(request.args.items())
 
@@ -572,8 +574,9 @@ def blueprint() -> Blueprint:
 
     @bp.delete("/faults")
     async def clear_faults() -> Response:
-        provider = _query(("provider",)).get("provider")
-        return jsonify({"data": [f.to_json() for f in _core().clear_faults(provider)]})
+        c = _core()
+        provider = _provider_filter(c, _query(("provider",)))
+        return jsonify({"data": [f.to_json() for f in c.clear_faults(provider)]})
 
     return bp
 

@@ -326,6 +326,16 @@ async def test_empty_query_values_are_refused(client: httpx.AsyncClient) -> None
         assert r.json()["error"]["field"] == "provider"
 
 
+async def test_query_values_are_checked_even_with_nothing_to_filter(
+    client: httpx.AsyncClient,
+) -> None:
+    # Found by the fuzzer: with no fault active, DELETE /faults?provider=nonsense was a 200.
+    r = await client.delete("/_conntrack/faults", params={"provider": "myspace"})
+    assert problem(r, 400) and r.json()["error"]["field"] == "provider"
+    r = await client.get("/_conntrack/apps", params=[("provider", "google"), ("provider", "x")])
+    assert problem(r, 400) and r.json()["error"]["field"] == "provider"
+
+
 async def test_405_says_what_is_allowed(client: httpx.AsyncClient) -> None:
     for path, allowed in (
         ("/_conntrack/state", {"GET"}),
