@@ -28,19 +28,21 @@ works. At that look it is forgotten if it died for good at least a retention ago
 looked at again when that will be so (or, still working, at its next deadline). So a
 dead token answers as it died for at least ``dead_token_retention``, and is gone at the
 latest a retention after its expiry — or, killed by an account event without an expiry
-of its own, two retentions after its death.
+of its own, two retentions after its death (later only while a backlog is worked off).
 
 Cost: a :class:`Schedule` — values in one-second buckets, a heap of the buckets' seconds
 (about 10 bytes and a few microseconds per token), no listing of any table. Each write
-(``_bump``) first takes out what is due. Reads never change anything, so a run under a
-virtual clock stays deterministic: what is forgotten depends only on the instants of
-the writes. Every removal goes through :meth:`Retention.forget`, which finds each
-record by its key, so a table that tracks the keys it is asked for (``_journal``) sees
-each removal as one.
+(``_bump``) first takes out what is due, at most :data:`SWEEP_BATCH` records (a long
+time travel leaves a backlog that the next writes work off). Reads never change
+anything, so a run under a virtual clock stays deterministic: what is forgotten depends
+only on the writes and their instants. Every removal goes through
+:meth:`Retention.forget`, which finds each record by its key, so a table that tracks the
+keys it is asked for (``_journal``) sees each removal as one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
 import math
@@ -54,6 +56,10 @@ from ._tokenmodel import Code, Token, TokenCheck, TokenKind, TokenPair
 #: How long a token that died for good keeps answering as it died, when the profile
 #: does not say (``dead_token_retention``).
 DEFAULT_RETENTION = timedelta(days=30)
+
+#: At most this many records looked at by one write: after a long time travel, the
+#: backlog is worked off over the next writes instead of stalling one request.
+SWEEP_BATCH = 1000
 
 #: Causes that can end: a re-consent renews data access.
 _NOT_FOR_GOOD = (Reason.DATA_ACCESS_EXPIRED,)
@@ -85,14 +91,21 @@ class Schedule:
             heapq.heappush(self._seconds, second)
         bucket.append(value)
 
-    def due(self, now: datetime) -> list[str]:
-        """Take out every value due at ``now``, in the order they became due."""
-        if not self._seconds or self._seconds[0] > now.timestamp():
-            return []
+    def due(self, now: datetime, limit: int) -> list[str]:
+        """Take out up to ``limit`` values due at ``now``, in the order they became due."""
         out: list[str] = []
-        limit = now.timestamp()
-        while self._seconds and self._seconds[0] <= limit:
-            out.extend(self._buckets.pop(heapq.heappop(self._seconds)))
+        end = now.timestamp()
+        while self._seconds and self._seconds[0] <= end and len(out) < limit:
+            second = self._seconds[0]
+            bucket = self._buckets[second]
+            take = limit - len(out)
+            if len(bucket) <= take:
+                heapq.heappop(self._seconds)
+                del self._buckets[second]
+                out.extend(bucket)
+            else:
+                out.extend(bucket[:take])
+                del bucket[:take]
         return out
 
     def clear(self) -> None:
@@ -124,7 +137,10 @@ class Retention(Faults):
         if token is not None:
             family = self._families.get(token.family)
             if family is not None:
-                family.tokens = [v for v in family.tokens if v != value]
+                # In place, found by identity at the front most of the time (tokens die
+                # roughly in the order they were issued): one family may hold thousands.
+                with contextlib.suppress(ValueError):
+                    family.tokens.remove(value)
                 if family.refresh == value:
                     family.refresh = None
                 if not family.tokens:
@@ -192,7 +208,7 @@ class Retention(Faults):
         if self._forget_at.source is not self._tokens:
             self._rebuild_retention()
         now = self.now()
-        for value in self._forget_at.due(now):
+        for value in self._forget_at.due(now, SWEEP_BATCH):
             token = self._tokens.get(value)
             if token is not None:
                 keep = self.dead_token_retention(token.provider)

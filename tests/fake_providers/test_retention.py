@@ -16,6 +16,7 @@ from fp_support import REDIRECT, ManualClock
 from conntrack._profiles import load_profile
 from conntrack._statefile import StateFile
 from fake_providers import Core, Reason, TokenCheck
+from fake_providers.core import _retention
 
 KEEP = timedelta(days=30)
 FB_SCOPES = ["pages_show_list", "pages_read_engagement"]
@@ -294,3 +295,23 @@ def test_the_state_file_sees_what_is_forgotten(clock: ManualClock, tmp_path: Pat
     clock.advance(timedelta(hours=1) + KEEP)
     write(again)
     assert again.tokens() == []
+
+
+def test_a_backlog_is_worked_off_over_the_next_writes(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a long time travel one write does not forget everything at once: each looks
+    at a bounded batch, in the order the records became due."""
+    monkeypatch.setattr(_retention, "SWEEP_BATCH", 3)
+    core = Core(clock, seed=3)
+    cid, aid = fb_setup(core)
+    _, short = fb_login(core, cid, aid)
+    tokens = [core.exchange_long_lived(short, client_id=cid).value for _ in range(5)]
+    clock.advance(timedelta(days=100))
+    left = []
+    for _ in range(3):
+        write(core)
+        left.append(len(core.tokens()))
+    # The code, then the short token, then the five long-lived ones: 3 a write.
+    assert left == [4, 1, 0]
+    assert all(where(core, v) == [] for v in [short, *tokens])
