@@ -274,10 +274,12 @@ class Retention(Faults):
         return token
 
     def revoke(self, token_value: str, *, client_id: str | None = None) -> TokenCheck:
-        check = super().revoke(token_value, client_id=client_id)
         token = self._tokens.get(token_value)
         family = None if token is None else self._families.get(token.family)
-        if family is not None and family.revoked is not None:
+        already = family is None or family.revoked is not None
+        check = super().revoke(token_value, client_id=client_id)
+        if not already and family is not None and family.revoked is not None:
+            # Once per family: revoking it again (a client retrying) adds nothing.
             for value in family.tokens:
                 self._schedule(value, family.revoked.at, family.provider)
         return check

@@ -315,3 +315,14 @@ def test_a_backlog_is_worked_off_over_the_next_writes(
     # The code, then the short token, then the five long-lived ones: 3 a write.
     assert left == [4, 1, 0]
     assert all(where(core, v) == [] for v in [short, *tokens])
+
+
+def test_revoking_again_schedules_nothing_more(clock: ManualClock) -> None:
+    core = Core(clock, seed=3)
+    cid, aid = fb_setup(core)
+    _, short = fb_login(core, cid, aid)
+    core.revoke(short)
+    scheduled = len(core._forget_at)
+    for _ in range(5):
+        assert core.revoke(short).reason is Reason.REVOKED
+    assert len(core._forget_at) == scheduled
