@@ -89,6 +89,12 @@ EVENT_PARAMS = {
 }
 
 PREFIX = "/_conntrack"
+#: The most a ``count`` fault counts (and what a state file keeps without trouble).
+MAX_COUNT = 1_000_000_000
+#: How far the clock may travel ahead of wall time, all advances together: as far as a
+#: duration goes (100 years). Beyond it, the year 9999 is near and every expiry computed
+#: from now would pass the end of ``datetime``.
+MAX_TRAVEL = timedelta(days=36500)
 #: The OpenAPI document, packaged beside this module.
 OPENAPI = "openapi.yaml"
 
@@ -531,6 +537,14 @@ def blueprint() -> Blueprint:
                 "to",
             )
         offset = c.clock_offset()
+        step = by if by is not None else (to - before if to is not None else timedelta(0))
+        if offset is not None and offset + step > MAX_TRAVEL:
+            raise ControlError(
+                400,
+                f"the clock travels at most 100 years ({format_duration(MAX_TRAVEL)}) ahead of "
+                f"wall time, all advances together; it is {format_duration(offset)} ahead now",
+                "by" if by is not None else "to",
+            )
         after = c.advance_clock(by=by, to=to)
         # On a travel clock, what moved is the offset (wall time also passed meanwhile).
         new_offset = c.clock_offset()
@@ -549,6 +563,9 @@ def blueprint() -> Blueprint:
         assert provider is not None and kind is not None
         for_ = _duration(body, "for")
         until = _instant(body, "until")
+        count = body.get("count")
+        if isinstance(count, int) and count > MAX_COUNT:
+            raise ControlError(400, f"count must be at most {MAX_COUNT:,}", "count")
         fault = _core().add_fault(
             provider,
             kind,

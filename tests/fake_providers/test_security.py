@@ -21,6 +21,7 @@ import httpx
 import pytest
 from fp_support import REDIRECT
 
+from conntrack._clock import TravelClock
 from fake_providers import Core, create_app
 from fake_providers._ui import consent_url
 
@@ -365,3 +366,34 @@ async def test_the_served_document_lists_the_served_providers() -> None:
     assert doc["components"]["parameters"]["ProviderFilter"]["schema"] == {
         "$ref": "#/components/schemas/ProviderName"
     }
+
+
+async def test_the_clock_travels_at_most_100_years() -> None:
+    core = Core(TravelClock())
+    client = served(core)
+    # To the year 9999 the clock went, and every token issued after it was a 500
+    # (an expiry past datetime's end).
+    r = await client.post("/_conntrack/clock/advance", json={"to": "9999-12-31T23:59:59Z"})
+    assert "100 years" in problem(r, 400) and r.json()["error"]["field"] == "to"
+    r = await client.post("/_conntrack/clock/advance", json={"by": "36000d"})
+    assert r.status_code == 200, r.text
+    r = await client.post("/_conntrack/clock/advance", json={"by": "36000d"})
+    assert "100 years" in problem(r, 400) and r.json()["error"]["field"] == "by"
+    offset = core.clock_offset()
+    assert offset is not None and offset.days < 36500
+    await client.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"provider": "facebook", "kind": "latency", "delay_ms": 5, "count": 10**30}, "count"),
+        ({"provider": "facebook", "kind": "status", "status": 10**30, "count": 1}, "status"),
+    ],
+)
+async def test_numbers_beyond_what_the_state_file_keeps_are_refused(
+    client: httpx.AsyncClient, core: Core, body: dict[str, Any], field: str
+) -> None:
+    r = await client.post("/_conntrack/faults", json=body)
+    problem(r, 400)
+    assert r.json()["error"]["field"] == field and core.faults() == []
