@@ -20,6 +20,8 @@ unless it rebinds its own name to that address). So, before any route runs
   ``/_conntrack/health`` stays open (readiness checks).
 - **JSON only**: a control route that takes a body wants ``application/json``, 415
   otherwise (``text/plain``, which a page may post without a CORS preflight, included).
+- **No framing**: every HTML page says ``X-Frame-Options: DENY`` and
+  ``frame-ancestors 'none'`` (a framing page could make a person click its buttons).
 - **CSRF tokens**: every form of the index page carries ``csrf_token`` (refused with 403
   without it). Every provider's consent form carries one too (:func:`check_consent`):
   a browser's post (it sends ``Origin``) must come from the page itself and carry it,
@@ -328,6 +330,23 @@ def install(
     allowed = None if allow_hosts is None else hosts_allowed(provider_hosts, allow_hosts)
     app.config[_CONFIG] = Security(allowed, control_token or None, secrets.token_urlsafe(24))
     app.before_request(_check)
+    app.after_request(_headers)
+
+
+async def _headers(response: Response) -> Response:
+    """No page of the fakes may be framed by another (clickjacking: the index page's
+    buttons and the consent pages' Approve would post from their own origin), and no
+    control answer is read as anything but what it says it is."""
+    if response.mimetype == "text/html":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        csp = response.headers.get("Content-Security-Policy")
+        if csp is None:
+            response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+        elif "frame-ancestors" not in csp:
+            response.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
+    if request.path.startswith(INDEX):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
 
 
 __all__ = [

@@ -397,3 +397,17 @@ async def test_numbers_beyond_what_the_state_file_keeps_are_refused(
     r = await client.post("/_conntrack/faults", json=body)
     problem(r, 400)
     assert r.json()["error"]["field"] == field and core.faults() == []
+
+
+async def test_pages_cannot_be_framed(fb: Any, core: Core) -> None:
+    # A page that frames the index page (or a consent page) could make a person click
+    # its buttons (clickjacking): the form posts would come from the framed page itself.
+    url = consent_url(core, fb.app)
+    assert url is not None
+    for path in ("/_conntrack/", url, "/_conntrack/docs"):
+        r = await fb.client.get(path)
+        assert r.status_code == 200, path
+        assert r.headers.get("x-frame-options") == "DENY", path
+        assert "frame-ancestors 'none'" in r.headers.get("content-security-policy", ""), path
+    r = await fb.client.get("/_conntrack/state")
+    assert r.headers.get("x-content-type-options") == "nosniff"
