@@ -232,13 +232,17 @@ class StateFile:
                 f"the saved state has format {meta.get('format')}; this conntrack reads "
                 f"format {_journal.FORMAT}"
             )
-        bodies: dict[str, list[str]] = {}
+        bodies: dict[str, str] = {}
         keys: dict[str, list[str]] = {}
+        db = self._db
         for table in TABLES:
-            rows = self._db.execute(f"SELECT key, body FROM {table} ORDER BY rowid").fetchall()
+            # One text a table, joined by SQLite in the order the rows were first
+            # written (a table scan goes by rowid): no Python string a row.
+            (bodies[table],) = db.execute(
+                f"SELECT group_concat(body, ',') FROM (SELECT body FROM {table} ORDER BY rowid)"
+            ).fetchone()
             if table in ("live_pages", "page_tokens", "refresh_index"):
-                keys[table] = [r[0] for r in rows]
-            bodies[table] = [r[1] for r in rows]
+                keys[table] = [r[0] for r in db.execute(f"SELECT key FROM {table} ORDER BY rowid")]
         _journal.load(
             core, bodies, keys=keys, seed=seed, seq=seq, saved_columns=columns, random=random
         )
