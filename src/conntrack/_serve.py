@@ -144,6 +144,9 @@ class Server:
         elif self._writing:
             needed = self._begun  # what we read may be in the write under way
         else:
+            # Nothing changed: forget what was only read (a listing would otherwise
+            # make the next write rewrite its whole table).
+            self.state.settle()
             return
         while self._ended < needed:
             if self._writing:

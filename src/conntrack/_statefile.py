@@ -304,6 +304,11 @@ class StateFile:
             self._clock is None or self._clock[0] != clock_offset
         )
 
+    def settle(self) -> None:
+        """Nothing changed since the last write: forget what the core only read."""
+        if self._journal is not None:
+            self._journal.take()
+
     def flush(
         self,
         *,

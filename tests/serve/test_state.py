@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from conntrack._clock import TravelClock
 from conntrack._serve import prepare
@@ -388,6 +389,24 @@ def test_after_a_restart_a_write_is_still_small(tmp_path: Path) -> None:
         server.core.create_account("facebook")
         assert server.save() and server.state is not None
         assert server.state.last_rows <= 6
+    finally:
+        server.close()
+
+
+def test_an_answer_to_a_read_forgets_its_listing(tmp_path: Path) -> None:
+    """A listing (``GET /_conntrack/state``) answered with nothing changed leaves no mark:
+    the next change writes its rows, not the whole tables the listing read."""
+    server = prepare(state=tmp_path / "state.db", seed=3)
+    try:
+        populate(server.core)
+        for _ in range(50):
+            server.core.create_account("linkedin", pages=1)
+        server.save()
+        server.core.snapshot()
+        trio.run(server.saved)  # what the answer to the listing does
+        server.core.create_account("facebook")
+        trio.run(server.saved)
+        assert server.state is not None and server.state.last_rows <= 6
     finally:
         server.close()
 
