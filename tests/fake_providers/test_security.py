@@ -411,3 +411,22 @@ async def test_pages_cannot_be_framed(fb: Any, core: Core) -> None:
         assert "frame-ancestors 'none'" in r.headers.get("content-security-policy", ""), path
     r = await fb.client.get("/_conntrack/state")
     assert r.headers.get("x-content-type-options") == "nosniff"
+
+
+async def test_every_route_of_the_app_answers_405_with_allow(core: Core) -> None:
+    app = create_app(core)
+    rules = list(app.url_map.iter_rules())
+    assert len(rules) > 50
+    others: list[tuple[str, int]] = []
+    async with served(core) as client:
+        for rule in rules:
+            path = re.sub(r"<(?:[^:>]+:)?[^>]+>", "x1", rule.rule)
+            r = await client.request("PROPFIND", path)
+            if r.status_code != 405:
+                # A provider that answers a method it does not take in its own way
+                # (Instagram's 400 "Unsupported request", as the real one does).
+                others.append((rule.rule, r.status_code))
+                continue
+            allowed = {m.strip() for m in r.headers.get("allow", "").split(",")}
+            assert set(rule.methods or ()) <= allowed, (rule.rule, allowed)
+    assert len(others) < len(rules) // 4, others
