@@ -140,6 +140,15 @@ class Tracked(dict[Any, Any]):
 Row = tuple[str, str]
 
 
+def _not_none(hint: Any) -> Any:
+    """``X`` for ``X | None``, else ``hint``."""
+    if get_origin(hint) in (Union, types.UnionType):
+        inner = [a for a in get_args(hint) if a is not type(None)]
+        if len(inner) == 1:
+            return inner[0]
+    return hint
+
+
 @cache
 def _fast(hint: Any) -> Callable[[Any], Any]:
     """The decoder of a saved value of type ``hint`` that is not ``None``, for rows this
@@ -179,11 +188,12 @@ def _fast(hint: Any) -> Callable[[Any], Any]:
         ]
 
         def record(v: Any) -> Any:
-            values = dict(v)
+            # ``v`` is a mapping fresh from json.loads, decoded in place.
             for name, dec in coded:
-                if values.get(name) is not None:
-                    values[name] = dec(values[name])
-            return hint(**values)
+                value = v.get(name)
+                if value is not None:
+                    v[name] = dec(value)
+            return hint(**v)
 
         return record
     if _plain(hint) is not None:
@@ -209,8 +219,8 @@ class _Kind:
             enc, _ = _codec(hints[f.name])
             plain = _plain(hints[f.name]) is not None
             self.encoders.append(None if plain else enc)
-            if not plain:
-                self.decoders.append((i, _fast(hints[f.name])))
+            if not plain:  # None is left as it is by the row decoders: decode the rest
+                self.decoders.append((i, _fast(_not_none(hints[f.name]))))
 
     def encode(self, obj: Any) -> list[Any]:
         d = obj.__dict__
@@ -504,7 +514,7 @@ def load(
     random: dict[str, Any] | None,
 ) -> None:
     """Replace everything ``core`` keeps with the rows of a state file: ``bodies`` are
-    each table's row bodies joined with commas (one text to decode in one go) in the
+    each table's row bodies as one JSON array (one text to decode in one go) in the
     order they were first written, ``keys`` their keys
     (needed for ``live_pages``, ``page_tokens`` and ``refresh_index`` only). Raises
     :class:`StateFormatError` or ``StateProviderError`` (``core`` unchanged then)."""
@@ -524,7 +534,7 @@ def _rows(bodies: dict[str, str], name: str) -> list[Any]:
     if not text:
         return []
     try:
-        out = json.loads("[" + text + "]")
+        out = json.loads(text)
     except ValueError as e:
         raise StateFormatError(f"{name}: a row cannot be read ({e})") from None
     return out

@@ -236,10 +236,11 @@ class StateFile:
         keys: dict[str, list[str]] = {}
         db = self._db
         for table in TABLES:
-            # One text a table, joined by SQLite in the order the rows were first
+            # One JSON array a table, joined by SQLite in the order the rows were first
             # written (a table scan goes by rowid): no Python string a row.
             (bodies[table],) = db.execute(
-                f"SELECT group_concat(body, ',') FROM (SELECT body FROM {table} ORDER BY rowid)"
+                "SELECT '[' || group_concat(body, ',') || ']' "
+                f"FROM (SELECT body FROM {table} ORDER BY rowid)"
             ).fetchone()
             if table in ("live_pages", "page_tokens", "refresh_index"):
                 keys[table] = [r[0] for r in db.execute(f"SELECT key FROM {table} ORDER BY rowid")]
