@@ -457,7 +457,7 @@ class Journal:
             for text in gone:
                 recent.pop((name, text), None)
         for name, rows in list(out.upserts.items()):
-            if name in ("pages", "live_pages") or name in out.emptied:
+            if name in out.emptied:
                 continue
             kept: list[Row] = []
             for text, body in rows:
