@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,29 @@ def test_works_under_xdist(pytester: pytest.Pytester) -> None:
     copy(pytester, ROOT / "scenarios" / "facebook_checkpoint.yaml")
     result = pytester.runpytest_subprocess("scenarios", "-n", "2")
     result.assert_outcomes(passed=2)
+
+
+def test_an_alias_bomb_fails_at_collection_at_once(pytester: pytest.Pytester) -> None:
+    """Billion laughs under scenarios/ is one collection error, not a CI run taken down."""
+    levels = ["  x0: &x0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    levels += [f"  x{n}: &x{n} [{', '.join([f'*x{n - 1}'] * 9)}]" for n in range(1, 9)]
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "bomb.yaml").write_text(
+        "scenario: x\nstart: 2026-01-05T09:00:00Z\nuntil: 30d\n"
+        "connections: {fb: {provider: facebook}}\ndescription:\n" + "\n".join(levels) + "\n"
+    )
+    (pytester.path / "scenarios" / "deep.yaml").write_text(
+        "scenario: x\nstart: 2026-01-05T09:00:00Z\nuntil: 30d\n"
+        "connections: {fb: {provider: facebook}}\ndescription: " + "[" * 600 + "]" * 600 + "\n"
+    )
+    t0 = time.perf_counter()
+    result = pytester.runpytest("scenarios")
+    assert time.perf_counter() - t0 < 10
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*scenarios/bomb.yaml:*: this file expands to more than 100000 YAML values*",
+            "*scenarios/deep.yaml:5: lists and mappings nest more than 50 deep*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()

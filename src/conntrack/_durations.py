@@ -11,14 +11,14 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from ._exceptions import DurationError
+from ._limits import MAX_SECONDS
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([wdhms])")
-MAX_SECONDS = 100 * 365 * 86400
-"""No duration is longer than 100 years: a run or a lifetime beyond that is a typo."""
 
 
 def _bounded(seconds: float, text: object) -> timedelta:
+    # No duration is longer than 100 years: a run or a lifetime beyond that is a typo.
     if seconds != seconds or seconds > MAX_SECONDS:  # NaN, inf, or absurdly long
         raise DurationError(f"a duration must be at most 100 years (36500d), got {text!r}")
     return timedelta(seconds=seconds)
@@ -31,7 +31,8 @@ def parse_duration(text: str | int | float) -> timedelta:
     if isinstance(text, int | float):
         if text < 0:
             raise DurationError(f"a duration cannot be negative, got {text!r}")
-        return _bounded(float(text), text)
+        # min() first: float() of a huge int overflows.
+        return _bounded(float(min(text, MAX_SECONDS + 1)), text)
     s = str(text).strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", s):
         return _bounded(float(s), text)
@@ -84,7 +85,12 @@ def parse_instant(text: str | datetime) -> datetime:
         raise DurationError(
             f"the instant {text!r} has no time zone: add 'Z' for UTC or an offset like +01:00"
         )
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-02:00 is in year 10000 in UTC
+        raise DurationError(
+            f"the instant {text!r} is outside the calendar (years 1 to 9999) in UTC"
+        ) from None
 
 
 def format_instant(dt: datetime) -> str:

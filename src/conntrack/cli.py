@@ -236,7 +236,9 @@ def cmd_population(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from ._console import make_console
+    from ._limits import MAX_DAYS
     from .population import load_population, run_sharded
+    from .population._model import days_problem, syncs_problem
     from .population._report import summary_table, write_outputs
 
     spec = load_population(args.config)
@@ -246,7 +248,14 @@ def cmd_population(args: argparse.Namespace) -> int:
             raise InputError(
                 f"--{key} must be {'0' if key == 'seed' else '1'} or more, got {value}"
             )
+    if (args.days or 0) > MAX_DAYS:
+        raise InputError(f"--days {days_problem(args.days)}")
     spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
+    # The full-stack engine replays every sync (the direct one computes them).
+    many = syncs_problem(spec) if args.transport == "asgi" else None
+    if many is not None:
+        where = f"{args.config}: " if args.config else ""
+        raise InputError(f"{where}{many} (--days {spec.days}, --transport asgi)")
     if args.workers < 1:
         raise InputError(f"--workers must be 1 or more, got {args.workers}")
     policy = _policy(args.policy)

@@ -36,8 +36,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .._durations import DurationError, parse_duration, parse_instant
+from .. import _limits
+from .._durations import DurationError, format_duration, parse_duration, parse_instant
 from .._exceptions import Problem, ScenarioError
+from .._limits import MAX_DAYS, start_problem
 from .._profiles import providers
 from ..scenario._marks import Document, read_one, suggest
 from ..scenario._marks import Path as DataPath
@@ -194,6 +196,8 @@ class _Reader:
         for key in ("companies", "days"):
             if key in data:
                 spec[key] = self.count(data[key], (key,))
+        if (spec.get("days") or 0) > MAX_DAYS:
+            self.problem(("days",), f"'days' {days_problem(spec['days'])}")
         if "seed" in data:
             spec["seed"] = self.count(data["seed"], ("seed",), low=0)
         if "start" in data:
@@ -201,6 +205,10 @@ class _Reader:
                 spec["start"] = parse_instant(str(data["start"]))
             except DurationError as e:
                 self.problem(("start",), f"'start': {e}")
+            else:
+                wrong = start_problem(spec["start"])
+                if wrong is not None:
+                    self.problem(("start",), f"'start' {wrong}")
         for key in ("users", "connections"):
             if key in data:
                 spec[key] = self.range_(data[key], (key,))
@@ -258,6 +266,23 @@ class _Reader:
             if share is not None and median is not None:
                 out[kind] = Reaction(share, median, float(spread))
         return out
+
+
+def days_problem(days: int) -> str:
+    """Why ``days`` is too long a population run (the caller checked it is)."""
+    return (
+        f"must be at most {MAX_DAYS} (100 years), got {days}: a run lasts at most 100 "
+        "years, like a scenario's 'until'"
+    )
+
+
+def syncs_problem(spec: PopulationSpec) -> str | None:
+    """Why the full-stack engine, which syncs every connection every ``sync_every``,
+    would take too long over ``spec.days`` (``None``: it would not)."""
+    many = _limits.syncs_problem(spec.days * 86400, spec.sync_every.total_seconds())
+    if many is None:
+        return None
+    return f"'sync_every' {format_duration(spec.sync_every)} over {spec.days} days {many}"
 
 
 def load_population(path: str | Path | None) -> PopulationSpec:

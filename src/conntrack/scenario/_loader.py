@@ -31,8 +31,9 @@ import jsonschema
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
 from .._exceptions import DurationError, Problem, ScenarioError
 from .._lifecycle import REASONS, STATES
+from .._limits import MAX_EVENTS, MAX_SECONDS, start_problem, syncs_problem
 from .._profiles import override_problems, providers
-from ._marks import Document, load_documents, suggest
+from ._marks import Document, load_documents, read_text, suggest
 from ._marks import Path as DataPath
 from ._model import (
     COMPANY_EVENTS,
@@ -147,12 +148,9 @@ def load_paths(paths: Sequence[str | Path]) -> list[Scenario]:
 
 def _load(path: Path) -> tuple[list[Scenario], list[Problem]]:
     file = str(path)
-    try:
-        text = path.read_text("utf-8")
-    except UnicodeDecodeError as e:
-        return [], [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the file as UTF-8")]
-    except OSError as e:
-        return [], [Problem(file, 0, f"cannot read the file: {e.strerror or e}")]
+    text, problems = read_text(path, "file")
+    if text is None:
+        return [], problems
     documents, problems = load_documents(text, file)
     if not problems and all(doc.data is None for doc in documents):
         line = documents[0].line if documents else 1
@@ -398,6 +396,14 @@ class _Builder:
                     "use a later instant or a duration from start like '20d'",
                 )
                 return None
+            if offset > timedelta(seconds=MAX_SECONDS):
+                self.problem(
+                    path,
+                    f"{_label(path)} {value} is more than 100 years (36500d) after start "
+                    f"({format_instant(self.start)}), like any duration; a run lasts at most "
+                    "100 years: use an earlier instant or a duration like '365d'",
+                )
+                return None
         else:
             try:
                 offset = parse_duration(value)
@@ -469,6 +475,8 @@ class _Builder:
                 f"'until:', 'connections:'; this one is {kind}",
             )
             return None
+        if self.too_many(("timeline",), "events") or self.too_many(("expect",), "expectations"):
+            return None  # a crowd: checking each item would take long and say nothing more
         schema_problems, bad = _schema_problems(self.file, self.doc)
         self.problems.extend(schema_problems)
         self.bad = bad | self.doc.broken
@@ -479,6 +487,11 @@ class _Builder:
                 self.start = parse_instant(start)
             except DurationError as e:
                 self.problem(("start",), f"'start': {e}")
+            else:
+                wrong = start_problem(self.start)
+                if wrong is not None:
+                    self.problem(("start",), f"'start' {wrong}")
+                    self.start = None
         self.until = self.time(("until",), in_run=False)
         if self.until is not None and self.until <= timedelta(0):
             self.problem(("until",), "'until' must be after start, like '120d'")
@@ -514,6 +527,19 @@ class _Builder:
             apps=apps,
             policy=policy,
         )
+
+    def too_many(self, path: DataPath, what: str) -> bool:
+        """Whether the list at ``path`` holds more than ``MAX_EVENTS`` items (a problem,
+        at the first item past the limit)."""
+        items = self.get(path, list)
+        if items is None or len(items) <= MAX_EVENTS:
+            return False
+        self.problem(
+            (*path, MAX_EVENTS),
+            f"'{path[-1]}' holds {len(items)} {what}; at most {MAX_EVENTS} are allowed: "
+            "split the scenario into several files (a population run models a crowd)",
+        )
+        return True
 
     def company(self) -> CompanySpec:
         path: DataPath = ("company", "users")
@@ -604,6 +630,14 @@ class _Builder:
             sync_every = self.duration((*path, "sync_every"), timedelta(hours=6))
             if sync_every <= timedelta(0):
                 self.problem((*path, "sync_every"), "'sync_every' must be more than 0, like 6h")
+            elif self.until is not None:
+                many = syncs_problem(self.until.total_seconds(), sync_every.total_seconds())
+                if many is not None:
+                    self.problem(
+                        (*path, "sync_every"),
+                        f"connection '{cid}': 'sync_every' {format_duration(sync_every)} over "
+                        f"a run of {format_duration(self.until)} {many}",
+                    )
             scopes = self.get((*path, "scopes"), list)
             result[cid] = ConnectionSpec(
                 id=cid,

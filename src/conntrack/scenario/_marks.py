@@ -14,7 +14,18 @@ The conversion is stricter than ``yaml.safe_load`` on purpose:
   :func:`conntrack._durations.parse_instant` sees exactly what was written;
 - a key repeated in one mapping is a problem (YAML says keys are unique; PyYAML
   silently keeps the last one), and so is a recursive alias;
+- scalars are JSON's (text, numbers, booleans, null): a ``!!binary`` or ``!!timestamp``
+  value is a problem, and so is a whole number beyond ±(2^63 - 1);
 - nothing here raises for bad input: every problem becomes a :class:`Problem`.
+
+Every reader of a user's YAML file (scenarios, policies, population models, server
+configs) comes through here, so the limits of :mod:`conntrack._limits` that make a
+hostile file cheap to refuse are enforced here once: the file's size (checked before it
+is read whole), and, in one pass over the parser's events before anything is composed,
+the nesting depth and the *expanded* size of each file — an alias ``*a`` counts every
+value its anchor ``&a`` holds, each time it is used, which is what a "billion laughs"
+file multiplies. Composing is then safe (no deeper than the limit, no more nodes than
+the file has text), and converting cannot expand more values than were counted.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from typing import Any
 import yaml
 
 from .._exceptions import Problem
+from .._limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_INTEGER, MAX_NODES
 
 PathKey = str | int
 Path = tuple[PathKey, ...]
@@ -126,12 +138,30 @@ class _Converter:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
             problem = getattr(e, "problem", None) or str(e)
-            self.problem(node, f"{problem}; write plain values without '!' tags")
-            self.doc.broken.add(path)
-            return None
+            return self._broken(node, path, f"{problem}; write plain values without '!' tags")
+        except ValueError as e:
+            if node.tag == "tag:yaml.org,2002:int":
+                return self._broken(node, path, _too_large(node.value))
+            return self._broken(node, path, f"{node.tag} cannot read {_shorten(node.value)!r} "
+                                f"({e}); write plain values without '!' tags")  # fmt: skip
+        except (KeyError, ArithmeticError) as e:  # !!bool maybe, !!float 1e9999999…
+            return self._broken(node, path, f"{node.tag} cannot read {_shorten(node.value)!r} "
+                                f"({e!r}); write plain values without '!' tags")  # fmt: skip
         finally:
             self.loader.constructed_objects = {}
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
+            return self._broken(node, path, _too_large(node.value))
+        if value is not None and not isinstance(value, str | int | float):
+            return self._broken(
+                node, path, f"a {type(value).__name__} value ({node.tag}) has no use here; "
+                "write plain values without '!' tags"
+            )  # fmt: skip
         return value
+
+    def _broken(self, node: yaml.Node, path: Path, message: str) -> None:
+        self.problem(node, message)
+        self.doc.broken.add(path)
+        return None
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         result: dict[str, Any] = {}
@@ -169,6 +199,78 @@ class _Converter:
         return result
 
 
+def _shorten(text: str, size: int = 24) -> str:
+    return text if len(text) <= size else f"{text[:size]}… ({len(text)} characters)"
+
+
+def _too_large(text: str) -> str:
+    return (
+        f"the number {_shorten(text.strip())} is out of range: whole numbers lie within "
+        f"±{MAX_INTEGER} (2^63 - 1); write a smaller number"
+    )
+
+
+def _scan(loader_class: type[Any], text: str, file: str) -> Problem | None:
+    """The first limit ``text`` passes, found from the parser's events alone: nesting
+    deeper than ``MAX_DEPTH``, or more than ``MAX_NODES`` values once every alias is
+    expanded. ``None`` if it passes none (or has a syntax error: :func:`_parse` reports
+    that in its own words).
+
+    Memory stays at the depth plus one number per anchor: nothing is composed, nothing
+    expanded; an alias adds the size its anchor had when it closed.
+    """
+    sizes: dict[str, int] = {}
+    opened: list[tuple[str | None, int]] = []  # (anchor, count when it opened)
+    count = 0
+    loader: Any = None
+    try:
+        loader = loader_class(text)  # the pure-Python reader checks characters here
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.AliasEvent):
+                count += sizes.get(event.anchor or "", 1)  # unknown, recursive: composer says
+            elif isinstance(event, yaml.ScalarEvent):
+                count += 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            elif isinstance(event, yaml.CollectionStartEvent):
+                opened.append((event.anchor, count))
+                count += 1
+                if len(opened) > MAX_DEPTH:
+                    return Problem(
+                        file,
+                        _event_line(event),
+                        f"lists and mappings nest more than {MAX_DEPTH} deep here; at most "
+                        f"{MAX_DEPTH} levels are allowed: flatten the structure",
+                    )
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, before = opened.pop()
+                if anchor is not None:
+                    sizes[anchor] = count - before
+            elif isinstance(event, yaml.DocumentStartEvent):
+                sizes.clear()  # anchors are per document; the count is for the file
+            if count > MAX_NODES:
+                return Problem(
+                    file,
+                    _event_line(event),
+                    f"this file expands to more than {MAX_NODES} YAML values (an alias "
+                    "'*name' counts everything its anchor '&name' holds, each time it is "
+                    f"used); at most {MAX_NODES} are allowed: write the values out, use "
+                    "fewer aliases of aliases, or split the file",
+                )
+    except yaml.YAMLError:
+        return None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return None
+
+
+def _event_line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return int(mark.line) + 1 if mark is not None else 0
+
+
 def _error_line(error: yaml.YAMLError, text: str) -> int:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     if mark is not None:
@@ -196,8 +298,11 @@ def load_documents(text: str, file: str) -> tuple[list[Document], list[Problem]]
     """Every document of ``text`` as a :class:`Document`, and every problem found.
 
     A syntax error ends the stream (YAML cannot resynchronise), but the documents
-    before it are still returned so their problems are reported too.
+    before it are still returned so their problems are reported too. A text past one of
+    the limits (size, depth, expanded size) gives that one problem and no document.
     """
+    if len(text) > MAX_FILE_BYTES:
+        return [], [_too_big(file, text)]
     documents, problems, failed = _parse(_FastLoader, text, file)
     if failed and _FastLoader is not _Loader:
         # Report syntax errors in PyYAML's own words, the same with or without libyaml.
@@ -210,6 +315,9 @@ def _parse(
 ) -> tuple[list[Document], list[Problem], bool]:
     documents: list[Document] = []
     problems: list[Problem] = []
+    limit = _scan(loader_class, text, file)
+    if limit is not None:
+        return documents, [limit], False
     loader: Any = None
     try:
         loader = loader_class(text)
@@ -241,18 +349,44 @@ def suggest(value: str, allowed: Iterable[str]) -> str:
     return f" — did you mean '{close[0]}'?" if close else ""
 
 
-def read_one(path: str | PurePath, what: str) -> tuple[Document | None, list[Problem]]:
-    """The one YAML document of the file at ``path`` (``None`` when the file holds
-    none), or the problems: unreadable, not UTF-8, bad YAML, or more than one document.
-    ``what`` names the file in messages (``policy file``, ``config file`` …)."""
+def _too_big(file: str, text: str | bytes) -> Problem:
+    """The file passes ``MAX_FILE_BYTES``: say so at the line where it does."""
+    head = text[:MAX_FILE_BYTES]
+    line = (head.count(b"\n") if isinstance(head, bytes) else head.count("\n")) + 1
+    return Problem(
+        file,
+        line,
+        f"the file passes {MAX_FILE_BYTES // 1_000_000} MB here: a YAML file may hold no "
+        f"more than {MAX_FILE_BYTES} bytes; split it into several files",
+    )
+
+
+def read_text(path: str | PurePath, what: str) -> tuple[str | None, list[Problem]]:
+    """The text of the file at ``path``, or why not: unreadable, not UTF-8, or larger
+    than ``MAX_FILE_BYTES`` (found without reading more than that)."""
     file = str(path)
     try:
-        with open(file, encoding="utf-8") as stream:
-            text = stream.read()
-    except UnicodeDecodeError as e:
-        return None, [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the {what} as UTF-8")]
+        with open(file, "rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         return None, [Problem(file, 0, f"cannot read the {what}: {e.strerror or e}")]
+    if len(data) > MAX_FILE_BYTES:
+        return None, [_too_big(file, data)]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError as e:
+        return None, [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the {what} as UTF-8")]
+
+
+def read_one(path: str | PurePath, what: str) -> tuple[Document | None, list[Problem]]:
+    """The one YAML document of the file at ``path`` (``None`` when the file holds
+    none), or the problems: unreadable, not UTF-8, too large, bad YAML, or more than
+    one document. ``what`` names the file in messages (``policy file``, ``config file``
+    …)."""
+    file = str(path)
+    text, problems = read_text(path, what)
+    if text is None:
+        return None, problems
     docs, problems = load_documents(text, file)
     if problems:
         return None, problems

@@ -1,0 +1,391 @@
+"""Hostile input files end in ``file:line: message``, fast and small (issue 11, 1-2).
+
+Every YAML reader — scenarios, policies, population models, server configs — goes
+through one line-keeping reader (``scenario._marks``), which bounds the file's size, its
+nesting and its expanded size (an alias counts all that its anchor holds). The readers
+then bound what their values mean: the years a run may start in, how far an instant may
+lie after start, how many events and syncs a run may hold.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conntrack import _limits
+from conntrack._durations import parse_instant
+from conntrack._exceptions import DurationError, ScenarioError
+from conntrack._policy import load_policy
+from conntrack._serveconfig import load_config
+from conntrack.cli import main
+from conntrack.population import load_population
+from conntrack.scenario import _marks, load_file
+
+SCENARIO = (
+    "scenario: x\nstart: 2026-01-05T09:00:00Z\nuntil: 30d\n"
+    "connections: {fb: {provider: facebook}}\n"
+)
+
+
+def bomb(levels: int = 9, key: str = "description") -> str:
+    """Billion laughs: nine levels of nine aliases each, 9**9 strings once expanded."""
+    lines = [f"x0: &x0 [{', '.join(['lol'] * 9)}]"]
+    for n in range(1, levels):
+        lines.append(f"x{n}: &x{n} [{', '.join([f'*x{n - 1}'] * 9)}]")
+    # The anchors live under the reader's free-form key, where they are legal YAML.
+    body = "\n".join("  " + line for line in lines)
+    return f"{key}:\n{body}\n"
+
+
+#: Each reader, and a valid document to which hostile content is added.
+READERS: dict[str, tuple[Callable[[Path], object], str]] = {
+    "scenario": (load_file, SCENARIO),
+    "policy": (load_policy, "name: p\nrules: [{reminders: [10d]}]\n"),
+    "population": (load_population, "companies: 2\ndays: 30\n"),
+    "serve config": (load_config, "seed: 1\n"),
+}
+
+
+@pytest.fixture(params=["fast", "pure"])
+def yaml_parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "pure":
+        monkeypatch.setattr(_marks, "_FastLoader", _marks._Loader)
+    return str(request.param)
+
+
+def problems_of(load: Callable[[Path], object], path: Path) -> list[str]:
+    with pytest.raises(ScenarioError) as info:
+        load(path)
+    rendered = [str(p) for p in info.value.problems]
+    for line in rendered:
+        assert line.startswith(f"{path}:"), line
+        assert line.split(":")[1].isdigit() and int(line.split(":")[1]) >= 1, line
+    return rendered
+
+
+# --- the YAML layer: size, depth, expansion -------------------------------------------
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_an_alias_bomb_is_refused_by_every_reader(
+    tmp_path: Path, reader: str, yaml_parser: str
+) -> None:
+    load, good = READERS[reader]
+    path = tmp_path / "bomb.yaml"
+    path.write_text(good + bomb())
+    t0 = time.perf_counter()
+    tracemalloc.start()
+    try:
+        found = problems_of(load, path)
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert time.perf_counter() - t0 < 1.0
+    assert peak < 100e6
+    assert len(found) == 1, found
+    assert f"more than {_limits.MAX_NODES} YAML values" in found[0]
+    assert "alias" in found[0]
+
+
+def test_a_merge_key_bomb_is_refused(tmp_path: Path, yaml_parser: str) -> None:
+    lines = ["a0: &a0 {k: v, l: w}"]
+    for n in range(1, 30):
+        lines.append(f"a{n}: &a{n} {{<<: [*a{n - 1}], m{n}: *a{n - 1}, n{n}: *a{n - 1}}}")
+    path = tmp_path / "merge.yaml"
+    path.write_text(SCENARIO + "description:\n" + "".join(f"  {x}\n" for x in lines))
+    [problem] = problems_of(load_file, path)
+    assert f"more than {_limits.MAX_NODES} YAML values" in problem
+
+
+def test_many_aliases_within_the_limit_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        "scenario: x\nstart: 2026-01-05T09:00:00Z\nuntil: 30d\n"
+        "connections:\n  fb: &c {provider: facebook, sync_every: 6h}\n  fb2: *c\n  fb3: *c\n"
+    )
+    [scenario] = load_file(path)
+    assert set(scenario.connections) == {"fb", "fb2", "fb3"}
+
+
+@pytest.mark.parametrize("depth", [_limits.MAX_DEPTH + 1, 600, 100_000])
+def test_deep_nesting_is_refused(tmp_path: Path, depth: int, yaml_parser: str) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(SCENARIO + "description: " + "[" * depth + "]" * depth + "\n")
+    [problem] = problems_of(load_file, path)
+    assert f"{path}:5:" in problem
+    assert f"more than {_limits.MAX_DEPTH} deep" in problem
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("shape", ["list", "mapping"])
+def test_nesting_up_to_the_limit_ends_in_problems_not_a_traceback(
+    tmp_path: Path, reader: str, shape: str
+) -> None:
+    """Every reader, under every key, copes with the deepest document it accepts."""
+    load, good = READERS[reader]
+    depth = _limits.MAX_DEPTH - 1
+    deep = "[" * depth + "]" * depth if shape == "list" else "{a: " * depth + "1" + "}" * depth
+    for key in ("description", "profiles", "apps", "policy", "behaviour", "accounts", "zz"):
+        path = tmp_path / f"{key}.yaml"
+        path.write_text(good + f"{key}: {deep}\n")
+        try:
+            load(path)
+        except ScenarioError as e:
+            assert all(str(p).startswith(f"{path}:") for p in e.problems)
+
+
+def test_a_file_over_the_size_limit_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    event = "  - {at: 1d, event: password_change, connection: fb}\n"
+    with path.open("w") as f:
+        f.write(SCENARIO + "timeline:\n")
+        f.write(event * (50_000_000 // len(event)))  # 50 MB, ~960 000 events
+    for load, _ in READERS.values():
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        try:
+            [problem] = problems_of(load, path)
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        assert time.perf_counter() - t0 < 1.0
+        assert peak < 3 * _limits.MAX_FILE_BYTES + 1e6
+        assert f"more than {_limits.MAX_FILE_BYTES} bytes" in problem
+        assert "split" in problem
+
+
+def test_a_timeline_over_the_event_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "events.yaml"
+    event = "  - {at: 1d, event: password_change, connection: fb}\n"
+    path.write_text(SCENARIO + "timeline:\n" + event * (_limits.MAX_EVENTS + 1))
+    t0 = time.perf_counter()
+    [problem] = problems_of(load_file, path)
+    assert time.perf_counter() - t0 < 5
+    # The line of the first event past the limit: 6 lines of header and timeline key.
+    assert problem.startswith(f"{path}:{6 + _limits.MAX_EVENTS}:"), problem
+    assert f"{_limits.MAX_EVENTS + 1} events" in problem
+    assert f"at most {_limits.MAX_EVENTS}" in problem
+
+
+def test_an_expect_list_over_the_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "expect.yaml"
+    item = "  - {data_gap: fb, total: 0s}\n"
+    path.write_text(SCENARIO + "expect:\n" + item * (_limits.MAX_EVENTS + 1))
+    [problem] = problems_of(load_file, path)
+    assert f"{_limits.MAX_EVENTS + 1} expectations" in problem
+
+
+@pytest.mark.parametrize(
+    "number", ["9" * 5000, "0x" + "f" * 5000, "0b" + "1" * 20000, str(2**63), "-" + str(2**63)]
+)
+@pytest.mark.parametrize("key", ["until", "seed"])
+def test_huge_numbers_are_refused(tmp_path: Path, number: str, key: str, yaml_parser: str) -> None:
+    path = tmp_path / "n.yaml"
+    text = SCENARIO.replace("until: 30d\n", "") + ("until: 30d\n" if key == "seed" else "")
+    path.write_text(text + f"{key}: {number}\n")
+    [problem] = problems_of(load_file, path)
+    assert "whole numbers lie within" in problem
+    assert len(problem) < 300
+
+
+def test_the_largest_allowed_number_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "n.yaml"
+    path.write_text(SCENARIO + f"seed: {2**63 - 1}\n")
+    [scenario] = load_file(path)
+    assert scenario.seed == 2**63 - 1
+
+
+# --- meaning: start years, instants, events, syncs ------------------------------------
+
+
+def scenario_with(**fields: str) -> str:
+    base = {"scenario": "x", "start": "2026-01-05T09:00:00Z", "until": "30d"}
+    base.update(fields)
+    head = "".join(f"{k}: {v}\n" for k, v in base.items() if k != "sync_every")
+    sync = fields.get("sync_every", "6h")
+    return head + f"connections: {{fb: {{provider: facebook, sync_every: {sync}}}}}\n"
+
+
+@pytest.mark.parametrize(
+    "start", ["0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "2200-01-01T00:00:00Z",
+              "9999-12-25T00:00:00Z"],
+)  # fmt: skip
+def test_a_start_outside_the_allowed_years_is_refused(tmp_path: Path, start: str) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_with(start=start))
+    [problem] = problems_of(load_file, path)
+    assert problem.startswith(f"{path}:2: 'start' must be between 2000 and 2199")
+
+
+@pytest.mark.parametrize("start", ["2000-01-01T00:00:00Z", "2199-12-31T23:59:59Z"])
+def test_the_first_and_last_allowed_starts_run(tmp_path: Path, start: str) -> None:
+    """At either end of the range the run, its 100 years, a token lifetime of 100 years
+    from its last day, a policy's reminders 100 years before expiry and the fakes all
+    hold."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        scenario_with(start=start, until="36500d", sync_every="365d")
+        + "profiles: {facebook: {long_token_lifetime: 36500d, data_access_lifetime: 36500d}}\n"
+        + "policy: {banner_advance: 36500d, rules: [{reminders: [36500d, 10d, 0d]}]}\n"
+        + "timeline: [{at: 36499d, event: reconnect, connection: fb}]\n"
+    )
+    assert main(["run", str(path)]) == 0
+
+
+@pytest.mark.parametrize(
+    "until",
+    ["9999-12-31T23:59:59Z", "2126-01-06T09:00:00Z"],
+)
+def test_an_until_instant_is_capped_like_durations(tmp_path: Path, until: str) -> None:
+    path = tmp_path / "u.yaml"
+    path.write_text(scenario_with(until=until))
+    [problem] = problems_of(load_file, path)
+    assert problem.startswith(f"{path}:3: 'until' {until} is more than 100 years (36500d)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9999-12-31T23:00:00-02:00", "0001-01-01T00:00:00+01:00"],
+)
+def test_an_instant_outside_the_calendar_in_utc_is_a_duration_error(text: str) -> None:
+    with pytest.raises(DurationError, match="outside the calendar"):
+        parse_instant(text)
+
+
+def test_too_many_syncs_are_refused_with_the_interval_that_fits(tmp_path: Path) -> None:
+    path = tmp_path / "sync.yaml"
+    path.write_text(scenario_with(until="3650d", sync_every="1s"))
+    [problem] = problems_of(load_file, path)
+    assert problem.startswith(f"{path}:4: connection 'fb': 'sync_every' 1s over a run of 3650d")
+    assert "315360000 syncs" in problem and f"at most {_limits.MAX_SYNCS}" in problem
+    assert "sync every 52m 34s or less often" in problem
+
+
+def test_syncs_at_the_limit_are_fine(tmp_path: Path) -> None:
+    path = tmp_path / "sync.yaml"
+    path.write_text(scenario_with(until=f"{_limits.MAX_SYNCS}m", sync_every="1m"))
+    [scenario] = load_file(path)
+    assert scenario.until / scenario.connections["fb"].sync_every == _limits.MAX_SYNCS
+
+
+def test_the_library_and_test_data_are_inside_every_limit() -> None:
+    root = Path(__file__).resolve().parent.parent
+    for path in [*root.glob("scenarios/*.yaml"), *root.glob("tests/data/*.yaml")]:
+        try:
+            load_file(path)
+        except ScenarioError as e:
+            assert "at most" not in str(e) and "more than" not in str(e), str(e)
+
+
+# --- the other readers' times -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("days: 100000000\n", 1, "'days' must be at most 36500 (100 years)"),
+        ("start: 9999-12-01T00:00:00Z\n", 1, "'start' must be between 2000 and 2199"),
+        ("start: 0001-01-01T00:00:00Z\n", 1, "'start' must be between 2000 and 2199"),
+        ("start: 9999-12-31T23:00:00-02:00\n", 1, "'start': the instant"),
+    ],
+)
+def test_population_times_are_bounded(tmp_path: Path, text: str, line: int, words: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    [problem] = problems_of(load_population, path)
+    assert problem.startswith(f"{path}:{line}: {words}"), problem
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--days", "1000000000"], "--days must be at most 36500 (100 years), got 1000000000"),
+        (
+            ["--days", "3650", "--transport", "asgi"],
+            "'sync_every' 1m over 3650 days makes 5256000 syncs per connection",
+        ),
+    ],
+)
+def test_population_days_and_syncs_are_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], words: str
+) -> None:
+    """The full-stack engine syncs every connection every sync_every: bounded like a
+    scenario. (The direct engine computes syncs, it does not replay them.)"""
+    config = tmp_path / "p.yaml"
+    config.write_text("companies: 1\ndays: 30\nsync_every: 1m\n")
+    argv = ["population", "--config", str(config), *options, "--out", str(tmp_path / "o")]
+    t0 = time.perf_counter()
+    assert main([*argv, "--no-progress"]) == 2
+    assert time.perf_counter() - t0 < 5
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+# --- through the CLI, in a child process with a memory cap --------------------------------
+
+
+#: ``conntrack ARGS`` under a 2 GB address-space cap and a 60 s CPU cap, writing its
+#: peak RSS (VmHWM, kB) to the file named first. (ru_maxrss of a child is no use here: on
+#: Linux it starts from the forking parent's peak.)
+_CHILD = """
+import atexit, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+resource.setrlimit(resource.RLIMIT_CPU, (60, 60))
+def peak(out=sys.argv[1]):
+    with open("/proc/self/status") as status:
+        kb = next(line for line in status if line.startswith("VmHWM:")).split()[1]
+    with open(out, "w") as f:
+        f.write(kb)
+atexit.register(peak)
+from conntrack.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def run_capped(args: list[str], tmp: Path) -> tuple[int, str, float, float]:
+    """Exit status, stderr, wall seconds and peak RSS (MB) of ``conntrack ARGS``."""
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to read a process's peak RSS")
+    hwm = tmp / "vmhwm"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(hwm), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    seconds = time.perf_counter() - t0
+    return proc.returncode, proc.stderr, seconds, int(hwm.read_text()) / 1024
+
+
+HOSTILE = {
+    "bomb": SCENARIO + bomb(),
+    "deep": SCENARIO + "description: " + "[" * 600 + "]" * 600 + "\n",
+    "start_0001": scenario_with(start="0001-01-01T00:00:00Z"),
+    "start_9999": scenario_with(start="9999-12-25T00:00:00Z"),
+    "until_9999": scenario_with(until="9999-12-31T23:59:59Z"),
+    "sync_1s": scenario_with(until="3650d", sync_every="1s"),
+    "huge_int": SCENARIO + "seed: " + "9" * 5000 + "\n",
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_the_cli_exits_2_with_file_and_line(tmp_path: Path, name: str, command: str) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(HOSTILE[name])
+    status, err, seconds, rss = run_capped([command, str(path)], tmp_path)
+    assert status == 2, err
+    assert "Traceback" not in err
+    assert re.match(rf"conntrack: {re.escape(str(path))}:[1-9]\d*: ", err), err
+    assert seconds < 10
+    if name == "bomb":
+        assert rss < 150  # the interpreter and conntrack's imports are ~70 MB of it
