@@ -275,6 +275,36 @@ def test_syncs_at_the_limit_are_fine(tmp_path: Path) -> None:
     assert scenario.until / scenario.connections["fb"].sync_every == _limits.MAX_SYNCS
 
 
+def many_connections(count: int, until: str, sync_every: str) -> str:
+    lines = [f"  c{i}: {{provider: facebook, sync_every: {sync_every}}}" for i in range(count)]
+    head = f"scenario: x\nstart: 2026-01-05T09:00:00Z\nuntil: {until}\nconnections:\n"
+    return head + "\n".join(lines) + "\n"
+
+
+def test_too_many_connections_are_refused(tmp_path: Path) -> None:
+    """Each connection is an OAuth flow and an actor: a thousand take ~20 s to replay."""
+    path = tmp_path / "c.yaml"
+    path.write_text(many_connections(_limits.MAX_CONNECTIONS + 1, "30d", "6h"))
+    [problem] = problems_of(load_file, path)
+    # The key of the first connection past the limit: 4 lines of header before c0.
+    assert problem.startswith(f"{path}:{5 + _limits.MAX_CONNECTIONS}: "), problem
+    assert f"{_limits.MAX_CONNECTIONS + 1} connections; at most" in problem
+    path.write_text(many_connections(_limits.MAX_CONNECTIONS, "30d", "6h"))
+    [scenario] = load_file(path)
+    assert len(scenario.connections) == _limits.MAX_CONNECTIONS
+
+
+def test_too_many_syncs_in_all_are_refused(tmp_path: Path) -> None:
+    """Within the bound of each connection, the run as a whole is bounded too."""
+    path = tmp_path / "c.yaml"
+    # 20 connections, each syncing 60 000 times (under the bound of one): 1.2 million.
+    path.write_text(many_connections(20, "60000h", "1h"))
+    [problem] = problems_of(load_file, path)
+    assert problem.startswith(f"{path}:4: the 20 connections make 1200000 syncs in all"), problem
+    assert f"at most {_limits.MAX_RUN_SYNCS}" in problem
+    assert "each sync every 1h 12m or less often" in problem
+
+
 def test_the_library_and_test_data_are_inside_every_limit() -> None:
     root = Path(__file__).resolve().parent.parent
     for path in [*root.glob("scenarios/*.yaml"), *root.glob("tests/data/*.yaml")]:

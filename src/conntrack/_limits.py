@@ -52,6 +52,14 @@ MAX_SYNCS = 100_000
 """A connection syncs at most 100 000 times in a run (``until / sync_every``): every
 6 h for 68 years, every minute for 69 days. More takes minutes to replay."""
 
+MAX_RUN_SYNCS = 1_000_000
+"""A run syncs at most 1 000 000 times in all (``until / sync_every`` summed over its
+connections): 200 Pages synced every 6 h for a year are 292 000."""
+
+MAX_CONNECTIONS = 1_000
+"""A scenario has at most 1 000 connections (each is an OAuth flow and a task: a
+thousand take ~20 s to replay); a population run is the tool for a crowd."""
+
 
 def start_problem(start: datetime) -> str | None:
     """Why ``start`` is outside the years a run may start in (``None``: it is not)."""
@@ -75,6 +83,20 @@ def syncs_problem(run_seconds: float, sync_seconds: float) -> str | None:
     return (
         f"makes {count} syncs per connection; at most {MAX_SYNCS} are allowed: sync every "
         f"{_seconds(least)} or less often, or shorten the run"
+    )
+
+
+def run_syncs_problem(run_seconds: float, sync_seconds: list[float]) -> str | None:
+    """Why connections syncing every ``sync_seconds`` over ``run_seconds`` make too many
+    syncs in all, with the interval that would fit if each synced at it."""
+    total = sum(run_seconds / s for s in sync_seconds if s > 0)
+    if total <= MAX_RUN_SYNCS:
+        return None
+    least = -(-int(run_seconds) * len(sync_seconds) // MAX_RUN_SYNCS)
+    return (
+        f"make {int(total)} syncs in all; at most {MAX_RUN_SYNCS} are allowed in one run: "
+        f"have them each sync every {_seconds(least)} or less often, shorten the run, or "
+        "split the connections over several scenarios"
     )
 
 

@@ -31,7 +31,14 @@ import jsonschema
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
 from .._exceptions import DurationError, Problem, ScenarioError
 from .._lifecycle import REASONS, STATES
-from .._limits import MAX_EVENTS, MAX_SECONDS, start_problem, syncs_problem
+from .._limits import (
+    MAX_CONNECTIONS,
+    MAX_EVENTS,
+    MAX_SECONDS,
+    run_syncs_problem,
+    start_problem,
+    syncs_problem,
+)
 from .._profiles import override_problems, providers
 from ._marks import Document, load_documents, read_text, suggest
 from ._marks import Path as DataPath
@@ -618,8 +625,18 @@ class _Builder:
         connections = self.get(("connections",), dict)
         if connections is None:
             return None
+        if len(connections) > MAX_CONNECTIONS:
+            self.problem(
+                ("connections", list(connections)[MAX_CONNECTIONS]),
+                f"'connections' holds {len(connections)} connections; at most "
+                f"{MAX_CONNECTIONS} are allowed in a scenario: split it into several "
+                "files (a population run models a crowd)",
+                key=True,
+            )
+            return None
         known = providers()
         result: dict[str, ConnectionSpec] = {}
+        before = len(self.problems)
         for cid in connections:
             path: DataPath = ("connections", cid)
             if self.get(path, dict) is None:
@@ -649,6 +666,12 @@ class _Builder:
                 connect_at=self.time((*path, "connect_at")) or timedelta(0),
                 scopes=tuple(str(s) for s in scopes) if scopes is not None else None,
             )
+        if self.until is not None and len(self.problems) == before:  # not twice
+            many = run_syncs_problem(
+                self.until.total_seconds(), [c.sync_every.total_seconds() for c in result.values()]
+            )
+            if many is not None:
+                self.problem(("connections",), f"the {len(result)} connections {many}", key=True)
         return result
 
     def events(self) -> list[TimelineEvent]:
