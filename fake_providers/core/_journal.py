@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import operator
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -140,6 +141,22 @@ class Tracked(dict[Any, Any]):
 Row = tuple[str, str]
 
 
+def _immutable(hint: Any) -> bool:
+    """Whether values of type ``hint`` cannot change in place."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType) or origin is tuple:
+        return all(a is Ellipsis or a is type(None) or _immutable(a) for a in args)
+    if hint in (str, int, float, bool, datetime, timedelta):
+        return True
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return True
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        params = getattr(hint, "__dataclass_params__", None)
+        hints = get_type_hints(hint)
+        return bool(params and params.frozen) and all(_immutable(h) for h in hints.values())
+    return False
+
+
 def _not_none(hint: Any) -> Any:
     """``X`` for ``X | None``, else ``hint``."""
     if get_origin(hint) in (Union, types.UnionType):
@@ -221,6 +238,12 @@ class _Kind:
             self.encoders.append(None if plain else enc)
             if not plain:  # None is left as it is by the row decoders: decode the rest
                 self.decoders.append((i, _fast(_not_none(hints[f.name]))))
+
+        #: The saved fields' values as a tuple, for a kind whose values are all
+        #: immutable (a change is a new value, never one changed in place); else None.
+        self.snapshot: Callable[[Any], tuple[Any, ...]] | None = None
+        if all(_immutable(hints[f.name]) for f in self.fields) and len(self.names) > 1:
+            self.snapshot = operator.attrgetter(*self.names)
 
     def encode(self, obj: Any) -> list[Any]:
         d = obj.__dict__
@@ -352,6 +375,10 @@ class Journal:
         self._tables: dict[str, Tracked] = {}
         #: (table, key) → body of the rows written last, oldest first (``_unchanged``).
         self._recent: dict[tuple[str, str], str] = {}
+        #: (table, key) → (its immutable field values, the record) as last written.
+        self._seen: dict[tuple[str, Any], tuple[tuple[Any, ...], Any]] = {}
+        #: Tables with rows in ``_recent`` or ``_seen``.
+        self._cached: set[str] = set()
         tokens = core._tokens
         for name, (attr, _) in TABLES.items():
             self._tables[name] = self._track(attr)
@@ -417,10 +444,20 @@ class Journal:
                         ups.append((key, _dumps(body)))
                         for page in value.pages:
                             account_pages[page.id] = page
+                    elif kind.snapshot is not None and not whole:
+                        # A record of immutable values: compared as a tuple of them with
+                        # what was last written (no encoding for one only looked up).
+                        seen = (kind.snapshot(value), value)
+                        last = self._seen.pop((name, key), None)
+                        if last is None or last[1] is not value or last[0] != seen[0]:
+                            ups.append((_key(key), _dumps(kind.encode(value))))
+                        self._seen[(name, key)] = seen
+                        self._cached.add(name)
                     else:
                         ups.append((_key(key), _dumps(kind.encode(value))))
                 elif not whole:
                     gone.append(_key(key))
+                    self._seen.pop((name, key), None)
             table.forget()
             if ups:
                 out.upserts[name] = ups
@@ -449,16 +486,21 @@ class Journal:
         """Drop the rows the file already holds as they are: a record only looked up
         (the app, the account, the grant of a token being issued) comes back unchanged.
         Remembers the bodies of the :data:`RECENT` rows written last."""
-        recent = self._recent
+        recent, seen = self._recent, self._seen
         for name in out.emptied:
-            for pair in [p for p in recent if p[0] == name]:
-                del recent[pair]
+            if name in self._cached:  # a table written whole: forget its rows
+                self._cached.discard(name)
+                for pair in [p for p in recent if p[0] == name]:
+                    del recent[pair]
+                for key in [p for p in seen if p[0] == name]:
+                    del seen[key]
         for name, gone in out.deletes.items():
             for text in gone:
                 recent.pop((name, text), None)
         for name, rows in list(out.upserts.items()):
             if name in out.emptied:
                 continue
+            self._cached.add(name)
             kept: list[Row] = []
             for text, body in rows:
                 if recent.pop((name, text), None) != body:
@@ -470,11 +512,14 @@ class Journal:
                 del out.upserts[name]
         while len(recent) > RECENT:
             del recent[next(iter(recent))]
+        while len(seen) > RECENT:
+            del seen[next(iter(seen))]
 
     def give_back(self, changes: Changes) -> None:
         """Changes that could not be written: note their keys again for the next take."""
         self.seq = min(self.seq, changes.seq - 1)
         self._recent.clear()
+        self._seen.clear()
         for name in changes.emptied:
             if name in self._tables:
                 self._tables[name].cleared = True
