@@ -139,21 +139,22 @@ class _Converter:
         except yaml.YAMLError as e:
             problem = getattr(e, "problem", None) or str(e)
             return self._broken(node, path, f"{problem}; write plain values without '!' tags")
-        except ValueError as e:
-            if node.tag == "tag:yaml.org,2002:int":
+        except Exception as e:  # a constructor's own: !!timestamp x, !!bool maybe, !!int 1e5
+            if "Exceeds the limit" in str(e):  # int() of more than 4300 digits
                 return self._broken(node, path, _too_large(node.value))
-            return self._broken(node, path, f"{node.tag} cannot read {_shorten(node.value)!r} "
-                                f"({e}); write plain values without '!' tags")  # fmt: skip
-        except (KeyError, ArithmeticError) as e:  # !!bool maybe, !!float 1e9999999…
-            return self._broken(node, path, f"{node.tag} cannot read {_shorten(node.value)!r} "
-                                f"({e!r}); write plain values without '!' tags")  # fmt: skip
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            return self._broken(
+                node, path, f"{tag} cannot read {_shorten(node.value)!r}; write plain values "
+                "without '!' tags"
+            )  # fmt: skip
         finally:
             self.loader.constructed_objects = {}
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INTEGER:
             return self._broken(node, path, _too_large(node.value))
         if value is not None and not isinstance(value, str | int | float):
             return self._broken(
-                node, path, f"a {type(value).__name__} value ({node.tag}) has no use here; "
+                node, path, f"a {type(value).__name__} value "
+                f"({node.tag.replace('tag:yaml.org,2002:', '!!')}) has no use here; "
                 "write plain values without '!' tags"
             )  # fmt: skip
         return value
@@ -194,6 +195,8 @@ class _Converter:
                     self.problem(source, "'<<' merges a mapping (or a list of mappings) only")
                     continue
                 merged = self.convert(source, path)
+                if not isinstance(merged, dict):
+                    continue  # a recursive merge: already a problem
                 for key, value in merged.items():
                     result.setdefault(key, value)
         return result
