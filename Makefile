@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench install clean chromium
+.PHONY: run test check bench fuzz install clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ check: $(STAMP)
 	$(BIN)/ruff check src fake_providers tests bench
 	$(BIN)/ruff format --check src fake_providers tests bench
 	$(BIN)/mypy
+
+# A long fuzz of every YAML reader: 100 000 hostile documents (alias bombs, deep nesting,
+# huge numbers, odd dates, junk...); fails on any traceback, slow document or RSS > 200 MB.
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz/fuzz_yaml.py --count 100000
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

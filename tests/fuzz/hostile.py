@@ -349,9 +349,9 @@ def merge_and_duplicates(rng: random.Random, reader: str) -> str:
 
 
 def long_string(rng: random.Random, reader: str) -> str:
-    size = rng.choice([1_000, 10_000, 100_000, 999_000, 1_000_001, 1_200_000])
+    size = rng.choice([1_000, 10_000, 100_000, 999_000, 1_000_001, 1_200_000])  # bytes
     char = rng.choice(["a", "é", "\U0001f600", " ", "\n", "'", "#"])
-    text = char * size
+    text = char * (size // len(char.encode()))
     style = rng.choice(["plain", "quoted", "key"])
     if style == "key":
         return f"{text.strip() or 'a' * size}: 1\n"
