@@ -14,7 +14,10 @@ token each, five logins an account, every account with one organization), then p
   BENCH_STATE_SECONDS, without ``--state``, with a new state file and with the big one;
 - kill -9 at that many tokens: the same load on the big file, ``SIGKILL`` right after an
   answer once BENCH_STATE_KILL_AFTER seconds passed, then every token a client received
-  looked up in what the file holds: tokens lost (must be 0); and the restart's time.
+  looked up in what the file holds: tokens lost (must be 0); and the restart's time;
+- the same with ``--state-lag BENCH_STATE_LAG`` (answers do not wait for the file): the
+  throughput, and the tokens lost on kill -9 with how long before the kill the oldest
+  of them was answered (the bound).
 
 Traffic goes to 127.0.0.1 only; every loop stops at its deadline.
 
@@ -24,6 +27,7 @@ Environment:
   BENCH_STATE_CLIENTS     concurrent clients on the token endpoint (default 8)
   BENCH_STATE_SECONDS     how long each throughput run lasts (default 8)
   BENCH_STATE_KILL_AFTER  seconds of load before the kill (default 4)
+  BENCH_STATE_LAG         the --state-lag of the last runs, in ms (default 20)
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ REPEAT = int(os.environ.get("BENCH_STATE_REPEAT", "3"))
 CLIENTS = int(os.environ.get("BENCH_STATE_CLIENTS", "8"))
 SECONDS = float(os.environ.get("BENCH_STATE_SECONDS", "8"))
 KILL_AFTER = float(os.environ.get("BENCH_STATE_KILL_AFTER", "4"))
+LAG = int(os.environ.get("BENCH_STATE_LAG", "20"))
 EXE = Path(sys.executable).parent / "conntrack"
 REDIRECT = "https://app.example.test/callback"
 SCOPES = ["r_organization_social", "rw_organization_admin"]
@@ -95,6 +100,8 @@ class Serve:
         else:
             raise SystemExit(f"conntrack serve {' '.join(args)} did not start")
         self.seconds = time.perf_counter() - started
+        self.killed_at = 0.0
+        self.answered_at: list[float] = []
         threading.Thread(target=self.proc.stdout.read, daemon=True).start()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -155,6 +162,7 @@ async def load(
     answered, the window and the non-200 answers. With ``kill``, that server is killed
     (SIGKILL) right after the first answer past ``seconds``, other requests under way."""
     answered: list[str] = []
+    times: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with contextlib.AsyncExitStack() as stack:
@@ -181,12 +189,16 @@ async def load(
                     errors += 1
                     continue
                 answered.append(r.json()["access_token"])
+                times.append(time.perf_counter())
                 if kill is not None and time.perf_counter() >= end and not killed.is_set():
                     kill.proc.send_signal(signal.SIGKILL)
                     killed.set()
+                    kill.killed_at = time.perf_counter()
 
         await asyncio.gather(*(client(http) for http in clients))
         window = time.perf_counter() - started
+    if kill is not None:
+        kill.answered_at = times
     return answered, window, errors
 
 
@@ -268,7 +280,10 @@ def main() -> None:
             "without --state": (),
             "--state, a new file": ("--state", str(Path(folder) / "new.db")),
             f"--state, {tokens} tokens": ("--state", str(big)),
-        }
+            f"--state, {tokens} tokens, --state-lag {LAG}": (
+                "--state", str(big), "--state-lag", str(LAG),
+            ),
+        }  # fmt: skip
         rates: dict[str, list[float]] = {k: [] for k in cases}
         cpus: dict[str, list[float]] = {k: [] for k in cases}
         for _ in range(2):  # interleaved, so that the machine's other work hits each alike
@@ -286,28 +301,40 @@ def main() -> None:
                 f"{CLIENTS} clients"
             )
 
-        victim = Path(folder) / "victim.db"
-        shutil.copy(path, victim)
-        server = Serve("--providers", "facebook,linkedin", "--state", str(victim))
-        answered, window, _ = asyncio.run(load(server.url, KILL_AFTER, kill=server))
-        server.proc.wait(timeout=30)
-        wal = Path(f"{victim}-wal")
-        wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
-        restarted = Serve("--providers", "facebook,linkedin", "--state", str(victim))
-        restart = restarted.seconds
-        restarted.stop()
-        state = StateFile.open(victim)
-        after = Core(TravelClock())
-        state.load(after)
-        state.close()
-        lost = [v for v in answered if not after.check_token(v).valid]
-        print(
-            f"kill -9 at {tokens} tokens: {len(answered)} tokens answered in {window:.1f} s "
-            f"by {CLIENTS} clients, SIGKILL right after an answer; tokens lost: {len(lost)}; "
-            f"-wal at the kill {wal_mb:.1f} MB; restart to ready {restart:.2f} s"
-        )
-        if lost:
-            raise SystemExit(f"{len(lost)} answered tokens lost on kill -9")
+        kill_9(path, Path(folder) / "victim.db", tokens)
+        kill_9(path, Path(folder) / "victim-lag.db", tokens, "--state-lag", str(LAG))
+
+
+def kill_9(path: Path, victim: Path, tokens: int, *args: str) -> None:
+    """Load on a copy of the big file, SIGKILL right after an answer, then look up every
+    answered token in what the file holds."""
+    shutil.copy(path, victim)
+    server = Serve("--providers", "facebook,linkedin", "--state", str(victim), *args)
+    answered, window, _ = asyncio.run(load(server.url, KILL_AFTER, kill=server))
+    server.proc.wait(timeout=30)
+    wal = Path(f"{victim}-wal")
+    wal_mb = wal.stat().st_size / 1e6 if wal.exists() else 0.0
+    restarted = Serve("--providers", "facebook,linkedin", "--state", str(victim))
+    restart = restarted.seconds
+    restarted.stop()
+    state = StateFile.open(victim)
+    after = Core(TravelClock())
+    state.load(after)
+    state.close()
+    ages = [
+        server.killed_at - at
+        for v, at in zip(answered, server.answered_at, strict=True)
+        if not after.check_token(v).valid
+    ]
+    oldest = f", the oldest answered {max(ages) * 1000:.0f} ms before the kill" if ages else ""
+    print(
+        f"kill -9 at {tokens} tokens{' with ' + ' '.join(args) if args else ''}: "
+        f"{len(answered)} tokens answered in {window:.1f} s by {CLIENTS} clients, SIGKILL "
+        f"right after an answer; tokens lost: {len(ages)}{oldest}; -wal at the kill "
+        f"{wal_mb:.1f} MB; restart to ready {restart:.2f} s"
+    )
+    if ages and not args:
+        raise SystemExit(f"{len(ages)} answered tokens lost on kill -9")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,9 @@ class Server:
     last_save_seconds: float = 0.0
     #: A failed write was said on stderr; said again only after one succeeded.
     _failing: bool = False
+    #: ``--state-lag``: 0, every answer leaves once what changed before it is written;
+    #: else answers do not wait, and what changed is written within this many seconds.
+    lag: float = 0.0
     #: Group commit (:meth:`saved`): writes begun and ended so far, whether one is under
     #: way, and the event set when it ends.
     _begun: int = 0
@@ -196,10 +199,21 @@ class Server:
             except sqlite3.Error as e:
                 self._cannot_save(e)
 
+    async def lagging(self) -> None:
+        """With ``lag``: write what changed every ``lag`` seconds, until cancelled. A
+        change is in the file at most ``lag`` and two writes after it was made."""
+        while True:
+            await trio.sleep(self.lag)
+            if self.changed():
+                await self.saved()
+            elif self.state is not None and not self._writing:
+                self.state.settle()
+
     def durable(self, app: ASGIApp) -> ASGIApp:
         """``app``, whose answers leave only once what changed before them is in the
-        state file (:meth:`saved`, awaited before an answer's start is sent)."""
-        if self.state is None:
+        state file (:meth:`saved`, awaited before an answer's start is sent); ``app``
+        itself with a ``lag`` (:meth:`lagging` writes)."""
+        if self.state is None or self.lag > 0:
             return app
 
         async def durable_app(scope: Any, receive: Any, send: Any) -> None:
@@ -241,11 +255,17 @@ def prepare(
     clock: TravelClock | None = None,
     allow_hosts: Sequence[str] = (),
     control_token: str | None = None,
+    state_lag: float = 0.0,
 ) -> Server:
     """Everything before listening (see the module docstring); raises
-    :class:`InputError` (exit 2) for bad input, having released what it opened."""
+    :class:`InputError` (exit 2) for bad input, having released what it opened.
+    ``state_lag`` (seconds, ``--state-lag``): see :attr:`Server.lag`."""
     if ca_file is not None and not tls:
         raise InputError("--ca-file goes with --tls: add --tls, or leave --ca-file out")
+    if state_lag and state is None:
+        raise InputError("--state-lag goes with --state: add --state, or leave --state-lag out")
+    if not 0 <= state_lag <= 60:
+        raise InputError("--state-lag: give milliseconds from 0 to 60000")
     conf = load_config(config) if config is not None else None
     names = providers if providers is not None else (conf.providers if conf else None)
     try:
@@ -264,7 +284,7 @@ def prepare(
         profiles=profiles,
         enabled=profiles,
     )
-    server = Server(core, clock, config=conf)
+    server = Server(core, clock, config=conf, lag=state_lag)
     server.allow_hosts, server.control_token = tuple(allow_hosts), control_token or None
     if server.control_token is not None:
         server.notes.append(
@@ -317,6 +337,8 @@ def _load_state(server: Server, path: Path) -> None:
             "another version: give another --state file"
         ) from None
     saving = "saving every change before answering"
+    if server.lag > 0:
+        saving = f"saving changes within {server.lag * 1000:.0f} ms of answering (--state-lag)"
     if loaded is not None:
         clock = server.clock
         clock.offset = loaded.clock_offset
@@ -391,6 +413,8 @@ async def serve(
         async with trio.open_nursery() as nursery:
             if server.state is not None:
                 nursery.start_soon(server.saver)
+                if server.lag > 0:
+                    nursery.start_soon(server.lagging)
             await hypercorn_serve(app, make_config(host, port, server.tls), task_status=task_status)
             nursery.cancel_scope.cancel()
     finally:

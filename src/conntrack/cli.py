@@ -147,6 +147,15 @@ def _parser() -> argparse.ArgumentParser:
         "restarts (created if missing)",
     )
     srv.add_argument(
+        "--state-lag",
+        metavar="MS",
+        type=int,
+        default=0,
+        help="answer without waiting for the state file: changes are written within MS "
+        "milliseconds instead, and a kill -9 loses what was answered in the last MS "
+        "milliseconds or so (default 0: nothing answered is lost)",
+    )
+    srv.add_argument(
         "--tls",
         action="store_true",
         help="serve HTTPS with a certificate from a local CA (written to --ca-file)",
@@ -389,6 +398,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ca_file=args.ca_file,
             allow_hosts=args.allow_host,
             control_token=token,
+            state_lag=args.state_lag / 1000,
         )
     except KeyboardInterrupt:
         # Ctrl-C while a large state loads: nothing was written, the file is as it was.

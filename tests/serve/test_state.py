@@ -18,6 +18,7 @@ import pytest
 import trio
 
 from conntrack._clock import TravelClock
+from conntrack._exceptions import InputError
 from conntrack._serve import prepare
 from conntrack._statefile import APPLICATION_ID, StateError, StateFile
 from fake_providers import Core, Reason, create_app
@@ -571,3 +572,63 @@ def test_no_answered_token_is_lost_on_kill_9(tmp_path: Path) -> None:
         me = "/graph.facebook.com/v21.0/me"
         lost = [t for t in answered if http.get(me, params={"access_token": t}).status_code != 200]
     assert lost == [], f"{len(lost)} of {len(answered)} answered tokens lost on kill -9"
+
+
+def test_with_state_lag_a_kill_9_loses_only_the_last_answers(tmp_path: Path) -> None:
+    """``--state-lag 50``: answers do not wait for the file; every token answered more
+    than the lag and a margin for two writes (0.5 s here, on a shared machine) before a
+    kill -9 works after the restart."""
+    state = tmp_path / "state.db"
+    answered: list[tuple[float, str]] = []
+    stop = threading.Event()
+    server = start("--state", str(state), "--providers", "facebook", "--state-lag", "50")
+    assert any("within 50 ms of answering" in line for line in server.lines)
+    try:
+        base = server.url
+        _control(base, "POST", "apps", provider="facebook", redirect_uris=[REDIRECT],
+                 client_id="app", client_secret="secret")  # fmt: skip
+        people = [_control(base, "POST", "accounts", provider="facebook")["id"] for _ in range(4)]
+
+        def client(account: str) -> None:
+            with httpx.Client(base_url=base, timeout=10) as http:
+                while not stop.is_set():
+                    try:
+                        token = _login(http, "app", "secret", account)
+                    except httpx.HTTPError:
+                        return  # killed
+                    answered.append((time.monotonic(), token))
+
+        threads = [threading.Thread(target=client, args=(p,), daemon=True) for p in people]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        deadline = started + 60
+        while (len(answered) < 80 or time.monotonic() < started + 1.5) and (
+            time.monotonic() < deadline
+        ):
+            time.sleep(0.001)
+        killed_at = time.monotonic()
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(timeout=10)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+    finally:
+        server.kill()
+    bound = 0.05 + 0.5
+    old = [t for at, t in answered if at <= killed_at - bound]
+    assert len(old) >= 20, "too few tokens answered before the bound: the test proved nothing"
+    with (
+        running("--state", str(state), "--providers", "facebook") as again,
+        httpx.Client(base_url=again.url, timeout=30) as http,
+    ):
+        me = "/graph.facebook.com/v21.0/me"
+        lost = [t for t in old if http.get(me, params={"access_token": t}).status_code != 200]
+    assert lost == [], f"{len(lost)} of {len(old)} tokens answered {bound} s before the kill lost"
+
+
+def test_state_lag_needs_a_state_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="--state-lag goes with --state"):
+        prepare(state_lag=0.05)
+    with pytest.raises(InputError, match="from 0 to 60000"):
+        prepare(state=tmp_path / "state.db", state_lag=-1)
