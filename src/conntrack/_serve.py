@@ -11,10 +11,12 @@ config's apps and accounts, makes the ``--tls`` certificates (:mod:`._tls`) — 
 a :class:`Server`. :func:`serve` then listens; so ``GET /_conntrack/health`` answers
 only once the state is loaded. While it serves, every answer that follows a change
 (a token issued, a code spent, an event fired) leaves only once the changed records are
-committed to the state file (:meth:`Server.durable`, one small transaction per answer,
-or per batch of answers under load); :meth:`Server.saver` saves the rest now and then
-(the generators' states, what changed without an answer), and the stop (Ctrl-C,
-SIGTERM: the caller cancels it) saves the last of it.
+committed to the state file (:meth:`Server.durable` and :meth:`Server.saved`: one write
+at a time in a worker thread, shared by the answers under way); with ``--state-lag``
+answers do not wait and :meth:`Server.lagging` writes every lag instead.
+:meth:`Server.saver` saves the rest once a second (the generators' states, what changed
+without an answer) and checkpoints the file, and the stop (Ctrl-C, SIGTERM: the caller
+cancels it) saves the last of it.
 """
 
 from __future__ import annotations

@@ -16,12 +16,16 @@ What is in it::
 
 Writing: :meth:`StateFile.attach` has the core note which records change
 (``_journal.Journal``); :meth:`StateFile.flush` writes those rows, and ``seq`` and the
-clock, in ONE small transaction. ``conntrack serve`` flushes before each answer that
-follows a change leaves the server, so a client never holds a token the file has not
-committed. The database is in WAL mode with ``synchronous=NORMAL``: a commit is an
-append to the ``-wal`` file (no fsync), which survives ``kill -9`` of the process (the
-next open replays it); only an OS crash or power cut may lose the last commits (never
-tear one). After a clean stop the ``-wal`` is checkpointed and removed: one file again.
+clock, in ONE small transaction (or in three steps, :meth:`StateFile.batch`,
+:meth:`StateFile.commit` in a worker thread, :meth:`StateFile.done`). ``conntrack
+serve`` writes before each answer that follows a change leaves the server, so a client
+never holds a token the file has not committed (with ``--state-lag``, within that lag
+instead). A checkpoint (copying the ``-wal`` into the file, with fsyncs) runs in a
+worker thread once a second (:meth:`StateFile.checkpoint`). The database is in WAL
+mode with ``synchronous=NORMAL``: a commit is an append to the ``-wal`` file (no fsync),
+which survives ``kill -9`` of the process (the next open replays it); only an OS crash
+or power cut may lose the last commits (never tear one). After a clean stop the
+``-wal`` is checkpointed and removed: one file again.
 
 The generators' states are 7 KB and change with every token, so they are saved at most
 once a second and at the stop, with the ``seq`` they belong to; a file whose ``seq`` moved
