@@ -56,6 +56,13 @@ _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _FIELD_KEYS = {"account_id": "id"}
 
 
+def _is_uri(text: str) -> bool:
+    try:
+        return bool(urlsplit(text).scheme) and " " not in text
+    except ValueError:  # "http://localhost]:3000/": an IPv6 bracket without its pair
+        return False
+
+
 class ConfigError(ScenarioError):
     """A server config that does not load: every ``file:line:`` problem."""
 
@@ -284,7 +291,7 @@ class _Reader:
             where = (
                 (*path, "redirect_uris") if isinstance(uris, str) else (*path, "redirect_uris", i)
             )
-            if not isinstance(uri, str) or not urlsplit(uri).scheme or " " in uri:
+            if not isinstance(uri, str) or not _is_uri(uri):
                 self.problem(
                     where,
                     f"not a URI: {uri!r}; write it whole, like http://localhost:3000/callback",

@@ -69,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hang", type=int, default=60, help="wall seconds before a hang")
     parser.add_argument("--max-rss", type=float, default=200.0, help="peak RSS allowed (MB)")
     parser.add_argument("--run-every", type=int, default=200, help="run 1 in N loaded scenarios")
-    parser.add_argument("--save", default="fuzz-failures", help="folder for failing documents")
+    parser.add_argument(
+        "--save",
+        default=str(Path(tempfile.gettempdir()) / "conntrack-fuzz-failures"),
+        help="folder for failing documents (default: in the temporary folder)",
+    )
     args = parser.parse_args(argv)
 
     signal.signal(signal.SIGALRM, _alarm)

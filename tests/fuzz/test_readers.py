@@ -9,6 +9,7 @@ be refused with ``file:line`` problems, in under a few seconds.
 from __future__ import annotations
 
 import random
+import re
 import time
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .hostile import READERS, SHAPES, check, document
+from conntrack._exceptions import InputError
+
+from .hostile import LOADERS, READERS, SHAPES, check, document
 
 #: The slowest document may take this long (a document of 100 000 values, the most a
 #: file may expand to, loads in about 1.5 s; the machine may be busy).
@@ -49,3 +52,22 @@ def test_every_shape_once_per_reader(tmp_path: Path, reader: str, shape: str) ->
         content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")
     )
     assert check(reader, path) is None
+
+
+#: Documents ``make fuzz`` found a traceback with, as they are now answered.
+FOUND = [
+    (
+        "serve config",
+        "apps:\n- provider: facebook\n  redirect_uris:\n  - http://localost]:3000/callback\n",
+        "doc.yaml:4: not a URI: 'http://localost]:3000/callback'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("reader", "text", "answer"), FOUND)
+def test_what_make_fuzz_found(tmp_path: Path, reader: str, text: str, answer: str) -> None:
+    path = tmp_path / "doc.yaml"
+    path.write_text(text)
+    assert check(reader, path) is None
+    with pytest.raises(InputError, match=re.escape(answer)):
+        LOADERS[reader](path)
