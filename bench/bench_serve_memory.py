@@ -29,18 +29,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_server import GRAPH, setup
+from bench_server import GRAPH, serve_and_run, setup
 
 SECONDS = float(os.environ.get("BENCH_SERVE_MEMORY_SECONDS", "60"))
 CLIENTS = int(os.environ.get("BENCH_SERVE_MEMORY_CLIENTS", "8"))
@@ -127,29 +123,7 @@ async def load(base: str, pid: int) -> None:
 
 
 def main() -> int:
-    with subprocess.Popen(
-        [str(EXE), "serve", "--port", "0", "--seed", "1", "--providers", "facebook"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-            if not match:
-                print(f"conntrack serve did not start: {line!r}", file=sys.stderr)
-                return 1
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            asyncio.run(load(match.group(1), proc.pid))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    return 0
+    return serve_and_run(load)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ GRAPH = "/graph.facebook.com/v21.0"
 EXE = Path(sys.executable).parent / "conntrack"
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` (Linux; 0 elsewhere)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -160,10 +161,10 @@ async def bench(base: str, pid: int) -> None:
         ("data endpoint (/me)", f"{GRAPH}/me", {"access_token": creds["short"]}),
     ]
     for label, path, params in cases:
-        cpu0, own0, wall0 = _cpu_seconds(pid), time.process_time(), time.perf_counter()
+        cpu0, own0, wall0 = cpu_seconds(pid), time.process_time(), time.perf_counter()
         latencies, errors, window = await hammer(base, path, params)
         wall = time.perf_counter() - wall0
-        busy = (_cpu_seconds(pid) - cpu0) / wall
+        busy = (cpu_seconds(pid) - cpu0) / wall
         clients_busy = (time.process_time() - own0) / wall
         latencies.sort()
         if not latencies:
@@ -179,7 +180,9 @@ async def bench(base: str, pid: int) -> None:
         )
 
 
-def main() -> int:
+def serve_and_run(load: Callable[[str, int], Awaitable[None]]) -> int:
+    """Start ``conntrack serve --port 0 --providers facebook`` as its own process, run
+    ``load(base_url, pid)`` on asyncio against it, and stop it (SIGINT, then kill)."""
     with subprocess.Popen(
         [str(EXE), "serve", "--port", "0", "--seed", "1", "--providers", "facebook"],
         stdout=subprocess.PIPE,
@@ -196,7 +199,7 @@ def main() -> int:
                 return 1
             # Keep reading what the server prints, so a full pipe never blocks it.
             threading.Thread(target=proc.stdout.read, daemon=True).start()
-            asyncio.run(bench(match.group(1), proc.pid))
+            asyncio.run(load(match.group(1), proc.pid))
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -204,6 +207,10 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
+
+
+def main() -> int:
+    return serve_and_run(bench)
 
 
 if __name__ == "__main__":
