@@ -297,12 +297,18 @@ def test_too_many_connections_are_refused(tmp_path: Path) -> None:
 def test_too_many_syncs_in_all_are_refused(tmp_path: Path) -> None:
     """Within the bound of each connection, the run as a whole is bounded too."""
     path = tmp_path / "c.yaml"
-    # 20 connections, each syncing 60 000 times (under the bound of one): 1.2 million.
-    path.write_text(many_connections(20, "60000h", "1h"))
+    # Connections each syncing 60 000 times (under the bound of one), one too many of them.
+    n = _limits.MAX_RUN_SYNCS // 60_000 + 1
+    path.write_text(many_connections(n, "60000h", "1h"))
     [problem] = problems_of(load_file, path)
-    assert problem.startswith(f"{path}:4: the 20 connections make 1200000 syncs in all"), problem
+    assert problem.startswith(f"{path}:4: the {n} connections make {n * 60_000} syncs in all")
     assert f"at most {_limits.MAX_RUN_SYNCS}" in problem
-    assert "each sync every 1h 12m or less often" in problem
+    # The interval at which they would fit, rounded up to the second.
+    fits = -(-60_000 * 3600 * n // _limits.MAX_RUN_SYNCS)
+    assert f"each sync every {_limits._seconds(fits)} or less often" in problem, problem
+    path.write_text(many_connections(n - 1, "60000h", "1h"))
+    [scenario] = load_file(path)
+    assert len(scenario.connections) == n - 1
 
 
 def test_the_library_and_test_data_are_inside_every_limit() -> None:
