@@ -62,6 +62,48 @@ def resolve_profiles(given: Mapping[str, Profile] | None) -> dict[str, Profile]:
     return out
 
 
+class FamiliesByAccount:
+    """The ids of the token families of each account, so that an account event (an
+    account deleted) finds that account's families by key instead of listing every
+    family: a table that tracks its listings (``_journal``) would write a listed table
+    whole, seconds at a hundred thousand tokens.
+
+    Kept in step by the core where families are made (``_family``) and forgotten
+    (``Retention.forget``, ``reset``); never saved: made again from the families table,
+    read with ``dict.values`` itself (no listing noted), the first time it is asked
+    after that table was replaced (a load, a tracking journal)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, dict[str, None]] = {}
+        #: The families table the ids were read from.
+        self.source: dict[str, Family] | None = None
+
+    def of(self, families: dict[str, Family], account_id: str) -> list[str]:
+        """The ids of ``account_id``'s families in ``families``, oldest first."""
+        if self.source is not families:
+            self._ids = {}
+            for family in dict.values(families):
+                self._ids.setdefault(family.account_id, {})[family.id] = None
+            self.source = families
+        return list(self._ids.get(account_id, ()))
+
+    def add(self, families: dict[str, Family], family: Family) -> None:
+        if self.source is families:
+            self._ids.setdefault(family.account_id, {})[family.id] = None
+
+    def remove(self, families: dict[str, Family], family: Family) -> None:
+        if self.source is families:
+            ids = self._ids.get(family.account_id)
+            if ids is not None:
+                ids.pop(family.id, None)
+                if not ids:
+                    del self._ids[family.account_id]
+
+    def clear(self) -> None:
+        self._ids = {}
+        self.source = None
+
+
 class CoreBase:
     """State shared by every part of the core; see :class:`~._core.Core`."""
 
@@ -88,6 +130,8 @@ class CoreBase:
         self._codes: dict[str, Code] = {}
         self._tokens: dict[str, Token] = {}
         self._families: dict[str, Family] = {}
+        #: Family ids by account (:class:`FamiliesByAccount`): made again, never saved.
+        self._account_families = FamiliesByAccount()
         self._page_tokens: dict[tuple[str, str], str] = {}
         self._requests: dict[str, Token] = {}
         #: Refresh tokens by (client_id, account_id), oldest first (for the cap).

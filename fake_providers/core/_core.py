@@ -105,7 +105,7 @@ class Core(Retention):
         for table in (
             self._apps, self._accounts, self._deleted_accounts, self._pages, self._grants,
             self._codes, self._tokens, self._families, self._page_tokens, self._requests,
-            self._refresh_index, self._faults, self._forget_at,
+            self._refresh_index, self._faults, self._forget_at, self._account_families,
         ):  # fmt: skip
             table.clear()
         self._bump()

@@ -157,8 +157,11 @@ class Events(Directory):
         self._remove_grants(account_id, client_id, self._bump())
 
     def _remove_grants(self, account_id: str, client_id: str | None, mark: Mark) -> None:
-        for (cid, aid), grant in self._grants.items():
-            if aid == account_id and client_id in (None, cid):
+        # Found by key, one a known app (apps are never removed), not by listing the
+        # grants: a table that tracks its listings (``_journal``) would write them all.
+        for cid in [client_id] if client_id is not None else list(dict.keys(self._apps)):
+            if (cid, account_id) in self._grants:
+                grant = self._grants[(cid, account_id)]
                 grant.active = False
                 grant.removals.append(mark)
                 grant.seq = mark.seq

@@ -18,8 +18,10 @@ dict assigned) is written whole. Keys only looked up while ``seq`` did not move 
 dropped: nothing changed. A record is written whole each time, so one changed without
 a mutation (nothing the core does today) is saved with the next one. A table whose
 values were listed is written whole if ``seq`` moved before the next write (a listing
-in a mutation, e.g. ``delete_account``, or next to one: rare and costly at a hundred
-thousand tokens, so that a core's mutations should find records by key); the faults
+in a mutation, or next to one: costly at a hundred thousand tokens, so that a core's
+mutations find records by key — an account's families through
+``_base.FamiliesByAccount``, its grants by app — or read a table with ``dict.values``
+itself and change what they found by key, as ``delete_account`` does); the faults
 table, a few rows, is written whole whenever ``seq`` moved.
 
 Pages belong to ``_pages`` and to their creator's ``Account.pages`` (and may outlive

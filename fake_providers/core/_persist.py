@@ -71,6 +71,8 @@ CORE_ATTRIBUTES = {
     "_faults": True,
     # Retention's schedule (``_retention``): made again from the records on load.
     "_forget_at": False,
+    # Family ids by account (``_base.FamiliesByAccount``): made again from the families.
+    "_account_families": False,
 }
 
 

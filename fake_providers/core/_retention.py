@@ -145,6 +145,7 @@ class Retention(Faults):
                     family.refresh = None
                 if not family.tokens:
                     del self._families[family.id]
+                    self._account_families.remove(self._families, family)
             pair = (token.client_id, token.account_id)
             index = self._refresh_index.get(pair)
             if index is not None and value in index:

@@ -235,6 +235,7 @@ class Tokens(Events):
             f"fam{mark.seq}", provider, client_id, account_id, mark.seq, mark.at, origin
         )
         self._families[family.id] = family
+        self._account_families.add(self._families, family)
         return family
 
     def _token_value(self, provider: str, kind: TokenKind) -> str:

@@ -394,6 +394,47 @@ def test_after_a_restart_a_write_is_still_small(tmp_path: Path) -> None:
         server.close()
 
 
+def test_an_account_event_writes_only_that_accounts_rows(tmp_path: Path) -> None:
+    """An app removed, a grant revoked, an account deleted: the next write holds that
+    account's rows (its families, codes, grant…), never a whole table of everyone's."""
+    server = prepare(state=tmp_path / "state.db", seed=3)
+    core = server.core
+    scopes = ["r_organization_social"]
+    try:
+        app = core.create_app_registration("linkedin", redirect_uris=[REDIRECT]).client_id
+        people = [core.create_account("linkedin", pages=1).id for _ in range(40)]
+        for person in people:
+            for _ in range(3):
+                code = core.approve(app, person, REDIRECT, requested=scopes, granted=scopes)
+                core.issue_from_code(code.value, client_id=app, redirect_uri=REDIRECT)
+        assert server.save() and server.state is not None
+        rows: dict[str, int] = {}
+        for what, event in [
+            ("app_removed", lambda: core.fire_event(people[0], "app_removed")),
+            ("revoke_grant", lambda: core.revoke_grant(people[1], app)),
+            ("password_change", lambda: core.fire_event(people[2], "password_change")),
+            ("delete_account", lambda: core.delete_account(people[3])),
+        ]:
+            event()
+            assert server.save()
+            rows[what] = server.state.last_rows
+        # 3 families, 3 codes, the grant, the refresh index, the account twice, its page…
+        assert max(rows.values()) <= 16, rows
+    finally:
+        server.close()
+    server = prepare(state=tmp_path / "state.db")
+    try:
+        core = server.core
+        core.delete_account(people[4])
+        assert server.save() and server.state is not None
+        assert server.state.last_rows <= 16
+        gone = [f for f in core.families() if f.account_id == people[4]]
+        assert len(gone) == 3 and all(f.revoked is not None for f in gone)
+        assert all(f.revoked is None for f in core.families() if f.account_id == people[5])
+    finally:
+        server.close()
+
+
 def test_an_answer_to_a_read_forgets_its_listing(tmp_path: Path) -> None:
     """A listing (``GET /_conntrack/state``) answered with nothing changed leaves no mark:
     the next change writes its rows, not the whole tables the listing read."""
