@@ -150,10 +150,12 @@ def _parser() -> argparse.ArgumentParser:
         "--state-lag",
         metavar="MS",
         type=int,
-        default=0,
-        help="answer without waiting for the state file: changes are written within MS "
-        "milliseconds instead, and a kill -9 loses what was answered in the last MS "
-        "milliseconds or so (default 0: nothing answered is lost)",
+        default=None,
+        help="with --state: what changed is written within MS milliseconds of its answer "
+        "(an answer that changed something waits while older changes are not written), "
+        "so a kill -9 loses at most what was answered in about the last MS milliseconds; "
+        # The default is _serve.DEFAULT_STATE_LAG (a test checks that they agree).
+        "0: every answer waits for its write, nothing answered is lost (default 20)",
     )
     srv.add_argument(
         "--tls",
@@ -398,7 +400,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ca_file=args.ca_file,
             allow_hosts=args.allow_host,
             control_token=token,
-            state_lag=args.state_lag / 1000,
+            state_lag=None if args.state_lag is None else args.state_lag / 1000,
         )
     except KeyboardInterrupt:
         # Ctrl-C while a large state loads: nothing was written, the file is as it was.
