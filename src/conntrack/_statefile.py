@@ -18,11 +18,13 @@ Writing: :meth:`StateFile.attach` has the core note which records change
 (``_journal.Journal``); :meth:`StateFile.flush` writes those rows, and ``seq`` and the
 clock, in ONE small transaction (or in three steps, :meth:`StateFile.batch`,
 :meth:`StateFile.commit` in a worker thread, :meth:`StateFile.done`). ``conntrack
-serve`` writes before each answer that follows a change leaves the server, so a client
-never holds a token the file has not committed (with ``--state-lag``, within that lag
-instead). A checkpoint (copying the ``-wal`` into the file, with fsyncs) runs in a
-worker thread once a second (:meth:`StateFile.checkpoint`). The database is in WAL
-mode with ``synchronous=NORMAL``: a commit is an append to the ``-wal`` file (no fsync),
+serve`` commits what an answer changed within ``--state-lag`` (20 ms by default; an
+answer that changed something waits while an older change is not yet committed), or
+with ``--state-lag 0`` before each answer that follows a change leaves the server, so
+that a client never holds a token the file has not committed. A checkpoint (copying
+the ``-wal`` into the file, with fsyncs) runs in a worker thread once a second
+(:meth:`StateFile.checkpoint`). The database is in WAL mode with
+``synchronous=NORMAL``: a commit is an append to the ``-wal`` file (no fsync),
 which survives ``kill -9`` of the process (the next open replays it); only an OS crash
 or power cut may lose the last commits (never tear one). After a clean stop the
 ``-wal`` is checkpointed and removed: one file again.
