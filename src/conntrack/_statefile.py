@@ -217,8 +217,18 @@ class StateFile:
         2 here. Raises ``StateFormatError``/``StateProviderError`` of
         ``fake_providers.core._persist`` for records it cannot take (``core`` unchanged)
         and :class:`StateError` for a damaged file."""
-        if self.legacy:
-            return self._migrate(core)
+        try:
+            if self.legacy:
+                return self._migrate(core)
+            return self._load(core)
+        except sqlite3.DatabaseError as e:
+            # Pages overwritten or cut short: SQLite finds it only when it reads them.
+            raise StateError(
+                f"{self.path}: the state file is damaged ({e}); give another --state file, "
+                "or move this one away"
+            ) from None
+
+    def _load(self, core: Core) -> Loaded | None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if "written" not in meta:
             return None

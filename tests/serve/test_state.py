@@ -753,3 +753,39 @@ def test_state_lag_needs_a_state_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert f"(default {DEFAULT_STATE_LAG * 1000:.0f})" in help_text
     with pytest.raises(InputError, match="from 0 to 60000"):
         prepare(state=tmp_path / "state.db", state_lag=-1)
+
+
+def _saved_file(path: Path) -> None:
+    """A state file with one of every kind of record, closed."""
+    clock = ManualClock()
+    state = StateFile.open(path)
+    core = Core(clock, seed=4)
+    state.load(core)
+    state.attach(core)
+    populate(core)
+    state.flush(clock_offset=timedelta(0), now=clock.now(), random=True)
+    state.close()
+
+
+def test_a_damaged_state_file_is_refused_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file whose pages were overwritten in the middle (a disk error, a copy cut
+    short), or whose rows are not what this module writes: exit 2 naming the file."""
+    path = tmp_path / "state.db"
+    _saved_file(path)
+    data = path.read_bytes()
+    assert len(data) > 8192
+    path.write_bytes(data[:4096] + b"\xff" * 4096 + data[8192:])
+    assert main(["serve", "--port", "0", "--state", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{path}: the state file is damaged" in err, err
+    for body in ("not json", "[1, 2", '"a string"', "[]", "{}", "null"):
+        other = tmp_path / "rows.db"
+        _saved_file(other)
+        with sqlite3.connect(other) as db:
+            db.execute("UPDATE tokens SET body = ? WHERE rowid = 1", (body,))
+        db.close()
+        with pytest.raises(StateError, match=f"{other}"):
+            prepare(state=other)
+        other.unlink()
