@@ -101,6 +101,10 @@ class Document:
         return line if line is not None else self.line_of(path)
 
 
+#: The tags of untagged lists and mappings: any other on one is refused, like on a value.
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+
+
 class _Converter:
     """Turns one composed node graph into plain data, recording lines and problems."""
 
@@ -122,6 +126,13 @@ class _Converter:
             return None
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
+        if node.tag not in _PLAIN_TAGS:  # !!python/object/apply:os.system [...], !!set, !!omap
+            kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            return self._broken(
+                node, path, f"a tagged {kind} ({tag}) has no use here; write plain values "
+                "without '!' tags"
+            )  # fmt: skip
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
