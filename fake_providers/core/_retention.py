@@ -237,21 +237,40 @@ class Retention(Faults):
     def _rebuild_retention(self) -> None:
         """Schedule every record again, when the tables were replaced (a load).
 
-        Reads each record alone — its expiry, else now — and lists the tables with
-        ``dict.values`` itself: a table that tracks its listings (``_journal``) must not
-        take this read-only pass for a change of every record. What is due is checked
-        in full when it comes up."""
+        Each record is looked at first when the running core would have: a retention
+        after its first deadline, its family's revocation or its own end, and one
+        without any of these a retention after its issue — not after the load, which
+        would put off forgetting such a token by up to a retention at every restart
+        (for ever, restarted more often than that). The look checks it in full, as
+        the running core's does. Reads each record alone, and the tables with
+        ``dict.values`` and ``dict.get`` themselves: a table that tracks what it is
+        asked for (``_journal``) must not take this read-only pass for a change of
+        every record."""
         self._forget_at = Schedule()
         self._forget_at.source = self._tokens
-        now = self.now()
-        records: list[Token | Code] = [
-            *dict.values(self._tokens),
-            *dict.values(self._requests),
-            *dict.values(self._codes),
-        ]
+        for token in list(dict.values(self._tokens)):
+            self._schedule(token.value, self._first_look(token), token.provider)
+        records: list[Token | Code] = [*dict.values(self._requests), *dict.values(self._codes)]
         for record in records:
-            at = record.expires_at
-            self._schedule(record.value, at if at is not None else now, record.provider)
+            at = record.expires_at if record.expires_at is not None else record.issued_at
+            self._schedule(record.value, at, record.provider)
+
+    def _first_look(self, token: Token) -> datetime:
+        """:meth:`_first_deadline`, the family's revocation and the token's end, the
+        earliest, else its issue; without noting the family as looked up."""
+        times = [] if token.expires_at is None else [token.expires_at]
+        family = dict.get(self._families, token.family)
+        if token.kind is TokenKind.REFRESH:
+            unused = self._lifetime(token.provider, "refresh_token_unused_lifetime")
+            if unused is not None:
+                times.append((token.last_used_at or token.issued_at) + unused)
+            if family is not None and family.testing_expires_at is not None:
+                times.append(family.testing_expires_at)
+        if family is not None and family.revoked is not None:
+            times.append(family.revoked.at)
+        if token.ended is not None:
+            times.append(token.ended[1].at)
+        return min(times) if times else token.issued_at
 
     # -- hooks on the writes -----------------------------------------------------------
 

@@ -243,6 +243,40 @@ def test_a_loaded_state_is_swept_too(clock: ManualClock) -> None:
     assert where(again, short) == []
 
 
+def test_a_restart_forgets_what_the_running_core_would(clock: ManualClock) -> None:
+    """A load (``conntrack serve --state`` restarting) schedules every record again;
+    a token without an expiry, killed by an event, is then forgotten when the running
+    core would forget it — not a retention after the restart, which a server
+    restarted more often than that would put off for ever — and the tokens kept are
+    the running core's."""
+    cores = []
+    for restarts in (0, 1, 40):
+        clock.t = clock.start
+        core = Core(clock, seed=3)
+        cid, aid = fb_setup(core)
+        _, short = fb_login(core, cid, aid)
+        user = core.exchange_long_lived(short, client_id=cid)
+        page_id = core.account(aid).pages[0].id  # type: ignore[union-attr]
+        page = core.page_token(user.value, page_id)
+        assert page.expires_at is None
+        clock.advance(timedelta(days=1))
+        core.fire_event(aid, "password_change")
+        for _ in range(max(restarts, 1)):
+            clock.advance((KEEP - timedelta(hours=1)) / max(restarts, 1))
+            write(core)
+            if restarts:
+                again = Core(clock, seed=3)
+                again.load(core.dump())
+                core = again
+        assert core.check_token(page.value).reason is Reason.PASSWORD_CHANGED
+        clock.advance(timedelta(days=1))
+        write(core)
+        assert where(core, page.value) == [], f"kept after {restarts} restarts"
+        dump = core.dump()
+        cores.append({k: dump[k] for k in ("tokens", "families", "codes")})
+    assert cores[0] == cores[1] == cores[2]
+
+
 def test_reset_lets_go_of_every_record(clock: ManualClock) -> None:
     core = Core(clock, seed=3)
     cid, aid = fb_setup(core)
