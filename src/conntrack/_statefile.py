@@ -291,6 +291,13 @@ class StateFile:
         journal = self.attach(core)
         changes = journal.take(everything=True)
         assert changes is not None
+        batch = None
+        if row is not None:
+            batch = self.batch(clock_offset=loaded.clock_offset, now=loaded.now, random=True)
+            assert batch is not None
+            batch.changes = changes
+        # The new tables and the records in the same transaction: a kill between the
+        # two would leave a new, empty file.
         with self._transaction() as db:
             db.execute("DROP TABLE snapshot")
             db.execute("DROP TABLE meta")
@@ -300,10 +307,12 @@ class StateFile:
             db.execute(f"PRAGMA user_version={SCHEMA}")
             if created is not None:
                 db.execute("INSERT INTO meta VALUES ('created_at', ?)", (created,))
+            if batch is not None:
+                self._apply(db, batch)
         self.legacy = False
-        if row is None:
+        if batch is None:
             return None
-        self._write(changes, clock_offset=loaded.clock_offset, now=loaded.now)
+        self.done(batch)
         return loaded
 
     # -- writing -------------------------------------------------------------------
@@ -391,19 +400,23 @@ class StateFile:
 
     def commit(self, batch: Batch) -> None:
         """Write ``batch`` in one transaction (in any thread; one commit at a time)."""
-        changes = batch.changes
         with self._transaction() as db:
-            for table in changes.emptied:
-                db.execute(f"DELETE FROM {table}")
-            for table, gone in changes.deletes.items():
-                db.executemany(f"DELETE FROM {table} WHERE key = ?", [(k,) for k in gone])
-            for table, rows in changes.upserts.items():
-                db.executemany(
-                    f"INSERT INTO {table} (key, body) VALUES (?, ?) "
-                    "ON CONFLICT (key) DO UPDATE SET body = excluded.body",
-                    rows,
-                )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta)
+            self._apply(db, batch)
+
+    def _apply(self, db: sqlite3.Connection, batch: Batch) -> None:
+        """The statements of :meth:`commit`, inside a transaction of the caller's."""
+        changes = batch.changes
+        for table in changes.emptied:
+            db.execute(f"DELETE FROM {table}")
+        for table, gone in changes.deletes.items():
+            db.executemany(f"DELETE FROM {table} WHERE key = ?", [(k,) for k in gone])
+        for table, rows in changes.upserts.items():
+            db.executemany(
+                f"INSERT INTO {table} (key, body) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET body = excluded.body",
+                rows,
+            )
+        db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta)
 
     def done(self, batch: Batch, *, ok: bool = True) -> None:
         """After :meth:`commit`: note what the file holds now, or (``ok`` False) keep
@@ -416,14 +429,6 @@ class StateFile:
         if batch.random_seq is not None:
             self._random_seq = batch.random_seq
         self.last_rows = batch.changes.rows()
-
-    def _write(self, changes: _journal.Changes, *, clock_offset: timedelta, now: datetime) -> None:
-        """Write ``changes`` (all of a converted file's records) and the clock."""
-        batch = self.batch(clock_offset=clock_offset, now=now, random=True)
-        assert batch is not None
-        batch.changes = changes
-        self.commit(batch)
-        self.done(batch)
 
     def save_random(self) -> bool:
         """Save the generators' states if ``seq`` moved since they were last saved (at

@@ -487,6 +487,57 @@ def test_a_layout_1_file_is_converted(tmp_path: Path) -> None:
         server.close()
 
 
+class _Killed(Exception):
+    """The process killed at this point (kill -9 lets nothing else run)."""
+
+
+class _KilledAtRows:
+    """A state file's connection, killed when the first row of tokens is written."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def _check(self, sql: str) -> None:
+        if sql.lstrip().upper().startswith("INSERT INTO TOKENS"):
+            raise _Killed
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._check(sql)
+        return self._db.execute(sql, *args)
+
+    def executemany(self, sql: str, *args: Any) -> Any:
+        self._check(sql)
+        return self._db.executemany(sql, *args)
+
+
+def test_a_kill_while_converting_a_layout_1_file_loses_nothing(tmp_path: Path) -> None:
+    """The conversion is one transaction: killed while it writes the rows, the file is
+    still the layout-1 file it was (not a new, empty one), and converts at the next
+    start."""
+    path = tmp_path / "state.db"
+    clock = ManualClock()
+    core = Core(clock, seed=4)
+    populate(core)
+    legacy_file(path, core.dump(), offset=timedelta(days=1), now=clock.now())
+    state = StateFile.open(path)
+    state._db = _KilledAtRows(state._db)  # type: ignore[assignment]
+    with pytest.raises(_Killed):
+        state.load(Core(clock, seed=1))
+    state.close()
+    state = StateFile.open(path)
+    try:
+        again = Core(clock, seed=1)
+        loaded = state.load(again)
+        assert loaded is not None and loaded.migrated
+        assert loaded.clock_offset == timedelta(days=1)
+        same_state(again, core)
+    finally:
+        state.close()
+
+
 def test_after_a_kill_the_generators_never_repeat(tmp_path: Path) -> None:
     """Killed after tokens were written but before the generators' states were: a
     restart draws from fresh streams, not from the last saved states again."""
