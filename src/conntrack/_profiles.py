@@ -143,6 +143,22 @@ def _is_duration_setting(value: Any) -> bool:
     return True
 
 
+def _type_problem(base: Any, value: Any) -> str | None:
+    """What is wrong with ``value`` as an override of a setting whose packaged value is
+    ``base`` (a flag, a whole number, a list of text): the fakes use it as that type."""
+    if isinstance(base, bool):
+        ok, wanted = isinstance(value, bool), "true or false"
+    elif isinstance(base, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        wanted = f"a whole number like {base}"
+    elif isinstance(base, list) and all(isinstance(v, str) for v in base):
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        wanted = f"a list of text like {base}"
+    else:
+        return None
+    return None if ok else f"must be {wanted}, got {value!r}"
+
+
 OverrideProblem = tuple[str | None, str, bool]
 """``(setting, message, about the key)``: ``setting`` ``None`` is the overrides as a
 whole; ``about the key`` says whether the message concerns the setting's name (an
@@ -172,7 +188,10 @@ def override_problems(name: str, overrides: Mapping[str, Any]) -> list[OverrideP
         return [(None, str(e), True)]
     problems: list[OverrideProblem] = []
     for key in overrides:
-        if _is_duration_setting(base.settings[key]):
+        wrong = _type_problem(base.settings[key], overrides[key])
+        if wrong is not None:
+            problems.append((key, f"profile '{name}', setting '{key}': {wrong}", False))
+        elif _is_duration_setting(base.settings[key]):
             try:
                 profile.lifetime(key)
             except ProfileError as e:
