@@ -4,7 +4,7 @@ clock's offset across restarts, written change by change.
 
 What is in it::
 
-    meta(key, value)        format, created_at, seed, written ([seq, the clock's
+    meta(key, value)        format, created_at, seed, starts, written ([seq, the clock's
                             offset in µs, its now, when written]), random (the
                             generators' states and their seq), columns (each table's
                             fields), the local CA of --tls
@@ -31,8 +31,10 @@ or power cut may lose the last commits (never tear one). After a clean stop the
 
 The generators' states are 7 KB and change with every token, so they are saved at most
 once a second and at the stop, with the ``seq`` they belong to; a file whose ``seq`` moved
-since (a server killed) gets fresh generator streams for (seed, seq) at load, so no id
-or token is ever handed out twice.
+since (a server killed) gets fresh generator streams for (seed, seq, starts) at load —
+``starts`` counts the starts in ``meta``, committed before the server answers — so no
+id or token is ever handed out twice, not even one answered by a server killed before
+writing it.
 
 Layout 1 (conntrack before the journal: one JSON snapshot, at most once a second) is
 still read: its snapshot is loaded and the file is rewritten in layout 2 in one
@@ -230,7 +232,13 @@ class StateFile:
 
     def _load(self, core: Core) -> Loaded | None:
         meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        # Every start is counted, and the count committed before the server answers: a
+        # start after a kill draws from streams of its own (see _fresh_streams).
+        starts = int(meta["starts"]) if meta.get("starts", "").isdigit() else 0
+        self.set_meta({"starts": str(starts + 1)})
         if "written" not in meta:
+            if starts:  # killed before it wrote anything, maybe after answering
+                _fresh_streams(core, core.seed, 0, starts)
             return None
         try:
             seq, offset_us, now, saved = json.loads(meta["written"])
@@ -265,6 +273,8 @@ class StateFile:
         )
         self._clock = clock
         self._random_seq = random.get("seq") if isinstance(random, dict) else None
+        if self._random_seq != seq:
+            _fresh_streams(core, seed, seq, starts)
         return Loaded(saved_at, clock[0], clock[1])
 
     def _migrate(self, core: Core) -> Loaded | None:
@@ -474,6 +484,21 @@ class StateFile:
         self._db.close()
         _unlock(self._lock)
         self._lock = None
+
+
+def _fresh_streams(core: Core, seed: int, seq: int, starts: int) -> None:
+    """Seed ``core``'s generators for a start after a kill (states not saved at ``seq``).
+
+    Streams for (seed, seq) alone are not enough: a server killed within the lag of
+    answering a token (not written) may have drawn from the same ones, and the next
+    start would hand that token's value to the next login — another person's. The
+    count of starts, committed before answering, makes every such start's own."""
+    for name, rng in (
+        ("things", core.ids.rng),
+        ("noise", core.ids.noise),
+        ("faker", core.ids.faker.random),
+    ):
+        rng.seed(f"conntrack-fakes:{seed}:{name}:after:{seq}:start:{starts}")
 
 
 def _stamp(at: datetime) -> str:
