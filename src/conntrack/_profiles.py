@@ -30,6 +30,7 @@ import yaml
 
 from ._durations import parse_duration
 from ._exceptions import DurationError, ProfileError
+from ._limits import MAX_INTEGER
 
 REFRESH_KINDS = ("none", "exchange_only", "refresh_token", "self")
 
@@ -143,14 +144,26 @@ def _is_duration_setting(value: Any) -> bool:
     return True
 
 
-def _type_problem(base: Any, value: Any) -> str | None:
+#: Whole-number settings the fakes use as sizes or HTTP statuses: a negative token length
+#: hangs the token maker, a billion-character one or a billion pages exhausts memory.
+_INT_RANGES = {
+    "token_length": (16, 4096),
+    "code_length": (16, 4096),
+    "account_pages": (0, 100),
+    "oauth_error_status": (100, 599),
+}
+
+
+def _type_problem(setting: str, base: Any, value: Any) -> str | None:
     """What is wrong with ``value`` as an override of a setting whose packaged value is
     ``base`` (a flag, a whole number, a list of text): the fakes use it as that type."""
     if isinstance(base, bool):
         ok, wanted = isinstance(value, bool), "true or false"
     elif isinstance(base, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        wanted = f"a whole number like {base}"
+        if not isinstance(value, int) or isinstance(value, bool):
+            return f"must be a whole number like {base}, got {value!r}"
+        low, high = _INT_RANGES.get(setting, (0, MAX_INTEGER))
+        ok, wanted = low <= value <= high, f"a whole number from {low} to {high}"
     elif isinstance(base, list) and all(isinstance(v, str) for v in base):
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         wanted = f"a list of text like {base}"
@@ -188,7 +201,7 @@ def override_problems(name: str, overrides: Mapping[str, Any]) -> list[OverrideP
         return [(None, str(e), True)]
     problems: list[OverrideProblem] = []
     for key in overrides:
-        wrong = _type_problem(base.settings[key], overrides[key])
+        wrong = _type_problem(key, base.settings[key], overrides[key])
         if wrong is not None:
             problems.append((key, f"profile '{name}', setting '{key}': {wrong}", False))
         elif _is_duration_setting(base.settings[key]):
