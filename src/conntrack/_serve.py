@@ -145,6 +145,11 @@ class Server:
             self.last_save_seconds = time.perf_counter() - started
         return wrote
 
+    @property
+    def unsaved(self) -> bool:
+        """Whether the last write to the state file failed: what it held is not in it."""
+        return self._failing
+
     def _cannot_save(self, error: Exception) -> None:
         if not self._failing and self.state is not None:
             _cannot_save(self.state.path, error)

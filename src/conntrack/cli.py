@@ -421,6 +421,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 async for _ in signals:
                     nursery.cancel_scope.cancel()
                     break
+        if args.state and server.unsaved:
+            return  # said below, once the state file is closed
         saved = f"; state saved to {args.state}" if args.state else ""
         print(f"conntrack: stopped{saved}", file=sys.stderr)
 
@@ -430,6 +432,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise InputError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
     finally:
         server.close()
+    if args.state and server.unsaved:
+        print(
+            f"conntrack: stopped; the state could not be saved to {args.state} (see above): "
+            "the changes since its last write are lost",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

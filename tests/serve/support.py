@@ -166,8 +166,20 @@ class Process:
 CONNTRACK = str(Path(sys.executable).parent / "conntrack")
 
 
-def start(*args: str, cwd: Path | None = None, timeout: float = 60) -> Process:
-    """Start `conntrack serve --port 0 ARGS…` and wait for its "ready" line."""
+def start(
+    *args: str,
+    cwd: Path | None = None,
+    timeout: float = 60,
+    max_file_size: int | None = None,
+) -> Process:
+    """Start `conntrack serve --port 0 ARGS…` and wait for its "ready" line;
+    ``max_file_size``: no file of the process may grow past it (a full disk)."""
+
+    def limit() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, max_file_size))
+
     proc = subprocess.Popen(
         [CONNTRACK, "serve", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -175,6 +187,7 @@ def start(*args: str, cwd: Path | None = None, timeout: float = 60) -> Process:
         text=True,
         cwd=cwd,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=None if max_file_size is None else limit,
     )
     assert proc.stdout is not None and proc.stderr is not None
     lines: list[str] = []

@@ -166,6 +166,29 @@ def test_kill_9_while_starting_leaves_the_state_loadable(tmp_path: Path) -> None
         assert control(server.url, "GET", f"accounts/{first}")["id"] == first
 
 
+def test_a_stop_whose_writes_fail_does_not_say_the_state_was_saved(tmp_path: Path) -> None:
+    """A full disk: the writes fail (said once on stderr) and the server goes on; at
+    the stop it must not print "state saved to" nor exit 0 while what it could not
+    write is lost."""
+    state = tmp_path / "state.db"
+    server = start("--state", str(state), "--providers", "facebook", max_file_size=256 * 1024)
+    try:
+        deadline = time.monotonic() + 60
+        for _ in range(3000):
+            if any("cannot save the state" in line for line in server.err):
+                break
+            if time.monotonic() > deadline:
+                break
+            control(server.url, "POST", "accounts", provider="facebook", name="A" * 2000)
+        assert any("cannot save the state" in line for line in server.err), server.err
+        code = server.stop()
+    finally:
+        server.kill()
+    assert code == 1, server.err
+    assert not any("state saved to" in line for line in server.err), server.err
+    assert any(f"the state could not be saved to {state}" in line for line in server.err)
+
+
 def test_a_graceful_stop_writes_the_state_first(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     server = start("--state", str(state))
