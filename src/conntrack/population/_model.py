@@ -39,10 +39,13 @@ from typing import Any
 from .. import _limits
 from .._durations import DurationError, format_duration, parse_duration, parse_instant
 from .._exceptions import Problem, ScenarioError
-from .._limits import MAX_DAYS, start_problem
+from .._limits import MAX_CONNECTIONS, MAX_DAYS, start_problem
 from .._profiles import providers
 from ..scenario._marks import Document, read_one, suggest
 from ..scenario._marks import Path as DataPath
+
+#: A company has at most as many users as a scenario's (``company: {users: N}``).
+MAX_COMPANY_USERS = 10_000
 
 #: The account events a population's disruption model may use. A ``checkpoint`` is
 #: cleared by itself ``checkpoint_clears_after`` later (default 2 days).
@@ -209,9 +212,13 @@ class _Reader:
                 wrong = start_problem(spec["start"])
                 if wrong is not None:
                     self.problem(("start",), f"'start' {wrong}")
-        for key in ("users", "connections"):
+        for key, most in (("users", MAX_COMPANY_USERS), ("connections", MAX_CONNECTIONS)):
             if key in data:
                 spec[key] = self.range_(data[key], (key,))
+                if spec[key] is not None and spec[key][1] > most:
+                    self.problem((key,), f"'{key}' must be at most {most} a company (a "
+                                 f"scenario's limit); got {spec[key][1]}")  # fmt: skip
+                    spec[key] = None
         if "sync_every" in data:
             spec["sync_every"] = self.duration(data["sync_every"], ("sync_every",))
         if "opt_out" in data:
