@@ -127,3 +127,23 @@ def test_a_malformed_id_in_an_outbox_line_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(line) + "\n", encoding="utf-8")
     with pytest.raises(OutboxError, match="message_id"):
         OutboxFile(path).load()
+
+
+def test_two_files_of_one_name_and_seed_in_one_run_keep_their_ids_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy of a scenario under another file name (same ``scenario:`` name and seed) run
+    in the same ``conntrack run`` sends the same emails to the same people: the ids must
+    still differ, or a receiver that drops repeats by id keeps only one run's emails. The
+    first file keeps the ids it has when run alone."""
+    source = LIBRARY / "facebook_password_change_reconnect.yaml"
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    second.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    both = outbox_rows(tmp_path, first, second, name="both.jsonl")
+    alone = outbox_rows(tmp_path, first, name="alone.jsonl")
+    capsys.readouterr()
+    ids = [row["message_id"] for row in both]
+    assert len(both) == 2 * len(alone) > 0
+    assert len(set(ids)) == len(ids)
+    assert ids[: len(alone)] == [row["message_id"] for row in alone]

@@ -17,6 +17,7 @@ import argparse
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
@@ -324,7 +325,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ._delivery import OutboxFile, deliver, sinks_from_args
     from ._notify import JsonlOutbox, Outbox
     from ._report import json_report, junit_report
-    from .scenario._runner import run_scenario
+    from .scenario._runner import run_name, run_scenario
 
     policy = _policy(args.policy)
     sinks = sinks_from_args(args)
@@ -345,13 +346,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = make_console(args.color)
     jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
     results = []
+    # Copies of one scenario (same name and seed) in one run: each its own email ids.
+    runs: Counter[tuple[str, int]] = Counter()
     try:
         for s in scenarios:
             outboxes: list[Outbox] = []
             if jsonl:
                 jsonl.scenario = s.name
                 outboxes.append(jsonl)
-            result = run_scenario(s, outboxes=outboxes, exact_sync=args.exact_sync, policy=policy)
+            repeat = runs[s.name, s.seed]
+            runs[s.name, s.seed] += 1
+            result = run_scenario(
+                s,
+                outboxes=outboxes,
+                exact_sync=args.exact_sync,
+                policy=policy,
+                run=run_name(s, repeat),
+            )
             results.append(result)
             print_result(console, result, verbose=args.verbose)
             sys.stdout.flush()

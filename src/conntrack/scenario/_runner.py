@@ -81,12 +81,14 @@ def run_scenario(
     exact_sync: bool = False,
     policy: PolicySet | None = None,
     react: Reacting | None = None,
+    run: str | None = None,
 ) -> RunResult:
     """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision);
     ``policy`` is the notification policy in force (default: the packaged one), under
     the scenario's own ``policy:`` overrides; ``react(connection, kind, sent_at)`` says
     after how long someone reconnects after an email (``None``: nobody) — the user
-    behaviour of population runs."""
+    behaviour of population runs. ``run`` names the run in every email's id (default:
+    :func:`run_name`)."""
     sim = SimClock(scenario.start)
     t0 = time.perf_counter()
     in_force = policy_in_force(scenario, policy)
@@ -98,6 +100,7 @@ def run_scenario(
         exact_sync,
         in_force,
         react,
+        run or run_name(scenario),
         clock=sim.mock_clock,
     )
     result.policy = in_force
@@ -114,6 +117,14 @@ def policy_in_force(scenario: Scenario, base: PolicySet | None = None) -> Policy
 Reacting = Callable[[str, str, datetime], timedelta | None]
 
 
+def run_name(scenario: Scenario, repeat: int = 0) -> str:
+    """What a run is called in its emails' ids: the scenario's name and seed, and, for
+    the ``repeat``-th other run of the same name and seed in one invocation (a copy of a
+    file), that count, so their ids differ."""
+    name = f"{scenario.name} (seed {scenario.seed})"
+    return f"{name} #{repeat + 1}" if repeat else name
+
+
 async def _run(
     scenario: Scenario,
     sim: SimClock,
@@ -121,6 +132,7 @@ async def _run(
     exact_sync: bool,
     policy: PolicySet,
     react: Reacting | None,
+    run: str,
 ) -> RunResult:
     start, until = scenario.start, scenario.start + scenario.until
     # The profile in force for each protocol: the one the scenario's connections name.
@@ -162,7 +174,7 @@ async def _run(
             on_send=None
             if react is None
             else (lambda subject, kind, at: reaction(subject, kind, at)),
-            run=f"{scenario.name} (seed {scenario.seed})",
+            run=run,
         )
         creds: dict[str, AppCredentials] = {}
         app_settings = {
