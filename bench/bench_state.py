@@ -60,6 +60,9 @@ from conntrack._serve import DEFAULT_STATE_LAG
 from conntrack._statefile import StateFile
 from fake_providers import Core
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_server import cpu_seconds
+
 TOKENS = int(os.environ.get("BENCH_STATE_TOKENS", "100000"))
 REPEAT = int(os.environ.get("BENCH_STATE_REPEAT", "3"))
 CLIENTS = int(os.environ.get("BENCH_STATE_CLIENTS", "8"))
@@ -214,24 +217,14 @@ async def load(
     return answered, window, errors
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (Linux; 0 elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def throughput(*args: str) -> tuple[float, float]:
     """Tokens/s on the token endpoint, and the server's CPU time per token (µs): on a
     shared machine the second says more than the first."""
     server = Serve("--providers", "facebook,linkedin", *args)
     try:
-        cpu = _cpu_seconds(server.proc.pid)
+        cpu = cpu_seconds(server.proc.pid)
         answered, window, errors = asyncio.run(load(server.url, SECONDS))
-        cpu = _cpu_seconds(server.proc.pid) - cpu
+        cpu = cpu_seconds(server.proc.pid) - cpu
     finally:
         server.stop()
     if errors:

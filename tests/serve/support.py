@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
+
 from conntrack._profiles import load_profile
 from fake_providers import Core
 
@@ -34,6 +36,27 @@ class ManualClock:
 
     def advance(self, by: timedelta) -> None:
         self.t += by
+
+
+def facebook_login(http: httpx.Client, client_id: str, secret: str, account_id: str) -> str:
+    """A Facebook user token through the real login form and the token endpoint."""
+    r = http.post(
+        "/www.facebook.com/v21.0/dialog/oauth",
+        data={
+            "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
+            "scope": "pages_show_list", "response_type": "code", "account_id": account_id,
+            "granted": "pages_show_list", "action": "approve",
+        },
+    )  # fmt: skip
+    assert r.status_code == 302, r.text
+    code = httpx.URL(r.headers["location"]).params["code"]
+    r = http.get(
+        "/graph.facebook.com/v21.0/oauth/access_token",
+        params={"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT,
+                "code": code},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    return str(r.json()["access_token"])
 
 
 def populate(core: Core) -> dict[str, Any]:

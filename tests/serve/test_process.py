@@ -17,7 +17,7 @@ import httpx
 import pytest
 import requests
 
-from .support import CONNTRACK, REDIRECT, Process, running, start
+from .support import CONNTRACK, REDIRECT, Process, facebook_login, running, start
 
 
 def control(base: str, method: str, path: str, **body: Any) -> Any:
@@ -29,23 +29,7 @@ def control(base: str, method: str, path: str, **body: Any) -> Any:
 def facebook_token(base: str, client_id: str, secret: str, account_id: str) -> str:
     """A user token through the real login form and code exchange."""
     with httpx.Client(base_url=base, timeout=30) as http:
-        r = http.post(
-            "/www.facebook.com/v21.0/dialog/oauth",
-            data={
-                "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
-                "scope": "pages_show_list", "response_type": "code", "account_id": account_id,
-                "granted": "pages_show_list", "action": "approve",
-            },
-        )  # fmt: skip
-        assert r.status_code == 302, r.text
-        code = httpx.URL(r.headers["location"]).params["code"]
-        r = http.get(
-            "/graph.facebook.com/v21.0/oauth/access_token",
-            params={"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT,
-                    "code": code},
-        )  # fmt: skip
-        assert r.status_code == 200, r.text
-        return str(r.json()["access_token"])
+        return facebook_login(http, client_id, secret, account_id)
 
 
 def reads_me(base: str, token: str) -> bool:

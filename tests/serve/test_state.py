@@ -26,7 +26,7 @@ from fake_providers import Core, Reason, create_app
 from fake_providers.core import _persist
 from fake_providers.core._persist import StateFormatError, StateProviderError
 
-from .support import REDIRECT, ManualClock, populate, running, start, tiktok_2026
+from .support import REDIRECT, ManualClock, facebook_login, populate, running, start, tiktok_2026
 
 
 def restarted(core: Core, clock: ManualClock, **kw: Any) -> Core:
@@ -645,27 +645,6 @@ def _control(base: str, method: str, path: str, **body: Any) -> Any:
     return r.json()
 
 
-def _login(http: httpx.Client, client_id: str, secret: str, account_id: str) -> str:
-    """A Facebook user token through the real login form and the token endpoint."""
-    r = http.post(
-        "/www.facebook.com/v21.0/dialog/oauth",
-        data={
-            "client_id": client_id, "redirect_uri": REDIRECT, "state": "s",
-            "scope": "pages_show_list", "response_type": "code", "account_id": account_id,
-            "granted": "pages_show_list", "action": "approve",
-        },
-    )  # fmt: skip
-    assert r.status_code == 302, r.text
-    code = httpx.URL(r.headers["location"]).params["code"]
-    r = http.get(
-        "/graph.facebook.com/v21.0/oauth/access_token",
-        params={"client_id": client_id, "client_secret": secret, "redirect_uri": REDIRECT,
-                "code": code},
-    )  # fmt: skip
-    assert r.status_code == 200, r.text
-    return str(r.json()["access_token"])
-
-
 def test_no_answered_token_is_lost_on_kill_9(tmp_path: Path) -> None:
     """``--state-lag 0``: clients log in through the real token endpoint from four
     threads; the server is killed (SIGKILL) right after the 80th answer, with other
@@ -686,7 +665,7 @@ def test_no_answered_token_is_lost_on_kill_9(tmp_path: Path) -> None:
             with httpx.Client(base_url=base, timeout=10) as http:
                 while not stop.is_set():
                     try:
-                        token = _login(http, "app", "secret", account)
+                        token = facebook_login(http, "app", "secret", account)
                     except httpx.HTTPError:
                         return  # killed
                     answered.append(token)
@@ -739,7 +718,7 @@ def test_by_default_a_kill_9_loses_only_the_last_answers(tmp_path: Path) -> None
             with httpx.Client(base_url=base, timeout=10) as http:
                 while not stop.is_set():
                     try:
-                        token = _login(http, "app", "secret", account)
+                        token = facebook_login(http, "app", "secret", account)
                     except httpx.HTTPError:
                         return  # killed
                     answered.append((time.monotonic(), token))
