@@ -33,6 +33,10 @@ def follow_to_callback(page: Any, button: Any) -> tuple[dict[str, str], str]:
         button.click()
     request = caught.value
     assert request.is_navigation_request() and request.redirected_from is not None
+    # Wait for Chromium to commit its error page for the unresolvable host: until then
+    # that navigation is still pending, and a test's next page.goto would be
+    # interrupted by it ("interrupted by another navigation to chrome-error://").
+    page.wait_for_url(lambda url: url.startswith("chrome-error:"))
     location = request.redirected_from.response().header_value("location")
     return query_of(request.url), location
 
