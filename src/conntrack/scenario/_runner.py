@@ -54,10 +54,17 @@ class RunResult:
     stats: RunStats = field(default_factory=RunStats)
     policy: PolicySet | None = None
     """The notification policy the run used."""
+    skipped: str | None = None
+    """Why the scenario was not run (a product that does not support one of its
+    providers); ``None`` when it ran."""
+    error: str | None = None
+    """What broke when the run could not finish (a product that broke the product test
+    protocol: the request and the answer); ``None`` when it finished. An error is not a
+    failure: no expectation was judged on it."""
 
     @property
     def passed(self) -> bool:
-        return all(o.passed for o in self.outcomes)
+        return self.error is None and all(o.passed for o in self.outcomes)
 
 
 def make_users(scenario: Scenario) -> list[User]:
