@@ -1,0 +1,228 @@
+"""The world's SMTP capture: the product under test sends its real emails here.
+
+A product tells its users by email (the expiry reminders, the invalid-connection email),
+and the harness must see those emails as the product really sends them: over SMTP, as
+RFC 5322 messages. :class:`SmtpCapture` is an aiosmtpd server on ``127.0.0.1`` and a
+port the OS chooses, in a thread of its own (aiosmtpd runs an asyncio loop; the harness
+runs trio, so the two never share a loop). Every message it receives is parsed with the
+standard :mod:`email` package and classified by the product file's ``emails:`` rules
+(:class:`~._file.EmailRules`; by default the headers ``X-Conntrack-Kind`` and
+``X-Conntrack-Connection``) into a :class:`~._interface.CapturedEmail`, which
+:meth:`SmtpCapture.drain` hands over.
+
+An email the rules cannot classify is **kept**, not dropped nor raised: its ``kind`` is
+``"unknown"`` (also when the rules read a word that is not one of conntrack's kinds) and
+its ``connection`` is ``""`` when none is found, so a report shows it next to the
+expectations it failed to meet instead of hiding it. ``at`` is the ``Date:`` header (the
+product's virtual send instant) in UTC, or ``None`` when it is missing or unreadable.
+
+Ordering: an SMTP client's ``DATA`` command completes only once the handler here has
+stored the message, so every email a product sent (synchronously) before it answered
+``POST {base}/clock`` is in the next :meth:`~SmtpCapture.drain`.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import email.utils
+import threading
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from types import TracebackType
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from ._file import EmailRules
+from ._interface import CapturedEmail
+
+UNKNOWN = "unknown"
+"""The kind of an email the product file's rules cannot classify."""
+
+HOST = "127.0.0.1"
+
+
+class _Controller(Controller):
+    """aiosmtpd's threaded controller, on the port the OS chose (``port=0``): it learns
+    the port from the bound socket before it connects to itself to check it is up."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class _Handler:
+    """aiosmtpd's handler: runs in the server's thread, appends under the lock."""
+
+    def __init__(self, capture: SmtpCapture) -> None:
+        self.capture = capture
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        content = envelope.original_content or envelope.content or b""
+        if isinstance(content, str):
+            content = content.encode("utf-8", "surrogateescape")
+        rcpt = tuple(str(a) for a in envelope.rcpt_tos)
+        self.capture._received(content, rcpt)
+        return "250 Message accepted for delivery"
+
+
+class SmtpCapture:
+    """An SMTP server capturing the product's emails (see the module docstring).
+
+    Use it as a context manager (``with SmtpCapture(rules) as smtp:``), which starts it
+    and always stops it; ``host`` and ``port`` are where the product sends.
+    """
+
+    def __init__(self, rules: EmailRules | None = None, *, ready_timeout: float = 10.0) -> None:
+        self.rules = rules or EmailRules()
+        self.host = HOST
+        self.port = 0
+        self._ready_timeout = ready_timeout
+        self._lock = threading.Lock()
+        self._emails: list[CapturedEmail] = []
+        self._count = 0
+        self._controller: _Controller | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> SmtpCapture:
+        """Listen on ``127.0.0.1`` and a free port (``self.port``)."""
+        if self._controller is not None:
+            return self
+        controller = _Controller(
+            _Handler(self),
+            hostname=HOST,
+            port=0,
+            server_hostname="conntrack-smtp.test",  # not socket.getfqdn(): no DNS lookup
+            ready_timeout=self._ready_timeout,
+        )
+        self._controller = controller
+        try:
+            controller.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.port = int(controller.port)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and end the server's thread. Idempotent."""
+        controller, self._controller = self._controller, None
+        if controller is None:
+            return
+        try:
+            controller.stop(no_assert=True)
+        finally:
+            if not controller.loop.is_closed() and not controller.loop.is_running():
+                controller.loop.close()
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def __enter__(self) -> SmtpCapture:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- the emails ----------------------------------------------------------------------
+
+    def drain(self) -> list[CapturedEmail]:
+        """The emails received since the last drain, in the order they arrived."""
+        with self._lock:
+            out, self._emails = self._emails, []
+        return out
+
+    @property
+    def received(self) -> int:
+        """How many emails arrived since the start (drained or not)."""
+        with self._lock:
+            return self._count
+
+    def _received(self, content: bytes, rcpt: tuple[str, ...]) -> None:
+        captured = parse_email(content, self.rules, rcpt)
+        with self._lock:
+            self._emails.append(captured)
+            self._count += 1
+
+
+def parse_email(
+    content: bytes, rules: EmailRules | None = None, rcpt: tuple[str, ...] = ()
+) -> CapturedEmail:
+    """One RFC 5322 message as a :class:`CapturedEmail`, classified by ``rules``.
+
+    ``to`` is the envelope's recipients (``rcpt``) when given, else the ``To``/``Cc``
+    addresses. Never raises for a malformed message: what cannot be read is empty.
+    """
+    rules = rules or EmailRules()
+    message = email.message_from_bytes(content, policy=email.policy.default)
+    headers: dict[str, str] = {}
+    for key, value in message.items():
+        headers.setdefault(key, _header_text(value))
+    subject = headers.get("Subject", "")
+    body = _body(message)
+    kind, connection = rules.classify(headers, subject, body)
+    to = rcpt or tuple(
+        address
+        for _, address in email.utils.getaddresses([headers.get("To", ""), headers.get("Cc", "")])
+        if address
+    )
+    return CapturedEmail(
+        at=_date(headers.get("Date")),
+        kind=kind or UNKNOWN,
+        connection=connection or "",
+        to=to,
+        subject=subject,
+        body=body,
+        headers=headers,
+    )
+
+
+def _header_text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # a header the policy cannot decode
+        return ""
+
+
+def _body(message: Any) -> str:
+    """The text of the message: its plain-text part, else its HTML part, else ``""``."""
+    try:
+        if isinstance(message, EmailMessage):
+            part = message.get_body(preferencelist=("plain", "html"))
+            if part is not None:
+                content = part.get_content()
+                return content if isinstance(content, str) else ""
+        payload = message.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            return payload.decode(message.get_content_charset() or "utf-8", "replace")
+    except Exception:  # an unknown charset, a broken part: the body is unreadable
+        return ""
+    return ""
+
+
+def _date(value: str | None) -> datetime | None:
+    """The ``Date:`` header as a UTC instant; ``None`` when missing or unreadable. A date
+    without a zone (``-0000``) is taken as UTC."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        return None
