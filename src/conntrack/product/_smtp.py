@@ -23,6 +23,7 @@ stored the message, so every email a product sent (synchronously) before it answ
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import email.utils
@@ -48,7 +49,7 @@ class _Controller(Controller):
     the port from the bound socket before it connects to itself to check it is up."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
