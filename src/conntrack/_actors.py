@@ -26,10 +26,11 @@ import trio
 
 from ._classifier import Action
 from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, PRIORITY_WORLD, Scheduler, Timer
-from ._durations import format_duration, format_instant
+from ._durations import format_instant
 from ._lifecycle import HEALTHY, Connection, State, can_fire, fire
 from ._notify import Notifier, Subject, User
 from ._records import EventRecord, Recorder, SyncErrorRecord
+from ._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail
 from .clients import Answer, ProviderCallError, ProviderClient, TokenInfo, consent
 
 
@@ -435,8 +436,7 @@ class UserActor:
                         msg.actor.id,
                         "connect_failed",
                         self.id,
-                        "pop-up blocked: the browser never opened the provider's page; "
-                        "allow pop-ups for the product and try again",
+                        POPUP_BLOCKED,
                     )
                 )
                 continue
@@ -462,30 +462,9 @@ class UserActor:
             )
 
 
-@dataclass(frozen=True)
-class WorldEvent:
-    at: datetime
-    event: str
-    connection: str | None
-    by: str | None = None
-    permission: str | None = None
-    user: str | None = None
-    duration: timedelta | None = None
-    account: str | None = None
-    popup: str | None = None
-    decline: tuple[str, ...] | str | None = None
-    after_send: datetime | None = None
-    """A reaction to an email sent then: dropped if someone reconnected since."""
-
-
 class ScenarioDriver:
     """Plays the timeline: account events via the control API, user actions via users,
     faults via the control API, company changes via the notifier."""
-
-    PAGE_EVENTS = ("admin_removed", "admin_added", "page_unlinked", "page_linked")
-    # Events of the account reached through the page, when there is one.
-    LINKED_EVENTS = ("switched_to_personal", "switched_to_professional")
-    FAULTS = {"outage": "outage", "rate_limited": "rate_limit"}
 
     def __init__(
         self,
@@ -512,8 +491,9 @@ class ScenarioDriver:
         """Each connection's provider protocol (what the fake calls the provider)."""
         self.notifier = notifier
         self.people = people
-        self._others: dict[str, str] = {}
-        self._own: dict[tuple[str, str], str] = {}
+        self.world = WorldControl(
+            http, control, client_ids=client_ids, protocols=protocols, people=people
+        )
         self._send, self._inbox = trio.open_memory_channel[WorldEvent](1000)
 
     def plan(self, event: WorldEvent) -> None:
@@ -538,10 +518,11 @@ class ScenarioDriver:
                 by = ev.by or actor.connected_by
                 self.recorder.add(EventRecord(ev.at, ev.connection, "disconnect", by))
                 actor.disconnect(by)
-            elif ev.event in self.FAULTS:
-                await self._fault(ev)
+            elif ev.event in WorldControl.FAULTS:
+                self.recorder.add(await self.world.fault(ev))
             else:
-                await self._account_event(ev)
+                actor = self.actors[ev.connection]
+                self.recorder.add(await self.world.account_event(ev, actor))
 
     def _company(self, ev: WorldEvent) -> None:
         assert ev.user is not None
@@ -558,23 +539,15 @@ class ScenarioDriver:
         assert ev.connection is not None
         actor = self.actors[ev.connection]
         by = ev.by or actor.connected_by
-        detail = []
-        if ev.account:
-            detail.append("logged in to another account")
-        if ev.popup:
-            detail.append("pop-up blocked")
-        if ev.decline:
-            declined = ev.decline if isinstance(ev.decline, str) else ", ".join(ev.decline)
-            detail.append(f"declines {declined}")
         if ev.event != "connect":
-            self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, by, "; ".join(detail)))
+            self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, by, login_detail(ev)))
         account = actor.account_id
         if ev.account == "other":
-            account = await self._other_account(ev.connection)
+            account = await self.world.other_account(ev.connection)
         elif ev.event == "add" and by != actor.connected_by and actor.page_id:
             # The new "connected by" user logs in with their own account, which must be
             # an admin of the page too (the precondition of adding it again).
-            account = await self._own_account(ev.connection, by)
+            account = await self.world.own_account(ev.connection, by, actor.page_id)
         self.users[by].ask(
             Reconnect(
                 actor,
@@ -585,62 +558,3 @@ class ScenarioDriver:
                 popup_blocked=ev.popup == "blocked",
             )
         )
-
-    async def _create_account(self, protocol: str, person: User | None) -> str:
-        body: dict[str, object] = {"provider": protocol, "pages": 0}
-        if person is not None:
-            body.update(name=person.name, email=person.email)
-        r = await self.http.post(f"{self.control}/accounts", json=body)
-        r.raise_for_status()
-        return str(r.json()["id"])
-
-    async def _other_account(self, cid: str) -> str:
-        """Another account of the same provider (a personal one, say): not the connection's."""
-        protocol = self.protocols[cid]
-        if protocol not in self._others:
-            self._others[protocol] = await self._create_account(protocol, None)
-        return self._others[protocol]
-
-    async def _own_account(self, cid: str, user: str) -> str:
-        actor = self.actors[cid]
-        key = (self.protocols[cid], user)
-        if key not in self._own:
-            self._own[key] = await self._create_account(key[0], self.people[user])
-        account = self._own[key]
-        await self.http.post(
-            f"{self.control}/accounts/{account}/events",
-            json={"type": "admin_added", "page_id": actor.page_id},
-        )
-        return account
-
-    async def _fault(self, ev: WorldEvent) -> None:
-        assert ev.connection is not None and ev.duration is not None
-        r = await self.http.post(
-            f"{self.control}/faults",
-            json={
-                "provider": self.protocols[ev.connection],
-                "kind": self.FAULTS[ev.event],
-                "for": f"{int(ev.duration.total_seconds())}s",
-            },
-        )
-        detail = f"for {format_duration(ev.duration)}"
-        if r.status_code >= 300:
-            detail += f"; control API said {r.status_code}: {r.text}"
-        self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, None, detail))
-
-    async def _account_event(self, ev: WorldEvent) -> None:
-        assert ev.connection is not None
-        actor = self.actors[ev.connection]
-        body: dict[str, str] = {"type": ev.event}
-        if ev.event in ("app_removed", "permission_revoked"):
-            body["client_id"] = self.client_ids[ev.connection]
-        if ev.permission:
-            body["permission"] = ev.permission
-        if ev.event in self.PAGE_EVENTS and actor.page_id:
-            body["page_id"] = actor.page_id
-        account = actor.account_id
-        if ev.event in self.LINKED_EVENTS and actor.linked_account_id:
-            account = actor.linked_account_id
-        r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
-        detail = "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
-        self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, ev.by, detail))

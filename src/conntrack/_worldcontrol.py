@@ -1,0 +1,162 @@
+"""The world's hand on the fake providers: account events, faults, extra accounts.
+
+Both worlds use it: the in-process engine's :class:`~conntrack._actors.ScenarioDriver`
+and the product harness (:mod:`conntrack.product._harness`), which plays the same
+timeline against a product under test. Everything goes through the fakes' control API
+(``/_conntrack/…``) with the client the world holds, so what a scenario event does to
+a provider account is the same whoever the product is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import httpx
+
+from ._durations import format_duration
+from ._notify import User
+from ._records import EventRecord
+
+
+@dataclass(frozen=True)
+class WorldEvent:
+    at: datetime
+    event: str
+    connection: str | None
+    by: str | None = None
+    permission: str | None = None
+    user: str | None = None
+    duration: timedelta | None = None
+    account: str | None = None
+    popup: str | None = None
+    decline: tuple[str, ...] | str | None = None
+    after_send: datetime | None = None
+    """A reaction to an email sent then: dropped if someone reconnected since."""
+
+
+class AccountRef(Protocol):
+    """What the world knows of a connection's provider account."""
+
+    @property
+    def account_id(self) -> str: ...
+
+    @property
+    def page_id(self) -> str | None:
+        """The page, organization or channel the connection is about, if any."""
+        ...
+
+    @property
+    def linked_account_id(self) -> str | None:
+        """An account reached through the page (Instagram through Facebook Login)."""
+        ...
+
+
+def login_detail(ev: WorldEvent) -> str:
+    """What the record of a reconnect or add says about how the person went at it."""
+    detail = []
+    if ev.account:
+        detail.append("logged in to another account")
+    if ev.popup:
+        detail.append("pop-up blocked")
+    if ev.decline:
+        declined = ev.decline if isinstance(ev.decline, str) else ", ".join(ev.decline)
+        detail.append(f"declines {declined}")
+    return "; ".join(detail)
+
+
+#: What a blocked pop-up's failed attempt says.
+POPUP_BLOCKED = (
+    "pop-up blocked: the browser never opened the provider's page; "
+    "allow pop-ups for the product and try again"
+)
+
+
+class WorldControl:
+    """Account events, faults and the extra accounts a login may use, on the fakes."""
+
+    PAGE_EVENTS = ("admin_removed", "admin_added", "page_unlinked", "page_linked")
+    # Events of the account reached through the page, when there is one.
+    LINKED_EVENTS = ("switched_to_personal", "switched_to_professional")
+    FAULTS = {"outage": "outage", "rate_limited": "rate_limit"}
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        control: str,
+        *,
+        client_ids: dict[str, str],
+        protocols: dict[str, str],
+        people: dict[str, User],
+    ) -> None:
+        self.http = http
+        self.control = control.rstrip("/")
+        self.client_ids = client_ids
+        """Each connection's app client id on its provider."""
+        self.protocols = protocols
+        """Each connection's provider protocol (what the fake calls the provider)."""
+        self.people = people
+        self._others: dict[str, str] = {}
+        self._own: dict[tuple[str, str], str] = {}
+
+    async def create_account(self, protocol: str, person: User | None) -> str:
+        body: dict[str, object] = {"provider": protocol, "pages": 0}
+        if person is not None:
+            body.update(name=person.name, email=person.email)
+        r = await self.http.post(f"{self.control}/accounts", json=body)
+        r.raise_for_status()
+        return str(r.json()["id"])
+
+    async def other_account(self, cid: str) -> str:
+        """Another account of the same provider (a personal one, say): not the connection's."""
+        protocol = self.protocols[cid]
+        if protocol not in self._others:
+            self._others[protocol] = await self.create_account(protocol, None)
+        return self._others[protocol]
+
+    async def own_account(self, cid: str, user: str, page_id: str | None) -> str:
+        """``user``'s own account of the connection's provider, made an admin of the
+        connection's page (the precondition of adding it again as ``user``)."""
+        key = (self.protocols[cid], user)
+        if key not in self._own:
+            self._own[key] = await self.create_account(key[0], self.people[user])
+        account = self._own[key]
+        await self.http.post(
+            f"{self.control}/accounts/{account}/events",
+            json={"type": "admin_added", "page_id": page_id},
+        )
+        return account
+
+    async def fault(self, ev: WorldEvent) -> EventRecord:
+        """An outage or rate limit of the connection's provider, ``for`` its duration."""
+        assert ev.connection is not None and ev.duration is not None
+        r = await self.http.post(
+            f"{self.control}/faults",
+            json={
+                "provider": self.protocols[ev.connection],
+                "kind": self.FAULTS[ev.event],
+                "for": f"{int(ev.duration.total_seconds())}s",
+            },
+        )
+        detail = f"for {format_duration(ev.duration)}"
+        if r.status_code >= 300:
+            detail += f"; control API said {r.status_code}: {r.text}"
+        return EventRecord(ev.at, ev.connection, ev.event, None, detail)
+
+    async def account_event(self, ev: WorldEvent, ref: AccountRef) -> EventRecord:
+        """An account event (password change, app removed…) on the connection's account."""
+        assert ev.connection is not None
+        body: dict[str, str] = {"type": ev.event}
+        if ev.event in ("app_removed", "permission_revoked"):
+            body["client_id"] = self.client_ids[ev.connection]
+        if ev.permission:
+            body["permission"] = ev.permission
+        if ev.event in self.PAGE_EVENTS and ref.page_id:
+            body["page_id"] = ref.page_id
+        account = ref.account_id
+        if ev.event in self.LINKED_EVENTS and ref.linked_account_id:
+            account = ref.linked_account_id
+        r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
+        detail = "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
+        return EventRecord(ev.at, ev.connection, ev.event, ev.by, detail)
