@@ -548,7 +548,12 @@ class _Reader:
 
 
 def _name(path: DataPath) -> str:
-    return str(path[-1]) if path and isinstance(path[-1], str) else ".".join(map(str, path))
+    """How a message names the value at ``path``: its key, or ``key[index]``."""
+    if not path:
+        return "the file"
+    if isinstance(path[-1], int) and len(path) > 1:
+        return f"{path[-2]}[{path[-1]}]"
+    return str(path[-1])
 
 
 def _kind(value: Any) -> str:
