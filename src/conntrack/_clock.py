@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -91,10 +91,19 @@ class Scheduler:
     A timer's ``fn`` is a plain function (typically ``channel.send_nowait``); after it
     runs, the scheduler waits until every task is blocked before it fires the next, so
     the task it woke finishes its work (including in-process HTTP) first.
+
+    ``settle`` replaces that wait: ``trio.testing.wait_all_tasks_blocked`` returns while
+    a task awaits real network I/O, so a product whose actors talk to the fakes over
+    sockets (:class:`conntrack.product.ModelProduct`) waits instead until each actor is
+    back at its inbox. ``clock`` may then be any :class:`Clock` whose ``sleep_until``
+    moves it (a manual clock).
     """
 
-    def __init__(self, clock: SimClock) -> None:
+    def __init__(
+        self, clock: Clock, *, settle: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         self.clock = clock
+        self._settle = settle or trio.testing.wait_all_tasks_blocked
         self._heap: list[Timer] = []
         self._seq = itertools.count()
         self.fired = 0
@@ -118,7 +127,7 @@ class Scheduler:
 
     async def run(self, until: datetime) -> None:
         """Fire every timer due up to and including ``until``, then return at ``until``."""
-        await trio.testing.wait_all_tasks_blocked()
+        await self._settle()
         while True:
             due = self.next_due()
             if due is None or due > until:
@@ -128,7 +137,7 @@ class Scheduler:
                 await self.clock.sleep_until(due)
             self.fired += 1
             timer.fn()
-            await trio.testing.wait_all_tasks_blocked()
+            await self._settle()
         if until > self.clock.now():
             await self.clock.sleep_until(until)
 
