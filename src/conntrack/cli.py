@@ -185,6 +185,15 @@ def _parser() -> argparse.ArgumentParser:
         "page (open /_conntrack/?token=TOKEN once); default: $CONNTRACK_CONTROL_TOKEN, "
         "else none",
     )
+    ref = sub.add_parser(
+        "reference-product",
+        help="serve conntrack's own model as a product under test (the product test "
+        "protocol; configured by the CONNTRACK_* environment the harness sets)",
+    )
+    ref.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ref.add_argument(
+        "--port", type=int, default=None, help="port (default: $CONNTRACK_PRODUCT_PORT)"
+    )
     return p
 
 
@@ -453,6 +462,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reference_product(args: argparse.Namespace) -> int:
+    from .product._server import run_reference_product
+
+    return run_reference_product(args.host, args.port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {
@@ -462,6 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "notifications": cmd_notifications,
         "deliver": _cmd_deliver,
         "population": cmd_population,
+        "reference-product": cmd_reference_product,
     }[args.command]
     try:
         return handler(args)

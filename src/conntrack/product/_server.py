@@ -1,0 +1,248 @@
+"""Serve any :class:`Product` over the product test protocol (QuartTrio on hypercorn).
+
+``conntrack reference-product`` serves :class:`~._model.ModelProduct` this way, so the
+world can run the whole library against conntrack's own model through the same
+protocol and SMTP path an outside product uses. The routes, under ``prefix``
+(the product file's ``base`` path, ``/_conntrack_test`` by default):
+
+- ``POST {prefix}/clock`` ``{"now"}`` → ``{"now", "next"}`` (409 if ``now`` is earlier)
+- ``PUT {prefix}/company`` ``{"timezone", "users": [...]}`` → 204
+- ``POST {prefix}/connections/{name}/login`` ``{"provider", "kind", "user", "action"}``
+  → ``{"authorize_url"}``
+- ``DELETE {prefix}/connections/{name}`` ``{"user"}`` → 204 (404 for an unknown one)
+- ``GET {prefix}/connections`` → ``[{"name", "state", "reason", "banner", "settings",
+  "last_synced_at", "state_since"}]``
+
+and, outside the protocol, the product's own OAuth redirect URI
+``GET /oauth/{protocol}/callback`` and ``GET /health``. Every error is JSON
+``{"error": "what, and how to fix it"}``. Calls are served one at a time (a lock): the
+product's clock and actors are not meant for concurrent calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+from quart import Response, jsonify, request
+from quart_trio import QuartTrio
+
+from .._durations import format_instant, parse_instant
+from ._interface import Company, CompanyUser, ConnectionView, Product, ProductError
+from ._model import ClockBackwards, UnknownConnection
+
+DEFAULT_PREFIX = "/_conntrack_test"
+log = logging.getLogger("conntrack.product")
+
+
+class BadRequest(Exception):
+    """A request body the protocol does not allow (400)."""
+
+
+def view_json(view: ConnectionView) -> dict[str, Any]:
+    """A connection as ``GET {base}/connections`` answers it."""
+    return {
+        "name": view.name,
+        "state": view.state,
+        "reason": view.reason,
+        "banner": view.banner or None,
+        "settings": view.settings or None,
+        "last_synced_at": _instant(view.last_synced_at),
+        "state_since": _instant(view.state_since),
+    }
+
+
+def _instant(at: datetime | None) -> str | None:
+    return format_instant(at) if at else None
+
+
+def _error(status: int, message: str) -> Response:
+    response = jsonify({"error": message})
+    response.status_code = status
+    return response
+
+
+async def _body(*required: str) -> dict[str, Any]:
+    data = await request.get_json(force=True, silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest(f"{request.method} {request.path}: the body must be a JSON object")
+    missing = [k for k in required if not isinstance(data.get(k), str) or not data[k]]
+    if missing:
+        raise BadRequest(
+            f"{request.method} {request.path}: missing or empty {', '.join(missing)} "
+            f"(a string each)"
+        )
+    return data
+
+
+def _company(data: dict[str, Any]) -> Company:
+    users = data.get("users")
+    if not isinstance(users, list):
+        raise BadRequest("PUT company: 'users' must be a list of {id, name, email, opt_out}")
+    out = []
+    for i, u in enumerate(users):
+        if not isinstance(u, dict) or not all(isinstance(u.get(k), str) for k in ("id", "email")):
+            raise BadRequest(f"PUT company: users[{i}] needs an 'id' and an 'email' (strings)")
+        out.append(
+            CompanyUser(
+                str(u["id"]), str(u.get("name") or u["id"]), u["email"], bool(u.get("opt_out"))
+            )
+        )
+    return Company(str(data["timezone"]), tuple(out))
+
+
+def create_app(product: Product, prefix: str = DEFAULT_PREFIX) -> QuartTrio:
+    """The protocol's routes over ``product``."""
+    app = QuartTrio(__name__)
+    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+    lock = trio.Lock()
+
+    async def call(fn: Callable[[], Awaitable[Response]]) -> Response:
+        try:
+            async with lock:
+                return await fn()
+        except BadRequest as e:
+            return _error(400, str(e))
+        except ClockBackwards as e:
+            return _error(409, str(e))
+        except UnknownConnection as e:
+            return _error(404, str(e))
+        except ProductError as e:
+            log.warning("product error: %s", e)
+            return _error(500, str(e))
+
+    @app.post(f"{prefix}/clock")
+    async def clock() -> Response:
+        async def run() -> Response:
+            data = await _body("now")
+            try:
+                now = parse_instant(data["now"])
+            except ValueError as e:
+                raise BadRequest(f"POST clock: 'now' must be an ISO instant: {e}") from None
+            nxt = await product.advance(now)
+            return jsonify({"now": format_instant(now), "next": _instant(nxt)})
+
+        return await call(run)
+
+    @app.put(f"{prefix}/company")
+    async def company() -> Response:
+        async def run() -> Response:
+            await product.set_company(_company(await _body("timezone")))
+            return Response("", status=204)
+
+        return await call(run)
+
+    @app.post(f"{prefix}/connections/<name>/login")
+    async def login(name: str) -> Response:
+        async def run() -> Response:
+            data = await _body("provider", "kind", "user", "action")
+            url = await product.login(
+                name,
+                provider=data["provider"],
+                kind=data["kind"],
+                user=data["user"],
+                action=data["action"],
+            )
+            return jsonify({"authorize_url": url})
+
+        return await call(run)
+
+    @app.delete(f"{prefix}/connections/<name>")
+    async def disconnect(name: str) -> Response:
+        async def run() -> Response:
+            data = await _body("user")
+            await product.disconnect(name, user=data["user"])
+            return Response("", status=204)
+
+        return await call(run)
+
+    @app.get(f"{prefix}/connections")
+    async def connections() -> Response:
+        async def run() -> Response:
+            return jsonify([view_json(v) for v in await product.connections()])
+
+        return await call(run)
+
+    @app.get("/oauth/<protocol>/callback")
+    async def oauth_callback(protocol: str) -> Response:
+        async def run() -> Response:
+            outcome = await product.callback(str(request.url))
+            if outcome.ok:
+                return Response(f"connected: {outcome.detail}", status=200, mimetype="text/plain")
+            return _error(outcome.status if outcome.status >= 400 else 400, outcome.detail)
+
+        return await call(run)
+
+    @app.get("/health")
+    async def health() -> Response:
+        return jsonify({"ok": True})
+
+    return app
+
+
+async def serve_product(
+    product: Product,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve ``product`` until cancelled; reports the bound URLs through ``task_status``."""
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = log
+    await hypercorn_serve(create_app(product, prefix), config, task_status=task_status)
+
+
+def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> int:
+    """``conntrack reference-product``: :class:`~._model.ModelProduct` built from the
+    ``CONNTRACK_*`` environment, served until SIGINT or SIGTERM. The port is ``port``,
+    else ``CONNTRACK_PRODUCT_PORT``; a ready line names the base URL once it listens.
+    Raises :class:`~conntrack.InputError` for a bad environment (exit 2)."""
+    import os
+    import signal
+    import sys
+    from functools import partial
+
+    from .._exceptions import ConntrackError, InputError
+    from ._model import ModelProduct
+
+    if port is None:
+        text = os.environ.get("CONNTRACK_PRODUCT_PORT", "")
+        if not text.isdigit():
+            raise InputError(
+                f"give --port or set CONNTRACK_PRODUCT_PORT (the harness sets it), got {text!r}"
+            )
+        port = int(text)
+    if not 0 <= port <= 65535:
+        raise InputError(f"the port must be between 0 and 65535, got {port}")
+    try:
+        product = ModelProduct.from_env()
+    except ConntrackError as e:
+        raise InputError(f"reference-product: {e}") from None
+
+    async def main() -> None:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with product.running(), trio.open_nursery() as nursery:
+                binds = await nursery.start(partial(serve_product, product, host, port))
+                print(
+                    f"conntrack: reference product ready: {binds[0]}{DEFAULT_PREFIX}",
+                    flush=True,
+                )
+                async for _ in signals:
+                    nursery.cancel_scope.cancel()
+                    break
+        print("conntrack: reference product stopped", file=sys.stderr, flush=True)
+
+    try:
+        trio.run(main)
+    except OSError as e:
+        raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+    return 0
