@@ -30,8 +30,8 @@ from conntrack.product._model import (
     ClockBackwards,
     ModelProduct,
     UnknownConnection,
-    sync_every_of,
 )
+from conntrack.product._server import model_from_env, sync_every_of
 from conntrack.product._smtp import SmtpCapture
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -203,7 +203,7 @@ async def test_emails_go_out_over_smtp_dated_at_the_virtual_instant() -> None:
                 "CONNTRACK_SMTP_PORT": str(smtp.port),
                 "CONNTRACK_SYNC_EVERY": "1h",
             }
-            product = ModelProduct.from_env(env)
+            product = model_from_env(env)
             async with product.running():
                 await product.set_company(PEOPLE)
                 await w.to(product, START)

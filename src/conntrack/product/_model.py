@@ -19,8 +19,6 @@ integrator's product asks the provider.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import ssl
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -38,7 +36,7 @@ import trio
 from .._actors import CodeReceived, ConnectionActor
 from .._clock import Scheduler
 from .._delivery import SmtpSink
-from .._durations import format_instant, parse_duration, parse_instant
+from .._durations import format_instant
 from .._exceptions import ConntrackError
 from .._lifecycle import State, TransitionRecord
 from .._notify import Notifier, Outbox, Subject, User
@@ -285,7 +283,8 @@ class ModelProduct:
     """conntrack's connection actors and notifier as a product (see the module doc).
 
     Use it inside a trio run: ``async with ModelProduct(...).running() as product:``
-    (or :meth:`from_env` with the environment the harness gives a product). ``http`` or
+    (or :func:`._server.model_from_env` with the environment the harness gives a
+    product). ``http`` or
     ``transport`` replace the network client; ``outboxes`` receive every email besides
     SMTP (``smtp=(host, port)``); ``sync_every`` is the sync cadence, one for all or by
     connection name.
@@ -329,59 +328,6 @@ class ModelProduct:
             [*outboxes, *([self._smtp] if self._smtp else [])],
             state_of=lambda cid: self.actors[cid].state,
             send_at=self.policy.send_at,
-        )
-
-    # -- construction from the harness's environment --------------------------------
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **kwargs: Any) -> ModelProduct:
-        """Built from the ``CONNTRACK_*`` variables the harness sets (see the spec):
-        ``CONNTRACK_FAKES_URL``, ``CONNTRACK_APPS``, ``CONNTRACK_START``,
-        ``CONNTRACK_SMTP_HOST``/``PORT``, ``CONNTRACK_CA_FILE``; and, for this product
-        only, ``CONNTRACK_SYNC_EVERY`` (a duration, or JSON ``{connection: duration}``;
-        default 6h). Raises :class:`ConntrackError` naming a missing or bad variable."""
-        env = os.environ if env is None else env
-
-        def need(name: str) -> str:
-            value = env.get(name)
-            if not value:
-                raise ConntrackError(f"{name} is not set: the harness sets it for the product")
-            return value
-
-        try:
-            raw_apps = json.loads(need("CONNTRACK_APPS"))
-            apps = {
-                str(p): AppCredentials(
-                    str(a["client_id"]), str(a["client_secret"]), str(a["redirect_uri"])
-                )
-                for p, a in raw_apps.items()
-            }
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise ConntrackError(
-                "CONNTRACK_APPS must be JSON {protocol: {client_id, client_secret, "
-                f"redirect_uri}}: {e}"
-            ) from None
-        try:
-            start = parse_instant(need("CONNTRACK_START"))
-        except ValueError as e:
-            raise ConntrackError(f"CONNTRACK_START: {e}") from None
-        smtp = None
-        if env.get("CONNTRACK_SMTP_HOST"):
-            try:
-                smtp = (env["CONNTRACK_SMTP_HOST"], int(need("CONNTRACK_SMTP_PORT")))
-            except ValueError:
-                raise ConntrackError("CONNTRACK_SMTP_PORT must be a port number") from None
-        verify: ssl.SSLContext | bool = True
-        if env.get("CONNTRACK_CA_FILE"):
-            verify = ssl.create_default_context(cafile=env["CONNTRACK_CA_FILE"])
-        kwargs.setdefault("sync_every", sync_every_of(env.get("CONNTRACK_SYNC_EVERY", "")))
-        return cls(
-            fakes_url=need("CONNTRACK_FAKES_URL"),
-            apps=apps,
-            start=start,
-            smtp=smtp,
-            verify=verify,
-            **kwargs,
         )
 
     @asynccontextmanager
@@ -595,20 +541,3 @@ class ModelProduct:
     async def _flush(self) -> None:
         if self._smtp is not None:
             await self._smtp.flush()
-
-
-def sync_every_of(text: str) -> timedelta | dict[str, timedelta]:
-    """``CONNTRACK_SYNC_EVERY``: one duration (``6h``), or JSON ``{connection: duration}``;
-    empty: the default (6h)."""
-    text = text.strip()
-    if not text:
-        return DEFAULT_SYNC_EVERY
-    try:
-        if text.startswith("{"):
-            return {str(k): parse_duration(v) for k, v in json.loads(text).items()}
-        return parse_duration(text)
-    except (ValueError, TypeError, AttributeError) as e:
-        raise ConntrackError(
-            f"CONNTRACK_SYNC_EVERY must be a duration like 6h or JSON {{connection: "
-            f"duration}}, got {text!r}: {e}"
-        ) from None

@@ -21,9 +21,12 @@ product's clock and actors are not meant for concurrent calls.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+import os
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import trio
@@ -32,9 +35,11 @@ from hypercorn.trio import serve as hypercorn_serve
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
-from .._durations import format_instant, parse_instant
+from .._durations import format_instant, parse_duration, parse_instant
+from .._exceptions import ConntrackError
+from ..clients import AppCredentials
 from ._interface import Company, CompanyUser, ConnectionView, Product, ProductError
-from ._model import ClockBackwards, UnknownConnection
+from ._model import DEFAULT_SYNC_EVERY, ClockBackwards, ModelProduct, UnknownConnection
 
 DEFAULT_PREFIX = "/_conntrack_test"
 log = logging.getLogger("conntrack.product")
@@ -206,13 +211,11 @@ def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> i
     ``CONNTRACK_*`` environment, served until SIGINT or SIGTERM. The port is ``port``,
     else ``CONNTRACK_PRODUCT_PORT``; a ready line names the base URL once it listens.
     Raises :class:`~conntrack.InputError` for a bad environment (exit 2)."""
-    import os
     import signal
     import sys
     from functools import partial
 
-    from .._exceptions import ConntrackError, InputError
-    from ._model import ModelProduct
+    from .._exceptions import InputError
 
     if port is None:
         text = os.environ.get("CONNTRACK_PRODUCT_PORT", "")
@@ -224,7 +227,7 @@ def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> i
     if not 0 <= port <= 65535:
         raise InputError(f"the port must be between 0 and 65535, got {port}")
     try:
-        product = ModelProduct.from_env()
+        product = model_from_env()
     except ConntrackError as e:
         raise InputError(f"reference-product: {e}") from None
 
@@ -246,3 +249,71 @@ def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> i
     except OSError as e:
         raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     return 0
+
+
+def model_from_env(env: Mapping[str, str] | None = None, **kwargs: Any) -> ModelProduct:
+    """A :class:`~._model.ModelProduct` built from the ``CONNTRACK_*`` variables the
+    harness sets (see the spec): ``CONNTRACK_FAKES_URL``, ``CONNTRACK_APPS``, ``CONNTRACK_START``,
+    ``CONNTRACK_SMTP_HOST``/``PORT``, ``CONNTRACK_CA_FILE``; and, for this product
+    only, ``CONNTRACK_SYNC_EVERY`` (a duration, or JSON ``{connection: duration}``;
+    default 6h). Raises :class:`ConntrackError` naming a missing or bad variable."""
+    env = os.environ if env is None else env
+
+    def need(name: str) -> str:
+        value = env.get(name)
+        if not value:
+            raise ConntrackError(f"{name} is not set: the harness sets it for the product")
+        return value
+
+    try:
+        raw_apps = json.loads(need("CONNTRACK_APPS"))
+        apps = {
+            str(p): AppCredentials(
+                str(a["client_id"]), str(a["client_secret"]), str(a["redirect_uri"])
+            )
+            for p, a in raw_apps.items()
+        }
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ConntrackError(
+            "CONNTRACK_APPS must be JSON {protocol: {client_id, client_secret, "
+            f"redirect_uri}}: {e}"
+        ) from None
+    try:
+        start = parse_instant(need("CONNTRACK_START"))
+    except ValueError as e:
+        raise ConntrackError(f"CONNTRACK_START: {e}") from None
+    smtp = None
+    if env.get("CONNTRACK_SMTP_HOST"):
+        try:
+            smtp = (env["CONNTRACK_SMTP_HOST"], int(need("CONNTRACK_SMTP_PORT")))
+        except ValueError:
+            raise ConntrackError("CONNTRACK_SMTP_PORT must be a port number") from None
+    verify: ssl.SSLContext | bool = True
+    if env.get("CONNTRACK_CA_FILE"):
+        verify = ssl.create_default_context(cafile=env["CONNTRACK_CA_FILE"])
+    kwargs.setdefault("sync_every", sync_every_of(env.get("CONNTRACK_SYNC_EVERY", "")))
+    return ModelProduct(
+        fakes_url=need("CONNTRACK_FAKES_URL"),
+        apps=apps,
+        start=start,
+        smtp=smtp,
+        verify=verify,
+        **kwargs,
+    )
+
+
+def sync_every_of(text: str) -> timedelta | dict[str, timedelta]:
+    """``CONNTRACK_SYNC_EVERY``: one duration (``6h``), or JSON ``{connection: duration}``;
+    empty: the default (6h)."""
+    text = text.strip()
+    if not text:
+        return DEFAULT_SYNC_EVERY
+    try:
+        if text.startswith("{"):
+            return {str(k): parse_duration(v) for k, v in json.loads(text).items()}
+        return parse_duration(text)
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ConntrackError(
+            f"CONNTRACK_SYNC_EVERY must be a duration like 6h or JSON {{connection: "
+            f"duration}}, got {text!r}: {e}"
+        ) from None
