@@ -13,6 +13,10 @@ always`` or ``FORCE_COLOR`` asks for colour; ``NO_COLOR`` and ``--color never`` 
 it off. Away from a terminal the width is 120 columns (or ``COLUMNS``), so CI logs
 neither wrap at 80 nor run on forever. The plain one-line-a-record text of
 :func:`~conntrack._report.describe` stays for JUnit's ``system-out``.
+
+Against a product under test a scenario may also be ``SKIPPED`` (with the reason: a
+provider the product does not support) or end in an ``ERROR`` (the product broke the
+protocol: the request and its answer follow, and with ``-v`` the timeline up to then).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from rich.text import Text
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
 from ._records import BannerRecord, EmailRecord, EventRecord, Record, SyncErrorRecord, Timeline
-from ._report import group_sends
+from ._report import group_sends, headline, status
 from .scenario._expectations import Outcome
 from .scenario._runner import RunResult
 
@@ -61,6 +65,12 @@ KIND_STYLES = {
     "error": "red",
 }
 FAILED = "bold red"
+HEAD_STYLES = {
+    "passed": "bold green",
+    "failed": FAILED,
+    "skipped": "bold yellow",
+    "error": "bold magenta",
+}
 
 
 def make_console(color: ColorMode = "auto", file: IO[str] | None = None) -> Console:
@@ -217,18 +227,18 @@ def _indent(renderable: RenderableType, columns: int) -> Padding:
 
 
 def header(result: RunResult) -> Text:
-    """``PASS  file  name  (120d in 0.35 s, 5/5 expectations)``: the line people grep."""
-    s = result.scenario
-    passed = sum(o.passed for o in result.outcomes)
-    status = ("PASS", "bold green") if result.passed else ("FAIL", FAILED)
-    return _line(
-        status,
-        f"  {s.where.file}  {s.name}  ",
-        (
-            f"({format_duration(s.until)} in {result.stats.wall_seconds:.2f} s, "
-            f"{passed}/{len(result.outcomes)} expectations)",
-            "dim",
-        ),
+    """``PASS  file  name  (120d in 0.35 s, 5/5 expectations)``: the line people grep.
+    ``SKIPPED  file  name  (why)`` and ``ERROR  file  name  (…)`` against a product."""
+    word, what, detail = headline(result)
+    return _line((word, HEAD_STYLES[status(result)]), f"  {what}  ", (detail, "dim"))
+
+
+def error_view(error: str) -> Group:
+    """What the product broke, one line of the error's text a line (its message, the
+    request, the answer), as written: an answer's body is shown whole."""
+    lines = error.splitlines() or [""]
+    return Group(
+        *(_line("  ", (line, "magenta" if i == 0 else "")) for i, line in enumerate(lines))
     )
 
 
@@ -251,8 +261,13 @@ def outcome_view(outcome: Outcome, timeline: Timeline, *, wide: bool = False) ->
 
 def result_view(result: RunResult, *, verbose: bool = False, wide: bool = False) -> Group:
     """One scenario as ``conntrack run`` shows it: the header line; the expectations if
-    any failed (all of them with ``verbose``); the whole timeline with ``verbose``."""
+    any failed (all of them with ``verbose``); the whole timeline with ``verbose``. A
+    skipped scenario is its header line; an error adds what the product broke."""
     parts: list[RenderableType] = [header(result)]
+    if result.skipped is not None:
+        return Group(*parts)
+    if result.error is not None:
+        parts.append(error_view(result.error))
     if verbose or not result.passed:
         parts.extend(outcome_view(o, result.timeline, wide=wide) for o in result.outcomes)
     if verbose:

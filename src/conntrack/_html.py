@@ -5,6 +5,11 @@ artifact, an email attachment). Each connection is a band across the run, colour
 its state; emails, world events and sync errors are markers above it, each with a
 tooltip; the expectations follow as a table of what was expected and what happened. Like
 the JSON report it holds no wall-clock figure: the same run gives the same bytes.
+
+A run against a product under test names the product under the title; a scenario it
+skipped says why (and has no bands: nothing ran), one where the product broke the
+protocol shows the request and the answer above the bands of what happened until then.
+An in-process run's page is byte for byte what it was before products existed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from html import escape
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
 from ._records import EmailRecord, EventRecord, SyncErrorRecord, Timeline
+from ._report import status
 from .scenario._runner import RunResult
 
 COLOURS = {
@@ -45,6 +51,17 @@ th{color:#6b7280;font-weight:500} td.ok{color:#15803d} td.ko{color:#b91c1c}
 vertical-align:-1px}
 svg text{font:11px system-ui,sans-serif;fill:#374151}
 """
+PRODUCT_CSS = """.skip{color:#a16207;font-weight:600} .error{color:#7e22ce;font-weight:600}
+pre.error{font-weight:400;white-space:pre-wrap;background:#faf5ff;padding:8px;border-radius:4px}
+"""
+"""Added only to a product run's page, so an in-process page keeps its bytes."""
+
+BADGES = {
+    "passed": ("pass", "PASS"),
+    "failed": ("fail", "FAIL"),
+    "skipped": ("skip", "SKIPPED"),
+    "error": ("error", "ERROR"),
+}
 
 
 def _x(t: datetime, tl: Timeline) -> float:
@@ -148,9 +165,22 @@ def _anchor(i: int) -> str:
     return f"s{i + 1}"
 
 
+def _badge(r: RunResult, lower: bool = False) -> str:
+    cls, word = BADGES[status(r)]
+    return f'<span class="{cls}">{word.lower() if lower else word}</span>'
+
+
 def _scenario(r: RunResult, anchor: str) -> str:
     s, tl = r.scenario, r.timeline
-    status = '<span class="pass">PASS</span>' if r.passed else '<span class="fail">FAIL</span>'
+    head = (
+        f'<section class="scenario" id="{anchor}"><h2>{_badge(r)} {escape(s.name)}</h2>'
+        f'<div class="meta">{escape(s.where.file)} · seed {s.seed} · '
+        f"{escape(format_instant(s.start))} + {escape(format_duration(s.until))}</div>"
+        f'<div class="desc">{escape(s.description.strip())}</div>'
+    )
+    if r.skipped is not None:
+        return f'{head}<p class="skip">skipped: {escape(r.skipped)}</p></section>'
+    broke = f'<pre class="error">{escape(r.error)}</pre>' if r.error is not None else ""
     rows = []
     for o in r.outcomes:
         cls, mark = ("ok", "✓") if o.passed else ("ko", "✗")
@@ -165,16 +195,11 @@ def _scenario(r: RunResult, anchor: str) -> str:
         if rows
         else "<p class='meta'>no expectations</p>"
     )
-    return (
-        f'<section class="scenario" id="{anchor}"><h2>{status} {escape(s.name)}</h2>'
-        f'<div class="meta">{escape(s.where.file)} · seed {s.seed} · '
-        f"{escape(format_instant(s.start))} + {escape(format_duration(s.until))}</div>"
-        f'<div class="desc">{escape(s.description.strip())}</div>'
-        f"{_svg(tl, list(s.connections))}{table}</section>"
-    )
+    return f"{head}{broke}{_svg(tl, list(s.connections))}{table}</section>"
 
 
-def html_report(results: Sequence[RunResult]) -> str:
+def html_report(results: Sequence[RunResult], *, product: str | None = None) -> str:
+    """The page of a run; ``product`` (its name) for a run against a product under test."""
     passed = sum(r.passed for r in results)
     legend = "".join(
         f'<span><i style="background:{c}"></i>{escape(name)}</span>' for name, c in COLOURS.items()
@@ -187,16 +212,28 @@ def html_report(results: Sequence[RunResult]) -> str:
     body = "\n".join(_scenario(r, _anchor(i)) for i, r in enumerate(results))
     index = "".join(
         f'<li><a href="#{_anchor(i)}">{escape(r.scenario.name)}</a> '
-        + ('<span class="pass">pass</span>' if r.passed else '<span class="fail">fail</span>')
+        + _badge(r, lower=True)
         + "</li>"
         for i, r in enumerate(results)
     )
+    title, css, summary = "conntrack report", CSS, f"{passed} of {len(results)} scenarios passed"
+    verdicts = [status(r) for r in results]
+    if product is not None or {"skipped", "error"} & set(verdicts):
+        css += PRODUCT_CSS
+    if product is not None:
+        title = f"conntrack report: {product}"
+        summary = f"{verdicts.count('passed')} of {len(results)} scenarios passed"
+        if skipped := verdicts.count("skipped"):
+            summary += f", {skipped} skipped"
+        if errors := verdicts.count("error"):
+            summary += f", {errors} error{'s' if errors > 1 else ''}"
+        summary += f" · product {product}"
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        "<title>conntrack report</title>"
-        f"<style>{CSS}</style></head><body>"
-        "<h1>conntrack report</h1>"
-        f'<div class="summary">{passed} of {len(results)} scenarios passed</div>'
+        f"<title>{escape(title)}</title>"
+        f"<style>{css}</style></head><body>"
+        f"<h1>{escape(title)}</h1>"
+        f'<div class="summary">{escape(summary)}</div>'
         f'<ul class="index">{index}</ul>'
         f'<div class="legend">{legend}</div>{body}</body></html>\n'
     )

@@ -6,14 +6,22 @@ The console's table (``conntrack run``, the pytest plugin's failures) lives in
 
 The JSON report holds no wall-clock figure, so the same scenario and seed always give a
 byte-identical file. Times appear twice: as UTC instants and as offsets from ``start``.
+
+A run against a product under test (``conntrack run --product FILE``) has two more
+verdicts than pass and fail: *skipped* (a scenario for a provider the product does not
+support; not a failure) and *error* (the product broke the product test protocol, so no
+expectation was judged). :func:`status` names a result's verdict; the reports of a
+product run say the product's name and each scenario's status, and those of an
+in-process run stay as they were, byte for byte.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
@@ -30,6 +38,62 @@ from .scenario._expectations import Outcome
 from .scenario._runner import RunResult
 
 REPORT_VERSION = 1
+
+Status = Literal["passed", "failed", "skipped", "error"]
+HEADS: dict[Status, str] = {
+    "passed": "PASS",
+    "failed": "FAIL",
+    "skipped": "SKIPPED",
+    "error": "ERROR",
+}
+"""The word a result's line starts with, in the console, JUnit and pytest."""
+
+
+def status(result: RunResult) -> Status:
+    """The verdict: ``skipped`` (not run, ``result.skipped`` says why), ``error`` (the
+    product broke the protocol, ``result.error`` says how), else ``passed`` or
+    ``failed`` by the expectations."""
+    if result.skipped is not None:
+        return "skipped"
+    if result.error is not None:
+        return "error"
+    return "passed" if result.passed else "failed"
+
+
+def ok(result: RunResult) -> bool:
+    """Whether ``result`` lets a run exit 0: it passed, or it was skipped."""
+    return status(result) in ("passed", "skipped")
+
+
+def summary(results: Sequence[RunResult]) -> str:
+    """``3 passed, 1 failed``, with ``, 2 skipped`` and ``, 1 error(s)`` when there are
+    any (an in-process run never has them, and its line stays as it was)."""
+    counts = Counter(status(r) for r in results)
+    line = f"{counts['passed']} passed, {counts['failed']} failed"
+    if counts["skipped"]:
+        line += f", {counts['skipped']} skipped"
+    if counts["error"]:
+        line += f", {counts['error']} error{'s' if counts['error'] > 1 else ''}"
+    return line
+
+
+def headline(result: RunResult) -> tuple[str, str, str]:
+    """(status word, ``file  name``, the parenthesised detail) of a result's first line:
+    the expectations for a finished run, the reason for a skip, the time it ran for an
+    error."""
+    s = result.scenario
+    verdict = status(result)
+    if verdict == "skipped":
+        detail = f"({result.skipped})"
+    elif verdict == "error":
+        detail = f"(the product broke the protocol, in {result.stats.wall_seconds:.2f} s)"
+    else:
+        passed = sum(o.passed for o in result.outcomes)
+        detail = (
+            f"({format_duration(s.until)} in {result.stats.wall_seconds:.2f} s, "
+            f"{passed}/{len(result.outcomes)} expectations)"
+        )
+    return HEADS[verdict], f"{s.where.file}  {s.name}", detail
 
 
 def describe(rec: Record, timeline: Timeline) -> str:
@@ -114,15 +178,12 @@ def format_outcome(outcome: Outcome, timeline: Timeline) -> str:
 
 
 def format_result(result: RunResult, *, verbose: bool = False) -> str:
-    s = result.scenario
-    passed = sum(o.passed for o in result.outcomes)
-    status = "PASS" if result.passed else "FAIL"
-    head = (
-        f"{status}  {s.where.file}  {s.name}  "
-        f"({format_duration(s.until)} in {result.stats.wall_seconds:.2f} s, "
-        f"{passed}/{len(result.outcomes)} expectations)"
-    )
-    lines = [head]
+    word, what, detail = headline(result)
+    lines = [f"{word}  {what}  {detail}"]
+    if result.skipped is not None:
+        return lines[0]
+    if result.error is not None:
+        lines.extend("  " + line for line in result.error.splitlines())
     if verbose or not result.passed:
         lines.extend(format_outcome(o, result.timeline) for o in result.outcomes)
     if verbose:
@@ -143,7 +204,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def result_dict(result: RunResult) -> dict[str, Any]:
+def result_dict(result: RunResult, *, product: bool = False) -> dict[str, Any]:
+    """One scenario's part of the JSON report; a ``product`` run's also says its
+    ``status`` and, as text or ``null``, why it was ``skipped`` and what ``error``
+    the product made."""
     s, tl = result.scenario, result.timeline
     records = []
     for rec in tl.records_only:
@@ -160,6 +224,11 @@ def result_dict(result: RunResult) -> dict[str, Any]:
         "start": format_instant(s.start),
         "until": format_instant(s.start + s.until),
         "passed": result.passed,
+        **(
+            {"status": status(result), "skipped": result.skipped, "error": result.error}
+            if product
+            else {}
+        ),
         "expectations": [
             {
                 "where": str(o.where),
@@ -191,34 +260,45 @@ def result_dict(result: RunResult) -> dict[str, Any]:
     }
 
 
-def json_report(results: Sequence[RunResult]) -> str:
-    doc = {
-        "version": REPORT_VERSION,
-        "passed": all(r.passed for r in results),
-        "scenarios": [result_dict(r) for r in results],
-    }
+def json_report(results: Sequence[RunResult], *, product: str | None = None) -> str:
+    """The JSON document of a run. With ``product`` (its name: a run against a product
+    under test) it says ``"product"``, each scenario's status, and ``"passed"`` is true
+    when none failed or ended in an error (skips allowed)."""
+    doc: dict[str, Any] = {"version": REPORT_VERSION}
+    if product is not None:
+        doc["product"] = product
+        doc["passed"] = all(ok(r) for r in results)
+    else:
+        doc["passed"] = all(r.passed for r in results)
+    doc["scenarios"] = [result_dict(r, product=product is not None) for r in results]
     return json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def junit_report(results: Sequence[RunResult]) -> str:
+def junit_report(results: Sequence[RunResult], *, product: str | None = None) -> str:
     """JUnit XML: one testsuite, one testcase per scenario, a failure per broken expectation.
 
     CI systems (GitLab, Jenkins, GitHub test reporters) read this; like the JSON report it
-    holds no wall-clock figure, so it is byte-identical across runs.
+    holds no wall-clock figure, so it is byte-identical across runs. A scenario skipped
+    for a product has ``<skipped message=reason>``; one where the product broke the
+    protocol has ``<error message=... type="ProductError">`` with the request and the
+    answer. ``product`` (its name) becomes the suite's ``product`` property.
     """
     import xml.etree.ElementTree as ET
 
-    failures = sum(not r.passed for r in results)
+    counts = Counter(status(r) for r in results)
     suite = ET.Element(
         "testsuite",
         {
             "name": "conntrack",
             "tests": str(len(results)),
-            "failures": str(failures),
-            "errors": "0",
-            "skipped": "0",
+            "failures": str(counts["failed"]),
+            "errors": str(counts["error"]),
+            "skipped": str(counts["skipped"]),
         },
     )
+    if product is not None:
+        props = ET.SubElement(suite, "properties")
+        ET.SubElement(props, "property", {"name": "product", "value": product})
     for r in results:
         s = r.scenario
         case = ET.SubElement(
@@ -231,6 +311,16 @@ def junit_report(results: Sequence[RunResult]) -> str:
                 "line": str(s.where.line),
             },
         )
+        if r.skipped is not None:
+            ET.SubElement(case, "skipped", {"message": r.skipped})
+            continue
+        if r.error is not None:
+            error = ET.SubElement(
+                case,
+                "error",
+                {"message": r.error.splitlines()[0] if r.error else "", "type": "ProductError"},
+            )
+            error.text = r.error
         broken = [o for o in r.outcomes if not o.passed]
         if broken:
             failure = ET.SubElement(

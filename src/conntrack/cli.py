@@ -1,7 +1,9 @@
 """The ``conntrack`` command.
 
 ``conntrack run PATH...``       replay scenarios; exit 0 all pass, 1 an expectation
-                                failed, 2 invalid input
+                                failed, 2 invalid input; ``--product FILE`` runs them
+                                against a product under test (1 also: the product broke
+                                the protocol), 130 after Ctrl-C
 ``conntrack validate PATH...``  load and validate only
 ``conntrack deliver OUTBOX``    (re)deliver an outbox file's emails over SMTP / webhook
 ``conntrack population``       a seeded customer base over time: daily series (CSV, JSON,
@@ -27,6 +29,7 @@ from ._exceptions import InputError
 
 if TYPE_CHECKING:
     from ._policy import PolicySet
+    from .product._file import ProductFile
     from .scenario import Scenario
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
@@ -71,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="make every sync a real request (default: skip syncs whose answer cannot "
         "have changed; the results are the same)",
+    )
+    run.add_argument(
+        "--product",
+        metavar="FILE",
+        help="run the scenarios against the product this product file (product.yaml) "
+        "starts, through the product test protocol, instead of conntrack's own model; "
+        "scenarios for providers it does not support are skipped",
     )
 
     notes = sub.add_parser(
@@ -329,13 +339,70 @@ def _write(target: str, text: str) -> None:
         Path(target).write_text(text, encoding="utf-8")
 
 
+IN_PROCESS_ONLY = {
+    "exact_sync": (
+        "--exact-sync",
+        "it chooses which syncs conntrack's own model makes; a product makes its own",
+    ),
+    "policy": (
+        "--policy",
+        "it is the notification policy of conntrack's own model; a product sends its "
+        "emails by its own rules",
+    ),
+}
+"""``run`` options that only mean something for the in-process model: refused with
+``--product`` (dest -> option, why)."""
+
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: 128 + SIGINT, as a shell reports it."""
+
+
+def _interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C: a ``KeyboardInterrupt``, or a group (trio's nurseries
+    raise them) that holds one."""
+    if isinstance(error, KeyboardInterrupt):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return error.subgroup(KeyboardInterrupt) is not None
+    return False
+
+
+def _product(args: argparse.Namespace) -> ProductFile | None:
+    """The product file of ``--product``, loaded and checked (``None`` without it);
+    options that make no sense with a product are refused first."""
+    if args.product is None:
+        return None
+    for dest, (option, why) in IN_PROCESS_ONLY.items():
+        if getattr(args, dest):
+            raise InputError(
+                f"{option} cannot be used with --product: {why}. Leave out {option} or --product"
+            )
+    from .product._file import load_product
+
+    return load_product(args.product)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except BaseException as e:
+        if not _interrupted(e):
+            raise
+        # Whatever ran was stopped on the way out (the harness stops the product, the
+        # fakes and the SMTP capture in its finally blocks); say so briefly.
+        print("\nconntrack: interrupted; no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args: argparse.Namespace) -> int:
     from ._console import make_console, print_result
     from ._delivery import OutboxFile, deliver, sinks_from_args
     from ._notify import JsonlOutbox, Outbox
-    from ._report import json_report, junit_report
-    from .scenario._runner import run_name, run_scenario
+    from ._report import json_report, junit_report, ok, summary
+    from .scenario._runner import RunResult, run_name, run_scenario
 
+    product = _product(args)
+    label = None if product is None else product.name
     policy = _policy(args.policy)
     sinks = sinks_from_args(args)
     if sinks and not args.outbox:
@@ -353,8 +420,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
     scenarios = _load(args.paths)
     console = make_console(args.color)
+    if product is not None:
+        print(f"product: {product.name}  ({product.file})")
     jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
-    results = []
+    results: list[RunResult] = []
     # Copies of one scenario (same name and seed) in one run: each its own email ids.
     runs: Counter[tuple[str, int]] = Counter()
     try:
@@ -365,34 +434,41 @@ def cmd_run(args: argparse.Namespace) -> int:
                 outboxes.append(jsonl)
             repeat = runs[s.name, s.seed]
             runs[s.name, s.seed] += 1
-            result = run_scenario(
-                s,
-                outboxes=outboxes,
-                exact_sync=args.exact_sync,
-                policy=policy,
-                run=run_name(s, repeat),
-            )
+            if product is None:
+                result = run_scenario(
+                    s,
+                    outboxes=outboxes,
+                    exact_sync=args.exact_sync,
+                    policy=policy,
+                    run=run_name(s, repeat),
+                )
+            else:
+                from .product._harness import run_product_scenario
+
+                result = run_product_scenario(
+                    s, product, outboxes=outboxes, run=run_name(s, repeat)
+                )
             results.append(result)
             print_result(console, result, verbose=args.verbose)
             sys.stdout.flush()
     finally:
         if jsonl:
             jsonl.close()
-    failed = sum(not r.passed for r in results)
-    print(f"\n{len(results) - failed} passed, {failed} failed")
+    failed = sum(not ok(r) for r in results)  # errors count; skips do not
+    print(f"\n{summary(results)}")
     if sinks:
         report = deliver(OutboxFile(args.outbox), sinks, attempts=args.attempts)
         print(report.summary())
         if not report.ok:
             return EXIT_FAILED  # the summary says which, and they wait in the outbox
     if args.json:
-        Path(args.json).write_text(json_report(results), encoding="utf-8")
+        Path(args.json).write_text(json_report(results, product=label), encoding="utf-8")
     if args.junit:
-        Path(args.junit).write_text(junit_report(results), encoding="utf-8")
+        Path(args.junit).write_text(junit_report(results, product=label), encoding="utf-8")
     if args.html:
         from ._html import html_report
 
-        Path(args.html).write_text(html_report(results), encoding="utf-8")
+        Path(args.html).write_text(html_report(results, product=label), encoding="utf-8")
     return EXIT_FAILED if failed else EXIT_OK
 
 

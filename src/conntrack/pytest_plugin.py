@@ -6,21 +6,88 @@ document in it as one test item. A file that does not load fails at collection w
 ``file:line: message`` problems, no traceback; a scenario whose expectations do not
 hold fails with what was expected, what happened and the timeline around it, as
 ``conntrack run`` prints it. ``reportinfo()`` points at the scenario's own line.
+
+``pytest scenarios/ --conntrack-product FILE`` (or the ini option ``conntrack_product``,
+relative to the ini file) runs every item against the product under test that the
+product file starts, as ``conntrack run --product FILE`` does: a scenario for a provider
+the product does not support is a pytest skip with the reason; one where the product
+broke the product test protocol fails with the request and the answer; a product file
+that does not load is one usage error (its ``file:line: message`` problems), and a
+product that does not start fails its item with its exit status and log and stops the
+session (every other item would wait for it the same way).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._exceptions import ScenarioError
+from ._exceptions import InputError, ScenarioError
 from .scenario import Scenario, load_file
+
+if TYPE_CHECKING:
+    from .product._file import ProductFile
+    from .scenario._runner import RunResult
 
 SUFFIXES = (".yaml", ".yml")
 FOLDER = "scenarios"
+OPTION = "--conntrack-product"
+INI = "conntrack_product"
+PRODUCT = pytest.StashKey["ProductFile | None"]()
+"""The loaded product file of the session (``None``: conntrack's own model)."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conntrack", "conntrack scenarios")
+    group.addoption(
+        OPTION,
+        dest="conntrack_product",
+        metavar="FILE",
+        default=None,
+        help="run the scenario items against the product this product file "
+        "(product.yaml) starts, through the product test protocol",
+    )
+    parser.addini(
+        INI,
+        f"product file for the scenario items (relative to the ini file); {OPTION} overrides it",
+        default="",
+    )
+
+
+def _product_path(config: pytest.Config) -> Path | None:
+    given = config.getoption("conntrack_product")
+    if given:
+        return Path(given)
+    ini = str(config.getini(INI) or "").strip()
+    if not ini:
+        return None
+    base = config.inipath.parent if config.inipath is not None else config.rootpath
+    return _shown(base / ini)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    path = _product_path(config)
+    if path is None:
+        config.stash[PRODUCT] = None
+        return
+    from .product._file import load_product
+
+    try:
+        config.stash[PRODUCT] = load_product(path)
+    except InputError as e:
+        # One clear usage error with the file:line problems, no traceback.
+        raise pytest.UsageError(f"{OPTION} {path}:\n{e}") from None
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    product = config.stash.get(PRODUCT, None)
+    if product is None:
+        return None
+    return f"conntrack product: {product.name} ({product.file})"
 
 
 def _wanted(path: Path, config: pytest.Config) -> bool:
@@ -74,6 +141,15 @@ class ScenarioFailed(Exception):
         self.report = report
 
 
+class ProductBroke(Exception):
+    """The product broke the product test protocol (or did not start): the report says
+    what was asked and what came back."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
 class ScenarioItem(pytest.Item):
     """One scenario: replayed in virtual time, its expectations checked."""
 
@@ -88,18 +164,35 @@ class ScenarioItem(pytest.Item):
         from ._console import render_plain, result_view
         from .scenario._runner import run_scenario
 
-        result = run_scenario(self.scenario)
+        product = self.config.stash.get(PRODUCT, None)
+        result = run_scenario(self.scenario) if product is None else self._run_product(product)
+        if result.skipped is not None:
+            pytest.skip(result.skipped)
+        if result.error is not None:
+            raise ProductBroke(render_plain(result_view(result)))
         if not result.passed:
             # The same table as ``conntrack run`` prints, as plain text: pytest's report
             # is no place for ANSI codes.
             raise ScenarioFailed(render_plain(result_view(result)))
+
+    def _run_product(self, product: ProductFile) -> RunResult:
+        from .product._harness import run_product_scenario
+
+        try:
+            result: RunResult = run_product_scenario(self.scenario, product)
+        except InputError as e:
+            # The product did not start (its exit status and log tail are in ``e``):
+            # every other item would wait for it as long, so the session stops here.
+            self.session.shouldstop = f"conntrack: the product {product.name} did not start"
+            raise ProductBroke(str(e)) from None
+        return result
 
     def repr_failure(
         self,
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> str:
-        if isinstance(excinfo.value, ScenarioFailed):
+        if isinstance(excinfo.value, ScenarioFailed | ProductBroke):
             return excinfo.value.report
         return str(super().repr_failure(excinfo, style=style))
 
