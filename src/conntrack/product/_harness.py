@@ -1,0 +1,544 @@
+"""The world around a product under test: run one scenario against a :class:`Product`.
+
+The world is everything conntrack plays (see :mod:`._interface`): the fake providers on a
+clock only the harness moves, the company's people and their browsers, the scenario's
+timeline and the recorder. The product is anything behind the :class:`Product`
+interface — a real product over HTTP (:class:`~._client.HttpProduct`, started from its
+product file with an SMTP capture for its emails) or an in-process one (conntrack's
+:class:`~._model.ModelProduct`, whose emails come through an outbox). The world takes a
+product and an email source; processes, SMTP and HTTP exist only for a product file.
+
+The walk (the spec's algorithm): the instants of interest are the start, every connect
+and timeline event, every instant an expectation names (``at``, ``until``, the bounds of
+``within``/``during``/``from``/``to``, each email ``at``), ``until``, the ``step`` grid
+(when the product does not say when it next has work, or the product file gives
+``step``) and every ``next`` the product answers. At each instant ``t``, in this order:
+the fakes' clock is set to ``t``; the account events and faults due at ``t`` go to the
+fakes' control API; company changes (``PUT company``) and disconnects; ``advance(t)``;
+the logins due at ``t`` (login → the fakes' consent page → the product's callback, then
+``advance(t)`` again, a no-op that answers the product's ``next``); then the world
+observes ``connections()`` and the emails received, and records.
+
+**What "at" means when the product is observed on a grid.** The in-process engine knows
+the exact instant of everything. Here the world sees the product only at the instants
+of interest, after the product has done everything due up to that instant. So:
+
+- ``{at: X, state: S}`` holds when the product, asked at ``X`` (every expectation
+  instant is an instant of interest), shows ``S``: exact, as in-process.
+- A transition is dated when the product says it began (``state_since``); without that,
+  at the first instant the world saw it: up to one ``step`` (or one ``next``) late. So
+  ``transitions`` (the order of states) is exact, but a ``during`` window or a
+  ``data_gap`` bound may be off by up to a step unless the product reports
+  ``state_since``/``next``.
+- An email is dated by its ``Date:`` header (the product's virtual send instant) when it
+  lies between the previous instant and this one, else at the instant it was received.
+- A data gap opens at the earlier of ``last_synced_at + sync_every`` (a sync due that
+  brought no data) and the instant the connection turned expired, invalid or
+  disconnected; it closes at the next later ``last_synced_at``.
+- A banner is dated with its state's change, else when seen.
+
+A product that breaks the protocol raises :class:`ProductError`: the scenario's
+:class:`RunResult` then has ``error`` (the request and the answer) and no outcomes, and
+everything started (the product's process, the SMTP capture, the fakes) is stopped.
+"""
+
+from __future__ import annotations
+
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, cast
+
+import httpx
+import trio
+
+import fake_providers
+
+from .._durations import format_instant
+from .._notify import Outbox
+from .._profiles import Profile, load_profile
+from .._records import EmailRecord, Recorder, Timeline
+from .._worldcontrol import WorldControl
+from ..clients import RESOURCES, AppCredentials
+from ..scenario._expectations import check_all
+from ..scenario._model import Scenario
+from ..scenario._runner import RunResult, RunStats, make_users, run_name
+from ._file import ProductFile, load_product
+from ._interface import CapturedEmail, Product, ProductError
+from ._observe import Observer
+from ._walk import Walk, WorldAccount
+
+#: Where an in-process product's apps send the browser back (it never leaves the run).
+DEFAULT_REDIRECT_URI = "https://app.conntrack.test/oauth/{protocol}/callback"
+#: The fakes' base URL for the world's own client (in-process ASGI, no socket).
+LOCAL_FAKES = "http://conntrack.local"
+
+
+class WorldClock:
+    """The fakes' clock: an instant only the harness sets, forward only."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        if when < self._now:
+            raise ValueError(
+                f"the world's clock only moves forward: {format_instant(when)} is before "
+                f"{format_instant(self._now)}"
+            )
+        self._now = when
+
+
+class EmailSource(Protocol):
+    """Where the world reads the emails the product sent since it last looked."""
+
+    def drain(self) -> list[CapturedEmail]: ...
+
+
+class EmailList:
+    """The email source of an in-process product: an outbox it delivers to (one
+    :class:`EmailRecord` a recipient, as conntrack's notifier sends), or
+    :meth:`append` for a :class:`CapturedEmail`."""
+
+    def __init__(self) -> None:
+        self._emails: list[CapturedEmail] = []
+
+    def append(self, email: CapturedEmail) -> None:
+        self._emails.append(email)
+
+    def deliver(self, email: EmailRecord) -> None:
+        self._emails.append(
+            CapturedEmail(
+                at=email.at,
+                kind=email.kind,
+                connection=email.about,
+                to=(email.address,),
+                subject=email.subject,
+                body=email.body,
+            )
+        )
+
+    def drain(self) -> list[CapturedEmail]:
+        out, self._emails = self._emails, []
+        return out
+
+
+@dataclass(frozen=True)
+class ProductEnv:
+    """What an in-process product is built from (the same facts a product's process
+    gets as ``CONNTRACK_*`` variables): the fakes' URL and an in-process ``transport`` to
+    them, the apps created for it (by protocol), the start instant, each connection's
+    ``sync_every``, and ``outbox``, where it delivers its emails."""
+
+    scenario: Scenario
+    start: datetime
+    fakes_url: str
+    transport: httpx.AsyncBaseTransport
+    apps: dict[str, AppCredentials]
+    sync_every: dict[str, timedelta]
+    outbox: EmailList
+    clock: WorldClock
+
+
+ProductFactory = Callable[[ProductEnv], "AbstractAsyncContextManager[Product] | Product"]
+
+
+def skip_reason(scenario: Scenario, file: ProductFile) -> str | None:
+    """Why the product of ``file`` cannot run ``scenario`` (an unsupported provider)."""
+    for spec in scenario.connections.values():
+        reason = file.unsupported(spec.provider)
+        if reason is not None:
+            return f"connection '{spec.id}': {reason}"
+    return None
+
+
+def run_product_scenario(
+    scenario: Scenario,
+    product_file: str | Path | ProductFile | None = None,
+    *,
+    outboxes: Sequence[Outbox] | None = None,
+    run: str | None = None,
+    product: ProductFactory | None = None,
+    redirect_uri: str | None = None,
+    step: timedelta | None = None,
+) -> RunResult:
+    """Run ``scenario`` against a product: the one ``product_file`` starts, or the one
+    ``product(env)`` builds in process (a :class:`Product`, or an async context manager
+    giving one, e.g. ``lambda env: ModelProduct(...).running()``). The emails recorded
+    also go to ``outboxes``; ``run`` names the run in their ids (default: the
+    scenario's name and seed). ``step`` is the grid between instants (default: the
+    product file's ``step``, else the smallest ``sync_every``, used only while the
+    product does not answer ``next``). A scenario the product cannot run comes back
+    with ``skipped``; a product that broke the protocol with ``error``."""
+    if (product_file is None) == (product is None):
+        raise ValueError("give a product file or a product factory (one of them)")
+    file = None
+    if product_file is not None:
+        file = product_file if isinstance(product_file, ProductFile) else load_product(product_file)
+        reason = skip_reason(scenario, file)
+        if reason is not None:
+            return _empty(scenario, skipped=reason)
+    t0 = time.perf_counter()
+    options = _Options(
+        outboxes=list(outboxes or []),
+        run=run or run_name(scenario),
+        step=step if step is not None else (file.step if file else None),
+        redirect_uri=redirect_uri,
+    )
+    if file is not None:
+        result = trio.run(_run_file, scenario, file, options)
+    else:
+        assert product is not None
+        result = trio.run(_run_factory, scenario, product, options)
+    result.stats.wall_seconds = time.perf_counter() - t0
+    return result
+
+
+@dataclass
+class _Options:
+    outboxes: list[Outbox] = field(default_factory=list)
+    run: str = ""
+    step: timedelta | None = None
+    redirect_uri: str | None = None
+
+
+def _empty(
+    scenario: Scenario, *, skipped: str | None = None, error: str | None = None
+) -> RunResult:
+    start = scenario.start
+    timeline = Timeline(Recorder(), start, start + scenario.until)
+    return RunResult(
+        scenario, timeline, [], make_users(scenario), RunStats(), skipped=skipped, error=error
+    )
+
+
+# -- the fakes -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Fakes:
+    """The fake providers of one run, on the world's clock."""
+
+    clock: WorldClock
+    core: fake_providers.Core
+    app: Any
+    profiles: dict[str, Profile]
+    """By the scenario's provider name (``instagram-facebook``…)."""
+
+
+def _make_fakes(scenario: Scenario) -> _Fakes:
+    clock = WorldClock(scenario.start)
+    by_name = {
+        name: load_profile(name, scenario.profiles.get(name))
+        for name in sorted({c.provider for c in scenario.connections.values()})
+    }
+    core = fake_providers.Core(
+        clock, seed=scenario.seed, profiles={p.protocol: p for p in by_name.values()}
+    )
+    return _Fakes(clock, core, fake_providers.create_app(core), by_name)
+
+
+@asynccontextmanager
+async def _served(fakes: _Fakes, tls: Any = None) -> AsyncIterator[str]:
+    """Serve the fakes over hypercorn on ``127.0.0.1`` and a free port, in this trio run
+    (real time: a product in another process waits on sockets); yields their URL."""
+    from hypercorn.trio import serve as hypercorn_serve
+
+    from .._serve import make_config
+
+    config = make_config("127.0.0.1", 0, tls)
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(hypercorn_serve, fakes.app, config)
+        try:
+            yield str(urls[0]).rstrip("/")
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+async def _setup(
+    scenario: Scenario, fakes: _Fakes, http: httpx.AsyncClient, redirect: Callable[[str], str]
+) -> tuple[dict[str, AppCredentials], dict[str, WorldAccount]]:
+    """Create the apps (one a protocol, redirecting to the product) and each
+    connection's provider account, as the in-process runner does."""
+    control = f"{LOCAL_FAKES}/_conntrack"
+    protocols = {p.protocol for p in fakes.profiles.values()}
+    settings = {
+        fakes.profiles[name].protocol: s
+        for name, s in scenario.apps.items()
+        if name in fakes.profiles
+    }
+    apps: dict[str, AppCredentials] = {}
+    for protocol in sorted(protocols):
+        uri = redirect(protocol)
+        r = await http.post(
+            f"{control}/apps",
+            json={
+                "provider": protocol,
+                "redirect_uris": [uri],
+                "name": "conntrack",
+                **settings.get(protocol, {}),
+            },
+        )
+        r.raise_for_status()
+        app = r.json()
+        apps[protocol] = AppCredentials(app["client_id"], app["client_secret"], uri)
+    people = {u.id: u for u in make_users(scenario)}
+    accounts: dict[str, WorldAccount] = {}
+    for cid, spec in scenario.connections.items():
+        person = people[spec.connected_by]
+        profile = fakes.profiles[spec.provider]
+        body: dict[str, Any] = {
+            "provider": profile.protocol,
+            "name": person.name,
+            "email": person.email,
+        }
+        if profile.get("resource") == "instagram_business_account":
+            body["linked_instagram"] = True
+        r = await http.post(f"{control}/accounts", json=body)
+        r.raise_for_status()
+        account = r.json()
+        resource = RESOURCES[profile.protocol](account, profile)
+        page_ids = {str(p.get("id")) for p in account.get("pages") or []}
+        accounts[cid] = WorldAccount(
+            account_id=str(account["id"]),
+            page_id=resource if resource in page_ids else None,
+            linked_account_id=next(
+                (str(a["id"]) for a in account.get("linked_accounts") or []), None
+            ),
+            connected_by=spec.connected_by,
+        )
+    return apps, accounts
+
+
+# -- one run -------------------------------------------------------------------------------
+
+
+async def _run_factory(scenario: Scenario, factory: ProductFactory, options: _Options) -> RunResult:
+    fakes = _make_fakes(scenario)
+    transport = httpx.ASGITransport(app=cast(Any, fakes.app))
+    async with httpx.AsyncClient(transport=transport, base_url=LOCAL_FAKES) as http:
+        template = options.redirect_uri or DEFAULT_REDIRECT_URI
+        apps, accounts = await _setup(
+            scenario, fakes, http, lambda protocol: template.format(protocol=protocol)
+        )
+        emails = EmailList()
+        env = ProductEnv(
+            scenario=scenario,
+            start=scenario.start,
+            fakes_url=LOCAL_FAKES,
+            transport=transport,
+            apps=apps,
+            sync_every={cid: c.sync_every for cid, c in scenario.connections.items()},
+            outbox=emails,
+            clock=fakes.clock,
+        )
+        return await _guarded(
+            scenario, lambda: _open(factory(env)), fakes, http, apps, accounts, emails, options
+        )
+
+
+@asynccontextmanager
+async def _open(made: AbstractAsyncContextManager[Product] | Product) -> AsyncIterator[Product]:
+    if isinstance(made, AbstractAsyncContextManager) or hasattr(made, "__aenter__"):
+        async with cast(AbstractAsyncContextManager[Product], made) as product:
+            yield product
+    else:
+        yield cast(Product, made)
+
+
+async def _run_file(scenario: Scenario, file: ProductFile, options: _Options) -> RunResult:
+    from ._client import HttpProduct
+    from ._process import ProductProcess
+    from ._smtp import SmtpCapture
+
+    fakes = _make_fakes(scenario)
+    port = free_port()
+    tls = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="conntrack-product-") as data:
+            if file.tls:
+                from .._tls import make_tls
+
+                hosts = [h for p in fakes.profiles.values() for h in p.hosts]
+                tls = make_tls(hosts, Path(data) / "ca.pem", bind="127.0.0.1")
+            transport = httpx.ASGITransport(app=cast(Any, fakes.app))
+            async with (
+                httpx.AsyncClient(transport=transport, base_url=LOCAL_FAKES) as http,
+                _served(fakes, tls) as fakes_url,
+            ):
+                apps, accounts = await _setup(
+                    scenario,
+                    fakes,
+                    http,
+                    lambda protocol: file.redirect_uri_for(protocol, port=port),
+                )
+                with SmtpCapture(file.emails) as smtp:
+                    env = product_env(
+                        scenario,
+                        fakes_url=fakes_url,
+                        apps=apps,
+                        smtp=(smtp.host, smtp.port),
+                        port=port,
+                        data=Path(data) / "data",
+                        ca_file=tls.ca_file if tls else None,
+                    )
+
+                    @asynccontextmanager
+                    async def started() -> AsyncIterator[Product]:
+                        async with (
+                            ProductProcess.from_file(file, env=env, port=port),
+                            httpx.AsyncClient() as client,
+                        ):
+                            yield HttpProduct(file, file.base_url(port=port), client)
+
+                    return await _guarded(
+                        scenario, started, fakes, http, apps, accounts, smtp, options
+                    )
+    finally:
+        if tls is not None:
+            tls.close()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (the product binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def product_env(
+    scenario: Scenario,
+    *,
+    fakes_url: str,
+    apps: dict[str, AppCredentials],
+    smtp: tuple[str, int],
+    port: int,
+    data: Path,
+    ca_file: Path | None = None,
+) -> dict[str, str]:
+    """The ``CONNTRACK_*`` variables a product's ``start`` command gets (the spec)."""
+    import json
+
+    data.mkdir(parents=True, exist_ok=True)
+    env = {
+        "CONNTRACK_FAKES_URL": fakes_url,
+        "CONNTRACK_SMTP_HOST": smtp[0],
+        "CONNTRACK_SMTP_PORT": str(smtp[1]),
+        "CONNTRACK_PRODUCT_PORT": str(port),
+        "CONNTRACK_START": format_instant(scenario.start),
+        "CONNTRACK_DATA_DIR": str(data),
+        "CONNTRACK_APPS": json.dumps(
+            {
+                protocol: {
+                    "client_id": a.client_id,
+                    "client_secret": a.client_secret,
+                    "redirect_uri": a.redirect_uri,
+                }
+                for protocol, a in sorted(apps.items())
+            }
+        ),
+    }
+    if ca_file is not None:
+        env["CONNTRACK_CA_FILE"] = str(ca_file)
+    for protocol, a in sorted(apps.items()):
+        up = protocol.upper()
+        env[f"CONNTRACK_{up}_CLIENT_ID"] = a.client_id
+        env[f"CONNTRACK_{up}_CLIENT_SECRET"] = a.client_secret
+        env[f"CONNTRACK_{up}_REDIRECT_URI"] = a.redirect_uri
+    return env
+
+
+async def _guarded(
+    scenario: Scenario,
+    opening: Callable[[], AbstractAsyncContextManager[Product]],
+    fakes: _Fakes,
+    http: httpx.AsyncClient,
+    apps: dict[str, AppCredentials],
+    accounts: dict[str, WorldAccount],
+    emails: EmailSource,
+    options: _Options,
+) -> RunResult:
+    """Open the product, walk the scenario, close the product; a :class:`ProductError`
+    anywhere (also while opening or closing) becomes the result's ``error``."""
+    users = make_users(scenario)
+    observer = Observer(scenario, users, run=options.run, outboxes=options.outboxes)
+    world = WorldControl(
+        http,
+        f"{LOCAL_FAKES}/_conntrack",
+        client_ids={
+            cid: apps[fakes.profiles[c.provider].protocol].client_id
+            for cid, c in scenario.connections.items()
+        },
+        protocols={
+            cid: fakes.profiles[c.provider].protocol for cid, c in scenario.connections.items()
+        },
+        people={u.id: u for u in users},
+    )
+    walk = Walk(
+        scenario,
+        clock=fakes.clock,
+        http=http,
+        world=world,
+        accounts=accounts,
+        observer=observer,
+        users=users,
+        emails=emails,
+        step=options.step,
+    )
+    until = scenario.start + scenario.until
+    try:
+        async with opening() as product:
+            await walk.run(product)
+    except BaseException as e:  # a ProductError may come in a group (a nursery)
+        error = _product_error(e)
+        if error is None:
+            raise
+        timeline = Timeline(observer.recorder, scenario.start, until)
+        return RunResult(
+            scenario,
+            timeline,
+            [],
+            users,
+            RunStats(timers_fired=walk.instants, requests=walk.calls),
+            error=str(error),
+        )
+    timeline = Timeline(observer.recorder, scenario.start, until)
+    outcomes = check_all(scenario, timeline, users)
+    return RunResult(
+        scenario,
+        timeline,
+        outcomes,
+        users,
+        RunStats(timers_fired=walk.instants, requests=walk.calls),
+    )
+
+
+def _product_error(e: BaseException) -> ProductError | None:
+    """The :class:`ProductError` that ended a run, also from inside an exception group
+    (a product's nursery), when it is the only kind of thing that went wrong."""
+    if isinstance(e, ProductError):
+        return e
+    if isinstance(e, BaseExceptionGroup):
+        found = [_product_error(x) for x in e.exceptions]
+        if found and all(f is not None for f in found):
+            return found[0]
+    return None
+
+
+__all__ = [
+    "EmailList",
+    "EmailSource",
+    "ProductEnv",
+    "ProductFactory",
+    "WorldClock",
+    "run_product_scenario",
+    "skip_reason",
+]
