@@ -1,0 +1,158 @@
+"""What acme's provider integrations share: tokens, verdicts on provider answers, and
+the interface each provider module implements.
+
+A provider integration never changes a connection itself: it answers a
+:class:`Grant` (a login's tokens), a :class:`Tokens` (a refresh) or a :class:`Verdict`
+(what an API answer means), and the engine (:mod:`acme.engine`) acts on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import ssl
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+
+from ..settings import App, Settings
+from ..store import Connection
+
+# What acme does about an answer.
+OK = "ok"
+RETRY = "retry"  # transient: try again at the next sync, keep the connection
+REFRESH = "refresh"  # the access token is refused; a refresh may cure it
+RECONNECT = "reconnect"  # dead until a person logs in again
+EXPIRED = "expired"  # the token's lifetime is over
+IGNORE = "ignore"  # acme's own problem (a bad request): log it, keep the connection
+
+# acme's own words for why a connection needs a reconnect (product.yaml maps them).
+PASSWORD_RESET = "password_reset"
+APP_REMOVED = "app_access_removed"
+NOT_ADMIN = "page_role_lost"
+CHECKPOINT = "security_checkpoint"
+LOCKED = "account_locked"
+SUSPENDED = "account_suspended"
+RESTRICTED = "account_restricted"
+NO_ORG_ROLE = "missing_org_role"
+PERMISSION = "permission_declined"
+DATA_ACCESS = "data_access_ended"
+REFRESH_FAILED = "token_refresh_failed"
+UNKNOWN = "unknown_error"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str
+    reason: str | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.action == OK
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens from a code exchange or a refresh, their expiries on acme's clock."""
+
+    access_token: str
+    access_expires_at: datetime | None
+    refresh_token: str | None = None
+    refresh_expires_at: datetime | None = None
+    hard_expiry: datetime | None = None
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A login that worked: the tokens, whose login it is and what the sync reads."""
+
+    tokens: Tokens
+    account_id: str
+    resource_id: str
+    resource_name: str
+
+
+class LoginRefused(Exception):
+    """The login cannot be used; the message is what the person reads."""
+
+
+class RefreshFailed(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+        super().__init__(verdict.detail)
+
+
+class Provider(Protocol):
+    name: str
+    display: str
+
+    def authorize_url(self, state: str, verifier: str | None) -> str: ...
+
+    def needs_verifier(self) -> bool: ...
+
+    async def connect(
+        self, code: str, verifier: str | None, previous: Connection | None, now: datetime
+    ) -> Grant: ...
+
+    async def read(self, conn: Connection) -> Verdict: ...
+
+    def refresh_due(self, conn: Connection) -> datetime | None: ...
+
+    async def refresh(self, conn: Connection, now: datetime) -> Tokens: ...
+
+
+@dataclass
+class Context:
+    settings: Settings
+    http: httpx.AsyncClient
+
+    @property
+    def http_verify(self) -> Any:
+        """What httpx's ``verify`` should be: an SSL context trusting the CA file."""
+        if self.settings.ca_file:
+            return ssl.create_default_context(cafile=self.settings.ca_file)
+        return True
+
+    def app(self, protocol: str) -> App:
+        try:
+            return self.settings.apps[protocol]
+        except KeyError:
+            raise LoginRefused(
+                f"acme has no {protocol} app configured: set CONNTRACK_"
+                f"{protocol.upper()}_CLIENT_ID, _CLIENT_SECRET and _REDIRECT_URI"
+            ) from None
+
+
+def after(now: datetime, seconds: Any) -> datetime | None:
+    """``now + seconds`` for a positive number of seconds, else ``None`` (no expiry)."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        return None
+    return now + timedelta(seconds=value) if value > 0 else None
+
+
+def body_of(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def short(body: Any, limit: int = 300) -> str:
+    text = str(body)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def pkce_verifier() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+
+
+def pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
