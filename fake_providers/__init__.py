@@ -13,6 +13,17 @@ The public surface::
                                             provider package registered (_registry)
                                             that the core serves
     HasNow                                  the clock the core needs: now() -> datetime
+    StateFormatError, StateProviderError    what Core.load (and journal.load) raise for
+                                            a saved state they cannot take (core
+                                            unchanged): another format, or records of
+                                            providers the core does not serve
+    fake_providers.journal                  the records row by row and which changed, for
+                                            a store that writes change by change
+                                            (imported on its own: not loaded here)
+
+The records, events, faults and errors of the core are exported too (``__all__``).
+conntrack uses only this surface, and this package only conntrack's public one
+(``tests/test_boundary.py``).
 """
 
 from ._app import create_app
@@ -45,6 +56,8 @@ from .core import (
     Reason,
     RefreshProblem,
     RefreshRejected,
+    StateFormatError,
+    StateProviderError,
     Token,
     TokenCheck,
     TokenKind,
@@ -81,6 +94,8 @@ __all__ = [
     "Reason",
     "RefreshProblem",
     "RefreshRejected",
+    "StateFormatError",
+    "StateProviderError",
     "Token",
     "TokenCheck",
     "TokenKind",

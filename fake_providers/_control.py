@@ -27,14 +27,15 @@ from typing import Any
 import yaml
 from quart import Blueprint, Response, current_app, jsonify, request
 
-from conntrack._durations import (
+from conntrack import (
+    DurationError,
     format_duration,
     format_instant,
+    load_profile,
     parse_duration,
     parse_instant,
+    providers,
 )
-from conntrack._exceptions import DurationError
-from conntrack._profiles import load_profile, providers
 
 from .core import (
     AccountDeleted,

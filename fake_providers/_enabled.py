@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from quart import Response, jsonify, request
 
-from conntrack._profiles import load_profile, providers
+from conntrack import load_profile, providers
 
 from .core import Core
 

@@ -38,8 +38,7 @@ from urllib.parse import urlencode
 
 from quart import Blueprint, Response, current_app, request
 
-from conntrack._durations import format_duration, format_instant, parse_duration, parse_instant
-from conntrack._exceptions import DurationError
+from conntrack import DurationError, format_duration, format_instant, parse_duration, parse_instant
 
 from ._templates import render
 from .core import AccountType, App, Core, EventType, FakeProviderError, FaultKind, Token

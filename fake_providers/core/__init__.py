@@ -30,6 +30,7 @@ from ._model import (
     Post,
     Reason,
 )
+from ._persist import StateFormatError, StateProviderError
 from ._tokenmodel import Code, Family, Token, TokenCheck, TokenKind, TokenPair
 
 __all__ = [
@@ -61,6 +62,8 @@ __all__ = [
     "Reason",
     "RefreshProblem",
     "RefreshRejected",
+    "StateFormatError",
+    "StateProviderError",
     "Token",
     "TokenCheck",
     "TokenKind",

@@ -24,9 +24,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from conntrack._durations import format_instant
-from conntrack._exceptions import ProfileError
-from conntrack._profiles import Profile, load_profile, providers
+from conntrack import Profile, ProfileError, format_instant, load_profile, providers
 
 from ._clock import HasNow
 from ._errors import AccountDeleted, InvalidRequest, NotFound

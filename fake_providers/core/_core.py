@@ -41,7 +41,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from conntrack._durations import format_instant
+from conntrack import format_instant
 
 from . import _persist
 from ._clock import CanAdvance

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from conntrack._exceptions import ProfileError
-from conntrack._profiles import Profile
+from conntrack import Profile, ProfileError
 
 from ._directory import Directory
 from ._errors import InvalidRequest, NotFound

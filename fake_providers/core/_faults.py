@@ -27,7 +27,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Literal
 
-from conntrack._durations import format_instant
+from conntrack import format_instant
 
 from ._errors import InvalidRequest, NotFound
 from ._model import Fault, FaultError, FaultKind

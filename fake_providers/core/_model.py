@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from conntrack._durations import format_instant
+from conntrack import format_instant
 
 
 class Reason(StrEnum):

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from quart import Response, current_app, request
 
-from conntrack._durations import parse_duration
+from conntrack import parse_duration
 
 from .._current import core
 from ._errors import OAuth2Error, ProblemError, TextError, V1Error, dumps

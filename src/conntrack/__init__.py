@@ -1,14 +1,22 @@
 """conntrack: simulate and test the lifecycle of social-media account connections.
 
 The public surface: the lifecycle vocabulary, the error classifier (usable in production
-code), the clocks, scenario loading and running, and the exception hierarchy.
+code), the clocks, durations and instants, the provider profiles, and the exception
+hierarchy; scenario loading and running are in ``conntrack.scenario``. ``fake_providers``
+uses this surface and nothing private of conntrack (``tests/test_boundary.py``).
+
+``clients`` and ``classify`` are imported on first use (:func:`__getattr__`): importing
+the clients registers every provider's client and error rules, which ``classify`` needs,
+and costs httpx and a module a provider — a quarter of ``import conntrack``, which the
+fake providers (importing this package for durations and profiles) do not need.
 """
 
-# Importing the clients registers every provider's client and error rules.
-from . import clients
-from ._classifier import Action, Verdict, classify
+import importlib
+from typing import TYPE_CHECKING
+
+from ._classifier import Action, Verdict
 from ._clock import Clock, Scheduler, SimClock, TravelClock
-from ._durations import format_duration, parse_duration, parse_instant
+from ._durations import format_duration, format_instant, parse_duration, parse_instant
 from ._exceptions import (
     ConntrackError,
     DurationError,
@@ -21,6 +29,10 @@ from ._exceptions import (
 )
 from ._lifecycle import REASONS, STATES, Connection, Reason, State, TransitionRecord, fire, mermaid
 from ._profiles import Profile, load_profile, providers
+
+if TYPE_CHECKING:
+    from . import clients
+    from ._classifier import classify
 
 __version__ = "0.1.0"
 
@@ -51,9 +63,23 @@ __all__ = [
     "clients",
     "fire",
     "format_duration",
+    "format_instant",
     "load_profile",
     "mermaid",
     "parse_duration",
     "parse_instant",
     "providers",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``clients`` and ``classify``, imported on first use (see the module docstring);
+    ``classify`` only after every provider's client has registered its error rules."""
+    if name in ("clients", "classify"):
+        # import_module, not ``from . import clients``: that asks this very hook first.
+        clients = importlib.import_module(f"{__name__}.clients")
+        from ._classifier import classify
+
+        globals()["classify"] = classify
+        return clients if name == "clients" else classify
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

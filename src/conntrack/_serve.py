@@ -41,7 +41,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
 import fake_providers
-from fake_providers.core._persist import StateFormatError, StateProviderError
+from fake_providers import StateFormatError, StateProviderError
 
 from ._clock import TravelClock
 from ._exceptions import InputError

@@ -11,7 +11,7 @@ What is in it::
     apps, accounts, deleted_accounts, pages, live_pages, grants, codes, tokens,
     requests, families, faults, page_tokens, refresh_index
                             (key, body): one row a record, its fields as a JSON array
-                            (``fake_providers.core._journal``); rowid order is the
+                            (``fake_providers.journal``); rowid order is the
                             order the records were first written
 
 Writing: :meth:`StateFile.attach` has the core note which records change
@@ -57,7 +57,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fake_providers.core import _journal
+from fake_providers import journal as _journal
 
 from ._exceptions import InputError
 
@@ -216,8 +216,8 @@ class StateFile:
     def load(self, core: Core) -> Loaded | None:
         """Put the saved state into ``core`` (a new one, made with the clock and
         profiles to serve); None for a new file. A layout-1 file is rewritten as layout
-        2 here. Raises ``StateFormatError``/``StateProviderError`` of
-        ``fake_providers.core._persist`` for records it cannot take (``core`` unchanged)
+        2 here. Raises ``StateFormatError``/``StateProviderError`` of ``fake_providers``
+        for records it cannot take (``core`` unchanged)
         and :class:`StateError` for a damaged file."""
         try:
             if self.legacy:
@@ -250,9 +250,7 @@ class StateFile:
         except (KeyError, TypeError, ValueError) as e:
             raise StateError(f"{self.path}: the saved state cannot be read: {e}") from None
         if meta.get("format") != str(_journal.FORMAT):
-            from fake_providers.core._persist import StateFormatError
-
-            raise StateFormatError(
+            raise _journal.StateFormatError(
                 f"the saved state has format {meta.get('format')}; this conntrack reads "
                 f"format {_journal.FORMAT}"
             )

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from fp_support import PROVIDERS, REDIRECT, VERIFIER, ManualClock
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from fake_providers import Account, App, Core, Reason, create_app
 
 BASE = "http://conntrack.test"

@@ -228,7 +228,7 @@ def test_quiet_until(core: Core, clock: ManualClock, setup: tuple[str, str]) -> 
 
 
 def test_quiet_until_none_when_nothing_expires(clock: ManualClock) -> None:
-    from conntrack._profiles import load_profile
+    from conntrack import load_profile
 
     profile = load_profile("facebook", {"data_access_lifetime": "never"})
     core = Core(clock, profiles={"facebook": profile})

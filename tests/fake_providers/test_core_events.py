@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from fp_support import REDIRECT, ManualClock
 
-from conntrack._exceptions import ProfileError
-from conntrack._profiles import Profile, load_profile
+from conntrack import Profile, ProfileError, load_profile
 from fake_providers import AccountType, Core, InvalidRequest, NotFound, Reason
 from fake_providers.core._errors import LoginRefused
 

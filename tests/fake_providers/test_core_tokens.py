@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fp_support import REDIRECT, ManualClock
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from fake_providers import (
     CodeProblem,
     CodeRejected,
@@ -69,7 +69,7 @@ def test_every_protocol_is_served_by_default(clock: ManualClock) -> None:
 
 
 def test_a_profile_must_speak_its_protocol(clock: ManualClock) -> None:
-    from conntrack._exceptions import ProfileError
+    from conntrack import ProfileError
 
     with pytest.raises(ProfileError):
         Core(clock, profiles={"tiktok": load_profile("twitter")})
@@ -399,7 +399,7 @@ def test_oauth1_request_token_expires(clock: ManualClock) -> None:
 
 
 def test_token_strings_follow_profile_prefixes(clock: ManualClock) -> None:
-    from conntrack._profiles import Profile
+    from conntrack import Profile
 
     base = load_profile("tiktok")
     extra = {"access_token_prefix": "act.", "refresh_token_prefix": "rft.", "token_length": 40}

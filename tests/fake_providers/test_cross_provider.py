@@ -29,7 +29,7 @@ import pytest
 from fp_support import PROVIDERS, REDIRECT, VERIFIER, ManualClock
 from oauthlib.oauth1 import Client as Signer
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from fake_providers import Account, App, Core, create_app
 
 BASE = "http://conntrack.test"

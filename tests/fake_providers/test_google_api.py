@@ -167,7 +167,7 @@ async def test_locked_account_answers_unauthenticated(google: Google) -> None:
 
 
 async def test_quota_exceeded_until_midnight_pacific(clock: ManualClock) -> None:
-    from conntrack._profiles import load_profile
+    from conntrack import load_profile
 
     core = Core(
         clock, seed=3, profiles={"google": load_profile("google", {"youtube_daily_quota": 2})}

@@ -170,7 +170,7 @@ async def test_a_revoked_permission(ig: Instagram) -> None:
 
 
 async def test_publishing_and_its_daily_limit(clock: ManualClock, envelope: Any) -> None:
-    from conntrack._profiles import load_profile
+    from conntrack import load_profile
     from fake_providers import create_app
 
     profile = load_profile("instagram", {"publish_limit_per_24h": 2})

@@ -177,7 +177,7 @@ async def test_code_exchange_flat(ig: Instagram) -> None:
 
 
 async def test_code_exchange_data_shape(clock: ManualClock, client: httpx.AsyncClient) -> None:
-    from conntrack._profiles import load_profile
+    from conntrack import load_profile
     from fake_providers import create_app
 
     profile = load_profile("instagram", {"code_response_shape": "data"})
@@ -275,7 +275,7 @@ async def test_refresh_needs_24_hours(ig: Instagram, clock: ManualClock, envelop
 
 
 async def test_refresh_too_young_code_is_a_setting(clock: ManualClock) -> None:
-    from conntrack._profiles import load_profile
+    from conntrack import load_profile
     from fake_providers import create_app
 
     profile = load_profile("instagram", {"refresh_too_young_code": 100})

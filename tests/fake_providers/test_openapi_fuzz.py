@@ -42,7 +42,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     unsupported_method,
 )
 
-from conntrack._clock import TravelClock  # noqa: E402
+from conntrack import TravelClock  # noqa: E402
 from conntrack._serve import serve  # noqa: E402
 from fake_providers import Core  # noqa: E402
 from fake_providers._control import served_document  # noqa: E402

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fp_support import REDIRECT, ManualClock
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from conntrack._statefile import StateFile
 from fake_providers import Core, Reason, TokenCheck
 from fake_providers.core import _retention

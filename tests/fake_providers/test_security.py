@@ -21,7 +21,7 @@ import httpx
 import pytest
 from fp_support import REDIRECT
 
-from conntrack._clock import TravelClock
+from conntrack import TravelClock
 from fake_providers import Core, create_app
 from fake_providers._ui import consent_url
 

@@ -12,7 +12,7 @@ import pytest
 from fp_support import ManualClock
 from test_tiktok_oauth import LOG_ID, TikTok, make
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from fake_providers import Core
 
 INVALID = (

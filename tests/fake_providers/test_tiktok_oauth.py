@@ -17,7 +17,7 @@ import httpx
 import pytest
 from fp_support import REDIRECT, ManualClock
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from conntrack.clients import pkce_pair
 from fake_providers import Account, App, Core, create_app
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fp_support import REDIRECT, ManualClock
 
-from conntrack._profiles import load_profile
+from conntrack import load_profile
 from fake_providers import Core, create_app
 from fake_providers.core._tokens import s256
 

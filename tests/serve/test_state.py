@@ -22,9 +22,8 @@ from conntrack._exceptions import InputError
 from conntrack._serve import DEFAULT_STATE_LAG, prepare
 from conntrack._statefile import APPLICATION_ID, StateError, StateFile
 from conntrack.cli import main
-from fake_providers import Core, Reason, create_app
-from fake_providers.core import _persist
-from fake_providers.core._persist import StateFormatError, StateProviderError
+from fake_providers import Core, Reason, StateFormatError, StateProviderError, create_app
+from fake_providers.core import _persist  # the core's attributes it must keep: internals
 
 from .support import REDIRECT, ManualClock, facebook_login, populate, running, start, tiktok_2026
 
