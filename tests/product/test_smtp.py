@@ -186,3 +186,18 @@ def test_a_failing_start_leaves_nothing_running(monkeypatch: pytest.MonkeyPatch)
         smtp.start()
     assert not smtp.running
     assert threading.active_count() == before
+
+
+def test_a_server_that_cannot_bind_is_an_error_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conntrack.product import _smtp
+
+    monkeypatch.setattr(_smtp, "HOST", "203.0.113.1")  # TEST-NET-3: not this machine's
+    before = threading.active_count()
+    smtp = SmtpCapture()
+    with pytest.raises(OSError):
+        smtp.start()
+    assert not smtp.running
+    assert threading.active_count() == before
+    smtp.stop()

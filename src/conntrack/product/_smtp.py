@@ -46,9 +46,19 @@ HOST = "127.0.0.1"
 
 class _Controller(Controller):
     """aiosmtpd's threaded controller, on the port the OS chose (``port=0``): it learns
-    the port from the bound socket before it connects to itself to check it is up."""
+    the port from the bound socket before it connects to itself to check it is up. A
+    server that cannot listen fails the start at once (aiosmtpd's own waits its whole
+    ``ready_timeout`` for a thread that has already ended)."""
+
+    def _run(self, ready_event: threading.Event) -> None:
+        try:
+            super()._run(ready_event)
+        finally:
+            ready_event.set()
 
     def _trigger_server(self) -> None:
+        if self._thread_exception is not None:
+            raise self._thread_exception
         assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
@@ -115,6 +125,8 @@ class SmtpCapture:
             return
         try:
             controller.stop(no_assert=True)
+        except RuntimeError:  # its loop is already closed: the server's thread has ended
+            pass
         finally:
             if not controller.loop.is_closed() and not controller.loop.is_running():
                 controller.loop.close()
