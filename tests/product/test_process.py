@@ -122,7 +122,7 @@ async def test_a_process_that_exits_fails_fast_with_status_and_tail(
     assert "exited with status 3 before it was ready" in message
     assert "line 99" in message and "line 70" in message and "line 69" not in message
     assert len(error.log_tail.splitlines()) == TAIL_LINES
-    assert str(tmp_path / "data" / "product.log") in message
+    assert f"its log ({tmp_path / 'data' / 'product.log'}), last {TAIL_LINES} lines:" in message
 
 
 async def test_a_process_that_never_answers_times_out_and_is_stopped(
@@ -134,7 +134,7 @@ async def test_a_process_that_never_answers_times_out_and_is_stopped(
         with pytest.raises(ProductStartError) as info:
             await p.wait_ready(url, 0.5)
         assert f"did not answer {url} within 0.5s" in str(info.value)
-        assert "starting" in str(info.value) and info.value.status is None
+        assert "product.log):\n  | starting" in str(info.value) and info.value.status is None
     assert not p.running
 
 
@@ -222,6 +222,11 @@ def test_the_log_tail_of_a_product_that_wrote_nothing(tmp_path: Path) -> None:
     with p:
         p._popen.wait(timeout=10)  # type: ignore[union-attr]
         assert p.log_tail() == "" and p.returncode == 0
+    p.log.unlink()
+    with ProductProcess([PY, "-c", ""], log=p.log) as quiet, pytest.raises(
+        ProductStartError, match=r"exited with status 0 before it was ready\nits log \(.*\) is empty"
+    ):  # fmt: skip
+        trio.run(quiet.wait_ready, "http://127.0.0.1:1/", 10.0)
 
 
 async def test_from_file_fills_the_placeholders_and_waits_until_ready(tmp_path: Path) -> None:

@@ -204,8 +204,13 @@ class ProductProcess:
         code = self.returncode
         tail = self.log_tail()
         parts = [f"the product ({_shell(self.command)}) {what}"]
-        parts.append(f"its log ({self.log}), last {TAIL_LINES} lines:" if tail else
-                     f"its log ({self.log}) is empty")  # fmt: skip
+        count = len(tail.splitlines())
+        if not tail:
+            parts.append(f"its log ({self.log}) is empty")
+        elif count < TAIL_LINES:
+            parts.append(f"its log ({self.log}):")
+        else:
+            parts.append(f"its log ({self.log}), last {TAIL_LINES} lines:")
         if tail:
             parts.append("\n".join(f"  | {line}" for line in tail.splitlines()))
         return ProductStartError("\n".join(parts), status=code, log_tail=tail)
