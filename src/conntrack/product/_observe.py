@@ -142,8 +142,12 @@ class Observer:
         if new == old and (new != "invalid" or reason == old_reason):
             return None
         at = t
-        if since is not None and since <= t:
-            at = max(since, self.seen_at.get(cid, since))
+        seen = self.seen_at.get(cid)
+        if since is not None and since <= t and (seen is None or since > seen):
+            # The product says when; only after the old state was last seen is believed
+            # (a product whose clock lagged, as during a disconnect before ``advance``,
+            # dates it at its previous instant).
+            at = since
         trigger = infer_trigger(old, new) if new != old else "invalidate"
         cause = self.cause.pop(cid, None)
         if cause is None and view is not None:

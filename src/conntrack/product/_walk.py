@@ -270,6 +270,10 @@ class Walk:
             refused = f"{refused}: {result.error_description}"
         if outcome.ok and not refused:
             account.connected_by = by
+            if ev.event == "add":
+                # The account logged in with is the connection's from now on (its own
+                # account, for a new "connected by" user of a page): events go there.
+                account.account_id = login_as
             self.observer.login_ok(t, cid, ev.event, by)
             return
         detail = outcome.detail or (f"HTTP {outcome.status}" if outcome.status else "")
