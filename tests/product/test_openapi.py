@@ -186,3 +186,20 @@ def test_it_is_packaged_next_to_the_module() -> None:
     packaged = files("conntrack.product").joinpath("openapi.json").read_text(encoding="utf-8")
     assert packaged == OPENAPI_PATH.read_text(encoding="utf-8")
     assert openapi() is not openapi()  # a fresh copy each time
+
+
+def test_the_connection_schema_has_every_field_the_product_file_reads(
+    doc: dict[str, Any], tmp_path: Any
+) -> None:
+    from conntrack.product._file import load_product
+
+    (tmp_path / "product.yaml").write_text(
+        "base: http://127.0.0.1:{port}/t\nredirect_uri: http://x/cb\nstart: {command: run}\n"
+    )
+    example = doc["components"]["schemas"]["Connection"]["examples"][0]
+    schema(doc, "Connection").validate(example)
+    view = load_product(tmp_path / "product.yaml").view(
+        {**example, "state": "invalid"}  # the example's words, as conntrack's own
+    )
+    assert set(view.raw) == set(doc["components"]["schemas"]["Connection"]["properties"])
+    assert view.reason == example["reason"] and view.state_since is not None
