@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
+from conntrack import InputError
 from conntrack._notify import MemoryOutbox
 from conntrack._profiles import load_profile
 from conntrack._records import BannerRecord, EventRecord
@@ -286,9 +287,11 @@ ThreadingHTTPServer(("127.0.0.1", int(os.environ["CONNTRACK_PRODUCT_PORT"])), H)
 """
 
 
-def product_file(tmp_path: Path, broken: str, *, providers: str = "[facebook]") -> Path:
-    script = tmp_path / "broken_product.py"
-    script.write_text(BROKEN_PRODUCT)
+def product_file(
+    tmp_path: Path, broken: str, *, providers: str = "[facebook]", script: str = BROKEN_PRODUCT
+) -> Path:
+    program = tmp_path / "broken_product.py"
+    program.write_text(script)
     path = tmp_path / "product.yaml"
     path.write_text(
         textwrap.dedent(
@@ -297,7 +300,7 @@ def product_file(tmp_path: Path, broken: str, *, providers: str = "[facebook]") 
             base: http://127.0.0.1:{{port}}/_t
             redirect_uri: http://127.0.0.1:{{port}}/oauth/{{protocol}}/callback
             start:
-              command: [{json.dumps(sys.executable)}, {json.dumps(str(script))}]
+              command: [{json.dumps(sys.executable)}, {json.dumps(str(program))}]
               env: {{BROKEN: {broken}, REPORT: {json.dumps(str(tmp_path / "report.json"))}}}
               stop_timeout: 2s
             providers: {providers}
@@ -359,3 +362,11 @@ def test_a_product_that_breaks_the_protocol_ends_the_scenario_as_an_error(
     assert "request: " in result.error and request_ in result.error
     assert answer in result.error
     nothing_left_running(tmp_path)
+
+
+def test_a_product_that_does_not_start_raises_its_start_error_unwrapped(tmp_path: Path) -> None:
+    script = "import sys; print('cannot open the database', file=sys.stderr); sys.exit(3)"
+    path = product_file(tmp_path, "none", script=script)
+    with pytest.raises(InputError) as info:  # not an exception group: the CLI exits 2
+        run_product_scenario(scenario(tmp_path), path)
+    assert "status 3" in str(info.value) and "cannot open the database" in str(info.value)

@@ -193,11 +193,18 @@ def run_product_scenario(
         step=step if step is not None else (file.step if file else None),
         redirect_uri=redirect_uri,
     )
-    if file is not None:
-        result = trio.run(_run_file, scenario, file, options)
-    else:
-        assert product is not None
-        result = trio.run(_run_factory, scenario, product, options)
+    try:
+        if file is not None:
+            result = trio.run(_run_file, scenario, file, options)
+        else:
+            assert product is not None
+            result = trio.run(_run_factory, scenario, product, options)
+    except BaseExceptionGroup as group:
+        # One thing went wrong, deep in a nursery (a product's own): say that thing.
+        leaves = _leaves(group)
+        if len(leaves) == 1:
+            raise leaves[0] from None
+        raise
     result.stats.wall_seconds = time.perf_counter() - t0
     return result
 
@@ -255,12 +262,20 @@ async def _served(fakes: _Fakes, tls: Any = None) -> AsyncIterator[str]:
     from .._serve import make_config
 
     config = make_config("127.0.0.1", 0, tls)
+    error: BaseException | None = None
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(hypercorn_serve, fakes.app, config)
         try:
             yield str(urls[0]).rstrip("/")
+        except BaseException as e:
+            # Raised again outside the nursery, so that it is not wrapped in an
+            # exception group: the CLI tells a product that did not start (an
+            # InputError) by its type.
+            error = e
         finally:
             nursery.cancel_scope.cancel()
+    if error is not None:
+        raise error
 
 
 async def _setup(
@@ -519,6 +534,12 @@ async def _guarded(
         users,
         RunStats(timers_fired=walk.instants, requests=walk.calls),
     )
+
+
+def _leaves(e: BaseException) -> list[BaseException]:
+    if isinstance(e, BaseExceptionGroup):
+        return [leaf for x in e.exceptions for leaf in _leaves(x)]
+    return [] if isinstance(e, trio.Cancelled) else [e]
 
 
 def _product_error(e: BaseException) -> ProductError | None:
