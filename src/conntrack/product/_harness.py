@@ -59,7 +59,7 @@ import trio
 
 import fake_providers
 
-from .._durations import format_instant
+from .._durations import format_duration, format_instant
 from .._notify import Outbox
 from .._profiles import Profile, load_profile
 from .._records import EmailRecord, Recorder, Timeline
@@ -439,7 +439,8 @@ def product_env(
     data: Path,
     ca_file: Path | None = None,
 ) -> dict[str, str]:
-    """The ``CONNTRACK_*`` variables a product's ``start`` command gets (the spec)."""
+    """The ``CONNTRACK_*`` variables a product's ``start`` command gets (the spec),
+    and ``CONNTRACK_SYNC_EVERY``, JSON ``{connection: duration}`` from the scenario."""
     import json
 
     data.mkdir(parents=True, exist_ok=True)
@@ -461,6 +462,11 @@ def product_env(
             }
         ),
     }
+    # Not in the protocol: how often the scenario says each connection syncs, for a
+    # product that takes its cadence from the test (conntrack's reference product).
+    env["CONNTRACK_SYNC_EVERY"] = json.dumps(
+        {cid: format_duration(c.sync_every) for cid, c in scenario.connections.items()}
+    )
     if ca_file is not None:
         env["CONNTRACK_CA_FILE"] = str(ca_file)
     for protocol, a in sorted(apps.items()):
