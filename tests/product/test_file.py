@@ -404,3 +404,14 @@ def test_a_huge_object_is_shown_shortened(product: ProductFile) -> None:
 
 def test_placeholders_are_the_documented_ones() -> None:
     assert PLACEHOLDERS == ("port", "data", "fakes", "smtp_port", "protocol")
+
+
+def test_a_huge_value_is_quoted_short(tmp_path: Path) -> None:
+    huge = "x" * 50_000
+    found = problems(
+        tmp_path,
+        MINIMAL + f"states: {{a: {huge}}}\nproviders: [{huge}]\n"
+        f"emails:\n  kind:\n    subject:\n      ? '{huge}('\n      : invalid\n",
+    )
+    assert len(found) == 3, found
+    assert all(len(p) < 600 and "…" in p for p in found), found

@@ -95,7 +95,7 @@ class _Reader:
         try:
             parsed = list(string.Formatter().parse(value))
         except ValueError as e:
-            self.problem(path, f"{e} in {value!r}: write a brace as '{{{{' or '}}}}'")
+            self.problem(path, f"{e} in {_shown(value)}: write a brace as '{{{{' or '}}}}'")
             return False
         ok = True
         for _, name, spec, conversion in parsed:
@@ -130,7 +130,7 @@ class _Reader:
             ok = False
         if not ok:
             self.problem(
-                path, f"'{_name(path)}' must be an http(s) URL like {example}; got {text!r}"
+                path, f"'{_name(path)}' must be an http(s) URL like {example}; got {_shown(text)}"
             )
             return None
         return text
@@ -142,7 +142,7 @@ class _Reader:
             self.problem(path, f"'{_name(path)}': {e}")
             return None
         if positive and d <= timedelta(0):
-            self.problem(path, f"'{_name(path)}' must be longer than 0s; got {value!r}")
+            self.problem(path, f"'{_name(path)}' must be longer than 0s; got {_shown(value)}")
             return None
         return d
 
@@ -165,7 +165,7 @@ class _Reader:
                 self.problem(
                     path,
                     f"'{key}: {word}' must be a conntrack {what}, one of "
-                    f"{', '.join(allowed)}; got {mapped!r}{hint}",
+                    f"{', '.join(allowed)}; got {_shown(mapped)}{hint}",
                 )
                 continue
             out[word] = mapped
@@ -183,13 +183,13 @@ class _Reader:
             self.problem(
                 path,
                 f"'{_name(path)}': not a regular expression: {e.msg} at "
-                f"position {e.pos} of {value!r}",
+                f"position {e.pos} of {_shown(value)}",
             )
             return None
         if group and group not in compiled.groupindex:
             self.problem(
                 path,
-                f"'{_name(path)}': the regular expression {value!r} needs a "
+                f"'{_name(path)}': the regular expression {_shown(value)} needs a "
                 f"group named '{group}', like (?P<{group}>[\\w-]+)",
             )
             return None
@@ -354,7 +354,7 @@ class _Reader:
                 hint = suggest(name, known) if isinstance(name, str) else ""
                 self.problem(
                     ("providers", i),
-                    f"unknown provider {name!r}{hint} (allowed: {', '.join(known)})",
+                    f"unknown provider {_shown(name)}{hint} (allowed: {', '.join(known)})",
                 )
             elif name not in out:
                 out.append(name)
@@ -443,7 +443,8 @@ class _Reader:
                 hint = suggest(word, EMAIL_KINDS) if isinstance(word, str) else ""
                 self.problem(
                     (*where, text),
-                    f"{word!r} is not an email kind{hint} (allowed: {', '.join(EMAIL_KINDS)})",
+                    f"{_shown(word)} is not an email kind{hint} "
+                    f"(allowed: {', '.join(EMAIL_KINDS)})",
                 )
                 continue
             patterns.append((regex, word))
@@ -462,7 +463,8 @@ class _Reader:
                 hint = suggest(kind, EMAIL_KINDS) if isinstance(kind, str) else ""
                 self.problem(
                     (*path, word),
-                    f"{kind!r} is not an email kind{hint} (allowed: {', '.join(EMAIL_KINDS)})",
+                    f"{_shown(kind)} is not an email kind{hint} "
+                    f"(allowed: {', '.join(EMAIL_KINDS)})",
                 )
                 continue
             out[word] = kind
@@ -526,7 +528,7 @@ class _Reader:
         clock, request = self.timeouts()
         tls = data.get("tls", False)
         if not isinstance(tls, bool):
-            self.problem(("tls",), f"'tls' must be true or false; got {tls!r}")
+            self.problem(("tls",), f"'tls' must be true or false; got {_shown(tls)}")
         if self.problems or base is None or redirect is None or start is None:
             return None
         return ProductFile(
@@ -553,7 +555,8 @@ def _name(path: DataPath) -> str:
         return "the file"
     if isinstance(path[-1], int) and len(path) > 1:
         return f"{path[-2]}[{path[-1]}]"
-    return str(path[-1])
+    name = str(path[-1])  # a key may be a regular expression the author wrote
+    return name if len(name) <= 60 else f"{name[:60]}…"
 
 
 def _kind(value: Any) -> str:
@@ -563,4 +566,10 @@ def _kind(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    return repr(value)
+    return _shown(value)
+
+
+def _shown(value: Any, size: int = 60) -> str:
+    """``repr(value)``, cut short: a message quotes what was written, not a whole page."""
+    text = repr(value)
+    return text if len(text) <= size else f"{text[:size]}… ({len(text)} characters)"
