@@ -277,7 +277,8 @@ class Walk:
             self.observer.login_ok(t, cid, ev.event, by)
             return
         detail = outcome.detail or (f"HTTP {outcome.status}" if outcome.status else "")
-        if refused:
+        if refused and refused not in detail:
+            # What the provider said, and the product's words when they add to it.
             detail = f"{refused}" + (f" — the product said: {detail}" if detail else "")
         self.observer.connect_failed(t, cid, by, detail or "the product refused the login")
 
