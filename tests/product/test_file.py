@@ -6,6 +6,7 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -415,3 +416,55 @@ def test_a_huge_value_is_quoted_short(tmp_path: Path) -> None:
     )
     assert len(found) == 3, found
     assert all(len(p) < 600 and "…" in p for p in found), found
+
+
+# -- hostile files ------------------------------------------------------------------
+
+GOOD_FILE = {
+    "name": "acme",
+    "base": "http://127.0.0.1:{port}/_conntrack_test",
+    "redirect_uri": "http://127.0.0.1:{port}/oauth/{protocol}/callback",
+    "start": {
+        "command": ["python", "-m", "acme"],
+        "env": {"ACME_DB": "{data}/acme.db"},
+        "ready": {"url": "http://127.0.0.1:{port}/health", "timeout": "30s"},
+        "stop_timeout": "5s",
+    },
+    "providers": ["facebook", "linkedin"],
+    "states": {"active": "connected", "broken": "invalid"},
+    "reasons": {"pw": "password_changed"},
+    "banners": {"expiring": "expires", "invalid": "reconnect"},
+    "emails": {
+        "kind": {"subject": {"expires in": "expiry_reminder", "stopped": "invalid"}},
+        "connection": {"header": "X-Acme-Connection"},
+    },
+    "step": "6h",
+    "timeouts": {"clock": "30s", "request": "10s"},
+    "tls": False,
+}
+
+
+@pytest.fixture
+def hostile(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The fuzz shapes every YAML reader must survive (tests/fuzz/hostile.py), with the
+    product file as one more reader."""
+    from fuzz import hostile as module
+
+    monkeypatch.setitem(module.GOOD, "product file", GOOD_FILE)
+    monkeypatch.setitem(module.LOADERS, "product file", load_product)
+    monkeypatch.setitem(module.KEYS, "product file", sorted(module._keys(GOOD_FILE)))
+    return module
+
+
+def test_hostile_product_files_load_or_name_a_line(tmp_path: Path, hostile: Any) -> None:
+    import random
+
+    path = tmp_path / "product.yaml"
+    for shape in hostile.SHAPES:  # every shape a few times, each seeded: reproducible
+        for i in range(3):
+            content = hostile.SHAPES[shape](random.Random(f"{shape}:{i}"), "product file")
+            path.write_bytes(
+                content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")
+            )
+            found = hostile.check("product file", path)
+            assert found is None, f"{shape} {i}:\n{found}"

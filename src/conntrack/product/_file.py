@@ -379,7 +379,7 @@ def load_product(path: str | Path) -> ProductFile:
         raise ProductFileError(problems)
     if doc is None:
         message = "the product file is empty: it needs at least 'base', 'redirect_uri' and 'start'"
-        raise ProductFileError([Problem(file, 0, message)])
+        raise ProductFileError([Problem(file, 1, message)])
     product, problems = read_product(file, doc)
     if product is None:
         raise ProductFileError(problems)
