@@ -20,11 +20,14 @@ import socket
 import sys
 import textwrap
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+import trio
 
 from conntrack import InputError
 from conntrack._notify import MemoryOutbox
@@ -370,3 +373,27 @@ def test_a_product_that_does_not_start_raises_its_start_error_unwrapped(tmp_path
     with pytest.raises(InputError) as info:  # not an exception group: the CLI exits 2
         run_product_scenario(scenario(tmp_path), path)
     assert "status 3" in str(info.value) and "cannot open the database" in str(info.value)
+
+
+def test_a_product_error_inside_the_products_own_nursery_is_the_runs_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A product whose ``next`` never lets go is stopped with an error, also when it
+    runs tasks of its own (its ProductError comes wrapped in an exception group)."""
+    monkeypatch.setattr("conntrack.product._walk.MAX_INSTANTS", 50)
+
+    class Eager(ScriptedProduct):
+        async def advance(self, now: datetime) -> datetime | None:
+            await super().advance(now)
+            return now + timedelta(seconds=1)
+
+    @asynccontextmanager
+    async def running(env: ProductEnv) -> AsyncIterator[Eager]:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            yield Eager(env, {})
+            nursery.cancel_scope.cancel()
+
+    result = run_product_scenario(scenario(tmp_path), product=running)
+    assert result.error is not None and "reached 50 instants" in result.error
+    assert not result.passed

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
+from .._durations import format_instant
 from .._exceptions import ConntrackError
 from .._notify import User
 from .._records import EventRecord
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
     from ._observe import Observer
 
 LOGINS = ("connect", "reconnect", "add")
+MAX_INSTANTS = 200_000
+"""More instants than this in one scenario: a product whose ``next`` never lets go."""
 COMPANY = ("user_joined", "user_left", "opt_out", "opt_in")
 
 
@@ -163,6 +166,12 @@ class Walk:
             if (prev is not None and t <= prev) or t > until:
                 continue
             self.instants += 1
+            if self.instants > MAX_INSTANTS:
+                raise ProductError(
+                    f"the walk reached {MAX_INSTANTS} instants by {format_instant(t)}: "
+                    "the product's 'next' (POST /clock) keeps asking for instants a "
+                    "moment apart"
+                )
             self.clock.set(t)
             due = [e for e in events if e.at == t]
             for ev in due:
