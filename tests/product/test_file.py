@@ -218,6 +218,7 @@ def test_each_problem_names_its_line(
         ("start: {command: [a, {b: 1}]}", 3, "'command[1]' must be text; got a mapping"),
         ("start: {command: [a, '{prot}']}", 3, "unknown placeholder {prot}"),
         ("start: {command: [a, '{protocol}']}", 3, "unknown placeholder {protocol}"),
+        ("start: {command: ['{pyhton}']}", 3, "did you mean 'python'?"),
         ("start: {command: [a, '{port!r}']}", 3, "takes no format"),
         ("start: {command: [a, '{port']}", 3, "write a brace as '{{' or '}}'"),
         ("start: {command: a, cwd: nowhere}", 3, "'cwd' is not a folder"),
@@ -404,7 +405,7 @@ def test_a_huge_object_is_shown_shortened(product: ProductFile) -> None:
 
 
 def test_placeholders_are_the_documented_ones() -> None:
-    assert PLACEHOLDERS == ("port", "data", "fakes", "smtp_port", "protocol")
+    assert PLACEHOLDERS == ("port", "data", "fakes", "smtp_port", "protocol", "python")
 
 
 def test_a_huge_value_is_quoted_short(tmp_path: Path) -> None:

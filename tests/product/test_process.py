@@ -237,7 +237,7 @@ async def test_from_file_fills_the_placeholders_and_waits_until_ready(tmp_path: 
         "base: http://127.0.0.1:{port}/t\n"
         "redirect_uri: http://127.0.0.1:{port}/cb/{protocol}\n"
         "start:\n"
-        f"  command: [{PY}, server.py, '{{fakes}}']\n"
+        "  command: ['{python}', server.py, '{fakes}']\n"
         "  env: {PORT: '{port}', GREETING: '{data}/db {smtp_port}', WAIT: '0.2'}\n"
         "  ready: {url: 'http://127.0.0.1:{port}/health', timeout: 10s}\n"
         "  stop_timeout: 1s\n"
@@ -251,7 +251,7 @@ async def test_from_file_fills_the_placeholders_and_waits_until_ready(tmp_path: 
         "CONNTRACK_SMTP_PORT": "2525",
     }
     p = ProductProcess.from_file(file, env=env)
-    assert p.command[-1] == "http://127.0.0.1:1"
+    assert p.command == [sys.executable, "server.py", "http://127.0.0.1:1"]
     assert (p.ready_url, p.ready_timeout, p.stop_timeout) == (
         f"http://127.0.0.1:{port}/health",
         10.0,

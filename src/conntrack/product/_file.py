@@ -25,8 +25,11 @@ A product file is one YAML document::
 Templates (``base``, ``redirect_uri``, ``start.command``, ``start.env`` values,
 ``start.ready.url``) may use the placeholders ``{port}`` (the port the product listens
 on), ``{data}`` (its fresh data folder), ``{fakes}`` (the fakes' base URL),
-``{smtp_port}`` and, in ``redirect_uri`` only, ``{protocol}``; ``{{`` and ``}}`` write a
-brace. :meth:`ProductFile.expand` fills them.
+``{smtp_port}`` and, in ``redirect_uri`` only, ``{protocol}``; in ``start`` also
+``{python}``, the interpreter conntrack runs on (``sys.executable``: a Python product
+installed next to conntrack starts with ``command: ["{python}", -m, acme]`` whether or
+not its virtualenv is on ``PATH``). ``{{`` and ``}}`` write a brace.
+:meth:`ProductFile.expand` fills them.
 
 It is read like every conntrack file: :mod:`conntrack.scenario._marks` keeps the line of
 every value and enforces the size limits, and every problem is one ``file:line:
@@ -78,9 +81,9 @@ SOURCES = ("header", "subject", "body")
 TIMEOUT_KEYS = ("clock", "request")
 SHOWS = ("expiring", "expired", "invalid")
 """What a banner can be about (besides ``none``)."""
-PLACEHOLDERS = ("port", "data", "fakes", "smtp_port", "protocol")
+PLACEHOLDERS = ("port", "data", "fakes", "smtp_port", "protocol", "python")
 """Every placeholder a template may use; ``protocol`` only in ``redirect_uri``."""
-START_PLACEHOLDERS = ("port", "data", "fakes", "smtp_port")
+START_PLACEHOLDERS = ("port", "data", "fakes", "smtp_port", "python")
 """The placeholders of ``start`` (command, env, ready url)."""
 
 DEFAULT_KIND_HEADER = "X-Conntrack-Kind"

@@ -45,7 +45,7 @@ from ._file import (
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Values that fill a template to check that what it makes is a URL.
 _SAMPLE = {"port": 8000, "data": "/tmp/data", "fakes": "http://127.0.0.1:9000",
-           "smtp_port": 2525, "protocol": "facebook"}  # fmt: skip
+           "smtp_port": 2525, "protocol": "facebook", "python": "/usr/bin/python3"}  # fmt: skip
 
 
 def read_product(file: str, doc: Document) -> tuple[ProductFile | None, list[Problem]]:

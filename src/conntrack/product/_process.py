@@ -30,6 +30,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -122,8 +123,8 @@ class ProductProcess:
         variables) plus the file's own ``start.env``. The file's placeholders are filled
         from ``env``: ``{port}`` from ``CONNTRACK_PRODUCT_PORT`` (or ``port``),
         ``{data}`` from ``CONNTRACK_DATA_DIR``, ``{fakes}`` from ``CONNTRACK_FAKES_URL``,
-        ``{smtp_port}`` from ``CONNTRACK_SMTP_PORT``. The log is ``log``, by default
-        ``product.log`` in the data folder."""
+        ``{smtp_port}`` from ``CONNTRACK_SMTP_PORT``; ``{python}`` is this interpreter.
+        The log is ``log``, by default ``product.log`` in the data folder."""
         values = {
             "port": port if port is not None else env.get("CONNTRACK_PRODUCT_PORT", ""),
             "data": env.get("CONNTRACK_DATA_DIR", ""),
@@ -133,6 +134,7 @@ class ProductProcess:
         missing = [k for k, v in values.items() if v == ""]
         if missing:
             raise ValueError(f"from_file needs the CONNTRACK_* values of {', '.join(missing)}")
+        values["python"] = sys.executable
         if log is None:
             log = Path(str(values["data"])) / LOG_NAME
         return cls(
