@@ -397,3 +397,39 @@ def test_a_product_error_inside_the_products_own_nursery_is_the_runs_error(
     result = run_product_scenario(scenario(tmp_path), product=running)
     assert result.error is not None and "reached 50 instants" in result.error
     assert not result.passed
+
+
+def test_a_ready_product_is_taken_as_it_is(tmp_path: Path) -> None:
+    """Given a Product rather than a factory, the harness uses it as it is. This one
+    knows no app of the fakes: the provider's page refuses its login, which the world
+    records as a failed attempt in the provider's words."""
+
+    class Stranger:
+        async def advance(self, now: datetime) -> datetime | None:
+            return None
+
+        async def set_company(self, company: Company) -> None:
+            pass
+
+        async def login(
+            self, name: str, *, provider: str, kind: str, user: str, action: str
+        ) -> str:
+            query = urlencode({"client_id": "nobody", "redirect_uri": "https://x.test/cb"})
+            return f"http://conntrack.local/www.facebook.com/v21.0/dialog/oauth?{query}"
+
+        async def callback(self, url: str) -> LoginOutcome:
+            raise AssertionError("the browser never gets back")
+
+        async def disconnect(self, name: str, *, user: str) -> None:
+            pass
+
+        async def connections(self) -> list[ConnectionView]:
+            return []
+
+    s = scenario(tmp_path)
+    result = run_product_scenario(s, product=Stranger())
+    assert result.error is None and not result.passed
+    failed = [r for r in result.timeline.records_only if isinstance(r, EventRecord)]
+    assert failed[0].event == "connect_failed" and failed[0].at == s.start
+    assert "HTTP 4" in failed[0].detail
+    assert result.timeline.state_at("fb", s.start + timedelta(days=1)) == (None, None)

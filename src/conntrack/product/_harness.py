@@ -166,13 +166,15 @@ def run_product_scenario(
     *,
     outboxes: Sequence[Outbox] | None = None,
     run: str | None = None,
-    product: ProductFactory | None = None,
+    product: ProductFactory | Product | None = None,
     redirect_uri: str | None = None,
     step: timedelta | None = None,
 ) -> RunResult:
     """Run ``scenario`` against a product: the one ``product_file`` starts, or the one
     ``product(env)`` builds in process (a :class:`Product`, or an async context manager
-    giving one, e.g. ``lambda env: ModelProduct(...).running()``). The emails recorded
+    giving one, e.g. ``lambda env: ModelProduct(...).running()``), or ``product`` itself
+    when it is a ready :class:`Product` (it then knows its apps and gives its emails to
+    no one: build it from the env for that). The emails recorded
     also go to ``outboxes``; ``run`` names the run in their ids (default: the
     scenario's name and seed). ``step`` is the grid between instants (default: the
     product file's ``step``, else the smallest ``sync_every``, used only while the
@@ -336,7 +338,9 @@ async def _setup(
 # -- one run -------------------------------------------------------------------------------
 
 
-async def _run_factory(scenario: Scenario, factory: ProductFactory, options: _Options) -> RunResult:
+async def _run_factory(
+    scenario: Scenario, factory: ProductFactory | Product, options: _Options
+) -> RunResult:
     fakes = _make_fakes(scenario)
     transport = httpx.ASGITransport(app=cast(Any, fakes.app))
     async with httpx.AsyncClient(transport=transport, base_url=LOCAL_FAKES) as http:
@@ -355,8 +359,14 @@ async def _run_factory(scenario: Scenario, factory: ProductFactory, options: _Op
             outbox=emails,
             clock=fakes.clock,
         )
+
+        def made() -> AbstractAsyncContextManager[Product] | Product:
+            if hasattr(factory, "advance"):  # a ready product
+                return cast(Product, factory)
+            return cast(ProductFactory, factory)(env)
+
         return await _guarded(
-            scenario, lambda: _open(factory(env)), fakes, http, apps, accounts, emails, options
+            scenario, lambda: _open(made()), fakes, http, apps, accounts, emails, options
         )
 
 
