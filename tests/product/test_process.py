@@ -289,3 +289,55 @@ def test_from_file_needs_the_harness_values(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match="data, fakes, smtp_port"):
         ProductProcess.from_file(load_product(tmp_path / "product.yaml"), env={}, port=1)
+
+
+#: A product whose group holds a zombie that nobody reaps while it stops: a keeper
+#: process (in a group of its own, so the stop leaves it) forks a child into the
+#: product's group and never waits for it.
+ZOMBIE = textwrap.dedent(
+    """
+    import os, time
+    group = os.getpgid(0)
+    if os.fork() == 0:
+        os.setpgid(0, 0)
+        child = os.fork()
+        if child == 0:
+            os.setpgid(0, group)
+            os._exit(0)
+        print(os.getpid(), child, flush=True)
+        time.sleep(60)
+        os._exit(0)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_zombie_in_the_group_does_not_make_stop_wait(tmp_path: Path) -> None:
+    """Children outliving the product are reparented to PID 1, which (in a container)
+    may reap them seconds later: a zombie of the group must not hold the stop for its
+    whole stop_timeout."""
+    p = ProductProcess([PY, "-c", ZOMBIE], log=tmp_path / "log", stop_timeout=5).start()
+    keeper = 0
+    try:
+        deadline = time.monotonic() + 10
+        while not p.log_tail().strip() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        keeper, child = (int(w) for w in p.log_tail().split())
+        while not gone(child) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert gone(child) and os.getpgid(child) == p.pid  # a zombie of the group
+        started = time.monotonic()
+        assert p.stop() == -signal.SIGTERM
+        assert time.monotonic() - started < 2.5
+    finally:
+        p.stop()
+        if keeper:
+            os.kill(keeper, signal.SIGKILL)
+
+
+def test_each_start_writes_a_fresh_log(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.write_text("an older run\n")
+    with ProductProcess([PY, "-c", "print('this run')"], log=log) as p:
+        p._popen.wait(timeout=10)  # type: ignore[union-attr]
+    assert log.read_text() == "this run\n"

@@ -154,7 +154,7 @@ class ProductProcess:
         if self._popen is not None or self._stopped:
             return self
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._log_file = open(self.log, "ab")  # noqa: SIM115 - closed by stop()
+        self._log_file = open(self.log, "wb")  # noqa: SIM115 - closed by stop()
         try:
             self._popen = subprocess.Popen(
                 self.command,
@@ -266,6 +266,7 @@ class ProductProcess:
         return True
 
     def _group_alive(self) -> bool:
+        """Whether a process of the group still runs (a zombie does not count)."""
         if self._popen is None:
             return False
         self._popen.poll()  # reap the leader, so its zombie does not count
@@ -273,7 +274,7 @@ class ProductProcess:
             os.killpg(self._popen.pid, 0)
         except (ProcessLookupError, PermissionError):
             return False
-        return True
+        return _runs_in_group(self._popen.pid)
 
     def stop(self) -> int | None:
         """SIGTERM to the group, wait ``stop_timeout``, then SIGKILL; answers the exit
@@ -361,6 +362,29 @@ class ProductProcess:
                 popen.wait(timeout=1)
             with contextlib.suppress(Exception):
                 self._close_log()
+
+
+def _runs_in_group(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` runs, zombies aside. The product's children
+    that outlive it are reparented to PID 1, which in a container may reap them seconds
+    later: counted, they would make every stop wait its whole ``stop_timeout``. Read
+    from ``/proc`` (Linux); elsewhere any member counts."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stream:
+                stat = stream.read()
+        except OSError:  # it ended while we looked
+            continue
+        fields = stat.rsplit(b")", 1)[-1].split()  # state, ppid, pgrp, ... after "(comm)"
+        if len(fields) >= 3 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            return True
+    return False
 
 
 def _shell(command: Sequence[str]) -> str:
