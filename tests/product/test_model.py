@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -31,7 +31,7 @@ from conntrack.product._model import (
     ModelProduct,
     UnknownConnection,
 )
-from conntrack.product._server import model_from_env, sync_every_of
+from conntrack.product._server import create_app, model_from_env, sync_every_of
 from conntrack.product._smtp import SmtpCapture
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -228,3 +228,38 @@ def test_sync_every_from_the_environment() -> None:
     assert sync_every_of('{"fb": "1h"}') == {"fb": timedelta(hours=1)}
     with pytest.raises(Exception, match="CONNTRACK_SYNC_EVERY"):
         sync_every_of("soon")
+
+
+async def test_the_protocol_routes_answer_json_and_clear_errors() -> None:
+    """The served product (``_server.create_app``) over ASGI: shapes and error codes."""
+    product = ModelProduct(fakes_url="http://fakes.invalid", apps={}, start=START)
+    app = create_app(product)
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    async with (
+        product.running(),
+        httpx.AsyncClient(transport=transport, base_url="http://product") as http,
+    ):
+        base = "/_conntrack_test"
+        r = await http.put(f"{base}/company", json=PEOPLE.json())
+        assert r.status_code == 204
+        r = await http.post(f"{base}/clock", json={"now": "2026-03-02T15:00:00Z"})
+        assert r.json() == {"now": "2026-03-02T15:00:00Z", "next": None}
+        r = await http.post(f"{base}/clock", json={"now": "2026-03-02T09:00:00Z"})
+        assert r.status_code == 409 and "only moves forward" in r.json()["error"]
+        r = await http.post(f"{base}/clock", content=b"{not json")
+        assert r.status_code == 400 and "JSON object" in r.json()["error"]
+        r = await http.post(f"{base}/clock", json={"now": "tomorrow"})
+        assert r.status_code == 400 and "ISO instant" in r.json()["error"]
+        r = await http.request("DELETE", f"{base}/connections/nope", json={"user": "user1"})
+        assert r.status_code == 404 and "nope" in r.json()["error"]
+        r = await http.post(
+            f"{base}/connections/fb/login",
+            json={"provider": "myspace", "kind": "owned", "user": "user1", "action": "add"},
+        )
+        assert r.status_code == 400 and "myspace" in r.json()["error"]
+        r = await http.post(f"{base}/connections/fb/login", json={"provider": "facebook"})
+        assert r.status_code == 400 and "kind, user, action" in r.json()["error"]
+        r = await http.get("/oauth/facebook/callback?code=x&state=forged")
+        assert r.status_code == 400 and "state" in r.json()["error"]
+        r = await http.get(f"{base}/connections")
+        assert r.status_code == 200 and r.json() == []

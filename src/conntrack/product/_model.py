@@ -26,14 +26,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from random import Random
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import trio
 
-from .._actors import CodeReceived, ConnectionActor
+from .._actors import ChangeOracle, CodeReceived, ConnectionActor
 from .._clock import Scheduler
 from .._delivery import SmtpSink
 from .._durations import format_instant
@@ -56,6 +56,11 @@ from ..clients.google import GoogleClient
 from ..clients.linkedin import LinkedInClient
 from ._interface import Company, ConnectionView, LoginOutcome, ProductError
 
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from ._harness import ProductEnv
+
 DEFAULT_SYNC_EVERY = timedelta(hours=6)
 #: How long (real seconds) the actors may take to finish what one instant asked of them.
 SETTLE_TIMEOUT = 60.0
@@ -67,6 +72,11 @@ class ClockBackwards(ProductError):
 
 class UnknownConnection(ProductError, LookupError):
     """A connection the product does not know (the protocol's 404)."""
+
+
+class BadLogin(ProductError, ValueError):
+    """A login the product cannot start: an unknown provider or action, no app for the
+    provider's protocol (the protocol's 400)."""
 
 
 class ManualClock:
@@ -303,6 +313,7 @@ class ModelProduct:
         smtp: tuple[str, int] | None = None,
         sync_every: timedelta | Mapping[str, timedelta] = DEFAULT_SYNC_EVERY,
         policy: PolicySet | None = None,
+        oracle: ChangeOracle | None = None,
     ) -> None:
         self.fakes_url = fakes_url.rstrip("/")
         self.control = f"{self.fakes_url}/_conntrack"
@@ -315,6 +326,7 @@ class ModelProduct:
         self._transport = transport
         self._verify = verify
         self._sync_every = sync_every
+        self._oracle = oracle
         self._smtp = SmtpOutbox(*smtp) if smtp else None
         self.actors: dict[str, ConnectionActor] = {}
         self._pending: dict[str, _Pending] = {}
@@ -383,7 +395,7 @@ class ModelProduct:
 
     async def login(self, name: str, *, provider: str, kind: str, user: str, action: str) -> str:
         if action not in ("add", "reconnect"):
-            raise ProductError(f"action must be 'add' or 'reconnect', not {action!r}")
+            raise BadLogin(f"action must be 'add' or 'reconnect', not {action!r}")
         actor = self.actors.get(name) or self._new_actor(name, provider, kind, user)
         if action == "reconnect":
             cause = "reconnect"
@@ -461,7 +473,7 @@ class ModelProduct:
             try:
                 self._profiles[provider] = load_profile(provider)
             except ConntrackError as e:
-                raise ProductError(str(e)) from None
+                raise BadLogin(str(e)) from None
         return self._profiles[provider]
 
     def _sync_every_of(self, name: str) -> timedelta:
@@ -476,7 +488,7 @@ class ModelProduct:
         profile = self._profile(provider)
         app = self.apps.get(profile.protocol)
         if app is None:
-            raise ProductError(
+            raise BadLogin(
                 f"no app for protocol {profile.protocol!r} (provider {provider!r}); "
                 f"CONNTRACK_APPS has: {', '.join(sorted(self.apps)) or 'none'}"
             )
@@ -513,6 +525,7 @@ class ModelProduct:
             scheduler=self.scheduler,
             recorder=self.recorder,
             notifier=self.notifier,
+            oracle=self._oracle,
             rng=rng,
             connected_by=user,
         )
@@ -541,3 +554,27 @@ class ModelProduct:
     async def _flush(self) -> None:
         if self._smtp is not None:
             await self._smtp.flush()
+
+
+def model_product(
+    env: ProductEnv, *, exact: bool = False
+) -> AbstractAsyncContextManager[ModelProduct]:
+    """The harness's factory for conntrack's model in process (no subprocess, no SMTP):
+    ``run_product_scenario(scenario, product=model_product)``. It talks to the fakes
+    through the harness's transport and delivers its emails to the harness's outbox.
+
+    Like the in-process engine, it skips a sync whose answer cannot have changed, asking
+    the in-process fakes (their core is the change oracle); ``exact`` makes every sync a
+    real request, as the served product does."""
+    app = getattr(env.transport, "app", None)
+    config = getattr(app, "config", None)
+    core = config.get("CONNTRACK_CORE") if isinstance(config, Mapping) else None
+    return ModelProduct(
+        fakes_url=env.fakes_url,
+        apps=env.apps,
+        start=env.start,
+        transport=env.transport,
+        outboxes=[env.outbox],
+        sync_every=env.sync_every,
+        oracle=None if exact or core is None else cast(ChangeOracle, core),
+    ).running()

@@ -118,6 +118,8 @@ def create_app(product: Product, prefix: str = DEFAULT_PREFIX) -> QuartTrio:
         except UnknownConnection as e:
             return _error(404, str(e))
         except ProductError as e:
+            if isinstance(e, ValueError):  # the request asked what cannot be (BadLogin)
+                return _error(400, str(e))
             log.warning("product error: %s", e)
             return _error(500, str(e))
 
