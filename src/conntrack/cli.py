@@ -357,7 +357,7 @@ EXIT_INTERRUPTED = 130
 """Ctrl-C: 128 + SIGINT, as a shell reports it."""
 
 
-def _interrupted(error: BaseException) -> bool:
+def interrupted(error: BaseException) -> bool:
     """Whether ``error`` is Ctrl-C: a ``KeyboardInterrupt``, or a group (trio's nurseries
     raise them) that holds one."""
     if isinstance(error, KeyboardInterrupt):
@@ -382,16 +382,32 @@ def _product(args: argparse.Namespace) -> ProductFile | None:
     return load_product(args.product)
 
 
+def input_error_in(error: BaseException) -> InputError | None:
+    """The bad input ``error`` is about: itself, or, when it is a group (trio's nurseries
+    wrap what ends them, e.g. a product that did not start), its first ``InputError`` if
+    it holds nothing else; ``None`` otherwise."""
+    if isinstance(error, InputError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        inputs, rest = error.split(InputError)
+        if inputs is not None and rest is None:
+            return input_error_in(inputs.exceptions[0])
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except BaseException as e:
-        if not _interrupted(e):
+        if interrupted(e):
+            # Whatever ran was stopped on the way out (the harness stops the product, the
+            # fakes and the SMTP capture in its finally blocks); say so briefly.
+            print("\nconntrack: interrupted; no report written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        bad = input_error_in(e)
+        if bad is None or bad is e:
             raise
-        # Whatever ran was stopped on the way out (the harness stops the product, the
-        # fakes and the SMTP capture in its finally blocks); say so briefly.
-        print("\nconntrack: interrupted; no report written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        raise bad from None  # exit 2 with its message, not a group's traceback
 
 
 def _run(args: argparse.Namespace) -> int:

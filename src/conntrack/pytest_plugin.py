@@ -176,15 +176,23 @@ class ScenarioItem(pytest.Item):
             raise ScenarioFailed(render_plain(result_view(result)))
 
     def _run_product(self, product: ProductFile) -> RunResult:
+        from .cli import input_error_in, interrupted
         from .product._harness import run_product_scenario
 
         try:
             result: RunResult = run_product_scenario(self.scenario, product)
-        except InputError as e:
-            # The product did not start (its exit status and log tail are in ``e``):
+        except BaseException as e:
+            if interrupted(e) and not isinstance(e, KeyboardInterrupt):
+                # Ctrl-C inside trio's nurseries: pytest stops the session only for a
+                # KeyboardInterrupt itself (the harness has stopped what it started).
+                raise KeyboardInterrupt from None
+            bad = input_error_in(e)
+            if bad is None:
+                raise
+            # The product did not start (its exit status and log tail are in ``bad``):
             # every other item would wait for it as long, so the session stops here.
             self.session.shouldstop = f"conntrack: the product {product.name} did not start"
-            raise ProductBroke(str(e)) from None
+            raise ProductBroke(str(bad)) from None
         return result
 
     def repr_failure(

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 import types
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -115,10 +119,22 @@ class StandIn:
             start, until = scenario.start, scenario.start + scenario.until
             timeline = Timeline(Recorder(), start, until)
             return RunResult(scenario, timeline, [], make_users(scenario), skipped=reason)
-        result = run_scenario(scenario)
+        result = in_process(scenario)
         if verdict == "error":
             return dataclasses.replace(result, outcomes=[], error=str(CLOCK_ERROR))
         return result
+
+
+_RESULTS: dict[tuple[str, str], RunResult] = {}
+
+
+def in_process(scenario: Scenario) -> RunResult:
+    """The in-process result of ``scenario``, run once for all the tests (reports only
+    read it)."""
+    key = (str(scenario.where), scenario.name)
+    if key not in _RESULTS:
+        _RESULTS[key] = run_scenario(scenario)
+    return _RESULTS[key]
 
 
 def install(monkeypatch: pytest.MonkeyPatch, standin: StandIn) -> None:
@@ -342,10 +358,18 @@ def test_the_product_file_is_read_before_the_scenarios(
     assert f"{bad}:11:" in err and "no-such-scenario" not in err
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["bare", "in-a-group"])
 def test_a_product_that_does_not_start_exits_2(
-    standin: StandIn, product: Path, capsys: pytest.CaptureFixture[str]
+    standin: StandIn, product: Path, grouped: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    standin.verdicts["Facebook 60-day lifespan"] = "start"
+    def in_a_group(scenario: Scenario, product_file: ProductFile) -> RunResult:
+        try:
+            StandIn({scenario.name: "start"})(scenario, product_file)
+        except InputError as e:
+            raise ExceptionGroup("nursery", [e]) from None
+        raise AssertionError("a start failure was expected")
+
+    standin.verdicts["Facebook 60-day lifespan"] = in_a_group if grouped else "start"
     assert main(["run", LIFESPAN, FAILING, "--product", str(product)]) == 2
     err = capsys.readouterr().err
     assert "did not start" in err and "status 3" in err and "on purpose" in err
@@ -388,3 +412,80 @@ def test_ctrl_c_of_an_in_process_run_exits_130(
     monkeypatch.setattr(runner, "run_scenario", ctrl_c)
     assert main(["run", LIFESPAN]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+# -- end to end: tiny_product.py through the real harness ------------------------------
+
+
+def gone(pidfile: Path, within: float = 10.0) -> bool:
+    """Whether the process whose id ``pidfile`` holds has ended (waiting ``within`` s)."""
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_end_to_end_a_protocol_error_is_an_error_and_nothing_is_left_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pidfile = tmp_path / "pid"
+    product = write_product(tmp_path, brk="clock", pidfile=pidfile)
+    junit = tmp_path / "junit.xml"
+    args = ["run", LIFESPAN, LINKEDIN, "--product", str(product), "--junit", str(junit)]
+    assert main(args) == 1
+    lines = capsys.readouterr().out.splitlines()
+    error_at = next(i for i, line in enumerate(lines) if line.startswith("ERROR"))
+    assert "Facebook 60-day lifespan" in lines[error_at]
+    shown = "\n".join(lines[error_at + 1 : error_at + 4])
+    assert "request: POST http://127.0.0.1:" in shown and "/_t/clock" in shown
+    assert "answer: " in shown and "<html>not json {" in shown
+    assert any(line.startswith("SKIPPED") and "'linkedin'" in line for line in lines)
+    assert lines[-1] == "0 passed, 0 failed, 1 skipped, 1 error"
+    assert gone(pidfile)
+    cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
+    assert cases["Facebook 60-day lifespan"].find("error") is not None
+    assert cases["LinkedIn 365-day lifespan"].find("skipped") is not None
+
+
+def test_end_to_end_a_product_that_does_not_start_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    product = write_product(tmp_path, brk="exit")
+    assert main(["run", LIFESPAN, "--product", str(product)]) == 2
+    err = capsys.readouterr().err
+    assert "status 3" in err and "tiny: cannot open its database (on purpose)" in err
+    assert "Traceback" not in err
+
+
+def test_end_to_end_ctrl_c_stops_the_product_and_exits_130(tmp_path: Path) -> None:
+    pidfile = tmp_path / "pid"
+    product = write_product(tmp_path, brk="hang", pidfile=pidfile)
+    # The clock call hangs for a minute: only Ctrl-C ends this run in time.
+    product.write_text(product.read_text().replace("clock: 2s", "clock: 60s"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conntrack.cli", "run", LIFESPAN, "--product", str(product)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not pidfile.exists() or not pidfile.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(1.0)  # ready, company sent, the clock call hanging
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.strip() == "conntrack: interrupted; no report written"
+    assert out.startswith("product: tiny")
+    assert gone(pidfile)

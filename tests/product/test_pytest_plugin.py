@@ -11,9 +11,25 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+# httpcore's trio backend and the harness are imported here, before pytester's
+# in-process runs: those forget the modules they import first, and the exceptions of a
+# second copy of httpcore's backend are not caught as httpx's (ConnectError escapes).
+import httpcore._backends.trio  # noqa: F401
 import pytest
 
-from .test_cli import FAILING, LIFESPAN, LINKEDIN, MIXED, TWITTER, StandIn, install, write_product
+import conntrack.product._harness  # noqa: F401
+
+from .test_cli import (
+    FAILING,
+    LIFESPAN,
+    LINKEDIN,
+    MIXED,
+    TWITTER,
+    StandIn,
+    gone,
+    install,
+    write_product,
+)
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -116,5 +132,42 @@ def test_a_product_that_does_not_start_fails_its_item_and_stops_the_session(
     assert len(standin.calls) == 1
     out = result.stdout.str()
     assert "did not start: it exited with status 3" in out and "on purpose" in out
+    assert "Interrupted: conntrack: the product tiny did not start" in out
+    assert "Traceback" not in out
+
+
+# -- end to end: tiny_product.py through the real harness ------------------------------
+
+
+def test_end_to_end_a_protocol_error_fails_the_item_with_request_and_answer(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    scenarios(pytester, LIFESPAN, LINKEDIN)
+    pidfile = tmp_path / "pid"
+    product = write_product(tmp_path, brk="clock", pidfile=pidfile)
+    result = pytester.runpytest("scenarios", "--conntrack-product", str(product), "-rs")
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "ERROR  scenarios/facebook_60_day_lifespan.yaml  Facebook 60-day lifespan *",
+            "  POST /clock: *",
+            "  request: POST http://127.0.0.1:*/_t/clock *",
+            "  answer: *<html>not json {*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*SKIPPED*the product does not support provider 'linkedin'*"])
+    assert "Traceback" not in result.stdout.str()
+    assert gone(pidfile)
+
+
+def test_end_to_end_a_product_that_does_not_start_stops_the_session(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    scenarios(pytester, LIFESPAN, FAILING)
+    product = write_product(tmp_path, brk="exit")
+    result = pytester.runpytest("scenarios", "--conntrack-product", str(product))
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert "status 3" in out and "tiny: cannot open its database (on purpose)" in out
     assert "Interrupted: conntrack: the product tiny did not start" in out
     assert "Traceback" not in out
