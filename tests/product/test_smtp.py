@@ -12,6 +12,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conntrack.product._file import EmailRules, load_product
 from conntrack.product._smtp import UNKNOWN, SmtpCapture, parse_email
@@ -201,3 +203,66 @@ def test_a_server_that_cannot_bind_is_an_error_and_leaves_nothing(
     assert not smtp.running
     assert threading.active_count() == before
     smtp.stop()
+
+
+def test_headers_are_read_unfolded_decoded_and_whatever_their_case() -> None:
+    raw = (
+        b"from: a@example.com\r\nto: Ada <ada@example.com>\r\n"
+        b"subject: =?utf-8?q?Votre_connexion_expire_bient=C3=B4t?=\r\n"
+        b"x-conntrack-kind: expiry_reminder\r\nX-Conntrack-Connection:\r\n  fb-page\r\n"
+        b"date: Sun, 01 Mar 2026 10:00:00 +0100\r\n\r\nbody\r\n"
+    )
+    got = parse_email(raw)
+    assert got.subject == "Votre connexion expire bientôt"
+    assert (got.kind, got.connection, got.to) == (
+        "expiry_reminder",
+        "fb-page",
+        ("ada@example.com",),
+    )
+    assert got.at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from([b"Date", b"Subject", b"To", b"Cc", b"X-Conntrack-Kind",
+                             b"Content-Type", b"Content-Transfer-Encoding", b"From"]),
+            st.one_of(
+                st.binary(max_size=30),
+                st.sampled_from([b"<", b"=?utf-8?b?////?=", b"=?x-nope?q?a?=", b"\xff\xfe",
+                                 b"text/plain; charset=x-nope", b"base64", b"a@, <b@>, ;;",
+                                 b"multipart/mixed; boundary=\"b\"", b"Mon, 32 Foo 99999"]),
+            ),
+        ),
+        max_size=6,
+    ),
+    body=st.binary(max_size=100),
+)  # fmt: skip
+def test_a_malformed_message_is_read_never_raised(
+    headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    raw = b"".join(k + b": " + v + b"\r\n" for k, v in headers) + b"\r\n" + body
+    got = parse_email(raw)
+    assert isinstance(got.subject, str) and isinstance(got.body, str)
+    assert got.kind in ("expiry_reminder", "invalid", UNKNOWN)
+    got.subject.encode("utf-8")  # text a report can write
+    got.body.encode("utf-8")
+
+
+def test_the_server_keeps_a_malformed_message() -> None:
+    with SmtpCapture() as smtp, smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
+        client.sendmail("a@example.com", ["b@example.com"], b"To: <\r\nSubject: \xff\r\n\r\nhi\r\n")
+        (got,) = smtp.drain()
+    assert got.to == ("b@example.com",) and got.kind == UNKNOWN
+
+
+def test_bodies_in_an_unknown_charset_or_without_text() -> None:
+    odd = parse_email(
+        b"Subject: x\r\nContent-Type: text/plain; charset=x-nope\r\n\r\nfb expires \xff soon\r\n"
+    )
+    assert odd.body.startswith("fb expires ") and odd.body.rstrip().endswith(" soon")
+    attachment = parse_email(
+        b"Subject: x\r\nContent-Type: application/octet-stream\r\n\r\n\x00\x01binary\r\n"
+    )
+    assert attachment.body == ""

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import email
+import email.header
 import email.policy
 import email.utils
+import re
 import threading
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from types import TracebackType
 from typing import Any
 
@@ -178,48 +179,72 @@ def parse_email(
     rules = rules or EmailRules()
     message = email.message_from_bytes(content, policy=email.policy.default)
     headers: dict[str, str] = {}
-    for key, value in message.items():
-        headers.setdefault(key, _header_text(value))
-    subject = headers.get("Subject", "")
+    for key, raw in message.raw_items():  # unparsed: a malformed header cannot raise
+        headers.setdefault(key, _header_text(raw))
+
+    def header(name: str) -> str:
+        return next((v for k, v in headers.items() if k.lower() == name.lower()), "")
+
+    subject = header("Subject")
     body = _body(message)
     kind, connection = rules.classify(headers, subject, body)
-    to = rcpt or tuple(
-        address
-        for _, address in email.utils.getaddresses([headers.get("To", ""), headers.get("Cc", "")])
-        if address
-    )
     return CapturedEmail(
-        at=_date(headers.get("Date")),
+        at=_date(header("Date")),
         kind=kind or UNKNOWN,
         connection=connection or "",
-        to=to,
+        to=rcpt or _addresses(header("To"), header("Cc")),
         subject=subject,
         body=body,
         headers=headers,
     )
 
 
-def _header_text(value: Any) -> str:
+def _header_text(raw: Any) -> str:
+    """A raw header value as text: unfolded, RFC 2047 words decoded when they can be."""
+    text = re.sub(r"\r?\n(?=[ \t])", "", str(raw)).strip()
     try:
-        return str(value)
-    except Exception:  # a header the policy cannot decode
-        return ""
+        decoded = str(email.header.make_header(email.header.decode_header(text)))
+    except Exception:  # an unknown charset, a broken encoded word: keep it as written
+        decoded = text
+    return _text(decoded)
+
+
+def _addresses(*fields: str) -> tuple[str, ...]:
+    try:
+        pairs = email.utils.getaddresses([f for f in fields if f])
+    except Exception:  # an address list not even the lenient parser reads
+        return ()
+    return tuple(address for _, address in pairs if address)
 
 
 def _body(message: Any) -> str:
-    """The text of the message: its plain-text part, else its HTML part, else ``""``."""
+    """The text of the message: its plain-text part, else its HTML part, else ``""``. A
+    part in an unknown charset is read as UTF-8, with what does not decode replaced."""
     try:
-        if isinstance(message, EmailMessage):
-            part = message.get_body(preferencelist=("plain", "html"))
-            if part is not None:
-                content = part.get_content()
-                return content if isinstance(content, str) else ""
-        payload = message.get_payload(decode=True)
-        if isinstance(payload, bytes):
-            return payload.decode(message.get_content_charset() or "utf-8", "replace")
-    except Exception:  # an unknown charset, a broken part: the body is unreadable
+        part = message.get_body(preferencelist=("plain", "html"))
+    except Exception:  # a broken multipart structure
+        part = None
+    if part is None:
+        part = message
+    try:
+        if part.get_content_maintype() != "text":
+            return ""
+        content = part.get_content()
+        if isinstance(content, str):
+            return _text(content)
+    except Exception:  # an unknown charset or transfer encoding: read the bytes
+        pass
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
         return ""
-    return ""
+    return _text(payload.decode("utf-8", "replace")) if isinstance(payload, bytes) else ""
+
+
+def _text(text: str) -> str:
+    """``text`` without lone surrogates (what an undecodable byte became), so a report
+    can write it."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _date(value: str | None) -> datetime | None:
