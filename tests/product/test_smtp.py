@@ -266,3 +266,17 @@ def test_bodies_in_an_unknown_charset_or_without_text() -> None:
         b"Subject: x\r\nContent-Type: application/octet-stream\r\n\r\n\x00\x01binary\r\n"
     )
     assert attachment.body == ""
+
+
+def test_a_message_the_parser_fails_on_is_still_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conntrack.product import _smtp
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(_smtp, "parse_email", broken)
+    with SmtpCapture() as smtp:
+        send(smtp, message(subject="kept"))
+        (got,) = smtp.drain()
+    assert got.kind == UNKNOWN and "Subject: kept" in got.body and got.to == ("ada@example.com",)
+    assert "a bug" in got.headers["X-Conntrack-Error"]

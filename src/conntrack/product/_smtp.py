@@ -162,7 +162,13 @@ class SmtpCapture:
             return self._count
 
     def _received(self, content: bytes, rcpt: tuple[str, ...]) -> None:
-        captured = parse_email(content, self.rules, rcpt)
+        try:
+            captured = parse_email(content, self.rules, rcpt)
+        except Exception as e:  # a bug of ours must not lose the email: keep it whole
+            text = _text(content.decode("utf-8", "replace"))
+            captured = CapturedEmail(
+                None, UNKNOWN, "", rcpt, "", text, {"X-Conntrack-Error": repr(e)}
+            )
         with self._lock:
             self._emails.append(captured)
             self._count += 1
