@@ -53,6 +53,7 @@ svg text{font:11px system-ui,sans-serif;fill:#374151}
 """
 PRODUCT_CSS = """.skip{color:#a16207;font-weight:600} .error{color:#7e22ce;font-weight:600}
 pre.error{font-weight:400;white-space:pre-wrap;background:#faf5ff;padding:8px;border-radius:4px}
+p.skip{font-weight:400}
 """
 """Added only to a product run's page, so an in-process page keeps its bytes."""
 
@@ -188,13 +189,16 @@ def _scenario(r: RunResult, anchor: str) -> str:
             f'<tr><td class="{cls}">{mark}</td><td>{escape(str(o.where))}</td>'
             f"<td>{escape(o.summary)}</td><td>{escape(o.actual) if not o.passed else ''}</td></tr>"
         )
-    table = (
-        "<table><tr><th></th><th>where</th><th>expectation</th><th>what happened</th></tr>"
-        + "".join(rows)
-        + "</table>"
-        if rows
-        else "<p class='meta'>no expectations</p>"
-    )
+    if rows:
+        table = (
+            "<table><tr><th></th><th>where</th><th>expectation</th><th>what happened</th></tr>"
+            + "".join(rows)
+            + "</table>"
+        )
+    elif r.error is not None:
+        table = "<p class='meta'>no expectation was judged: the product broke the protocol</p>"
+    else:
+        table = "<p class='meta'>no expectations</p>"
     return f"{head}{broke}{_svg(tl, list(s.connections))}{table}</section>"
 
 

@@ -489,3 +489,31 @@ def test_end_to_end_ctrl_c_stops_the_product_and_exits_130(tmp_path: Path) -> No
     assert err.strip() == "conntrack: interrupted; no report written"
     assert out.startswith("product: tiny")
     assert gone(pidfile)
+
+
+REFERENCE = ROOT / "examples" / "reference" / "product.yaml"
+SHORT = str(DATA / "short_password_change.yaml")
+"""Four days with a password change and a reconnect: a few seconds through a product."""
+
+
+def test_end_to_end_through_the_reference_product(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
+    args = ["run", SHORT, "--product", str(REFERENCE), "--json", str(report)]
+    assert main([*args, "--junit", str(junit), "--html", str(html)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"product: reference  ({REFERENCE})")
+    assert "PASS" in out and out.rstrip().endswith("1 passed, 0 failed")
+    doc = json.loads(report.read_text())
+    assert doc["product"] == "reference" and doc["passed"] is True
+    [s] = doc["scenarios"]
+    assert (s["status"], s["skipped"], s["error"]) == ("passed", None, None)
+    # The same expectations judged the same as in process.
+    [scenario] = load_paths([SHORT])
+    expected = [(str(o.where), o.passed) for o in in_process(scenario).outcomes]
+    assert [(e["where"], e["passed"]) for e in s["expectations"]] == expected
+    assert any(r["type"] == "email" and r["kind"] == "invalid" for r in s["records"])
+    suite = ET.parse(junit).getroot()
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "0")
+    assert "conntrack report: reference" in html.read_text()

@@ -24,6 +24,8 @@ from .test_cli import (
     LIFESPAN,
     LINKEDIN,
     MIXED,
+    REFERENCE,
+    SHORT,
     TWITTER,
     StandIn,
     gone,
@@ -171,3 +173,17 @@ def test_end_to_end_a_product_that_does_not_start_stops_the_session(
     assert "status 3" in out and "tiny: cannot open its database (on purpose)" in out
     assert "Interrupted: conntrack: the product tiny did not start" in out
     assert "Traceback" not in out
+
+
+def test_end_to_end_an_item_passes_through_the_reference_product(
+    pytester: pytest.Pytester,
+) -> None:
+    scenarios(pytester, SHORT)
+    result = pytester.runpytest("scenarios", "--conntrack-product", str(REFERENCE), "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"conntrack product: reference ({REFERENCE})",
+            "*short_password_change.yaml::Facebook password change, short PASSED*",
+        ]
+    )
