@@ -15,7 +15,6 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from quart import Quart, Response, jsonify, request
 
 from .engine import ClockError, Engine, LoginError
@@ -45,16 +44,13 @@ async def _json() -> dict[str, Any]:
 def create_app(settings: Settings) -> Quart:
     app = Quart("acme")
     store = Store(settings.db_path)
-    http = httpx.AsyncClient(timeout=10)
-    ctx = Context(settings, http)
-    http = httpx.AsyncClient(timeout=10, verify=ctx.http_verify)
-    ctx.http = http
+    ctx = Context(settings)
     engine = Engine(settings, store, providers(ctx), Mailer(settings, store))
     lock = asyncio.Lock()  # one protocol call at a time: the clock is shared state
 
     @app.after_serving
     async def _close() -> None:
-        await http.aclose()
+        await ctx.aclose()
         store.close()
 
     @app.get("/health")

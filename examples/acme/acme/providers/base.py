@@ -12,7 +12,7 @@ import base64
 import hashlib
 import secrets
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -108,15 +108,23 @@ class Provider(Protocol):
 
 @dataclass
 class Context:
-    settings: Settings
-    http: httpx.AsyncClient
+    """What every integration uses: the settings, one HTTP client for API calls, and
+    one SSL context for every client (loading CA certificates costs ~50 ms: once)."""
 
-    @property
-    def http_verify(self) -> Any:
-        """What httpx's ``verify`` should be: an SSL context trusting the CA file."""
-        if self.settings.ca_file:
-            return ssl.create_default_context(cafile=self.settings.ca_file)
-        return True
+    settings: Settings
+    ssl_context: ssl.SSLContext = field(init=False)
+    http: httpx.AsyncClient = field(init=False)
+    clients: list[Any] = field(default_factory=list)
+    """Other HTTP clients (authlib's), closed with :meth:`aclose`."""
+
+    def __post_init__(self) -> None:
+        cafile = self.settings.ca_file
+        self.ssl_context = ssl.create_default_context(cafile=cafile)
+        self.http = httpx.AsyncClient(timeout=10, verify=self.ssl_context)
+
+    async def aclose(self) -> None:
+        for client in [self.http, *self.clients]:
+            await client.aclose()
 
     def app(self, protocol: str) -> App:
         try:

@@ -39,21 +39,29 @@ class LinkedIn:
 
     def __init__(self, ctx: b.Context) -> None:
         self.ctx = ctx
+        self._client: AsyncOAuth2Client | None = None
 
     def needs_verifier(self) -> bool:
         return False
 
     def _oauth(self) -> AsyncOAuth2Client:
+        """authlib's client for this provider's token endpoint, made once (it keeps
+        its connections open). acme never lets it hold or refresh a token by itself:
+        every call passes the code or refresh token it needs."""
+        if self._client is not None:
+            return self._client
         app = self.ctx.app(self.name)
-        return AsyncOAuth2Client(
+        self._client = AsyncOAuth2Client(
             client_id=app.client_id,
             client_secret=app.client_secret,
             scope=" ".join(SCOPES),
             redirect_uri=app.redirect_uri,
             token_endpoint_auth_method="client_secret_post",
-            verify=self.ctx.http_verify,
+            verify=self.ctx.ssl_context,
             timeout=10,
         )
+        self.ctx.clients.append(self._client)
+        return self._client
 
     def authorize_url(self, state: str, verifier: str | None) -> str:
         url, _ = self._oauth().create_authorization_url(
@@ -82,12 +90,11 @@ class LinkedIn:
         self, code: str, verifier: str | None, previous: Connection | None, now: datetime
     ) -> b.Grant:
         try:
-            async with self._oauth() as client:
-                token = await client.fetch_token(
-                    self.ctx.settings.url(WWW, "oauth/v2/accessToken"),
-                    code=code,
-                    grant_type="authorization_code",
-                )
+            token = await self._oauth().fetch_token(
+                self.ctx.settings.url(WWW, "oauth/v2/accessToken"),
+                code=code,
+                grant_type="authorization_code",
+            )
         except OAuthError as e:
             raise b.LoginRefused(
                 f"LinkedIn refused the code exchange: {e.error} {e.description}"
@@ -162,11 +169,10 @@ class LinkedIn:
         if not conn.refresh_token:
             raise b.RefreshFailed(b.Verdict(b.EXPIRED, detail="no refresh token"))
         try:
-            async with self._oauth() as client:
-                token = await client.refresh_token(
-                    self.ctx.settings.url(WWW, "oauth/v2/accessToken"),
-                    refresh_token=conn.refresh_token,
-                )
+            token = await self._oauth().refresh_token(
+                self.ctx.settings.url(WWW, "oauth/v2/accessToken"),
+                refresh_token=conn.refresh_token,
+            )
         except OAuthError as e:
             detail = f"refresh: {e.error} {e.description}"
             if e.error == "invalid_request" and REFRESH_INVALID in str(e.description):

@@ -34,22 +34,30 @@ class Twitter:
 
     def __init__(self, ctx: b.Context) -> None:
         self.ctx = ctx
+        self._client: AsyncOAuth2Client | None = None
 
     def needs_verifier(self) -> bool:
         return True
 
     def _oauth(self) -> AsyncOAuth2Client:
+        """authlib's client for this provider's token endpoint, made once (it keeps
+        its connections open). acme never lets it hold or refresh a token by itself:
+        every call passes the code or refresh token it needs."""
+        if self._client is not None:
+            return self._client
         app = self.ctx.app(self.name)
-        return AsyncOAuth2Client(
+        self._client = AsyncOAuth2Client(
             client_id=app.client_id,
             client_secret=app.client_secret,
             scope=" ".join(SCOPES),
             redirect_uri=app.redirect_uri,
             token_endpoint_auth_method="client_secret_basic",
             code_challenge_method="S256",
-            verify=self.ctx.http_verify,
+            verify=self.ctx.ssl_context,
             timeout=10,
         )
+        self.ctx.clients.append(self._client)
+        return self._client
 
     def authorize_url(self, state: str, verifier: str | None) -> str:
         url, _ = self._oauth().create_authorization_url(
@@ -73,13 +81,12 @@ class Twitter:
         self, code: str, verifier: str | None, previous: Connection | None, now: datetime
     ) -> b.Grant:
         try:
-            async with self._oauth() as client:
-                token = await client.fetch_token(
-                    self.ctx.settings.url(API, "2/oauth2/token"),
-                    code=code,
-                    code_verifier=verifier,
-                    grant_type="authorization_code",
-                )
+            token = await self._oauth().fetch_token(
+                self.ctx.settings.url(API, "2/oauth2/token"),
+                code=code,
+                code_verifier=verifier,
+                grant_type="authorization_code",
+            )
         except OAuthError as e:
             why = f"{e.error} {e.description}"
             raise b.LoginRefused(f"X refused the code exchange: {why}") from None
@@ -127,11 +134,10 @@ class Twitter:
                 b.Verdict(b.RECONNECT, b.REFRESH_FAILED, "no refresh token (no offline.access)")
             )
         try:
-            async with self._oauth() as client:
-                token = await client.refresh_token(
-                    self.ctx.settings.url(API, "2/oauth2/token"),
-                    refresh_token=conn.refresh_token,
-                )
+            token = await self._oauth().refresh_token(
+                self.ctx.settings.url(API, "2/oauth2/token"),
+                refresh_token=conn.refresh_token,
+            )
         except OAuthError as e:
             detail = f"refresh: {e.error} {e.description}"
             if e.error in ("invalid_request", "invalid_grant"):
