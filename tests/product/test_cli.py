@@ -500,8 +500,9 @@ def test_end_to_end_through_the_reference_product(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     report, junit, html = tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.html"
+    outbox = tmp_path / "emails.jsonl"
     args = ["run", SHORT, "--product", str(REFERENCE), "--json", str(report)]
-    assert main([*args, "--junit", str(junit), "--html", str(html)]) == 0
+    assert main([*args, "--junit", str(junit), "--html", str(html), "--outbox", str(outbox)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"product: reference  ({REFERENCE})")
     assert "PASS" in out and out.rstrip().endswith("1 passed, 0 failed")
@@ -517,3 +518,9 @@ def test_end_to_end_through_the_reference_product(
     suite = ET.parse(junit).getroot()
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("0", "0", "0")
     assert "conntrack report: reference" in html.read_text()
+    # The product's emails, as the SMTP capture read them, in the outbox file.
+    emails = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert sorted(e["to"] for e in emails) == ["user1", "user2", "user3"]
+    assert {(e["kind"], e["about"], e["scenario"]) for e in emails} == {
+        ("invalid", "fb", "Facebook password change, short")
+    }
