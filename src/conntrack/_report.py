@@ -207,7 +207,7 @@ def _jsonable(value: Any) -> Any:
 def result_dict(result: RunResult, *, product: bool = False) -> dict[str, Any]:
     """One scenario's part of the JSON report; a ``product`` run's also says its
     ``status`` and, as text or ``null``, why it was ``skipped`` and what ``error``
-    the product made."""
+    the product made (``passed`` is then true for a scenario that ran and passed only)."""
     s, tl = result.scenario, result.timeline
     records = []
     for rec in tl.records_only:
@@ -223,7 +223,8 @@ def result_dict(result: RunResult, *, product: bool = False) -> dict[str, Any]:
         "timezone": s.company.timezone,
         "start": format_instant(s.start),
         "until": format_instant(s.start + s.until),
-        "passed": result.passed,
+        # A product run's skipped scenario did not pass (nor fail): its status says so.
+        "passed": status(result) == "passed" if product else result.passed,
         **(
             {"status": status(result), "skipped": result.skipped, "error": result.error}
             if product

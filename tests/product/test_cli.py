@@ -233,6 +233,7 @@ def test_json_report_names_the_product_and_each_status(
     assert "does not support provider 'linkedin'" in by_name["LinkedIn 365-day lifespan"]["skipped"]
     error = by_name["X password change, then reconnect"]
     assert error["error"] == str(CLOCK_ERROR) and error["passed"] is False
+    assert [s["passed"] for s in doc["scenarios"]] == [True, False, False, False]
     assert by_name["Facebook 60-day lifespan"]["skipped"] is None
     assert by_name["Facebook 60-day lifespan"]["error"] is None
     # Skips alone: the run passed.
