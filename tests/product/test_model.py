@@ -9,6 +9,10 @@ through a reconnect.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -263,3 +267,33 @@ async def test_the_protocol_routes_answer_json_and_clear_errors() -> None:
         assert r.status_code == 400 and "state" in r.json()["error"]
         r = await http.get(f"{base}/connections")
         assert r.status_code == 200 and r.json() == []
+
+
+def test_reference_product_command_starts_says_ready_and_stops_on_sigterm() -> None:
+    env = {
+        **os.environ,
+        "CONNTRACK_FAKES_URL": "http://127.0.0.1:9",
+        "CONNTRACK_APPS": "{}",
+        "CONNTRACK_START": "2026-03-02T09:00:00Z",
+    }
+    command = [sys.executable, "-m", "conntrack.cli", "reference-product", "--port", "0"]
+    bad = subprocess.run(
+        command, env={**env, "CONNTRACK_START": "soon"}, capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "CONNTRACK_START" in bad.stderr
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline().decode()
+        assert "reference product ready: http://127.0.0.1:" in ready
+        url = ready.rsplit(" ", 1)[1].strip()
+        assert httpx.get(f"{url}/connections", timeout=10).json() == []
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
