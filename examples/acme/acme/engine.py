@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import httpx
+
 from .mail import Mailer, local_day
 from .providers import base as pb
 from .providers.base import Provider
@@ -125,10 +127,15 @@ class Engine:
         """Run every job due up to ``to``; answer when the next one is due."""
         if to < self._now:
             raise ClockError(f"acme's clock is at {iso(self._now)}; it cannot go back to {iso(to)}")
+        last: Job | None = None
         while True:
             job = self._next_job()
             if job is None or job.at > to:
                 break
+            if job == last:
+                # A job that did not move itself on would run for ever: acme's bug.
+                raise RuntimeError(f"job {job} is still due after it ran")
+            last = job
             self._set_now(max(job.at, self._now))
             await self._run(job)
         self._set_now(to)
@@ -179,7 +186,16 @@ class Engine:
         elif job.order == _EXPIRE:
             self._expire(conn, "the token's lifetime ended")
         else:
-            await self._sync(conn)
+            try:
+                await self._sync(conn)
+            except httpx.HTTPError as e:
+                # The provider did not answer at all: like an outage, retried next sync.
+                log.warning("%s: %s unreachable: %s %s", conn.name, conn.provider,
+                            type(e).__name__, e)  # fmt: skip
+            except Exception:
+                # An answer acme's code did not expect: logged, retried at the next sync
+                # (the connection is not given up for acme's own bug).
+                log.exception("%s: the sync failed unexpectedly", conn.name)
         self.store.save(conn)
 
     # -- state changes -----------------------------------------------------------------
@@ -313,6 +329,8 @@ class Engine:
             )
         except pb.LoginRefused as e:
             return False, str(e)
+        except httpx.HTTPError as e:
+            return False, f"acme could not reach {protocol}: {type(e).__name__} {e}"
         if login.action == "add" and known is not None and grant.resource_id != known.resource_id:
             log.info("%s: added again for another resource %s", login.connection, grant.resource_id)
         every = login.sync_every or (previous.sync_every if previous else None)
@@ -330,7 +348,9 @@ class Engine:
         conn.account_id = grant.account_id
         conn.resource_id, conn.resource_name = grant.resource_id, grant.resource_name
         conn.connected_by = login.user_id
-        conn.last_login_at = conn.last_synced_at = self._now
+        conn.last_login_at = self._now
+        if grant.synced:
+            conn.last_synced_at = self._now
         conn.next_sync_at = self._now + conn.sync_every
         conn.incident_mailed = False
         soon = conn.hard_expiry is not None and conn.hard_expiry - NOTICE <= self._now

@@ -45,11 +45,14 @@ def parse_duration(text: str) -> timedelta:
     """``6h``, ``1d 12h``, ``90m`` or a number of seconds."""
     value = text.strip()
     if value.isdigit():
-        return timedelta(seconds=int(value))
+        value = f"{value}s"
     parts = _PART.findall(value)
     if not parts or _PART.sub("", value).strip():
         raise SettingsError(f"not a duration: {text!r} (write it like 6h, 30m or 1d 12h)")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    seconds = sum(int(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise SettingsError(f"a sync interval must be longer than 0s, not {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def parse_instant(text: str) -> datetime:

@@ -75,6 +75,9 @@ class Grant:
     account_id: str
     resource_id: str
     resource_name: str
+    synced: bool = True
+    """Whether the check read at login got data (a transient error does not refuse the
+    login, but it read nothing)."""
 
 
 class LoginRefused(Exception):

@@ -139,11 +139,11 @@ class Facebook:
             page_id = next(iter(listed))
         else:
             raise b.LoginRefused("the Facebook account you logged in with manages no Page")
-        grant = b.Grant(tokens, str(data.get("user_id") or ""), page_id, listed[page_id])
         check = await self._posts(token, page_id)
         if check.action in (b.RECONNECT, b.REFRESH, b.EXPIRED):
             raise b.LoginRefused(f"acme cannot read the Page with this login: {check.detail}")
-        return grant
+        user_id = str(data.get("user_id") or "")
+        return b.Grant(tokens, user_id, page_id, listed[page_id], synced=check.ok)
 
     async def _posts(self, token: str, page_id: str) -> b.Verdict:
         response = await self.ctx.http.get(

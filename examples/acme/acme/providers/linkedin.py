@@ -116,7 +116,7 @@ class LinkedIn:
             raise b.LoginRefused(
                 f"acme cannot read the organization with this login: {check.detail}"
             )
-        return b.Grant(tokens, member, org, org_name)
+        return b.Grant(tokens, member, org, org_name, synced=check.ok)
 
     async def _organization(self, token: str, member: str) -> tuple[str, str]:
         response = await self.ctx.http.get(

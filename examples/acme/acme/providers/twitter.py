@@ -107,7 +107,7 @@ class Twitter:
         check = await self._tweets(tokens.access_token, user_id)
         if check.action in (b.RECONNECT, b.REFRESH, b.EXPIRED):
             raise b.LoginRefused(f"acme cannot read this X account: {check.detail}")
-        return b.Grant(tokens, user_id, user_id, handle)
+        return b.Grant(tokens, user_id, user_id, handle, synced=check.ok)
 
     async def _tweets(self, token: str, user_id: str) -> b.Verdict:
         response = await self.ctx.http.get(
