@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 import trio
+import trio.testing
 
 from .._actors import ChangeOracle, CodeReceived, ConnectionActor
 from .._clock import Scheduler
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
 DEFAULT_SYNC_EVERY = timedelta(hours=6)
 #: How long (real seconds) the actors may take to finish what one instant asked of them.
 SETTLE_TIMEOUT = 60.0
+#: How long (real seconds) to wait before looking again at an actor out on the network.
+SETTLE_POLL = 0.0002
 
 
 class ClockBackwards(ProductError):
@@ -542,12 +545,14 @@ class ModelProduct:
 
     async def settle(self) -> None:
         """Wait until every actor has finished what it was handed (its inbox empty and
-        its task back waiting on it): its network I/O included."""
-        spins = 0
+        its task back waiting on it): its network I/O included. Between looks it waits
+        until every task is blocked (no spinning while work runs), then, if an actor is
+        still out on the network, a moment."""
         with trio.move_on_after(SETTLE_TIMEOUT) as scope:
             while not self._idle():
-                spins += 1
-                await trio.sleep(0 if spins < 100 else 0.0005)
+                await trio.testing.wait_all_tasks_blocked()
+                if not self._idle():
+                    await trio.sleep(SETTLE_POLL)
         if scope.cancelled_caught:
             raise ProductError(f"the connection actors were still busy after {SETTLE_TIMEOUT}s")
 
