@@ -8,12 +8,15 @@
   administer the organization (a Designated Admin), else 403 ``ACCESS_DENIED``.
   Versioned: ``LinkedIn-Version: YYYYMM`` is required (400 without it [U]); a version
   older than the profile's ``oldest_api_version``, or newer than the clock's month,
-  answers 426 ``NONEXISTENT_VERSION``. ``X-Restli-Protocol-Version`` is not enforced.
+  answers 426 ``NONEXISTENT_VERSION``. ``X-Restli-Protocol-Version`` is not enforced;
+- ``GET /rest/organizationAcls?q=roleAssignee`` (versioned) and the legacy
+  ``GET /v2/organizationAcls?q=roleAssignee`` — the organizations the member
+  administers or did (``_acls``).
 
 Every call first resolves its token (``Authorization: Bearer``, or the legacy
 ``oauth2_access_token`` parameter) through the core; see :func:`member_token` for how
 the core's reasons become LinkedIn's 401s. The profile's ``app_day_limit`` (0: none)
-caps ``/rest`` calls per app and UTC day with LinkedIn's 429.
+caps ``/rest`` and ``organizationAcls`` calls per app and UTC day with LinkedIn's 429.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from quart import Response, current_app, request
 
 from ..core import Account, Page, Reason, Token
 from . import _errors as e
+from ._acls import role_assignee
 from ._http import PROTOCOL, bearer, core, json_response
 
 #: Reading an organization's posts needs this scope.
@@ -35,6 +39,14 @@ READ_MEMBER = "r_member_social"
 PROFILE_SCOPES = ("profile", "r_liteprofile", "r_basicprofile")
 VERSION = re.compile(r"(\d{4})(\d{2})(?:\.(\d{2}))?")
 MAX_COUNT = 100
+#: The paths served (segments after the host).
+ROUTES = (
+    ["v2", "userinfo"],
+    ["v2", "me"],
+    ["rest", "posts"],
+    ["rest", "organizationAcls"],
+    ["v2", "organizationAcls"],
+)
 
 
 def member_token() -> Token:
@@ -99,7 +111,7 @@ def count_call(token: Token) -> None:
 
 async def dispatch(method: str, parts: list[str]) -> Response:
     """Route one API call (path segments after the host)."""
-    if parts not in (["v2", "userinfo"], ["v2", "me"], ["rest", "posts"]):
+    if parts not in ROUTES:
         raise e.no_resource()
     if method != "GET":
         raise e.method_not_allowed(method)
@@ -111,8 +123,13 @@ async def dispatch(method: str, parts: list[str]) -> Response:
         return userinfo(token, account)
     if parts == ["v2", "me"]:
         return me(token, account)
-    version = api_version(c.now())
+    version = api_version(c.now()) if parts[0] == "rest" else None
     count_call(token)
+    if parts[1] == "organizationAcls":
+        page = window(request.args.get("start"), request.args.get("count"))
+        found = role_assignee(token, account, version, page)
+        return json_response(found, headers={"X-RestLi-Protocol-Version": "2.0.0"})
+    assert version is not None
     return json_response(posts(token, version), headers={"X-RestLi-Protocol-Version": "2.0.0"})
 
 
