@@ -6,11 +6,11 @@ the form body, as LinkedIn wants). acme refreshes the access token at the first 
 in its last week (``REFRESH_MARGIN``); the refresh token's own expiry is the
 connection's hard expiry: the "365-day reconnect" that the reminders announce.
 
-The organization is the first one the member administers, from
-``/rest/organizationAcls?q=roleAssignee``. conntrack's fake LinkedIn does not serve that
-finder (it answers 404), so against the fakes acme asks the fakes' control API which
-organizations the member administers — a test-environment stand-in, used only when the
-real finder is missing and ``CONNTRACK_FAKES_URL`` is set.
+The organization is the first one the member administers now, from the
+``roleAssignee`` finder of ``/rest/organizationAcls`` filtered on ``ADMINISTRATOR`` and
+``APPROVED`` (a role taken away stays listed as ``REVOKED``; the filter leaves it out).
+It needs ``rw_organization_admin``; without it LinkedIn answers 403 and the login is
+refused. The ACL names the organization by URN only, so acme shows its id.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ class LinkedIn:
         if previous is not None and previous.resource_id:
             org, org_name = previous.resource_id, previous.resource_name or previous.resource_id
         else:
-            org, org_name = await self._organization(tokens.access_token, member)
+            org, org_name = await self._organization(tokens.access_token)
         check = await self._posts(tokens.access_token, org)
         if check.action in (b.RECONNECT, b.REFRESH, b.EXPIRED):
             raise b.LoginRefused(
@@ -118,23 +118,22 @@ class LinkedIn:
             )
         return b.Grant(tokens, member, org, org_name, synced=check.ok)
 
-    async def _organization(self, token: str, member: str) -> tuple[str, str]:
+    async def _organization(self, token: str) -> tuple[str, str]:
+        """The first organization the member is an approved administrator of."""
         response = await self.ctx.http.get(
             self.ctx.settings.url(API, "rest/organizationAcls"),
             params={"q": "roleAssignee", "role": "ADMINISTRATOR", "state": "APPROVED"},
             headers=self._headers(token),
         )
-        if response.status_code < 300:
-            for element in response.json().get("elements") or []:
-                org = str(element.get("organization", "")).rsplit(":", 1)[-1]
-                if org:
-                    return org, org
-        elif response.status_code == 404 and self.ctx.settings.fakes_url:
-            control = f"{self.ctx.settings.fakes_url.rstrip('/')}/_conntrack/accounts/{member}"
-            account = await self.ctx.http.get(control)
-            if account.status_code < 300:
-                for page in account.json().get("pages") or []:
-                    return str(page["id"]), str(page.get("name") or page["id"])
+        if response.status_code >= 300:
+            verdict = classify(response.status_code, b.body_of(response))
+            raise b.LoginRefused(f"LinkedIn would not list your organizations: {verdict.detail}")
+        for element in response.json().get("elements") or []:
+            if element.get("role") != "ADMINISTRATOR" or element.get("state") != "APPROVED":
+                continue
+            org = str(element.get("organization", "")).rsplit(":", 1)[-1]
+            if org:
+                return org, org
         raise b.LoginRefused("the LinkedIn member you logged in with administers no organization")
 
     def _headers(self, token: str) -> dict[str, str]:
