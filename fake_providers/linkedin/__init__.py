@@ -3,8 +3,9 @@ both served at ``/{host}/…``.
 
 See PROVIDERS.md §3 for the behaviour reproduced. Routes live in ``_authorize`` (the
 sign-in and consent page), ``_token`` (``accessToken``, ``introspectToken``,
-``revoke``), ``_api`` (``/v2/userinfo``, ``/v2/me``, ``/rest/posts``) and ``_acls``
-(``organizationAcls?q=roleAssignee``, routed by ``_api``); the error bodies in
+``revoke``), ``_api`` (``/v2/userinfo``, ``/v2/me``, ``/rest/posts``), ``_acls``
+(``organizationAcls?q=roleAssignee``) and ``_organizations`` (``organizations/{id}``),
+both routed by ``_api``; the error bodies in
 ``_errors``. Errors no route answered (an unknown path, a wrong method, an
 unexpected exception) get LinkedIn's shapes through the registry's hooks.
 """

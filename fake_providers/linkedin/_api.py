@@ -11,12 +11,16 @@
   answers 426 ``NONEXISTENT_VERSION``. ``X-Restli-Protocol-Version`` is not enforced;
 - ``GET /rest/organizationAcls?q=roleAssignee`` (versioned) and the legacy
   ``GET /v2/organizationAcls?q=roleAssignee`` — the organizations the member
-  administers or did (``_acls``).
+  administers or did (``_acls``);
+- ``GET /rest/organizations/{id}`` (versioned) and the legacy ``GET
+  /v2/organizations/{id}`` — an organization the member administers, its name
+  (``_organizations``).
 
 Every call first resolves its token (``Authorization: Bearer``, or the legacy
 ``oauth2_access_token`` parameter) through the core; see :func:`member_token` for how
 the core's reasons become LinkedIn's 401s. The profile's ``app_day_limit`` (0: none)
-caps ``/rest`` and ``organizationAcls`` calls per app and UTC day with LinkedIn's 429.
+caps ``/rest``, ``organizationAcls`` and ``organizations`` calls per app and UTC day
+with LinkedIn's 429.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from ..core import Account, Page, Reason, Token
 from . import _errors as e
 from ._acls import role_assignee
 from ._http import PROTOCOL, bearer, core, json_response
+from ._organizations import organization
 
 #: Reading an organization's posts needs this scope.
 READ_ORGANIZATION = "r_organization_social"
@@ -111,7 +116,7 @@ def count_call(token: Token) -> None:
 
 async def dispatch(method: str, parts: list[str]) -> Response:
     """Route one API call (path segments after the host)."""
-    if parts not in ROUTES:
+    if parts not in ROUTES and not is_organization(parts):
         raise e.no_resource()
     if method != "GET":
         raise e.method_not_allowed(method)
@@ -125,12 +130,20 @@ async def dispatch(method: str, parts: list[str]) -> Response:
         return me(token, account)
     version = api_version(c.now()) if parts[0] == "rest" else None
     count_call(token)
+    if is_organization(parts):
+        found = organization(token, parts[2], version)
+        return json_response(found, headers={"X-RestLi-Protocol-Version": "2.0.0"})
     if parts[1] == "organizationAcls":
         page = window(request.args.get("start"), request.args.get("count"))
         found = role_assignee(token, account, version, page)
         return json_response(found, headers={"X-RestLi-Protocol-Version": "2.0.0"})
     assert version is not None
     return json_response(posts(token, version), headers={"X-RestLi-Protocol-Version": "2.0.0"})
+
+
+def is_organization(parts: list[str]) -> bool:
+    """``/rest/organizations/{id}`` or ``/v2/organizations/{id}``."""
+    return len(parts) == 3 and parts[0] in ("rest", "v2") and parts[1] == "organizations"
 
 
 def names(account: Account) -> tuple[str, str]:
