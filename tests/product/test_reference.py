@@ -5,8 +5,9 @@ model on one mock clock) and through the harness against conntrack's model behin
 :class:`Product` interface (:func:`model_product`: an object, no subprocess, for
 speed). The product answers ``next`` (the world advances in lockstep with it) and
 ``state_since``, so nothing is left to the step grid: the same transitions (state,
-reason, instant), the same emails (kind, connection, recipient, instant), the same
-failed logins, and every expectation with the same verdict. One or two scenarios also
+reason, instant), the same emails (kind, connection, recipient, instant, subject and
+text: the product finds each connection's page and its name as the engine knows them),
+the same failed logins, and every expectation with the same verdict. One or two scenarios also
 go through the real ``conntrack reference-product`` subprocess and the product file.
 """
 
@@ -52,6 +53,11 @@ def _detail(text: str) -> str:
     return re.sub(r"\d{6,}", "<id>", text)
 
 
+def _text(body: str) -> str:
+    """An email's text as written: mail over SMTP ends its lines with CRLF (RFC 5322)."""
+    return body.replace("\r\n", "\n").strip()
+
+
 def timeline(result: RunResult) -> dict[str, list[tuple[Any, ...]]]:
     """What must agree: transitions, emails, failed logins and every verdict; instants
     first in each tuple."""
@@ -62,7 +68,10 @@ def timeline(result: RunResult) -> dict[str, list[tuple[Any, ...]]]:
             for r in records
             if isinstance(r, TransitionRecord)
         ],
-        "emails": sorted((e.at, e.kind, e.about, e.to) for e in result.timeline.emails()),
+        "emails": sorted(
+            (e.at, e.kind, e.about, e.to, e.subject, _text(e.body))
+            for e in result.timeline.emails()
+        ),
         "failed logins": [
             (r.at, r.connection, r.by, _detail(r.detail))
             for r in records

@@ -9,11 +9,11 @@ reference-product`` serves it over the product test protocol (:mod:`._server`).
 
 What a connection is about (a Facebook Page, a LinkedIn organization, a YouTube
 channel; the account itself for Instagram Login, TikTok and X) is learnt after the first
-login, as a product does: from ``me/accounts`` for Facebook, from the channel list for
-Google, from the token for the others. LinkedIn's fake has no organization-lookup API,
-so for LinkedIn (and for the names shown in emails of Google channels) the reference
-product reads it once from the fakes' control API: it may, being conntrack's own; an
-integrator's product asks the provider.
+login, as a product does, from the provider's API: ``me/accounts`` for Facebook,
+``organizationAcls`` (``roleAssignee``) for LinkedIn, the channel list for Google, the
+token for the others. One thing only comes from the fakes' control API: the LinkedIn
+organization's name shown in emails (the fake has no organization lookup); the
+reference product may ask it, being conntrack's own.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from ..clients import (
 )
 from ..clients.facebook import FacebookClient
 from ..clients.google import GoogleClient
+from ..clients.linkedin import API as LINKEDIN_API
 from ..clients.linkedin import LinkedInClient
 from ._interface import Company, ConnectionView, LoginOutcome, ProductError
 
@@ -228,27 +229,47 @@ class _Discovering:
                 inner.target = inner.page_id
             self._found(inner.page_id, page.get("name"))
         elif isinstance(inner, LinkedInClient):
-            # No organization lookup on the fake: the control API says whose token it is.
-            account = await self._account_of_token(info.access_token)
-            page = _first_page(account)
-            if page is None:
+            # The organizations the member administers (organizationAcls, roleAssignee).
+            r = await self.http.get(
+                inner.ctx.url(LINKEDIN_API, "rest/organizationAcls"),
+                params={"q": "roleAssignee", "role": "ADMINISTRATOR", "state": "APPROVED"},
+                headers=inner._headers(info),
+            )
+            rows = r.json().get("elements") or [] if r.status_code == 200 else []
+            orgs = [
+                str(row.get("organization", "")).rsplit(":", 1)[-1]
+                for row in rows
+                if row.get("role") == "ADMINISTRATOR" and row.get("state") == "APPROVED"
+            ]
+            if not orgs or not orgs[0]:
                 return
-            inner.organization = str(page["id"])
-            self._found(inner.organization, page.get("name"))
+            inner.organization = orgs[0]
+            # The fake has no organization lookup: the name emails show comes from the
+            # control API (cosmetic; conntrack's own product may ask it).
+            account = await self._account_of_token(info.access_token)
+            name = next(
+                (
+                    p.get("name")
+                    for p in account.get("pages") or []
+                    if str(p.get("id")) == inner.organization
+                ),
+                None,
+            )
+            self._found(inner.organization, name)
         elif isinstance(inner, GoogleClient):
             if inner.channel_id is None:
                 return
-            name = None
-            if info.user_id:
-                account = await self._control_get(f"accounts/{info.user_id}")
-                name = next(
-                    (
-                        p.get("name")
-                        for p in account.get("pages") or []
-                        if str(p.get("id")) == inner.channel_id
-                    ),
-                    None,
-                )
+            # channels.list (mine) with its snippet: the channel's title.
+            answer = await inner._channels(info)
+            items = answer.body.get("items") if isinstance(answer.body, dict) else None
+            name = next(
+                (
+                    (item.get("snippet") or {}).get("title")
+                    for item in items or []
+                    if str(item.get("id")) == inner.channel_id
+                ),
+                None,
+            )
             self._found(inner.channel_id, name)
         else:
             self._found(None, None)  # the account itself
@@ -285,11 +306,6 @@ class _Discovering:
 
     async def revoke(self, info: TokenInfo) -> Answer:
         return await self.inner.revoke(info)
-
-
-def _first_page(account: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    pages = account.get("pages") or []
-    return pages[0] if pages and isinstance(pages[0], Mapping) else None
 
 
 class ModelProduct:
