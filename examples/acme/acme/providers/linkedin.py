@@ -10,11 +10,16 @@ The organization is the first one the member administers now, from the
 ``roleAssignee`` finder of ``/rest/organizationAcls`` filtered on ``ADMINISTRATOR`` and
 ``APPROVED`` (a role taken away stays listed as ``REVOKED``; the filter leaves it out).
 It needs ``rw_organization_admin``; without it LinkedIn answers 403 and the login is
-refused. The ACL names the organization by URN only, so acme shows its id.
+refused. The ACL names the organization by URN only; acme then reads
+``/rest/organizations/{id}`` (same scope, the member must administer it) for its
+``localizedName``, the label its emails and banners show. A 401/403 there refuses the
+login, like the ACL's; any other error (429, 5xx, 404) or a body without the name does
+not: acme shows the id instead.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +36,7 @@ SCOPES = ("openid", "profile", "r_organization_social", "w_organization_social",
           "rw_organization_admin")  # fmt: skip
 REFRESH_MARGIN = timedelta(days=7)
 REFRESH_INVALID = "refresh token is invalid, expired or revoked"
+log = logging.getLogger("acme")
 
 
 class LinkedIn:
@@ -133,8 +139,26 @@ class LinkedIn:
                 continue
             org = str(element.get("organization", "")).rsplit(":", 1)[-1]
             if org:
-                return org, org
+                return org, await self._name(token, org)
         raise b.LoginRefused("the LinkedIn member you logged in with administers no organization")
+
+    async def _name(self, token: str, org: str) -> str:
+        """The organization's ``localizedName`` (its page's name), else its id when
+        LinkedIn cannot answer now (the label is cosmetic: a retryable error does not
+        refuse the login)."""
+        response = await self.ctx.http.get(
+            self.ctx.settings.url(API, f"rest/organizations/{org}"),
+            headers=self._headers(token),
+        )
+        if response.status_code >= 300:
+            verdict = classify(response.status_code, b.body_of(response))
+            if verdict.action in (b.RETRY, b.IGNORE):
+                log.warning("LinkedIn organization %s: no name (%s)", org, verdict.detail)
+                return org
+            raise b.LoginRefused(f"LinkedIn would not show your organization: {verdict.detail}")
+        body = b.body_of(response)
+        name = body.get("localizedName") if isinstance(body, dict) else None
+        return name if isinstance(name, str) and name.strip() else org
 
     def _headers(self, token: str) -> dict[str, str]:
         return {
