@@ -3,7 +3,7 @@
 ``conntrack run PATH...``       replay scenarios; exit 0 all pass, 1 an expectation
                                 failed, 2 invalid input; ``--product FILE`` runs them
                                 against a product under test (1 also: the product broke
-                                the protocol), 130 after Ctrl-C
+                                the protocol), 130 after Ctrl-C, 143 after SIGTERM
 ``conntrack validate PATH...``  load and validate only
 ``conntrack deliver OUTBOX``    (re)deliver an outbox file's emails over SMTP / webhook
 ``conntrack population``       a seeded customer base over time: daily series (CSV, JSON,
@@ -19,6 +19,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from functools import partial
@@ -395,10 +396,31 @@ def input_error_in(error: BaseException) -> InputError | None:
     return None
 
 
+EXIT_TERMINATED = 143
+"""``SIGTERM``: 128 + 15, as a shell reports it."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    from .product._harness import Terminated
+
+    raise Terminated()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from .product._harness import Terminated
+
+    # A SIGTERM between two scenarios ends the run as Ctrl-C does (one line, no
+    # traceback); during one, the harness receives it itself and stops the product first.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
     try:
         return _run(args)
     except BaseException as e:
+        if isinstance(e, Terminated) or (
+            isinstance(e, BaseExceptionGroup) and e.subgroup(Terminated) is not None
+        ):
+            print("\nconntrack: terminated; no report written", file=sys.stderr)
+            return EXIT_TERMINATED
         if interrupted(e):
             # Whatever ran was stopped on the way out (the harness stops the product, the
             # fakes and the SMTP capture in its finally blocks); say so briefly.
@@ -408,6 +430,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if bad is None or bad is e:
             raise
         raise bad from None  # exit 2 with its message, not a group's traceback
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from .._durations import format_instant
+from .._durations import format_duration, format_instant
 from .._exceptions import ConntrackError
 from .._notify import User
 from .._records import EventRecord
@@ -40,6 +40,11 @@ if TYPE_CHECKING:
 LOGINS = ("connect", "reconnect", "add")
 MAX_INSTANTS = 200_000
 """More instants than this in one scenario: a product whose ``next`` never lets go."""
+TIGHT_NEXT = timedelta(seconds=1)
+MAX_TIGHT = 1_000
+"""More ``next`` answers than this in a row, each less than :data:`TIGHT_NEXT` after its
+instant: a product in a busy loop (a second of its time took a thousand clock calls).
+Caught in a second or two, where :data:`MAX_INSTANTS` would take minutes."""
 COMPANY = ("user_joined", "user_left", "opt_out", "opt_in")
 
 
@@ -160,6 +165,7 @@ class Walk:
         self.calls += 1
         await product.set_company(self.company())
         reports_next = False
+        tight = 0
         prev: datetime | None = None
         while pending:
             t = heapq.heappop(pending)
@@ -197,6 +203,15 @@ class Walk:
             self.calls += 1
             self.observer.observe(t, await product.connections())
             self.observer.emails(prev, t, self.emails.drain())
+            tight = tight + 1 if nxt is not None and t < nxt < t + TIGHT_NEXT else 0
+            if tight > MAX_TIGHT:
+                assert nxt is not None
+                raise ProductError(
+                    f"POST /clock answered a 'next' less than {format_duration(TIGHT_NEXT)} "
+                    f"ahead {MAX_TIGHT} times in a row (the last: {format_instant(nxt)} for "
+                    f"{format_instant(t)}): the product keeps asking for instants a moment "
+                    "apart; 'next' is when it next has something due"
+                )
             if nxt is not None:
                 reports_next = True
                 if t < nxt <= until:
