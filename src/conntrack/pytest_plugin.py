@@ -177,11 +177,15 @@ class ScenarioItem(pytest.Item):
 
     def _run_product(self, product: ProductFile) -> RunResult:
         from .cli import input_error_in, interrupted
-        from .product._harness import run_product_scenario
+        from .product._harness import Terminated, run_product_scenario
 
         try:
             result: RunResult = run_product_scenario(self.scenario, product)
         except BaseException as e:
+            if isinstance(e, Terminated):
+                # SIGTERM: the harness stopped the product; pytest would record this item
+                # as failed and start the product again for the next one.
+                pytest.exit("conntrack: terminated (SIGTERM); the product was stopped", 143)
             if interrupted(e) and not isinstance(e, KeyboardInterrupt):
                 # Ctrl-C inside trio's nurseries: pytest stops the session only for a
                 # KeyboardInterrupt itself (the harness has stopped what it started).

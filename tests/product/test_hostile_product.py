@@ -218,3 +218,32 @@ def test_the_served_fakes_refuse_a_foreign_host_and_origin() -> None:
     assert codes["own"] == 200
     assert codes["host"] == 421  # a page that points its own name here (DNS rebinding)
     assert codes["origin"] == 403
+
+
+def test_sigterm_to_pytest_stops_the_product_and_the_session(tmp_path: Path) -> None:
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for name in ("one.yaml", "two.yaml"):
+        (scenarios / name).write_text(SHORT.read_text())
+    product = write_product(tmp_path, "hang_clock", clock="60s", request="60s")
+    args = ["-q", "-p", "no:cacheprovider", "-c", os.devnull, str(scenarios)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", *args, "--conntrack-product", str(product)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first = report(tmp_path)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, out
+    assert "conntrack: terminated (SIGTERM)" in out and "Traceback" not in out
+    assert report(tmp_path) == first  # the second item never started the product again
+    assert_nothing_left_running(tmp_path)
