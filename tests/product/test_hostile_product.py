@@ -247,3 +247,21 @@ def test_sigterm_to_pytest_stops_the_product_and_the_session(tmp_path: Path) -> 
     assert "conntrack: terminated (SIGTERM)" in out and "Traceback" not in out
     assert report(tmp_path) == first  # the second item never started the product again
     assert_nothing_left_running(tmp_path)
+
+
+# -- a careless product file -----------------------------------------------------------------
+
+
+def test_a_command_that_does_not_exist_exits_2_at_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conntrack.cli import main
+
+    product = write_product(tmp_path, "")
+    product.write_text(
+        product.read_text().replace(json.dumps(sys.executable), '"/nonexistent/acme-server"')
+    )
+    assert main(["run", str(SHORT), "--product", str(product)]) == 2
+    err = capsys.readouterr().err
+    assert f"{product}:5: cannot start the product: /nonexistent/acme-server" in err
+    assert "Traceback" not in err

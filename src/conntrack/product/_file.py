@@ -106,6 +106,8 @@ class Start:
     ready_url: str | None = None
     ready_timeout: timedelta = timedelta(seconds=30)
     stop_timeout: timedelta = timedelta(seconds=5)
+    where: str = ""
+    """``file:line`` of ``command``, for a program that then does not run."""
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,8 @@ class _Reader:
             stop = self.duration(("start", "stop_timeout"), value["stop_timeout"]) or stop
         if command is None or cwd is None or env is None:
             return None
-        return Start(tuple(command), cwd, env, ready_url, ready_timeout, stop)
+        where = f"{self.file}:{self.doc.line_of(('start', 'command'))}"
+        return Start(tuple(command), cwd, env, ready_url, ready_timeout, stop, where)
 
     def command(self, start: dict[str, Any]) -> list[str] | None:
         path: DataPath = ("start", "command")

@@ -83,7 +83,8 @@ class ProductProcess:
     ``log`` (created, with its folder). ``stop_timeout`` is how long a ``SIGTERM`` has
     before the ``SIGKILL``. With a ``ready_url``, ``async with`` also waits until it is
     ready (``ready_timeout`` seconds), stopping it if it is not; :meth:`from_file` makes
-    one from a product file.
+    one from a product file. ``where`` (``file:line`` of the command in the product
+    file) starts the message of a command that cannot run.
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class ProductProcess:
         stop_timeout: float = 5.0,
         ready_url: str | None = None,
         ready_timeout: float = 30.0,
+        where: str = "",
     ) -> None:
         if not command:
             raise ValueError("a product command needs at least the program")
@@ -106,6 +108,7 @@ class ProductProcess:
         self.stop_timeout = stop_timeout
         self.ready_url = ready_url
         self.ready_timeout = ready_timeout
+        self.where = where
         self._popen: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
         self._stopped = False
@@ -145,6 +148,7 @@ class ProductProcess:
             stop_timeout=file.start.stop_timeout.total_seconds(),
             ready_url=file.ready_url(**values),
             ready_timeout=file.start.ready_timeout.total_seconds(),
+            where=file.start.where,
         )
 
     # -- starting ----------------------------------------------------------------------
@@ -170,7 +174,8 @@ class ProductProcess:
             self._stopped = True
             where = f" in {self.cwd}" if self.cwd is not None else ""
             raise ProductStartError(
-                f"cannot start the product: {_shell(self.command)}{where}: "
+                (f"{self.where}: " if self.where else "")
+                + f"cannot start the product: {_shell(self.command)}{where}: "
                 f"{e.strerror or e}; check 'start: command' (and 'cwd') in the product file"
             ) from None
         return self
