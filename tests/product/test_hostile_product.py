@@ -265,3 +265,11 @@ def test_a_command_that_does_not_exist_exits_2_at_its_file_and_line(
     err = capsys.readouterr().err
     assert f"{product}:5: cannot start the product: /nonexistent/acme-server" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("mode", ["huge", "huge_chunked"])
+def test_a_huge_answer_is_an_error_not_a_memory_hog(tmp_path: Path, mode: str) -> None:
+    result = run_product_scenario(short(), write_product(tmp_path, mode, request="10s"))
+    assert result.error is not None and "passes 16 MB" in result.error
+    assert "request: GET http://127.0.0.1:" in result.error
+    assert_nothing_left_running(tmp_path)

@@ -41,6 +41,8 @@ from ._interface import Company, ConnectionView, LoginOutcome, ProductError
 
 #: How much of an answer's body a ProductError shows.
 ANSWER_CHARS = 500
+#: The largest answer read from a product (decoded): past it, a ProductError.
+MAX_ANSWER_BYTES = 16 * 2**20
 
 
 def _shorten(text: str, limit: int = ANSWER_CHARS) -> str:
@@ -172,13 +174,14 @@ class HttpProduct:
             # trio bounds the whole exchange; httpx's own timeout (per read, per
             # connect) a little later, so the message is the same either way.
             with trio.fail_after(seconds):
-                return await self.http.request(
+                async with self.http.stream(
                     method,
                     url,
                     json=body,
                     timeout=httpx.Timeout(seconds + 1 if math.isfinite(seconds) else None),
                     follow_redirects=False,
-                )
+                ) as r:
+                    return await _read_bounded(r, request)
         except trio.TooSlowError:
             raise ProductError(f"{what} (timeouts: in the product file)", request=request) from None
         except httpx.TimeoutException:
@@ -217,6 +220,43 @@ class HttpProduct:
     @staticmethod
     def _broken(why: str, request: str, r: httpx.Response) -> ProductError:
         return ProductError(why, request=request, answer=describe_answer(r))
+
+
+async def _read_bounded(r: httpx.Response, request: str) -> httpx.Response:
+    """``r`` read whole, unless its (decoded) body passes :data:`MAX_ANSWER_BYTES`: then
+    a :class:`ProductError` rather than a product's endless answer in memory. A body
+    announced that large is not read at all; one without a length is read to its end
+    (the request's timeout bounds it) but not kept: breaking off would leave httpcore's
+    generators to the garbage collector, which warns."""
+    chunks: list[bytes] = []
+    size = 0
+    announced = r.headers.get("content-length", "")
+    if not (announced.isdigit() and int(announced) > MAX_ANSWER_BYTES):
+        async for chunk in r.aiter_bytes():
+            size += len(chunk)
+            if size <= MAX_ANSWER_BYTES:
+                chunks.append(chunk)
+    else:
+        size = int(announced)
+    if size > MAX_ANSWER_BYTES:
+        kind = r.headers.get("content-type", "").split(";")[0].strip() or "no type"
+        head = b"".join(chunks)[:ANSWER_CHARS].decode("utf-8", "replace")
+        raise ProductError(
+            f"the answer passes {MAX_ANSWER_BYTES // 2**20} MB ({size} bytes); the "
+            "protocol's answers are a few kilobytes",
+            request=request,
+            answer=f"HTTP {r.status_code} ({kind})" + (f": {_shorten(head)}" if head else ""),
+        )
+    # Decoded already: the copy keeps no Content-Encoding (nor a length that was the
+    # encoded one), so that httpx does not decode it again.
+    headers = [
+        (k, v)
+        for k, v in r.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        r.status_code, headers=headers, content=b"".join(chunks), request=r.request
+    )
 
 
 def _detail(r: httpx.Response) -> str:

@@ -3,7 +3,8 @@ one bad thing on purpose, chosen by ``HOSTILE`` (the standard library only).
 
 - ``exit_mid``: exits (status 5) at its second clock call, mid-walk;
 - ``hang_company`` / ``hang_connections`` / ``hang_clock``: that route never answers;
-- ``huge``: ``GET /connections`` answers a 100 MB body;
+- ``huge`` / ``huge_chunked``: ``GET /connections`` answers a 100 MB body (with a
+  ``Content-Length`` / without one);
 - ``latin1``: ``POST /clock`` answers bytes that are not UTF-8;
 - ``next_past`` / ``next_9999`` / ``next_ms``: ``next`` is a day before ``now``, in
   year 9999, or one millisecond after ``now``;
@@ -99,6 +100,13 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(3600)
         elif MODE == "huge":
             self._answer(200, b"[" + b" " * (100 * 1024 * 1024) + b"]")
+        elif MODE == "huge_chunked":  # no Content-Length: read until the server closes
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"[" + b" " * (100 * 1024 * 1024) + b"]")
+            self.close_connection = True
         elif MODE == "weird":
             row = {"name": "fb", "state": "sideways", "reason": "moon_phase"}
             self._answer(200, json.dumps([row]).encode())
