@@ -11,9 +11,8 @@ What a connection is about (a Facebook Page, a LinkedIn organization, a YouTube
 channel; the account itself for Instagram Login, TikTok and X) is learnt after the first
 login, as a product does, from the provider's API: ``me/accounts`` for Facebook,
 ``organizationAcls`` (``roleAssignee``) for LinkedIn, the channel list for Google, the
-token for the others. One thing only comes from the fakes' control API: the LinkedIn
-organization's name shown in emails (the fake has no organization lookup); the
-reference product may ask it, being conntrack's own.
+token for the others; a LinkedIn organization's name from the organization lookup. It
+never reads the fakes' control API.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from random import Random
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -184,14 +183,12 @@ class _Discovering:
         inner: ProviderClient,
         *,
         http: httpx.AsyncClient,
-        control: str,
         found: Callable[[str | None, str | None], None],
     ) -> None:
         self.inner = inner
         self.protocol = inner.protocol
         self.profile = inner.profile
         self.http = http
-        self.control = control
         self.found = found
         self.known = False
 
@@ -244,18 +241,13 @@ class _Discovering:
             if not orgs or not orgs[0]:
                 return
             inner.organization = orgs[0]
-            # The fake has no organization lookup: the name emails show comes from the
-            # control API (cosmetic; conntrack's own product may ask it).
-            account = await self._account_of_token(info.access_token)
-            name = next(
-                (
-                    p.get("name")
-                    for p in account.get("pages") or []
-                    if str(p.get("id")) == inner.organization
-                ),
-                None,
+            # Its name, shown in emails: the organization lookup (an administrator's).
+            r = await self.http.get(
+                inner.ctx.url(LINKEDIN_API, f"rest/organizations/{inner.organization}"),
+                headers=inner._headers(info),
             )
-            self._found(inner.organization, name)
+            org = r.json() if r.status_code == 200 else {}
+            self._found(inner.organization, org.get("localizedName"))
         elif isinstance(inner, GoogleClient):
             if inner.channel_id is None:
                 return
@@ -277,20 +269,6 @@ class _Discovering:
     def _found(self, page: str | None, label: object) -> None:
         self.known = True
         self.found(page, str(label) if label else None)
-
-    async def _control_get(self, path: str, **params: str) -> dict[str, Any]:
-        r = await self.http.get(f"{self.control}/{path}", params=params)
-        r.raise_for_status()
-        body = r.json()
-        return body if isinstance(body, dict) else {}
-
-    async def _account_of_token(self, token: str) -> dict[str, Any]:
-        listed = await self._control_get("tokens", provider=self.protocol)
-        for one in listed.get("data") or []:
-            prefix = str(one.get("token", "")).rstrip("…")
-            if prefix and token.startswith(prefix) and one.get("account"):
-                return await self._control_get(f"accounts/{one['account']}")
-        return {}
 
     def can_refresh(self, info: TokenInfo) -> bool:
         return self.inner.can_refresh(info)
@@ -335,7 +313,6 @@ class ModelProduct:
         oracle: ChangeOracle | None = None,
     ) -> None:
         self.fakes_url = fakes_url.rstrip("/")
-        self.control = f"{self.fakes_url}/_conntrack"
         self.apps = dict(apps)
         self.clock = ManualClock(start)
         self.scheduler = Scheduler(self.clock, settle=self.settle)
@@ -533,7 +510,7 @@ class ModelProduct:
                 rng=rng.randbytes,
             )
         )
-        client = _Discovering(inner, http=self._http, control=self.control, found=found)
+        client = _Discovering(inner, http=self._http, found=found)
         actor = ConnectionActor(
             id=name,
             client=cast(ProviderClient, client),
