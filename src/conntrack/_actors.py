@@ -124,6 +124,13 @@ class ConnectionActor:
     def state(self) -> str:
         return self.model.state if self.model else "not_connected"
 
+    @property
+    def idle(self) -> bool:
+        """Whether the actor has done everything it was handed: its inbox is empty and its
+        task is back waiting on it (network I/O under way counts as busy)."""
+        stats = self._inbox.statistics()
+        return not stats.current_buffer_used and stats.tasks_waiting_receive > 0
+
     # -- the product's side of the OAuth flow ---------------------------------------
     def begin_authorize(self) -> str:
         """The URL the product sends the person's browser to; remembers ``state``."""

@@ -94,6 +94,15 @@ def pkce_pair(rng: Callable[[int], bytes] | None = None) -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object, or ``{}`` for anything else (not JSON, a list...)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def after(now: datetime, seconds: object) -> datetime | None:
     """``now + seconds`` for a positive number of seconds, else ``None`` (no expiry)."""
     if isinstance(seconds, bool) or not isinstance(seconds, int | float | str):
@@ -137,6 +146,14 @@ class ProviderClient(Protocol):
 
     async def revoke(self, info: TokenInfo) -> Answer:
         """Give the tokens back to the provider."""
+        ...
+
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """After a first login, what the connection is about, from the provider's API, as
+        a product that knows nothing else finds it (the Page the person administers, the
+        organization, the channel): ``(id, name)``, taken for the syncs to come;
+        ``(None, None)`` when the connection is about the account itself; ``None`` when
+        nothing was found. Never raises for a provider error."""
         ...
 
 

@@ -24,6 +24,7 @@ from ._base import (
     ProviderCallError,
     TokenInfo,
     answer_of,
+    json_object,
     register,
 )
 
@@ -225,6 +226,30 @@ class FacebookClient:
                 linked = page.get("instagram_business_account")
                 return str(linked["id"]) if isinstance(linked, dict) else None
         return None
+
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """The first Page the person administers (``me/accounts``); for Instagram through
+        Facebook Login, the Instagram account linked to it is what the syncs read."""
+        response = await self.http.get(
+            self._graph("me/accounts"),
+            params={
+                "fields": "id,name,instagram_business_account",
+                "access_token": info.access_token,
+            },
+        )
+        body = json_object(response)
+        pages = body.get("data") if response.status_code == 200 else None
+        if not isinstance(pages, list) or not pages or not isinstance(pages[0], dict):
+            return None
+        page = pages[0]
+        self.page_id = str(page.get("id"))
+        if self.instagram:
+            linked = page.get("instagram_business_account")
+            self.target = str(linked["id"]) if isinstance(linked, dict) and "id" in linked else None
+        else:
+            self.target = self.page_id
+        name = page.get("name")
+        return self.page_id, str(name) if name else None
 
     async def revoke(self, info: TokenInfo) -> Answer:
         response = await self.http.delete(

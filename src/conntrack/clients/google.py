@@ -177,6 +177,22 @@ class GoogleClient:
             return Answer(answer.status, answer.body, _channel_gone())
         return answer
 
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """The channel the first login found (``channels.list``, mine) and its title."""
+        if self.channel_id is None:
+            return None
+        answer = await self._channels(info)
+        items = answer.body.get("items") if isinstance(answer.body, dict) else None
+        name = next(
+            (
+                (item.get("snippet") or {}).get("title")
+                for item in items or []
+                if isinstance(item, dict) and str(item.get("id")) == self.channel_id
+            ),
+            None,
+        )
+        return self.channel_id, str(name) if name else None
+
     async def revoke(self, info: TokenInfo) -> Answer:
         """Revoke the grant (the refresh token if held: it takes its access tokens along)."""
         token = info.refresh_token or info.access_token

@@ -196,6 +196,10 @@ class InstagramClient:
         )
         return answer_of(PROTOCOL, response)
 
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """A connection about the account itself: nothing to find."""
+        return None, None
+
     async def revoke(self, info: TokenInfo) -> Answer:
         """Instagram Login has no revocation endpoint: the person removes the app in
         their settings. The product can only forget the token."""

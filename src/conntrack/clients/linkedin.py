@@ -25,7 +25,16 @@ from .. import _classifier
 from .._classifier import Action, Verdict
 from .._lifecycle import Reason
 from .._profiles import Profile
-from ._base import Answer, ClientContext, ProviderCallError, TokenInfo, after, answer_of, register
+from ._base import (
+    Answer,
+    ClientContext,
+    ProviderCallError,
+    TokenInfo,
+    after,
+    answer_of,
+    json_object,
+    register,
+)
 
 PROTOCOL = "linkedin"
 WWW = "www.linkedin.com"
@@ -177,6 +186,33 @@ class LinkedInClient:
             },
         )
         return answer_of(PROTOCOL, response)
+
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """The first organization the member administers (``organizationAcls``,
+        ``roleAssignee``, approved administrators), and its name (the organization
+        lookup)."""
+        response = await self.http.get(
+            self.ctx.url(API, "rest/organizationAcls"),
+            params={"q": "roleAssignee", "role": "ADMINISTRATOR", "state": "APPROVED"},
+            headers=self._headers(info),
+        )
+        rows = json_object(response).get("elements") if response.status_code == 200 else None
+        orgs = [
+            str(row.get("organization", "")).rsplit(":", 1)[-1]
+            for row in rows or []
+            if isinstance(row, dict)
+            and row.get("role") == "ADMINISTRATOR"
+            and row.get("state") == "APPROVED"
+        ]
+        if not orgs or not orgs[0]:
+            return None
+        self.organization = orgs[0]
+        response = await self.http.get(
+            self.ctx.url(API, f"rest/organizations/{self.organization}"),
+            headers=self._headers(info),
+        )
+        name = json_object(response).get("localizedName") if response.status_code == 200 else None
+        return self.organization, str(name) if name else None
 
     async def revoke(self, info: TokenInfo) -> Answer:
         response = await self.http.post(

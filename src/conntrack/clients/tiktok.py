@@ -241,6 +241,10 @@ class TikTokClient:
             new = new.with_(refresh_token=info.refresh_token)
         return new
 
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """A connection about the account itself: nothing to find."""
+        return None, None
+
     async def revoke(self, info: TokenInfo) -> Answer:
         data = {
             "client_key": self.app.client_id,

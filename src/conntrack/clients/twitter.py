@@ -177,6 +177,10 @@ class TwitterClient:
         )
         return answer_of(PROTOCOL, response)
 
+    async def discover(self, info: TokenInfo) -> tuple[str | None, str | None] | None:
+        """A connection about the account itself: nothing to find."""
+        return None, None
+
     async def revoke(self, info: TokenInfo) -> Answer:
         """Revoke the grant (the refresh token if there is one: it ends the whole family)."""
         value, hint = (

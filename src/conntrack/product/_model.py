@@ -51,10 +51,6 @@ from ..clients import (
     TokenInfo,
     make_client,
 )
-from ..clients.facebook import FacebookClient
-from ..clients.google import GoogleClient
-from ..clients.linkedin import API as LINKEDIN_API
-from ..clients.linkedin import LinkedInClient
 from ._interface import Company, ConnectionView, LoginOutcome, ProductError
 
 if TYPE_CHECKING:
@@ -204,67 +200,9 @@ class _Discovering:
         return info
 
     async def _discover(self, info: TokenInfo) -> None:
-        inner = self.inner
-        if isinstance(inner, FacebookClient):
-            # The Page the person administers (for Instagram: the Page linked to it).
-            r = await self.http.get(
-                inner._graph("me/accounts"),
-                params={
-                    "fields": "id,name,instagram_business_account",
-                    "access_token": info.access_token,
-                },
-            )
-            pages = r.json().get("data") or [] if r.status_code == 200 else []
-            if not pages:
-                return
-            page = pages[0]
-            inner.page_id = str(page["id"])
-            if inner.instagram:
-                linked = page.get("instagram_business_account")
-                inner.target = str(linked["id"]) if isinstance(linked, dict) else None
-            else:
-                inner.target = inner.page_id
-            self._found(inner.page_id, page.get("name"))
-        elif isinstance(inner, LinkedInClient):
-            # The organizations the member administers (organizationAcls, roleAssignee).
-            r = await self.http.get(
-                inner.ctx.url(LINKEDIN_API, "rest/organizationAcls"),
-                params={"q": "roleAssignee", "role": "ADMINISTRATOR", "state": "APPROVED"},
-                headers=inner._headers(info),
-            )
-            rows = r.json().get("elements") or [] if r.status_code == 200 else []
-            orgs = [
-                str(row.get("organization", "")).rsplit(":", 1)[-1]
-                for row in rows
-                if row.get("role") == "ADMINISTRATOR" and row.get("state") == "APPROVED"
-            ]
-            if not orgs or not orgs[0]:
-                return
-            inner.organization = orgs[0]
-            # Its name, shown in emails: the organization lookup (an administrator's).
-            r = await self.http.get(
-                inner.ctx.url(LINKEDIN_API, f"rest/organizations/{inner.organization}"),
-                headers=inner._headers(info),
-            )
-            org = r.json() if r.status_code == 200 else {}
-            self._found(inner.organization, org.get("localizedName"))
-        elif isinstance(inner, GoogleClient):
-            if inner.channel_id is None:
-                return
-            # channels.list (mine) with its snippet: the channel's title.
-            answer = await inner._channels(info)
-            items = answer.body.get("items") if isinstance(answer.body, dict) else None
-            name = next(
-                (
-                    (item.get("snippet") or {}).get("title")
-                    for item in items or []
-                    if str(item.get("id")) == inner.channel_id
-                ),
-                None,
-            )
-            self._found(inner.channel_id, name)
-        else:
-            self._found(None, None)  # the account itself
+        found = await self.inner.discover(info)
+        if found is not None:
+            self._found(*found)
 
     def _found(self, page: str | None, label: object) -> None:
         self.known = True
@@ -530,11 +468,7 @@ class ModelProduct:
         return actor
 
     def _idle(self) -> bool:
-        for actor in self.actors.values():
-            stats = actor._inbox.statistics()
-            if stats.current_buffer_used or not stats.tasks_waiting_receive:
-                return False
-        return True
+        return all(actor.idle for actor in self.actors.values())
 
     async def settle(self) -> None:
         """Wait until every actor has finished what it was handed (its inbox empty and
