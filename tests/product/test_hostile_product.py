@@ -273,3 +273,13 @@ def test_a_huge_answer_is_an_error_not_a_memory_hog(tmp_path: Path, mode: str) -
     assert result.error is not None and "passes 16 MB" in result.error
     assert "request: GET http://127.0.0.1:" in result.error
     assert_nothing_left_running(tmp_path)
+
+
+def test_a_proxy_in_the_environment_does_not_come_between_harness_and_product(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens on port 9
+    result = run_product_scenario(short(), write_product(tmp_path, ""))
+    assert result.error is None and result.outcomes
+    assert_nothing_left_running(tmp_path)

@@ -469,7 +469,9 @@ async def _run_file(scenario: Scenario, file: ProductFile, options: _Options) ->
                     async def started() -> AsyncIterator[Product]:
                         async with (
                             ProductProcess.from_file(file, env=env, port=port) as process,
-                            httpx.AsyncClient() as client,
+                            # No proxy from the environment: the product is on 127.0.0.1
+                            # (its ready check does the same).
+                            httpx.AsyncClient(trust_env=False) as client,
                         ):
                             try:
                                 yield HttpProduct(file, file.base_url(port=port), client)
