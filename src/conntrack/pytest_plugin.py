@@ -141,15 +141,6 @@ class ScenarioFailed(Exception):
         self.report = report
 
 
-class ProductBroke(Exception):
-    """The product broke the product test protocol (or did not start): the report says
-    what was asked and what came back."""
-
-    def __init__(self, report: str) -> None:
-        super().__init__(report)
-        self.report = report
-
-
 class ScenarioItem(pytest.Item):
     """One scenario: replayed in virtual time, its expectations checked."""
 
@@ -160,16 +151,29 @@ class ScenarioItem(pytest.Item):
         # function; a scenario is a plain (synchronous) test.
         self.obj = self.runtest
 
+    def setup(self) -> None:
+        """Against a product, the scenario runs here: a product that broke the protocol
+        is then an *error* of the item (pytest's word for "could not be tested"), not a
+        failure of its expectations, and a scenario it does not support is a skip."""
+        from ._console import render_plain, result_view
+
+        self._result: RunResult | None = None
+        product = self.config.stash.get(PRODUCT, None)
+        if product is None:
+            return
+        result = self._run_product(product)
+        if result.skipped is not None:
+            pytest.skip(result.skipped)
+        if result.error is not None:
+            # pytrace=False: the report is the request and the answer, no traceback.
+            pytest.fail(render_plain(result_view(result)), pytrace=False)
+        self._result = result
+
     def runtest(self) -> None:
         from ._console import render_plain, result_view
         from .scenario._runner import run_scenario
 
-        product = self.config.stash.get(PRODUCT, None)
-        result = run_scenario(self.scenario) if product is None else self._run_product(product)
-        if result.skipped is not None:
-            pytest.skip(result.skipped)
-        if result.error is not None:
-            raise ProductBroke(render_plain(result_view(result)))
+        result = self._result or run_scenario(self.scenario)
         if not result.passed:
             # The same table as ``conntrack run`` prints, as plain text: pytest's report
             # is no place for ANSI codes.
@@ -196,7 +200,7 @@ class ScenarioItem(pytest.Item):
             # The product did not start (its exit status and log tail are in ``bad``):
             # every other item would wait for it as long, so the session stops here.
             self.session.shouldstop = f"conntrack: the product {product.name} did not start"
-            raise ProductBroke(str(bad)) from None
+            pytest.fail(str(bad), pytrace=False)
         return result
 
     def repr_failure(
@@ -204,7 +208,7 @@ class ScenarioItem(pytest.Item):
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
     ) -> str:
-        if isinstance(excinfo.value, ScenarioFailed | ProductBroke):
+        if isinstance(excinfo.value, ScenarioFailed):
             return excinfo.value.report
         return str(super().repr_failure(excinfo, style=style))
 

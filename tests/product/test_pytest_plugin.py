@@ -56,7 +56,7 @@ def test_items_run_through_the_product_with_skips_and_errors(
     scenarios(pytester, LIFESPAN, FAILING, LINKEDIN, TWITTER)
     product = write_product(pytester.path)
     result = pytester.runpytest("scenarios", "--conntrack-product", str(product), "-rs")
-    result.assert_outcomes(passed=1, failed=2, skipped=1)
+    result.assert_outcomes(passed=1, failed=1, skipped=1, errors=1)
     assert sorted(c["scenario"] for c in standin.calls) == sorted(MIXED)
     out = result.stdout.str()
     result.stdout.fnmatch_lines(
@@ -122,7 +122,7 @@ def test_a_bad_product_file_is_one_usage_error(pytester: pytest.Pytester, standi
     assert standin.calls == []
 
 
-def test_a_product_that_does_not_start_fails_its_item_and_stops_the_session(
+def test_a_product_that_does_not_start_is_an_error_of_its_item_and_stops_the_session(
     pytester: pytest.Pytester, standin: StandIn
 ) -> None:
     scenarios(pytester, LIFESPAN, FAILING)
@@ -130,7 +130,7 @@ def test_a_product_that_does_not_start_fails_its_item_and_stops_the_session(
     standin.verdicts["Facebook 60-day lifespan"] = "start"
     product = write_product(pytester.path)
     result = pytester.runpytest("scenarios", "--conntrack-product", str(product))
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     assert len(standin.calls) == 1
     out = result.stdout.str()
     assert "did not start: it exited with status 3" in out and "on purpose" in out
@@ -141,14 +141,14 @@ def test_a_product_that_does_not_start_fails_its_item_and_stops_the_session(
 # -- end to end: tiny_product.py through the real harness ------------------------------
 
 
-def test_end_to_end_a_protocol_error_fails_the_item_with_request_and_answer(
+def test_end_to_end_a_protocol_error_is_an_error_of_the_item_with_request_and_answer(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
     scenarios(pytester, LIFESPAN, LINKEDIN)
     pidfile = tmp_path / "pid"
     product = write_product(tmp_path, brk="clock", pidfile=pidfile)
     result = pytester.runpytest("scenarios", "--conntrack-product", str(product), "-rs")
-    result.assert_outcomes(failed=1, skipped=1)
+    result.assert_outcomes(errors=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "ERROR  scenarios/facebook_60_day_lifespan.yaml  Facebook 60-day lifespan *",
@@ -168,7 +168,7 @@ def test_end_to_end_a_product_that_does_not_start_stops_the_session(
     scenarios(pytester, LIFESPAN, FAILING)
     product = write_product(tmp_path, brk="exit")
     result = pytester.runpytest("scenarios", "--conntrack-product", str(product))
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     out = result.stdout.str()
     assert "status 3" in out and "tiny: cannot open its database (on purpose)" in out
     assert "Interrupted: conntrack: the product tiny did not start" in out
