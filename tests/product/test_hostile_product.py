@@ -24,6 +24,7 @@ import httpx
 import pytest
 import trio
 
+from conntrack._records import EventRecord
 from conntrack.product._harness import _make_fakes, _served, run_product_scenario
 from conntrack.scenario import load_file
 from conntrack.scenario._model import Scenario
@@ -282,4 +283,36 @@ def test_a_proxy_in_the_environment_does_not_come_between_harness_and_product(
         monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens on port 9
     result = run_product_scenario(short(), write_product(tmp_path, ""))
     assert result.error is None and result.outcomes
+    assert_nothing_left_running(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [
+        ("conn_null", "request: GET http://127.0.0.1:"),
+        ("conn_strings", "request: GET http://127.0.0.1:"),
+        ("conn_dup", "request: GET http://127.0.0.1:"),
+        ("conn_nested", "nested too deep"),
+        ("next_garbage", "'next'"),
+    ],
+)
+def test_a_malformed_answer_is_an_error_not_a_traceback(
+    tmp_path: Path, mode: str, says: str
+) -> None:
+    result = run_product_scenario(short(), write_product(tmp_path, mode))
+    assert result.error is not None and says in result.error
+    assert "request: " in result.error
+    assert_nothing_left_running(tmp_path)
+
+
+@pytest.mark.parametrize("mode", ["authorize_elsewhere", "authorize_bad_client", "callback_nested"])
+def test_a_login_gone_astray_is_a_failed_connect_judged_as_such(tmp_path: Path, mode: str) -> None:
+    result = run_product_scenario(short(), write_product(tmp_path, mode))
+    assert result.error is None and result.outcomes
+    failed = [
+        r
+        for r in result.timeline.records_only
+        if isinstance(r, EventRecord) and r.event == "connect_failed"
+    ]
+    assert failed, "the failed login is on the timeline"
     assert_nothing_left_running(tmp_path)

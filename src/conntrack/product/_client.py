@@ -216,6 +216,12 @@ class HttpProduct:
             raise ProductError(
                 f"{route}: the answer is not JSON", request=request, answer=describe_answer(r)
             ) from None
+        except RecursionError:  # json's parser is recursive: [[[[...]]]] a page long
+            raise ProductError(
+                f"{route}: the answer is JSON nested too deep to read",
+                request=request,
+                answer=describe_answer(r),
+            ) from None
 
     @staticmethod
     def _broken(why: str, request: str, r: httpx.Response) -> ProductError:
@@ -263,7 +269,7 @@ def _detail(r: httpx.Response) -> str:
     """Why the product refused a login: its JSON ``error``/``message``, else its text."""
     try:
         answer = r.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         answer = None
     if isinstance(answer, dict):
         for key in ("error", "message", "detail"):

@@ -11,7 +11,14 @@ one bad thing on purpose, chosen by ``HOSTILE`` (the standard library only).
 - ``mails``: at its first clock call it sends ``HOSTILE_MAILS`` emails (default 10 000);
 - ``bad_mail``: it sends one email with a malformed ``Date:`` and no recipient header
   (delivered to one envelope recipient) and one to nobody at all;
-- ``hang_callback``: its OAuth callback (the harness's browser GET) never answers;
+- ``hang_callback``: its OAuth callback (the harness's browser GET) never answers (with
+  ``callback_nested``: it refuses the login with a JSON error nested 100 000 deep);
+- ``conn_null`` / ``conn_strings`` / ``conn_unknown`` / ``conn_dup`` / ``conn_nested``:
+  ``GET /connections`` answers ``null``, a list of names, a connection the scenario does
+  not have, one connection twice, or a list nested 100 000 deep;
+- ``next_garbage``: ``next`` is not an instant;
+- ``authorize_elsewhere`` / ``authorize_bad_client``: the login's ``authorize_url`` points
+  at a cloud's metadata address, or carries a client id the fakes do not know;
 - ``weird``: ``GET /connections`` answers a state and a reason no mapping knows;
 - ``no_port``: it never listens (it sleeps);
 - ``noisy``: it prints ``HOSTILE_NOISE`` MB (default 50) to stdout before it listens;
@@ -37,6 +44,13 @@ from urllib.parse import urlencode
 BASE = "/_t"
 MODE = os.environ.get("HOSTILE", "")
 CLOCKS = [0]
+ODD_CONNECTIONS = {
+    "conn_null": b"null",
+    "conn_strings": b'["fb"]',
+    "conn_unknown": b'[{"name": "zz", "state": "connected"}]',
+    "conn_dup": b'[{"name": "fb", "state": "connected"}, {"name": "fb", "state": "expired"}]',
+    "conn_nested": b"[" * 100_000 + b"]" * 100_000,
+}
 
 
 def _instant(when: datetime) -> str:
@@ -93,6 +107,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/oauth/"):
             if MODE == "hang_callback":
                 time.sleep(3600)
+            if MODE == "callback_nested":
+                self._answer(400, b"[" * 100_000 + b"]" * 100_000)
+                return
             self._answer(200, b"{}")
         elif self.path != f"{BASE}/connections":
             self._answer(404, b'{"error": "no such route"}')
@@ -107,6 +124,8 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"[" + b" " * (100 * 1024 * 1024) + b"]")
             self.close_connection = True
+        elif MODE in ODD_CONNECTIONS:
+            self._answer(200, ODD_CONNECTIONS[MODE])
         elif MODE == "weird":
             row = {"name": "fb", "state": "sideways", "reason": "moon_phase"}
             self._answer(200, json.dumps([row]).encode())
@@ -122,7 +141,12 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self._body()
         if self.path.endswith("/login"):
-            self._answer(200, json.dumps({"authorize_url": _authorize_url()}).encode())
+            url = _authorize_url()
+            if MODE == "authorize_elsewhere":
+                url = "http://169.254.169.254/latest/meta-data/"
+            elif MODE == "authorize_bad_client":
+                url = url.replace("client_id=", "client_id=nope")
+            self._answer(200, json.dumps({"authorize_url": url}).encode())
             return
         if self.path != f"{BASE}/clock":
             self._answer(404, b'{"error": "no such route"}')
@@ -143,6 +167,9 @@ class Handler(BaseHTTPRequestHandler):
             nxt = _instant(when - timedelta(days=1))
         elif MODE == "next_9999":
             nxt = "9999-12-31T23:59:59Z"
+        elif MODE == "next_garbage":
+            self._answer(200, b'{"now": null, "next": "tomorrow"}')
+            return
         elif MODE == "next_ms":
             nxt = _instant(when + timedelta(milliseconds=1))
         elif MODE in ("mails", "bad_mail") and CLOCKS[0] == 1:
