@@ -39,7 +39,7 @@ def short() -> Scenario:
 
 
 def write_product(
-    folder: Path, mode: str, *, clock: str = "2s", request: str = "1s", ready: str = "10s"
+    folder: Path, mode: str, *, clock: str = "1s", request: str = "1s", ready: str = "10s"
 ) -> Path:
     """A product file starting ``hostile_product.py`` with ``HOSTILE=mode``."""
     env = {"HOSTILE": mode, "HOSTILE_REPORT": str(folder / "report.json")}
