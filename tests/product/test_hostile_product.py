@@ -127,6 +127,16 @@ def test_a_next_every_millisecond_is_an_error_within_seconds(tmp_path: Path) -> 
     assert_nothing_left_running(tmp_path)
 
 
+def test_a_step_too_fine_for_the_scenario_is_an_error_at_once(tmp_path: Path) -> None:
+    product = write_product(tmp_path, "")
+    product.write_text(product.read_text() + "step: 1s\n")  # 345 600 instants in 4 days
+    t0 = time.monotonic()
+    result = run_product_scenario(short(), product)
+    assert result.error is not None and "'step: 1s'" in result.error
+    assert time.monotonic() - t0 < 10
+    assert_nothing_left_running(tmp_path)
+
+
 @pytest.mark.parametrize("mode", ["next_past", "next_9999"])
 def test_a_next_out_of_the_run_is_ignored(tmp_path: Path, mode: str) -> None:
     result = run_product_scenario(short(), write_product(tmp_path, mode))

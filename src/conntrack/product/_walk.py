@@ -162,6 +162,14 @@ class Walk:
         pending = sorted(instants_of_interest(self.scenario))
         heapq.heapify(pending)
         events = world_events(self.scenario)
+        grid = self.scenario.until // self.step
+        if self.step_given and grid > MAX_INSTANTS:
+            # Said at once, not after MAX_INSTANTS clock calls (minutes).
+            raise ProductError(
+                f"'step: {format_duration(self.step)}' makes {grid} instants over "
+                f"{format_duration(self.scenario.until)}, more than {MAX_INSTANTS}: choose "
+                "a longer 'step' in the product file (or none: the product's 'next')"
+            )
         self.calls += 1
         await product.set_company(self.company())
         reports_next = False
