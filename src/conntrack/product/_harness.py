@@ -44,10 +44,8 @@ everything started (the product's process, the SMTP capture, the fakes) is stopp
 
 from __future__ import annotations
 
-import signal
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -73,6 +71,7 @@ from ..scenario._runner import RunResult, RunStats, make_users, run_name
 from ._file import ProductFile, load_product
 from ._interface import CapturedEmail, Product, ProductError
 from ._observe import Observer
+from ._process import Terminated, until_sigterm
 from ._walk import Walk, WorldAccount
 
 #: Where an in-process product's apps send the browser back (it never leaves the run).
@@ -199,10 +198,10 @@ def run_product_scenario(
     )
     try:
         if file is not None:
-            result = trio.run(_stopped_by_sigterm, _run_file, scenario, file, options)
+            result = trio.run(until_sigterm, _run_file, scenario, file, options)
         else:
             assert product is not None
-            result = trio.run(_stopped_by_sigterm, _run_factory, scenario, product, options)
+            result = trio.run(until_sigterm, _run_factory, scenario, product, options)
     except BaseExceptionGroup as group:
         # One thing went wrong, deep in a nursery (a product's own): say that thing.
         leaves = _leaves(group)
@@ -210,48 +209,6 @@ def run_product_scenario(
             raise leaves[0] from None
         raise
     result.stats.wall_seconds = time.perf_counter() - t0
-    return result
-
-
-class Terminated(BaseException):
-    """The run was ended by a ``SIGTERM``: everything it started (the product's process
-    group, the SMTP capture, the fakes) was stopped first. A ``BaseException``, as
-    ``KeyboardInterrupt`` is, so that no ``except Exception`` swallows it."""
-
-    def __init__(self) -> None:
-        super().__init__("terminated (SIGTERM)")
-
-
-async def _stopped_by_sigterm(run: Callable[..., Any], *args: Any) -> RunResult:
-    """``await run(*args)``, but a ``SIGTERM`` cancels it and raises :class:`Terminated`
-    once it has unwound. Python runs no cleanup on a ``SIGTERM`` (it just dies), so
-    without this a product's process would outlive a ``kill`` of conntrack; trio's
-    ``SIGINT`` (Ctrl-C) already unwinds as a ``KeyboardInterrupt``. Only the main thread
-    can receive signals: elsewhere ``run`` runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        return cast(RunResult, await run(*args))
-    terminated = False
-    result: RunResult | None = None
-    try:
-        with trio.open_signal_receiver(signal.SIGTERM) as signals:
-            async with trio.open_nursery() as nursery:
-
-                async def watch() -> None:
-                    nonlocal terminated
-                    async for _ in signals:
-                        terminated = True
-                        nursery.cancel_scope.cancel()
-                        return
-
-                nursery.start_soon(watch)
-                result = cast(RunResult, await run(*args))
-                nursery.cancel_scope.cancel()
-    except BaseException:
-        if terminated:
-            raise Terminated() from None
-        raise
-    if terminated or result is None:
-        raise Terminated()
     return result
 
 
@@ -476,7 +433,7 @@ async def _run_file(scenario: Scenario, file: ProductFile, options: _Options) ->
                             try:
                                 yield HttpProduct(file, file.base_url(port=port), client)
                             except ProductError as e:
-                                raise await _exited(e, process) from None
+                                raise await process.explain(e) from None
 
                     return await _guarded(
                         scenario, started, fakes, http, apps, accounts, smtp, options
@@ -484,28 +441,6 @@ async def _run_file(scenario: Scenario, file: ProductFile, options: _Options) ->
     finally:
         if tls is not None:
             tls.close()
-
-
-async def _exited(error: ProductError, process: Any) -> ProductError:
-    """``error``, saying also that the product's process exited (its status and the tail
-    of its log) when it did: "could not reach the product" alone leaves the user to guess
-    that it crashed. A crash is seen a moment after its socket closes, hence the wait."""
-    from ._process import describe_status
-
-    with trio.move_on_after(0.3):
-        while process.returncode is None:
-            await trio.sleep(0.02)
-    code = process.returncode
-    if code is None:
-        return error
-    tail = process.log_tail(10)
-    lines = [str(error).split("\n")[0], f"the product {describe_status(code)} during the run"]
-    lines.append(
-        "the end of its log:\n" + "\n".join(f"  | {line}" for line in tail.splitlines())
-        if tail
-        else "its log is empty"
-    )
-    return ProductError("\n".join(lines), request=error.request, answer=error.answer)
 
 
 def free_port() -> int:

@@ -20,7 +20,9 @@ Always stopped: use it as a context manager, ``with ProductProcess(...) as produ
 cancellation, so Ctrl-C still stops the product). :meth:`~ProductProcess.stop` is
 idempotent. The harness writes ``async with ProductProcess.from_file(file, env=env):``,
 which starts the product file's command with its placeholders filled, returns once it is
-ready, and stops it on the way out (also when it never became ready).
+ready, and stops it on the way out (also when it never became ready). A ``SIGTERM`` to
+conntrack stops it too: the harness runs inside :func:`until_sigterm`, which turns the
+signal into a cancellation (so every ``finally`` runs), then :class:`Terminated`.
 """
 
 from __future__ import annotations
@@ -31,19 +33,23 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import httpx
 import trio
 
 from .._exceptions import InputError
+from ._interface import ProductError
 
 if TYPE_CHECKING:
     from ._file import ProductFile
+
+T = TypeVar("T")
 
 LOG_NAME = "product.log"
 """The product's log, in its data folder unless the harness says otherwise."""
@@ -258,6 +264,26 @@ class ProductProcess:
             "timeout)"
         )
 
+    async def explain(self, error: ProductError) -> ProductError:
+        """``error``, saying also that the product exited (its status and the tail of its
+        log) when it did: "could not reach the product" alone leaves the user to guess
+        that it crashed. A crash is seen a moment after its socket closes, hence the
+        wait."""
+        with trio.move_on_after(0.3):
+            while self.returncode is None:
+                await trio.sleep(0.02)
+        code = self.returncode
+        if code is None:
+            return error
+        tail = self.log_tail(10)
+        lines = [str(error).split("\n")[0], f"the product {describe_status(code)} during the run"]
+        lines.append(
+            "the end of its log:\n" + "\n".join(f"  | {line}" for line in tail.splitlines())
+            if tail
+            else "its log is empty"
+        )
+        return ProductError("\n".join(lines), request=error.request, answer=error.answer)
+
     # -- stopping ----------------------------------------------------------------------
 
     def _signal(self, sig: signal.Signals) -> bool:
@@ -367,6 +393,49 @@ class ProductProcess:
                 popen.wait(timeout=1)
             with contextlib.suppress(Exception):
                 self._close_log()
+
+
+class Terminated(BaseException):
+    """The run was ended by a ``SIGTERM``: everything it started (the product's process
+    group, the SMTP capture, the fakes) was stopped first (:func:`until_sigterm`). A
+    ``BaseException``, as ``KeyboardInterrupt`` is, so that no ``except Exception``
+    swallows it."""
+
+    def __init__(self) -> None:
+        super().__init__("terminated (SIGTERM)")
+
+
+async def until_sigterm(run: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """``await run(*args)``, but a ``SIGTERM`` cancels it and raises :class:`Terminated`
+    once it has unwound. Python runs no cleanup on a ``SIGTERM`` (it just dies), so
+    without this a product's process would outlive a ``kill`` of conntrack; trio's
+    ``SIGINT`` (Ctrl-C) already unwinds as a ``KeyboardInterrupt``. Only the main thread
+    can receive signals: elsewhere ``run`` runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return await run(*args)
+    terminated = False
+    result: T | None = None
+    try:
+        with trio.open_signal_receiver(signal.SIGTERM) as signals:
+            async with trio.open_nursery() as nursery:
+
+                async def watch() -> None:
+                    nonlocal terminated
+                    async for _ in signals:
+                        terminated = True
+                        nursery.cancel_scope.cancel()
+                        return
+
+                nursery.start_soon(watch)
+                result = await run(*args)
+                nursery.cancel_scope.cancel()
+    except BaseException:
+        if terminated:
+            raise Terminated() from None
+        raise
+    if terminated:
+        raise Terminated()
+    return cast(T, result)
 
 
 def _runs_in_group(pgid: int) -> bool:
