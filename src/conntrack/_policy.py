@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import time, timedelta
 from functools import cache
 from importlib import resources
@@ -32,7 +32,7 @@ from typing import Any
 from ._durations import format_duration, parse_duration
 from ._exceptions import DurationError, Problem, ScenarioError
 from ._profiles import providers
-from .scenario._marks import Document, read_one, suggest
+from .scenario._marks import DocReader, Document, read_one, suggest
 from .scenario._marks import Path as DataPath
 
 CHANNELS = ("email", "banner", "settings")
@@ -120,17 +120,10 @@ class PolicySet:
 
 
 @dataclass
-class _Reader:
+class _Reader(DocReader):
     """Reads a policy mapping at ``base`` of a line-marked document, collecting problems."""
 
-    file: str
-    doc: Document
     base: DataPath = ()
-    problems: list[Problem] = field(default_factory=list)
-
-    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
-        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
-        self.problems.append(Problem(self.file, line, message))
 
     def get(self, path: DataPath) -> Any:
         value: Any = self.doc.data
@@ -145,18 +138,7 @@ class _Reader:
 
     def keys(self, path: DataPath, allowed: Sequence[str], what: str) -> dict[str, Any] | None:
         value = self.get(path)
-        if not isinstance(value, dict):
-            self.problem(path, f"{what} must be a mapping of {', '.join(allowed)}")
-            return None
-        for name in value:
-            if name not in allowed:
-                self.problem(
-                    (*path, name),
-                    f"unknown key '{name}' in {what}{suggest(name, allowed)} "
-                    f"(allowed: {', '.join(allowed)})",
-                    key=True,
-                )
-        return value
+        return value if self.mapping(path, value, allowed, what) else None
 
     def names(self, path: DataPath, allowed: Sequence[str], what: str) -> tuple[str, ...] | None:
         value = self.get(path)
@@ -314,7 +296,7 @@ def read_policy(
     doc: Document, file: str, *, at: DataPath = (), whole: bool = True
 ) -> tuple[PolicyPatch | None, list[Problem]]:
     """Read the policy mapping at ``at`` of ``doc``: a whole policy, or an override."""
-    reader = _Reader(file, doc, at)
+    reader = _Reader(file, doc, base=at)
     return reader.read(whole), reader.problems
 
 

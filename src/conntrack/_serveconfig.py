@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from ._exceptions import InputError, Problem, ScenarioError
 from ._profiles import Profile, load_profile, override_problems, providers
-from .scenario._marks import Document, read_one, suggest
+from .scenario._marks import DocReader, Document, read_one, suggest
 from .scenario._marks import Path as DataPath
 
 if TYPE_CHECKING:
@@ -174,31 +174,8 @@ def _protocols() -> list[str]:
 # -- reading the file ------------------------------------------------------------------
 
 
-@dataclass
-class _Reader:
-    file: str
-    doc: Document
-    problems: list[Problem] = field(default_factory=list)
-
-    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
-        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
-        self.problems.append(Problem(self.file, line, message))
-
-    def mapping(self, path: DataPath, value: Any, allowed: Sequence[str], what: str) -> bool:
-        if not isinstance(value, dict):
-            self.problem(path, f"{what} must be a mapping of {', '.join(allowed)}")
-            return False
-        ok = True
-        for name in value:
-            if name not in allowed:
-                self.problem(
-                    (*path, name),
-                    f"unknown key '{name}' in {what}{suggest(name, allowed)} "
-                    f"(allowed: {', '.join(allowed)})",
-                    key=True,
-                )
-                ok = False
-        return ok
+class _Reader(DocReader):
+    """Reads one server config, collecting every problem (see :class:`DocReader`)."""
 
     def provider(self, path: DataPath, value: Any) -> bool:
         if not isinstance(value, str):

@@ -38,10 +38,10 @@ from typing import Any
 
 from .. import _limits
 from .._durations import DurationError, format_duration, parse_duration, parse_instant
-from .._exceptions import Problem, ScenarioError
+from .._exceptions import ScenarioError
 from .._limits import MAX_CONNECTIONS, MAX_DAYS, start_problem
 from .._profiles import providers
-from ..scenario._marks import Document, read_one, suggest
+from ..scenario._marks import DocReader, read_one, suggest
 from ..scenario._marks import Path as DataPath
 
 #: A company has at most as many users as a scenario's (``company: {users: N}``).
@@ -113,14 +113,8 @@ class PopulationSpec:
         return self.start + timedelta(days=self.days)
 
 
-class _Reader:
-    def __init__(self, file: str, doc: Document) -> None:
-        self.file, self.doc = file, doc
-        self.problems: list[Problem] = []
-
-    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
-        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
-        self.problems.append(Problem(self.file, line, message))
+class _Reader(DocReader):
+    """Reads one population model, collecting every problem (see :class:`DocReader`)."""
 
     def keys(
         self, value: dict[str, Any], path: DataPath, allowed: Sequence[str], what: str

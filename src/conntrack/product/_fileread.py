@@ -14,7 +14,6 @@ import re
 import shlex
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,9 @@ from .._durations import parse_duration
 from .._exceptions import DurationError, Problem
 from .._lifecycle import REASONS, STATES
 from .._profiles import providers as known_providers
-from ..scenario._marks import Document, suggest
+from ..scenario._marks import DocReader, Document, suggest
 from ..scenario._marks import Path as DataPath
+from ..scenario._marks import kind_of as _kind
 from ..scenario._model import EMAIL_KINDS
 from ._file import (
     EMAIL_KEYS,
@@ -55,31 +55,10 @@ def read_product(file: str, doc: Document) -> tuple[ProductFile | None, list[Pro
     return (product if not reader.problems else None), reader.problems
 
 
-@dataclass
-class _Reader:
-    file: str
-    doc: Document
-    problems: list[Problem] = field(default_factory=list)
+class _Reader(DocReader):
+    """Reads one product file, collecting every problem (see :class:`DocReader`)."""
 
-    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
-        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
-        self.problems.append(Problem(self.file, line, message))
-
-    def mapping(self, path: DataPath, value: Any, allowed: Sequence[str], what: str) -> bool:
-        if not isinstance(value, dict):
-            self.problem(
-                path, f"{what} must be a mapping of {', '.join(allowed)}; got {_kind(value)}"
-            )
-            return False
-        for name in value:
-            if name not in allowed:
-                self.problem(
-                    (*path, name),
-                    f"unknown key '{name}' in {what}{suggest(name, allowed)} "
-                    f"(allowed: {', '.join(allowed)})",
-                    key=True,
-                )
-        return True
+    got = True
 
     def text(self, path: DataPath, value: Any, what: str) -> str | None:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -558,16 +537,6 @@ def _name(path: DataPath) -> str:
         return f"{path[-2]}[{path[-1]}]"
     name = str(path[-1])  # a key may be a regular expression the author wrote
     return name if len(name) <= 60 else f"{name[:60]}…"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return _shown(value)
 
 
 def _shown(value: Any, size: int = 60) -> str:

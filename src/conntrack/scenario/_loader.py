@@ -40,7 +40,7 @@ from .._limits import (
     syncs_problem,
 )
 from .._profiles import override_problems, providers
-from ._marks import Document, load_documents, read_text, suggest
+from ._marks import DocReader, Document, load_documents, read_text, suggest
 from ._marks import Path as DataPath
 from ._model import (
     COMPANY_EVENTS,
@@ -323,7 +323,7 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
 # --- semantic checks and the model ------------------------------------------------------
 
 
-class _Builder:
+class _Builder(DocReader):
     """Builds one :class:`Scenario` from a schema-checked document, checking meaning.
 
     Every accessor tolerates any shape: where the schema already complained about a
@@ -332,9 +332,7 @@ class _Builder:
     """
 
     def __init__(self, file: str, doc: Document, problems: list[Problem]) -> None:
-        self.file = file
-        self.doc = doc
-        self.problems = problems
+        super().__init__(file, doc, problems)
         self.count_before = len(problems)
         self.bad: set[DataPath] = set()
         self.start: datetime | None = None
@@ -345,10 +343,6 @@ class _Builder:
         self.event_paths: dict[int, DataPath] = {}
 
     # -- helpers
-
-    def problem(self, path: DataPath, message: str, *, key: bool = False) -> None:
-        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
-        self.problems.append(Problem(self.file, line, message))
 
     def where(self, path: DataPath, *, key: bool = False) -> Where:
         line = self.doc.key_line_of(path) if key else self.doc.line_of(path)

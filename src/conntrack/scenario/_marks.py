@@ -31,10 +31,10 @@ the file has text), and converting cannot expand more values than were counted.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -361,6 +361,62 @@ def suggest(value: str, allowed: Iterable[str]) -> str:
     """`` — did you mean 'x'?`` for the nearest allowed word, or nothing."""
     close = difflib.get_close_matches(value, list(allowed), n=1, cutoff=0.6)
     return f" — did you mean '{close[0]}'?" if close else ""
+
+
+def kind_of(value: Any) -> str:
+    """What a wrong value is, for a "; got ..." message: a mapping, a list, nothing, 'x'."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return _shorten(repr(value), 60)
+
+
+@dataclass
+class DocReader:
+    """The problem-collecting base of the readers of a line-marked :class:`Document`.
+
+    Each reader of a user's file (scenarios, policies, population models, server
+    configs, product files) turns one document into its model and collects *every*
+    problem instead of stopping at the first, each at the line of the value (or of the
+    key) it is about, so an author fixes a file in one pass. This base holds the part
+    they share: where a problem is, and the check of a mapping's keys (unknown keys are
+    named with a "did you mean" and the allowed list, worded the same in every file).
+    """
+
+    file: str
+    doc: Document
+    problems: list[Problem] = field(default_factory=list)
+    #: Whether a non-mapping's message also says what was there instead ("; got a list").
+    got: ClassVar[bool] = False
+
+    def problem(self, path: Path, message: str, *, key: bool = False) -> None:
+        """Add ``message`` at the line of the value at ``path`` (or of its key)."""
+        line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
+        self.problems.append(Problem(self.file, line, message))
+
+    def mapping(self, path: Path, value: Any, allowed: Sequence[str], what: str) -> bool:
+        """Whether ``value`` is a mapping to read on; a problem if not, and one per unknown key.
+
+        ``what`` names the mapping in the messages ("an app", "'start'").
+        Unknown keys do not make the answer ``False``: the known ones are still read, so
+        their problems are found in the same pass.
+        """
+        if not isinstance(value, dict):
+            shown = f"; got {kind_of(value)}" if self.got else ""
+            self.problem(path, f"{what} must be a mapping of {', '.join(allowed)}{shown}")
+            return False
+        for name in value:
+            if name not in allowed:
+                self.problem(
+                    (*path, name),
+                    f"unknown key '{name}' in {what}{suggest(name, allowed)} "
+                    f"(allowed: {', '.join(allowed)})",
+                    key=True,
+                )
+        return True
 
 
 def _too_big(file: str, text: str | bytes) -> Problem:
