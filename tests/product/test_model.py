@@ -241,7 +241,7 @@ async def test_the_protocol_routes_answer_json_and_clear_errors() -> None:
     transport = httpx.ASGITransport(app=cast(Any, app))
     async with (
         product.running(),
-        httpx.AsyncClient(transport=transport, base_url="http://product") as http,
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8123") as http,
     ):
         base = "/_conntrack_test"
         r = await http.put(f"{base}/company", json=PEOPLE.json())
@@ -250,7 +250,9 @@ async def test_the_protocol_routes_answer_json_and_clear_errors() -> None:
         assert r.json() == {"now": "2026-03-02T15:00:00Z", "next": None}
         r = await http.post(f"{base}/clock", json={"now": "2026-03-02T09:00:00Z"})
         assert r.status_code == 409 and "only moves forward" in r.json()["error"]
-        r = await http.post(f"{base}/clock", content=b"{not json")
+        r = await http.post(
+            f"{base}/clock", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
         assert r.status_code == 400 and "JSON object" in r.json()["error"]
         r = await http.post(f"{base}/clock", json={"now": "tomorrow"})
         assert r.status_code == 400 and "ISO instant" in r.json()["error"]

@@ -17,17 +17,44 @@ and, outside the protocol, the product's own OAuth redirect URI
 ``GET /oauth/{protocol}/callback`` and ``GET /health``. Every error is JSON
 ``{"error": "what, and how to fix it"}``. Calls are served one at a time (a lock): the
 product's clock and actors are not meant for concurrent calls.
+
+Every web page in the developer's browser is taken as hostile, as ``conntrack serve``
+takes it (DESIGN.md, "Security of the servers"); :func:`refusal` decides, before any
+route runs:
+
+- **Host allow-list**: a ``Host`` naming neither an IP address, nor ``localhost`` /
+  ``*.localhost``, nor a name given in ``allow_hosts`` (the name the server was bound
+  to), is refused with 421: a page that points its own name at this address (DNS
+  rebinding) would otherwise read every answer.
+- **Origin**: a request whose ``Origin`` is not the server's own (``null`` included), or
+  a browser's request marked ``Sec-Fetch-Site: cross-site`` / ``same-site`` that is not
+  a top-level ``GET`` navigation, is refused with 403. The protocol's clients (the
+  harness) are no browser and send neither header.
+- **JSON only**: a body sent to a route (``POST``, ``PUT``, ``PATCH``, ``DELETE``) must
+  be ``application/json``, else 415: ``text/plain`` and forms are what a page may post
+  without a CORS preflight.
+- The OAuth callback is the provider page's top-level redirect (a browser navigation
+  from another site): only the ``Host`` rule applies to it, as to a consent page of
+  ``conntrack serve``. Its ``state`` is what ties it to a login this product began.
+- Every answer says ``X-Frame-Options: DENY``, ``frame-ancestors 'none'`` and
+  ``X-Content-Type-Options: nosniff``.
+
+The few lines of host and origin parsing are written here rather than imported from
+``fake_providers`` (whose public surface is the fakes, not a web-security kit): the
+reference product stands where an outside product stands.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 from hypercorn.config import Config
@@ -73,7 +100,10 @@ def _error(status: int, message: str) -> Response:
 
 
 async def _body(*required: str) -> dict[str, Any]:
-    data = await request.get_json(force=True, silent=True)
+    try:  # refusal() let only a JSON Content-Type (or no body at all) through
+        data = await request.get_json(silent=True)
+    except RecursionError:  # [[[[...]]]] nested past Python's stack
+        data = None
     if not isinstance(data, dict):
         raise BadRequest(f"{request.method} {request.path}: the body must be a JSON object")
     missing = [k for k in required if not isinstance(data.get(k), str) or not data[k]]
@@ -83,6 +113,109 @@ async def _body(*required: str) -> dict[str, Any]:
             f"(a string each)"
         )
     return data
+
+
+LOOPBACK_NAMES = frozenset({"localhost"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: What every answer says: never framed (clickjacking), never sniffed as another type.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def split_host(value: str) -> tuple[str, int | None]:
+    """``Host`` header -> (lowercase name, port or None); IPv6 literals in brackets."""
+    value = value.strip().lower()
+    port: str | None = None
+    if value.startswith("["):
+        name, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif value.count(":") == 1:
+        name, port = value.split(":")
+    else:
+        name = value
+    return name.rstrip("."), int(port) if port and port.isdigit() else None
+
+
+def host_allowed(name: str, allowed: frozenset[str] = frozenset()) -> bool:
+    """Whether the server answers for the ``Host`` name: IP literals (DNS rebinding
+    needs a name the attacker controls), loopback names and ``allowed``."""
+    if name in LOOPBACK_NAMES or name.endswith(".localhost") or name in allowed:
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """Whether ``Origin`` names the server the request reached (its ``Host``)."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # http://[broken, http://host:99999
+        return False
+    if not host or parts.scheme not in ("http", "https") or not parts.hostname:
+        return False  # "null" (sandboxed pages, file:) included
+    default = 443 if parts.scheme == "https" else 80
+    port = port or default
+    name, host_port = split_host(host)
+    return (parts.hostname.rstrip("."), port) == (name, host_port or default)
+
+
+def refusal(
+    method: str,
+    headers: Mapping[str, str],
+    *,
+    navigation: bool = False,
+    allowed: frozenset[str] = frozenset(),
+) -> tuple[int, str] | None:
+    """Why a request is refused (status, message), or None to serve it (the module
+    docstring's rules). ``headers``: the request's, names in any case; ``navigation``:
+    the route is a browser's top-level destination (the OAuth callback), which only
+    the ``Host`` rule concerns."""
+    headers = {k.lower(): v for k, v in headers.items()}
+    host = headers.get("host")
+    if host is not None:
+        name, _ = split_host(host)
+        if not host_allowed(name, allowed):
+            return 421, (
+                f"this product does not answer for the host {name!r} (so that a web page "
+                "that points its own name at this address cannot use it): reach it as "
+                "127.0.0.1 or localhost"
+            )
+    if navigation:
+        return None
+    origin = headers.get("origin")
+    if origin is not None and not same_origin(origin, host):
+        return 403, (
+            f"a request from another origin ({origin}) is refused: the protocol answers "
+            "clients that are no browser (no Origin header)"
+        )
+    site = headers.get("sec-fetch-site", "").lower()
+    top_level = method in SAFE_METHODS and headers.get("sec-fetch-mode") == "navigate"
+    if site in ("cross-site", "same-site") and not top_level:
+        return 403, f"a request from another site (Sec-Fetch-Site: {site}) is refused"
+    if method not in BODY_METHODS:
+        return None
+    kind = headers.get("content-type")
+    if kind is None:
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        if not chunked and headers.get("content-length", "0").strip() in ("", "0"):
+            return None  # no body at all: the route says what it misses
+    media = (kind or "").split(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return None
+    return 415, (
+        "this route takes a JSON body sent as Content-Type: application/json, not "
+        f"{media or 'a body without a Content-Type'}"
+    )
 
 
 def _company(data: dict[str, Any]) -> Company:
@@ -101,11 +234,31 @@ def _company(data: dict[str, Any]) -> Company:
     return Company(str(data["timezone"]), tuple(out))
 
 
-def create_app(product: Product, prefix: str = DEFAULT_PREFIX) -> QuartTrio:
-    """The protocol's routes over ``product``."""
+def create_app(
+    product: Product, prefix: str = DEFAULT_PREFIX, *, allow_hosts: Iterable[str] = ()
+) -> QuartTrio:
+    """The protocol's routes over ``product``, guarded by :func:`refusal`; the server
+    also answers for the ``Host`` names in ``allow_hosts``."""
     app = QuartTrio(__name__)
     prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
     lock = trio.Lock()
+    allowed = frozenset(split_host(h)[0] for h in allow_hosts if h.strip())
+
+    @app.before_request
+    async def guard() -> Response | None:
+        why = refusal(
+            request.method,
+            dict(request.headers.items()),
+            navigation=request.endpoint == "oauth_callback",
+            allowed=allowed,
+        )
+        return None if why is None else _error(*why)
+
+    @app.after_request
+    async def headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
 
     async def call(fn: Callable[[], Awaitable[Response]]) -> Response:
         try:
@@ -198,14 +351,18 @@ async def serve_product(
     port: int = 0,
     *,
     prefix: str = DEFAULT_PREFIX,
+    allow_hosts: Iterable[str] = (),
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``product`` until cancelled; reports the bound URLs through ``task_status``."""
+    """Serve ``product`` until cancelled; reports the bound URLs through ``task_status``.
+    The ``Host`` names it answers: loopback names, IP addresses, ``allow_hosts`` and
+    ``host`` itself when it is a name."""
     config = Config()
     config.bind = [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = log
-    await hypercorn_serve(create_app(product, prefix), config, task_status=task_status)
+    app = create_app(product, prefix, allow_hosts=(host, *allow_hosts))
+    await hypercorn_serve(app, config, task_status=task_status)
 
 
 def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> int:
