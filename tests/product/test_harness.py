@@ -33,7 +33,7 @@ from conntrack import InputError
 from conntrack._notify import MemoryOutbox
 from conntrack._profiles import load_profile
 from conntrack._records import BannerRecord, EventRecord
-from conntrack.product._harness import ProductEnv, run_product_scenario
+from conntrack.product._harness import ProductEnv, product_env, run_product_scenario
 from conntrack.product._interface import (
     CapturedEmail,
     Company,
@@ -433,3 +433,57 @@ def test_a_ready_product_is_taken_as_it_is(tmp_path: Path) -> None:
     assert failed[0].event == "connect_failed" and failed[0].at == s.start
     assert "HTTP 4" in failed[0].detail
     assert result.timeline.state_at("fb", s.start + timedelta(days=1)) == (None, None)
+
+
+def loopback_proxy_env(tmp_path: Path, environ: dict[str, str]) -> dict[str, str]:
+    env = product_env(
+        scenario(tmp_path),
+        fakes_url="http://127.0.0.1:1",
+        apps={},
+        smtp=("127.0.0.1", 2),
+        port=3,
+        data=tmp_path / "data",
+        environ=environ,
+    )
+    return {k: v for k, v in env.items() if k.lower() == "no_proxy"}
+
+
+def test_loopback_joins_no_proxy_after_what_the_user_set(tmp_path: Path) -> None:
+    """The product reaches the fakes and SMTP on loopback, never through the user's
+    proxy; what the user excluded from the proxy stays excluded, in both spellings (tools
+    read one or the other)."""
+    loopback = ["127.0.0.1", "localhost", "::1"]
+    got = loopback_proxy_env(tmp_path, {"HTTP_PROXY": "http://proxy.test:3128"})
+    assert {k: v.split(",") for k, v in got.items()} == {
+        "NO_PROXY": loopback,
+        "no_proxy": loopback,
+    }
+    got = loopback_proxy_env(tmp_path, {"NO_PROXY": "corp.test, .internal,localhost"})
+    assert got["NO_PROXY"].split(",") == ["corp.test", ".internal", "localhost", "127.0.0.1", "::1"]
+    assert got["no_proxy"] == got["NO_PROXY"]
+    got = loopback_proxy_env(tmp_path, {"NO_PROXY": "upper.test", "no_proxy": "lower.test"})
+    assert got["NO_PROXY"].split(",")[0] == "upper.test"
+    assert got["no_proxy"].split(",")[0] == "lower.test"
+    assert all(set(loopback) <= set(v.split(",")) for v in got.values())
+    # "*" (no proxy for anything) already covers loopback, and some tools only take it alone.
+    assert loopback_proxy_env(tmp_path, {"no_proxy": "*"}) == {"NO_PROXY": "*", "no_proxy": "*"}
+
+
+def test_a_product_behind_a_dead_proxy_still_reaches_the_fakes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference product (its HTTP client reads the proxy variables) started by a
+    user whose HTTP_PROXY points at a port where nothing listens: its calls to the fakes
+    on 127.0.0.1 go direct, and the scenario passes."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    root = Path(__file__).resolve().parents[2]
+    s = load_file(Path(__file__).resolve().parent / "data" / "short_password_change.yaml")[0]
+    result = run_product_scenario(s, root / "examples" / "reference" / "product.yaml")
+    assert result.error is None, result.error
+    assert result.passed

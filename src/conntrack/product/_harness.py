@@ -459,10 +459,15 @@ def product_env(
     port: int,
     data: Path,
     ca_file: Path | None = None,
+    environ: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The ``CONNTRACK_*`` variables a product's ``start`` command gets (the spec),
-    and ``CONNTRACK_SYNC_EVERY``, JSON ``{connection: duration}`` from the scenario."""
+    ``CONNTRACK_SYNC_EVERY``, JSON ``{connection: duration}`` from the scenario, and
+    ``NO_PROXY``/``no_proxy``: ``environ``'s (default ``os.environ``) plus loopback, so
+    that the product reaches the fakes and SMTP here, never through the user's proxy."""
     import json
+    import os
+    from dataclasses import asdict
 
     data.mkdir(parents=True, exist_ok=True)
     env = {
@@ -472,16 +477,7 @@ def product_env(
         "CONNTRACK_PRODUCT_PORT": str(port),
         "CONNTRACK_START": format_instant(scenario.start),
         "CONNTRACK_DATA_DIR": str(data),
-        "CONNTRACK_APPS": json.dumps(
-            {
-                protocol: {
-                    "client_id": a.client_id,
-                    "client_secret": a.client_secret,
-                    "redirect_uri": a.redirect_uri,
-                }
-                for protocol, a in sorted(apps.items())
-            }
-        ),
+        "CONNTRACK_APPS": json.dumps({p: asdict(a) for p, a in sorted(apps.items())}),
     }
     # Not in the protocol: how often the scenario says each connection syncs, for a
     # product that takes its cadence from the test (conntrack's reference product).
@@ -495,6 +491,14 @@ def product_env(
         env[f"CONNTRACK_{up}_CLIENT_ID"] = a.client_id
         env[f"CONNTRACK_{up}_CLIENT_SECRET"] = a.client_secret
         env[f"CONNTRACK_{up}_REDIRECT_URI"] = a.redirect_uri
+    # Tools read one spelling or the other (Python's lower case first): each keeps its
+    # value (else the other's), loopback appended; "*" (no proxy at all) stays as is.
+    outer = os.environ if environ is None else environ
+    for name, other in (("NO_PROXY", "no_proxy"), ("no_proxy", "NO_PROXY")):
+        given = [h.strip() for h in (outer.get(name) or outer.get(other) or "").split(",")]
+        given = [h for h in given if h]
+        loopback = ("127.0.0.1", "localhost", "::1")
+        env[name] = ",".join(given + [h for h in loopback if h not in given and "*" not in given])
     return env
 
 
