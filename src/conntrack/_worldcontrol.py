@@ -9,15 +9,20 @@ a provider account is the same whoever the product is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from ._durations import format_duration
 from ._notify import User
 from ._records import EventRecord
+from .clients import AppCredentials
+
+if TYPE_CHECKING:
+    from .scenario._model import Scenario
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,65 @@ class WorldEvent:
     decline: tuple[str, ...] | str | None = None
     after_send: datetime | None = None
     """A reaction to an email sent then: dropped if someone reconnected since."""
+
+
+def world_events(scenario: Scenario) -> list[WorldEvent]:
+    """Every connect and timeline event of ``scenario``, in the order they happen.
+
+    The sort is stable: events of one instant keep the scenario's order (connects
+    first, then the timeline as written), which is the order both worlds play them in.
+    """
+    events = [
+        WorldEvent(scenario.start + c.connect_at, "connect", cid, c.connected_by)
+        for cid, c in scenario.connections.items()
+    ]
+    events += [
+        WorldEvent(
+            scenario.start + ev.at,
+            ev.event,
+            ev.connection,
+            ev.by,
+            ev.permission,
+            user=ev.user,
+            duration=ev.duration,
+            account=ev.account,
+            popup=ev.popup,
+            decline=ev.decline,
+        )
+        for ev in scenario.timeline
+    ]
+    return sorted(events, key=lambda e: e.at)
+
+
+async def create_apps(
+    http: httpx.AsyncClient,
+    control: str,
+    protocols: Iterable[str],
+    redirect_uri: Callable[[str], str],
+    settings: Mapping[str, Mapping[str, Any]],
+) -> dict[str, AppCredentials]:
+    """Register the product's app on each provider protocol, in the order given.
+
+    Each app sends the browser back to ``redirect_uri(protocol)`` and carries the
+    scenario's ``apps:`` settings of its protocol (``settings``, by protocol), so the
+    in-process engine and a product under test get the same apps.
+    """
+    apps: dict[str, AppCredentials] = {}
+    for protocol in protocols:
+        uri = redirect_uri(protocol)
+        r = await http.post(
+            f"{control.rstrip('/')}/apps",
+            json={
+                "provider": protocol,
+                "redirect_uris": [uri],
+                "name": "conntrack",
+                **settings.get(protocol, {}),
+            },
+        )
+        r.raise_for_status()
+        app = r.json()
+        apps[protocol] = AppCredentials(app["client_id"], app["client_secret"], uri)
+    return apps
 
 
 class AccountRef(Protocol):

@@ -63,7 +63,7 @@ from .._durations import format_duration, format_instant
 from .._notify import Outbox
 from .._profiles import Profile, load_profile
 from .._records import EmailRecord, Recorder, Timeline
-from .._worldcontrol import WorldControl
+from .._worldcontrol import WorldControl, create_apps
 from ..clients import RESOURCES, AppCredentials
 from ..scenario._expectations import check_all
 from ..scenario._model import Scenario
@@ -292,27 +292,17 @@ async def _setup(
     """Create the apps (one a protocol, redirecting to the product) and each
     connection's provider account, as the in-process runner does."""
     control = f"{LOCAL_FAKES}/_conntrack"
-    protocols = {p.protocol for p in fakes.profiles.values()}
-    settings = {
-        fakes.profiles[name].protocol: s
-        for name, s in scenario.apps.items()
-        if name in fakes.profiles
-    }
-    apps: dict[str, AppCredentials] = {}
-    for protocol in sorted(protocols):
-        uri = redirect(protocol)
-        r = await http.post(
-            f"{control}/apps",
-            json={
-                "provider": protocol,
-                "redirect_uris": [uri],
-                "name": "conntrack",
-                **settings.get(protocol, {}),
-            },
-        )
-        r.raise_for_status()
-        app = r.json()
-        apps[protocol] = AppCredentials(app["client_id"], app["client_secret"], uri)
+    apps = await create_apps(
+        http,
+        control,
+        sorted({p.protocol for p in fakes.profiles.values()}),
+        redirect,
+        {
+            fakes.profiles[name].protocol: s
+            for name, s in scenario.apps.items()
+            if name in fakes.profiles
+        },
+    )
     people = {u.id: u for u in make_users(scenario)}
     accounts: dict[str, WorldAccount] = {}
     for cid, spec in scenario.connections.items():

@@ -22,7 +22,7 @@ from .._durations import format_duration, format_instant
 from .._exceptions import ConntrackError
 from .._notify import User
 from .._records import EventRecord
-from .._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail
+from .._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail, world_events
 from ..clients import consent
 from ..scenario._model import (
     BannerExpect,
@@ -88,30 +88,6 @@ def instants_of_interest(scenario: Scenario) -> set[datetime]:
         elif isinstance(exp, ReconnectsExpect):
             offsets |= set(exp.within or ())
     return {start + o for o in offsets if timedelta(0) <= o <= scenario.until}
-
-
-def world_events(scenario: Scenario) -> list[WorldEvent]:
-    """Every connect and timeline event, in the order they happen (stable)."""
-    events = [
-        WorldEvent(scenario.start + c.connect_at, "connect", cid, c.connected_by)
-        for cid, c in scenario.connections.items()
-    ]
-    events += [
-        WorldEvent(
-            scenario.start + ev.at,
-            ev.event,
-            ev.connection,
-            ev.by,
-            ev.permission,
-            user=ev.user,
-            duration=ev.duration,
-            account=ev.account,
-            popup=ev.popup,
-            decline=ev.decline,
-        )
-        for ev in scenario.timeline
-    ]
-    return sorted(events, key=lambda e: e.at)
 
 
 class Walk:

@@ -29,7 +29,8 @@ from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
 from .._policy import PolicySet, default_policy
 from .._profiles import Profile, load_profile
 from .._records import Recorder, Timeline
-from ..clients import RESOURCES, AppCredentials, ClientContext, make_client
+from .._worldcontrol import create_apps, world_events
+from ..clients import RESOURCES, ClientContext, make_client
 from ._expectations import Outcome, check_all
 from ._model import Scenario
 
@@ -183,27 +184,17 @@ async def _run(
             else (lambda subject, kind, at: reaction(subject, kind, at)),
             run=run,
         )
-        creds: dict[str, AppCredentials] = {}
-        app_settings = {
-            profiles_by_name[name].protocol: settings
-            for name, settings in scenario.apps.items()
-            if name in profiles_by_name
-        }
-        for protocol in profiles:
-            r = await http.post(
-                f"{CONTROL}/apps",
-                json={
-                    "provider": protocol,
-                    "redirect_uris": [REDIRECT_URI],
-                    "name": "conntrack",
-                    **app_settings.get(protocol, {}),
-                },
-            )
-            r.raise_for_status()
-            app_json = r.json()
-            creds[protocol] = AppCredentials(
-                app_json["client_id"], app_json["client_secret"], REDIRECT_URI
-            )
+        creds = await create_apps(
+            http,
+            CONTROL,
+            profiles,
+            lambda protocol: REDIRECT_URI,
+            {
+                profiles_by_name[name].protocol: settings
+                for name, settings in scenario.apps.items()
+                if name in profiles_by_name
+            },
+        )
         by_id = {u.id: u for u in users}
         rng = Random(scenario.seed)
         for cid, spec in scenario.connections.items():
@@ -281,23 +272,8 @@ async def _run(
             if delay is not None:
                 driver.plan(WorldEvent(at + delay, "reconnect", subject.connection, after_send=at))
 
-        for cid, spec in scenario.connections.items():
-            driver.plan(WorldEvent(start + spec.connect_at, "connect", cid, spec.connected_by))
-        for ev in scenario.timeline:
-            driver.plan(
-                WorldEvent(
-                    start + ev.at,
-                    ev.event,
-                    ev.connection,
-                    ev.by,
-                    ev.permission,
-                    user=ev.user,
-                    duration=ev.duration,
-                    account=ev.account,
-                    popup=ev.popup,
-                    decline=ev.decline,
-                )
-            )
+        for event in world_events(scenario):
+            driver.plan(event)
 
         async with trio.open_nursery() as nursery:
             for actor in actors.values():
