@@ -299,3 +299,45 @@ def test_reference_product_command_starts_says_ready_and_stops_on_sigterm() -> N
         for stream in (proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+class Flaky(httpx.AsyncBaseTransport):
+    """The network to the fakes, which can go down (every request refused)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.down = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_provider_out_of_reach_is_a_transient_error_not_a_crash() -> None:
+    net = Flaky()
+    async with world() as w:
+        product = ModelProduct(
+            fakes_url=w.base, apps={"facebook": w.app}, start=START, transport=net
+        )
+        async with product.running():
+            await product.set_company(PEOPLE)
+            assert (await w.login(product, "add")).ok
+            # The network goes: the next sync fails, the connection stays connected.
+            net.down = True
+            first = START + timedelta(hours=6)
+            assert await w.to(product, first) == first + timedelta(hours=6)
+            [view] = await product.connections()
+            assert (view.state, view.last_synced_at) == ("connected", START)
+            # A login meanwhile is refused with the reason, and nothing crashed.
+            outcome = await w.login(product, "reconnect")
+            assert not outcome.ok and "could not be reached" in outcome.detail
+            # The network is back: the next sync reads again.
+            net.down = False
+            second = first + timedelta(hours=6)
+            await w.to(product, second)
+            [view] = await product.connections()
+            assert (view.state, view.last_synced_at) == ("connected", second)

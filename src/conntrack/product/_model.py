@@ -34,6 +34,7 @@ import trio
 import trio.testing
 
 from .._actors import ChangeOracle, CodeReceived, ConnectionActor
+from .._classifier import Action, Verdict
 from .._clock import Scheduler
 from .._delivery import SmtpSink
 from .._durations import format_instant
@@ -47,6 +48,7 @@ from ..clients import (
     Answer,
     AppCredentials,
     ClientContext,
+    ProviderCallError,
     ProviderClient,
     TokenInfo,
     make_client,
@@ -192,7 +194,10 @@ class _Discovering:
         return self.inner.authorize_url(state, scopes)
 
     async def connect(self, code: str, state: str) -> TokenInfo:
-        info = await self.inner.connect(code, state)
+        try:
+            info = await self.inner.connect(code, state)
+        except httpx.TransportError as e:
+            raise ProviderCallError("code exchange", _unreachable(e)) from None
         if not self.known:
             # Not found now: the first sync says what is wrong; the next login tries again.
             with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
@@ -214,14 +219,33 @@ class _Discovering:
     def refresh_due(self, info: TokenInfo) -> datetime | None:
         return self.inner.refresh_due(info)
 
+    # A provider that cannot be reached (refused, reset, timed out) is a transient error,
+    # as a product takes it: retried at the next sync, never a crash of the product.
+
     async def refresh(self, info: TokenInfo) -> TokenInfo:
-        return await self.inner.refresh(info)
+        try:
+            return await self.inner.refresh(info)
+        except httpx.TransportError as e:
+            raise ProviderCallError("refresh", _unreachable(e)) from None
 
     async def read(self, info: TokenInfo) -> Answer:
-        return await self.inner.read(info)
+        try:
+            return await self.inner.read(info)
+        except httpx.TransportError as e:
+            return _unreachable(e)
 
     async def revoke(self, info: TokenInfo) -> Answer:
-        return await self.inner.revoke(info)
+        try:
+            return await self.inner.revoke(info)
+        except httpx.TransportError as e:
+            return _unreachable(e)
+
+
+def _unreachable(error: httpx.TransportError) -> Answer:
+    """The answer of a provider the product could not reach: retry later."""
+    what = type(error).__name__
+    message = f"the provider could not be reached ({what}: {error})".replace(": )", ")")
+    return Answer(0, None, Verdict(Action.RETRY, code="network", message=message))
 
 
 class ModelProduct:
