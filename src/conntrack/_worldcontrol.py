@@ -18,8 +18,9 @@ import httpx
 
 from ._durations import format_duration
 from ._notify import User
+from ._profiles import Profile
 from ._records import EventRecord
-from .clients import AppCredentials
+from .clients import RESOURCES, AppCredentials
 
 if TYPE_CHECKING:
     from .scenario._model import Scenario
@@ -98,6 +99,48 @@ async def create_apps(
         app = r.json()
         apps[protocol] = AppCredentials(app["client_id"], app["client_secret"], uri)
     return apps
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """A connection's account on the fakes, as the control API made it."""
+
+    data: dict[str, Any]
+    """The control API's answer (its pages, linked accounts, name)."""
+    resource: str | None
+    """What the connection is about on the provider (a page, an organization…), if any."""
+
+    @property
+    def account_id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def page_id(self) -> str | None:
+        """The resource, when it is one of the account's pages (events may name it)."""
+        pages = {str(p.get("id")) for p in self.data.get("pages") or []}
+        return self.resource if self.resource in pages else None
+
+    @property
+    def linked_account_id(self) -> str | None:
+        return next((str(a["id"]) for a in self.data.get("linked_accounts") or []), None)
+
+
+async def create_account(
+    http: httpx.AsyncClient, control: str, profile: Profile, person: User
+) -> ProviderAccount:
+    """The account ``person`` connects with on ``profile``'s provider, made on the fakes.
+
+    For a profile about an Instagram professional account, the account owns a Page
+    linked to one, as the provider requires.
+    """
+    body: dict[str, Any] = {"provider": profile.protocol, "name": person.name,
+                            "email": person.email}  # fmt: skip
+    if profile.get("resource") == "instagram_business_account":
+        body["linked_instagram"] = True
+    r = await http.post(f"{control.rstrip('/')}/accounts", json=body)
+    r.raise_for_status()
+    account = r.json()
+    return ProviderAccount(account, RESOURCES[profile.protocol](account, profile))
 
 
 class AccountRef(Protocol):

@@ -63,8 +63,8 @@ from .._durations import format_duration, format_instant
 from .._notify import Outbox
 from .._profiles import Profile, load_profile
 from .._records import EmailRecord, Recorder, Timeline
-from .._worldcontrol import WorldControl, create_apps
-from ..clients import RESOURCES, AppCredentials
+from .._worldcontrol import WorldControl, create_account, create_apps
+from ..clients import AppCredentials
 from ..scenario._expectations import check_all
 from ..scenario._model import Scenario
 from ..scenario._runner import RunResult, RunStats, make_users, run_name
@@ -306,26 +306,12 @@ async def _setup(
     people = {u.id: u for u in make_users(scenario)}
     accounts: dict[str, WorldAccount] = {}
     for cid, spec in scenario.connections.items():
-        person = people[spec.connected_by]
         profile = fakes.profiles[spec.provider]
-        body: dict[str, Any] = {
-            "provider": profile.protocol,
-            "name": person.name,
-            "email": person.email,
-        }
-        if profile.get("resource") == "instagram_business_account":
-            body["linked_instagram"] = True
-        r = await http.post(f"{control}/accounts", json=body)
-        r.raise_for_status()
-        account = r.json()
-        resource = RESOURCES[profile.protocol](account, profile)
-        page_ids = {str(p.get("id")) for p in account.get("pages") or []}
+        account = await create_account(http, control, profile, people[spec.connected_by])
         accounts[cid] = WorldAccount(
-            account_id=str(account["id"]),
-            page_id=resource if resource in page_ids else None,
-            linked_account_id=next(
-                (str(a["id"]) for a in account.get("linked_accounts") or []), None
-            ),
+            account_id=account.account_id,
+            page_id=account.page_id,
+            linked_account_id=account.linked_account_id,
             connected_by=spec.connected_by,
         )
     return apps, accounts

@@ -29,8 +29,8 @@ from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
 from .._policy import PolicySet, default_policy
 from .._profiles import Profile, load_profile
 from .._records import Recorder, Timeline
-from .._worldcontrol import create_apps, world_events
-from ..clients import RESOURCES, ClientContext, make_client
+from .._worldcontrol import create_account, create_apps, world_events
+from ..clients import ClientContext, make_client
 from ._expectations import Outcome, check_all
 from ._model import Scenario
 
@@ -198,21 +198,10 @@ async def _run(
         by_id = {u.id: u for u in users}
         rng = Random(scenario.seed)
         for cid, spec in scenario.connections.items():
-            person = by_id[spec.connected_by]
             profile = profiles_by_name[spec.provider]
             protocol = profile.protocol
-            spec_json: dict[str, Any] = {
-                "provider": protocol,
-                "name": person.name,
-                "email": person.email,
-            }
-            if profile.get("resource") == "instagram_business_account":
-                # An Instagram professional account linked to the Page the user owns.
-                spec_json["linked_instagram"] = True
-            r = await http.post(f"{CONTROL}/accounts", json=spec_json)
-            r.raise_for_status()
-            account = r.json()
-            resource = RESOURCES[protocol](account, profile)
+            account = await create_account(http, CONTROL, profile, by_id[spec.connected_by])
+            resource = account.resource
             conn_rng = Random(rng.getrandbits(64))
             client = make_client(
                 ClientContext(
@@ -225,17 +214,14 @@ async def _run(
                     rng=conn_rng.randbytes,
                 )
             )
-            label = _label(account, resource)
-            page_ids = {str(p.get("id")) for p in account.get("pages") or []}
+            label = _label(account.data, resource)
             actors[cid] = ConnectionActor(
                 id=cid,
                 client=client,
                 subject=Subject(cid, spec.provider, spec.kind, label, str(profile["display_name"])),
-                account_id=str(account["id"]),
-                page_id=resource if resource in page_ids else None,
-                linked_account_id=next(
-                    (str(a["id"]) for a in account.get("linked_accounts") or []), None
-                ),
+                account_id=account.account_id,
+                page_id=account.page_id,
+                linked_account_id=account.linked_account_id,
                 sync_every=spec.sync_every,
                 notice_window=profile.lifetime("notice_window") or timedelta(0),
                 scheduler=scheduler,
