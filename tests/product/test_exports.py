@@ -50,3 +50,29 @@ def test_errors_are_conntrack_errors() -> None:
     assert issubclass(product.ProductError, ConntrackError)
     assert issubclass(product.ProductFileError, InputError)
     assert issubclass(product.ProductStartError, InputError)
+
+
+def test_the_surface_is_imported_on_first_use() -> None:
+    # The reference product's process needs neither the fakes nor the harness: importing
+    # its server does not load them (a fresh interpreter, so nothing is loaded yet).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, conntrack.product._server, conntrack.product as p\n"
+        "print('fake_providers' in sys.modules, 'conntrack.product._harness' in sys.modules)\n"
+        "p.run_product_scenario\n"
+        "print('conntrack.product._harness' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "False", "True"]
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        product.nope  # noqa: B018
+    assert "run_product_scenario" in dir(product)
