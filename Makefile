@@ -27,8 +27,8 @@ chromium: $(STAMP)
 	@$(BIN)/python tests/browser/_chromium.py --install
 
 check: $(STAMP)
-	$(BIN)/ruff check src fake_providers tests bench
-	$(BIN)/ruff format --check src fake_providers tests bench
+	$(BIN)/ruff check src fake_providers tests bench examples
+	$(BIN)/ruff format --check src fake_providers tests bench examples
 	$(BIN)/mypy
 
 # A long fuzz of every YAML reader: 100 000 hostile documents (alias bombs, deep nesting,
