@@ -59,6 +59,7 @@ import trio
 
 import fake_providers
 
+from .._actors import ChangeOracle
 from .._durations import format_duration, format_instant
 from .._notify import Outbox
 from .._profiles import Profile, load_profile
@@ -137,7 +138,10 @@ class ProductEnv:
     """What an in-process product is built from (the same facts a product's process
     gets as ``CONNTRACK_*`` variables): the fakes' URL and an in-process ``transport`` to
     them, the apps created for it (by protocol), the start instant, each connection's
-    ``sync_every``, and ``outbox``, where it delivers its emails."""
+    ``sync_every``, and ``outbox``, where it delivers its emails. ``oracle`` is what
+    the in-process fakes can say about change (:class:`~conntrack._actors.ChangeOracle`):
+    a product in the same process may skip a sync whose answer cannot have changed, as
+    the in-process engine does."""
 
     scenario: Scenario
     start: datetime
@@ -147,6 +151,7 @@ class ProductEnv:
     sync_every: dict[str, timedelta]
     outbox: EmailList
     clock: WorldClock
+    oracle: ChangeOracle | None = None
 
 
 ProductFactory = Callable[[ProductEnv], "AbstractAsyncContextManager[Product] | Product"]
@@ -340,6 +345,7 @@ async def _run_factory(
             sync_every={cid: c.sync_every for cid, c in scenario.connections.items()},
             outbox=emails,
             clock=fakes.clock,
+            oracle=fakes.core,
         )
 
         def made() -> AbstractAsyncContextManager[Product] | Product:

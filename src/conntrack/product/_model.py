@@ -522,9 +522,6 @@ def model_product(
     Like the in-process engine, it skips a sync whose answer cannot have changed, asking
     the in-process fakes (their core is the change oracle); ``exact`` makes every sync a
     real request, as the served product does."""
-    app = getattr(env.transport, "app", None)
-    config = getattr(app, "config", None)
-    core = config.get("CONNTRACK_CORE") if isinstance(config, Mapping) else None
     return ModelProduct(
         fakes_url=env.fakes_url,
         apps=env.apps,
@@ -532,5 +529,5 @@ def model_product(
         transport=env.transport,
         outboxes=[env.outbox],
         sync_every=env.sync_every,
-        oracle=None if exact or core is None else cast(ChangeOracle, core),
+        oracle=None if exact else env.oracle,
     ).running()
