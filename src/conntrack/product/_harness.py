@@ -157,8 +157,19 @@ class ProductEnv:
 ProductFactory = Callable[[ProductEnv], "AbstractAsyncContextManager[Product] | Product"]
 
 
-def skip_reason(scenario: Scenario, file: ProductFile) -> str | None:
-    """Why the product of ``file`` cannot run ``scenario`` (an unsupported provider)."""
+def skip_reason(scenario: Scenario, file: ProductFile | None = None) -> str | None:
+    """Why a product (the one of ``file``, when given) cannot run ``scenario``: it sets
+    ``policy:`` (conntrack's notification policy; a product sends by its own, so the
+    scenario's reminders would be judged against another policy), or a provider the
+    product does not support."""
+    if scenario.policy is not None:
+        return (
+            f"{scenario.where}: the scenario sets 'policy:', conntrack's notification "
+            "policy; a product sends by its own (run it without --product, or drop "
+            "'policy:' and expect the product's reminders)"
+        )
+    if file is None:
+        return None
     for spec in scenario.connections.values():
         reason = file.unsupported(spec.provider)
         if reason is not None:
@@ -184,16 +195,17 @@ def run_product_scenario(
     also go to ``outboxes``; ``run`` names the run in their ids (default: the
     scenario's name and seed). ``step`` is the grid between instants (default: the
     product file's ``step``, else the smallest ``sync_every``, used only while the
-    product does not answer ``next``). A scenario the product cannot run comes back
-    with ``skipped``; a product that broke the protocol with ``error``."""
+    product does not answer ``next``). A scenario the product cannot run (see
+    :func:`skip_reason`) comes back with ``skipped``; a product that broke the
+    protocol with ``error``."""
     if (product_file is None) == (product is None):
         raise ValueError("give a product file or a product factory (one of them)")
     file = None
     if product_file is not None:
         file = product_file if isinstance(product_file, ProductFile) else load_product(product_file)
-        reason = skip_reason(scenario, file)
-        if reason is not None:
-            return _empty(scenario, skipped=reason)
+    reason = skip_reason(scenario, file)
+    if reason is not None:
+        return _empty(scenario, skipped=reason)
     t0 = time.perf_counter()
     options = _Options(
         outboxes=list(outboxes or []),
