@@ -29,7 +29,7 @@ import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 import trio
@@ -138,7 +138,16 @@ class HttpProduct:
                 request=request,
                 answer=describe_answer(r),
             )
-        return LoginOutcome(False, _detail(r), r.status_code)
+        detail = _detail(r)
+        if r.status_code in (404, 405):
+            # Most often the product file's redirect_uri is not the product's route: say
+            # so where the failed login shows, not only "Not Found".
+            path = urlsplit(url).path
+            detail = (
+                f"{detail} (HTTP {r.status_code} at {path}: is the product file's "
+                "redirect_uri the product's OAuth callback route?)"
+            )
+        return LoginOutcome(False, detail, r.status_code)
 
     async def disconnect(self, name: str, *, user: str) -> None:
         path = f"/connections/{quote(name, safe='')}"

@@ -274,7 +274,7 @@ class ProductProcess:
                 await trio.sleep(0.02)
         code = self.returncode
         if code is None:
-            return error
+            return self._still_running(error)
         tail = self.log_tail(10)
         lines = [str(error).split("\n")[0], f"the product {describe_status(code)} during the run"]
         lines.append(
@@ -283,6 +283,25 @@ class ProductProcess:
             else "its log is empty"
         )
         return ProductError("\n".join(lines), request=error.request, answer=error.answer)
+
+    def _still_running(self, error: ProductError) -> ProductError:
+        """``error`` with the tail of the log of a product that is still running, when
+        it dropped the connection or failed with a server error: a handler's traceback
+        is then in its log, and "Server disconnected" or "HTTP 500" alone says nothing
+        of where. Any other error is returned as it is."""
+        message = str(error).split("\n")[0]
+        dropped = message.startswith("could not reach the product") and not error.answer
+        if not dropped and not error.answer.startswith("HTTP 5"):
+            return error
+        tail = self.log_tail(10)
+        if not tail:
+            return error
+        lines = "\n".join(f"  | {line}" for line in tail.splitlines())
+        return ProductError(
+            f"{message}\nthe product is still running; the end of its log:\n{lines}",
+            request=error.request,
+            answer=error.answer,
+        )
 
     # -- stopping ----------------------------------------------------------------------
 
