@@ -7,9 +7,14 @@ so the file takes a second or two.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from conntrack.product._harness import run_product_scenario, skip_reason
+from conntrack._lifecycle import TransitionRecord
+from conntrack.product._harness import ProductEnv, run_product_scenario, skip_reason
 from conntrack.product._model import model_product
 from conntrack.scenario import load_paths
 from conntrack.scenario._model import Scenario
@@ -64,3 +69,64 @@ def test_a_scenario_policy_is_skipped_through_a_product_file(tmp_path: Path) -> 
         ),
     )
     assert skip_reason(without) is None
+
+
+class _NoNext:
+    """A product that does not say when it next has work (``next`` is optional): the
+    world walks the ``step`` grid, and the product catches up at each instant."""
+
+    def __init__(self, product: Any) -> None:
+        self.product = product
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.product, name)
+
+    async def advance(self, now: datetime) -> datetime | None:
+        await self.product.advance(now)
+        return None
+
+
+def _no_next(env: ProductEnv) -> AbstractAsyncContextManager[Any]:
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[Any]:
+        async with model_product(env) as product:
+            yield _NoNext(product)
+
+    return opened()
+
+
+OFF_GRID_SYNCS = """\
+scenario: The product's syncs are off the world's grid
+seed: 4
+start: 2026-04-06T09:00:00Z
+until: 11d
+company: {users: 2}
+connections:
+  fb: {provider: facebook, kind: owned, connected_by: user1, sync_every: 6h, connect_at: 1h}
+timeline:
+  - {at: 10d, event: admin_removed, connection: fb}
+expect:
+  - {email: invalid, about: fb, to: all, within: 10d..10d 6h}
+  - {at: 10d 1h, connection: fb, state: invalid}
+"""
+
+
+def test_a_change_is_not_dated_before_the_world_event_that_caused_it(tmp_path: Path) -> None:
+    """Without ``next`` the world walks its grid (09:00, 15:00…) while the product syncs
+    at 10:00, 16:00, 22:00, 04:00: at 10d 09:00 the world removes the admin, then the
+    product runs its late 04:00 sync against that world and dates what it found at
+    04:00, five hours before the cause. What the product finds at an instant where the
+    world acted on the connection is dated no earlier than that instant."""
+    scenario = _load(tmp_path, OFF_GRID_SYNCS)
+    event = scenario.start + timedelta(days=10)
+    result = run_product_scenario(scenario, product=_no_next)
+    assert not result.error, result.error
+    invalid = [
+        r
+        for r in result.timeline.records_only
+        if isinstance(r, TransitionRecord) and r.dest == "invalid"
+    ]
+    assert invalid and all(r.at >= event for r in invalid)
+    emails = [e for e in result.timeline.emails() if e.kind == "invalid"]
+    assert emails and all(e.at >= event for e in emails)
+    assert result.passed, [(o.summary, o.passed) for o in result.outcomes]

@@ -32,6 +32,9 @@ of interest, after the product has done everything due up to that instant. So:
   ``state_since``/``next``.
 - An email is dated by its ``Date:`` header (the product's virtual send instant) when it
   lies between the previous instant and this one, else at the instant it was received.
+- Neither a change nor an email is dated before the world last acted on its connection
+  (an account event, a fault, a disconnect): a product that catches up late ran that
+  work against the world as it was then.
 - A data gap opens at the earlier of ``last_synced_at + sync_every`` (a sync due that
   brought no data) and the instant the connection turned expired, invalid or
   disconnected; it closes at the next later ``last_synced_at``.

@@ -9,7 +9,8 @@ timelines, expectations and every report work unchanged:
 - a :class:`TransitionRecord` on each observed state change, its trigger inferred from
   the two states (``near_expiry``, ``renew``, ``expire``, ``invalidate``, ``disconnect``,
   ``add``), dated at the product's ``state_since`` when it gives one (never before the
-  last instant the old state was seen), else at the instant it was seen;
+  last instant the old state was seen, nor before the world last acted on the
+  connection), else at the instant it was seen;
 - a successful login played by the world: ``connected`` the first time, ``reconnect``
   (to ``reconnected`` from expiring, expired or invalid; unchanged from a healthy state)
   or ``add`` (from disconnected); the product's later ``connected`` reads as
@@ -80,6 +81,9 @@ class Observer:
         self.shown: dict[str, tuple[str, str, str]] = {}
         self.cause: dict[str, str] = {}
         """Why the next observed change happens, when the world knows (a disconnect)."""
+        self.floor: dict[str, datetime] = {}
+        """The last instant the world acted on each connection (an account event, a
+        fault, a disconnect): what the product finds then is dated no earlier."""
         self._ids: tuple[datetime | None, Counter[str]] = (None, Counter())
 
     # -- what the world did ------------------------------------------------------------
@@ -110,8 +114,17 @@ class Observer:
             return  # a disconnected connection is added again, not reconnected
         self._transition(at, connection, "reconnect", dest, None, f"{event} by {by}")
 
-    def disconnecting(self, connection: str, by: str) -> None:
+    def disconnecting(self, at: datetime, connection: str, by: str) -> None:
         self.cause[connection] = f"disconnected by {by}"
+        self.acted(at, connection)
+
+    def acted(self, at: datetime, connection: str) -> None:
+        """The world changed ``connection``'s provider account (or its provider) at
+        ``at``, before the product's advance to ``at``. A product that catches up then
+        (it does not answer ``next``, so its syncs due since the last instant run late)
+        finds the world already at ``at``: its changes and emails about the connection
+        are dated no earlier than ``at``, never before their cause."""
+        self.floor[connection] = at
 
     # -- what the world sees -----------------------------------------------------------
 
@@ -148,6 +161,7 @@ class Observer:
             # (a product whose clock lagged, as during a disconnect before ``advance``,
             # dates it at its previous instant).
             at = since
+        at = max(at, self.floor.get(cid, at))
         trigger = infer_trigger(old, new) if new != old else "invalidate"
         cause = self.cause.pop(cid, None)
         if cause is None and view is not None:
@@ -204,7 +218,8 @@ class Observer:
             if due <= limit:
                 candidates.append(due)
         if candidates:
-            self.recorder.open_gap(cid, min(candidates))
+            start = min(candidates)
+            self.recorder.open_gap(cid, max(start, self.floor.get(cid, start)))
 
     def _banner(self, at: datetime, cid: str, view: ConnectionView | None) -> None:
         shown = NOTHING if view is None else (view.shows, view.banner, view.settings)
@@ -222,6 +237,8 @@ class Observer:
         dated by its ``Date:`` when that lies in ``[lo, t]``, else at ``t``."""
         for mail in captured:
             at = mail.at if mail.at is not None and (lo or mail.at) <= mail.at <= t else t
+            if mail.connection in self.floor:
+                at = max(at, self.floor[mail.connection])
             for address in dict.fromkeys(a.strip() for a in mail.to if a.strip()):
                 rec = EmailRecord(
                     at=at,

@@ -212,7 +212,12 @@ class Walk:
         assert ev.connection is not None
         if ev.event in WorldControl.FAULTS:
             self.observer.event(await self.world.fault(ev))
+            protocol = self.world.protocols[ev.connection]
+            for cid, other in self.world.protocols.items():
+                if other == protocol:  # a fault is the provider's: all its connections
+                    self.observer.acted(ev.at, cid)
         else:
+            self.observer.acted(ev.at, ev.connection)
             self.observer.event(await self.world.account_event(ev, self.accounts[ev.connection]))
 
     def _company_event(self, ev: WorldEvent) -> None:
@@ -231,7 +236,7 @@ class Walk:
         assert ev.connection is not None
         by = ev.by or self.accounts[ev.connection].connected_by
         self.observer.event(EventRecord(ev.at, ev.connection, "disconnect", by))
-        self.observer.disconnecting(ev.connection, by)
+        self.observer.disconnecting(ev.at, ev.connection, by)
         self.calls += 1
         await product.disconnect(ev.connection, user=by)
 
