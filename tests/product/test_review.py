@@ -18,6 +18,7 @@ from conntrack.product._harness import ProductEnv, run_product_scenario, skip_re
 from conntrack.product._model import model_product
 from conntrack.scenario import load_paths
 from conntrack.scenario._model import Scenario
+from conntrack.scenario._runner import RunResult, run_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "examples" / "reference" / "product.yaml"
@@ -130,3 +131,42 @@ def test_a_change_is_not_dated_before_the_world_event_that_caused_it(tmp_path: P
     emails = [e for e in result.timeline.emails() if e.kind == "invalid"]
     assert emails and all(e.at >= event for e in emails)
     assert result.passed, [(o.summary, o.passed) for o in result.outcomes]
+
+
+SAME_INSTANT_DISCONNECT_ADD = """\
+scenario: A disconnect and an add at one instant
+seed: 9
+start: 2026-04-06T09:00:00Z
+until: 12d
+company: {users: 3}
+connections:
+  fb: {provider: facebook, kind: owned, connected_by: user1, sync_every: 6h}
+timeline:
+  - {at: 5d, event: disconnect, connection: fb, by: user1}
+  - {at: 5d, event: add, connection: fb, by: user3}
+  - {at: 8d, event: password_change, connection: fb}
+expect:
+  - {transitions: fb, are: [disconnected, connected, 'invalid (password_changed)']}
+"""
+
+
+def _transitions(result: RunResult) -> list[tuple[Any, ...]]:
+    return [
+        (r.at, r.connection, r.trigger, r.dest, r.reason)
+        for r in result.timeline.records_only
+        if isinstance(r, TransitionRecord)
+    ]
+
+
+def test_a_disconnect_and_an_add_at_one_instant_are_both_seen(tmp_path: Path) -> None:
+    """The world disconnects before the product's advance and adds after it: observed
+    only at the end of the instant, the product shows 'connected' as before, so the
+    disconnect and the add went unrecorded (and the disconnect's cause was pinned on the
+    next change, the password change). The world looks right after its disconnect."""
+    scenario = _load(tmp_path, SAME_INSTANT_DISCONNECT_ADD)
+    result = run_product_scenario(scenario, product=model_product)
+    assert not result.error, result.error
+    assert _transitions(result) == _transitions(run_scenario(scenario))
+    invalid = [r for r in result.timeline.records_only if isinstance(r, TransitionRecord)][-1]
+    assert invalid.dest == "invalid" and "disconnected" not in (invalid.cause or "")
+    assert result.passed

@@ -118,6 +118,13 @@ class Observer:
         self.cause[connection] = f"disconnected by {by}"
         self.acted(at, connection)
 
+    def disconnected(self, at: datetime, connection: str, views: Sequence[ConnectionView]) -> None:
+        """What the product shows of ``connection`` right after the world disconnected
+        it: seen only at the end of the instant, a disconnect followed by an add at the
+        same instant would not show at all. The cause is the disconnect's only."""
+        self.observe(at, views, only=connection)
+        self.cause.pop(connection, None)
+
     def acted(self, at: datetime, connection: str) -> None:
         """The world changed ``connection``'s provider account (or its provider) at
         ``at``, before the product's advance to ``at``. A product that catches up then
@@ -128,17 +135,22 @@ class Observer:
 
     # -- what the world sees -----------------------------------------------------------
 
-    def observe(self, t: datetime, views: Sequence[ConnectionView]) -> None:
-        """Record what ``GET /connections`` shows at ``t``."""
+    def observe(
+        self, t: datetime, views: Sequence[ConnectionView], *, only: str | None = None
+    ) -> None:
+        """Record what ``GET /connections`` shows at ``t`` (of connection ``only``)."""
         seen = {v.name: v for v in views}
         for cid in self.scenario.connections:
-            if cid not in self.state:
+            if cid not in self.state or (only is not None and cid != only):
                 continue  # never connected (a product listing it on its own means nothing)
             view = seen.get(cid)
             changed_at = self._state(t, cid, view)
             if view is not None:
                 self._synced(cid, view.last_synced_at)
-            self._gap(t, cid, view, changed_at)
+            if only is None or self.state[cid] in BROKEN:
+                # Right after a disconnect the product has not advanced to ``t`` yet: a
+                # sync due at ``t`` is not missing.
+                self._gap(t, cid, view, changed_at)
             self._banner(changed_at or t, cid, view)
             self.seen_at[cid] = t
 

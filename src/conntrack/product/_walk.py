@@ -237,8 +237,9 @@ class Walk:
         by = ev.by or self.accounts[ev.connection].connected_by
         self.observer.event(EventRecord(ev.at, ev.connection, "disconnect", by))
         self.observer.disconnecting(ev.at, ev.connection, by)
-        self.calls += 1
+        self.calls += 2
         await product.disconnect(ev.connection, user=by)
+        self.observer.disconnected(ev.at, ev.connection, await product.connections())
 
     async def _login(self, product: Product, ev: WorldEvent, t: datetime) -> None:
         """A person goes through the product's login: the product's URL, the fakes'
