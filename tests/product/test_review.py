@@ -170,3 +170,32 @@ def test_a_disconnect_and_an_add_at_one_instant_are_both_seen(tmp_path: Path) ->
     invalid = [r for r in result.timeline.records_only if isinstance(r, TransitionRecord)][-1]
     assert invalid.dest == "invalid" and "disconnected" not in (invalid.cause or "")
     assert result.passed
+
+
+LOGIN_ON_A_SYNC = """\
+scenario: A password change and a reconnect at a sync instant
+seed: 11
+start: 2026-04-06T09:00:00Z
+until: 6d
+company: {users: 2}
+connections:
+  fb: {provider: facebook, kind: owned, connected_by: user1, sync_every: 6h}
+timeline:
+  - {at: 4d 6h, event: password_change, connection: fb}
+  - {at: 4d 6h, event: reconnect, connection: fb, by: user1}
+"""
+
+
+def test_what_the_product_shows_before_a_login_is_seen(tmp_path: Path) -> None:
+    """The world changes the password, the product advances (its 15:00 sync finds the
+    token invalid and sends the invalid email), then the world reconnects. Looked at
+    only after the login, the product was never seen invalid: the timeline had an
+    invalid email with no incident. The world looks before its logins too."""
+    scenario = _load(tmp_path, LOGIN_ON_A_SYNC)
+    at = scenario.start + timedelta(days=4, hours=6)
+    result = run_product_scenario(scenario, product=model_product)
+    assert not result.error, result.error
+    emails = [e for e in result.timeline.emails() if e.kind == "invalid"]
+    assert emails, "the product's sync at the instant found the token invalid"
+    dests = [(t[0], t[3]) for t in _transitions(result)]
+    assert dests == [(at, "invalid"), (at, "reconnected")]

@@ -14,10 +14,12 @@ and timeline event, every instant an expectation names (``at``, ``until``, the b
 (when the product does not say when it next has work, or the product file gives
 ``step``) and every ``next`` the product answers. At each instant ``t``, in this order:
 the fakes' clock is set to ``t``; the account events and faults due at ``t`` go to the
-fakes' control API; company changes (``PUT company``) and disconnects; ``advance(t)``;
-the logins due at ``t`` (login → the fakes' consent page → the product's callback, then
-``advance(t)`` again, a no-op that answers the product's ``next``); then the world
-observes ``connections()`` and the emails received, and records.
+fakes' control API; company changes (``PUT company``) and disconnects (each looked at
+right after); ``advance(t)``; the logins due at ``t`` (their connections looked at first;
+login → the fakes' consent page → the product's callback, then ``advance(t)`` again, a
+no-op that answers the product's ``next``); then the world observes ``connections()``
+and the emails received, and records. (In process the world's logins at ``t`` come
+before the sync due at ``t``; here the product syncs first, then the login is played.)
 
 **What "at" means when the product is observed on a grid.** The in-process engine knows
 the exact instant of everything. Here the world sees the product only at the instants

@@ -179,6 +179,13 @@ class Walk:
             self.calls += 1
             nxt = await product.advance(t)
             logins = [ev for ev in due if ev.event in LOGINS]
+            if logins:
+                # What the advance did to a connection before its login (a sync finding
+                # the token invalid), else only its email would show.
+                views = await product.connections()
+                self.calls += 1
+                for cid in dict.fromkeys(ev.connection for ev in logins if ev.connection):
+                    self.observer.observe(t, views, only=cid)
             for ev in logins:
                 await self._login(product, ev, t)
             if logins:
