@@ -199,3 +199,63 @@ def test_what_the_product_shows_before_a_login_is_seen(tmp_path: Path) -> None:
     assert emails, "the product's sync at the instant found the token invalid"
     dests = [(t[0], t[3]) for t in _transitions(result)]
     assert dests == [(at, "invalid"), (at, "reconnected")]
+
+
+WRITTEN_ORDER = """\
+scenario: A reconnect, then a password change, at one instant
+seed: 21
+start: 2026-04-06T09:00:00Z
+until: 8d
+company: {users: 2}
+connections:
+  fb: {provider: facebook, kind: owned, connected_by: user1, sync_every: 6h}
+timeline:
+  - {at: 5d, event: password_change, connection: fb}
+  - {at: 6d 3h, event: reconnect, connection: fb, by: user1}
+  - {at: 6d 3h, event: password_change, connection: fb}
+expect:
+  - {at: 7d, connection: fb, state: invalid}
+"""
+
+
+def test_events_of_one_instant_are_played_in_the_written_order(tmp_path: Path) -> None:
+    """In process the world plays one instant's events as written: the reconnect, then
+    the password change, which invalidates the new token. The harness played every
+    account event before every login, so the reconnect came last and stayed valid."""
+    scenario = _load(tmp_path, WRITTEN_ORDER)
+    result = run_product_scenario(scenario, product=model_product)
+    assert not result.error, result.error
+    assert _transitions(result) == _transitions(run_scenario(scenario))
+    assert result.passed, [(o.summary, o.passed) for o in result.outcomes]
+
+
+COMPANY_AFTER_A_LOGIN = """\
+scenario: An opt-out written after a login, at a reminder's instant
+seed: 22
+start: 2026-04-06T09:00:00Z
+until: 51d
+company: {users: 2}
+connections:
+  fb: {provider: facebook, kind: owned, connected_by: user1, sync_every: 6h}
+  tw: {provider: twitter, kind: owned, connected_by: user1, sync_every: 6h}
+timeline:
+  - {at: 50d, event: reconnect, connection: tw, by: user1}
+  - {at: 50d, event: opt_out, user: user2}
+expect:
+  - {email: expiry_reminder, about: fb, reaches: user2, count: 0}
+"""
+
+
+def test_company_changes_come_before_the_products_advance(tmp_path: Path) -> None:
+    """Events written after a login are played after it, but a company change still
+    comes before the product's advance: the reminder due at that instant goes to the
+    company as the in-process world has it then (user2 opted out)."""
+    scenario = _load(tmp_path, COMPANY_AFTER_A_LOGIN)
+    result = run_product_scenario(scenario, product=model_product)
+    assert not result.error, result.error
+
+    def sent(r: RunResult) -> list[tuple[Any, ...]]:
+        return sorted((e.at, e.kind, e.about, e.to) for e in r.timeline.emails())
+
+    assert sent(result) == sent(run_scenario(scenario))
+    assert result.passed, [(o.summary, o.passed) for o in result.outcomes]

@@ -18,8 +18,10 @@ fakes' control API; company changes (``PUT company``) and disconnects (each look
 right after); ``advance(t)``; the logins due at ``t`` (their connections looked at first;
 login → the fakes' consent page → the product's callback, then ``advance(t)`` again, a
 no-op that answers the product's ``next``); then the world observes ``connections()``
-and the emails received, and records. (In process the world's logins at ``t`` come
-before the sync due at ``t``; here the product syncs first, then the login is played.)
+and the emails received, and records. An account event, fault or disconnect written
+after a login of the same instant is played after it, in the written order. (In process
+the world's logins at ``t`` come before the sync due at ``t``; here the product syncs
+first, then the login is played.)
 
 **What "at" means when the product is observed on a grid.** The in-process engine knows
 the exact instant of everything. Here the world sees the product only at the instants

@@ -164,18 +164,16 @@ class Walk:
                 )
             self.clock.set(t)
             due = [e for e in events if e.at == t]
-            for ev in due:
-                if ev.connection is not None and ev.event not in (*LOGINS, "disconnect"):
-                    await self._provider_event(ev)
-            if any(ev.event in COMPANY for ev in due):
-                for ev in due:
-                    if ev.event in COMPANY:
-                        self._company_event(ev)
-                self.calls += 1
-                await product.set_company(self.company())
-            for ev in due:
-                if ev.event == "disconnect":
-                    await self._disconnect(product, ev)
+            # The events written before the instant's first login are played before the
+            # product's advance; the logins after it, each with the account events and
+            # disconnects written after it in their written order, as the in-process
+            # world plays them. Company changes all come first: the product's reminders
+            # due at ``t`` go to the company as it is at ``t``, as in process.
+            split = next((i for i, ev in enumerate(due) if ev.event in LOGINS), len(due))
+            later = [ev for ev in due[split:] if ev.event not in COMPANY]
+            await self._play(
+                product, due[:split] + [ev for ev in due[split:] if ev.event in COMPANY]
+            )
             self.calls += 1
             nxt = await product.advance(t)
             logins = [ev for ev in due if ev.event in LOGINS]
@@ -186,8 +184,11 @@ class Walk:
                 self.calls += 1
                 for cid in dict.fromkeys(ev.connection for ev in logins if ev.connection):
                     self.observer.observe(t, views, only=cid)
-            for ev in logins:
-                await self._login(product, ev, t)
+            for ev in later:
+                if ev.event in LOGINS:
+                    await self._login(product, ev, t)
+                else:
+                    await self._play(product, [ev])
             if logins:
                 self.calls += 1
                 nxt = await product.advance(t)  # a no-op that says what is due next
@@ -214,6 +215,22 @@ class Walk:
             prev = t
 
     # -- the world's events ------------------------------------------------------------
+
+    async def _play(self, product: Product, due: Sequence[WorldEvent]) -> None:
+        """Play ``due`` (no logins): account events and faults on the fakes, then the
+        company's changes (one ``PUT company``), then disconnects."""
+        for ev in due:
+            if ev.connection is not None and ev.event not in (*LOGINS, "disconnect"):
+                await self._provider_event(ev)
+        if any(ev.event in COMPANY for ev in due):
+            for ev in due:
+                if ev.event in COMPANY:
+                    self._company_event(ev)
+            self.calls += 1
+            await product.set_company(self.company())
+        for ev in due:
+            if ev.event == "disconnect":
+                await self._disconnect(product, ev)
 
     async def _provider_event(self, ev: WorldEvent) -> None:
         assert ev.connection is not None
