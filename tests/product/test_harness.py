@@ -226,6 +226,31 @@ def test_a_product_that_says_next_is_advanced_there_and_not_on_a_grid(tmp_path: 
     assert offsets == [0, 3, 5, 6, 9, 12, 15, 18, 20]  # next, the expectation, until
 
 
+@pytest.mark.parametrize("back", [timedelta(0), timedelta(days=1)])
+def test_a_next_not_after_now_says_nothing_and_the_grid_stays(
+    tmp_path: Path, back: timedelta
+) -> None:
+    # A product answering ``next`` equal to now (or before it) has not said when it next
+    # has work: the 6 h grid must go on, or its syncs (and the password change they find
+    # at 10d 6h) would be seen only at the next event, days late.
+    class Confused(ScriptedProduct):
+        async def advance(self, now: datetime) -> datetime | None:
+            await super().advance(now)
+            return now - back
+
+    s = scenario(tmp_path)
+    made: list[Confused] = []
+
+    def make(env: ProductEnv) -> Confused:
+        made.append(Confused(env, {"fb": (timedelta(days=10, hours=6), "password_changed")}))
+        return made[0]
+
+    result = run_product_scenario(s, product=make)
+    assert result.passed, [o.actual for o in result.outcomes if not o.passed]
+    grid = {s.start + k * timedelta(hours=6) for k in range(0, 20 * 4 + 1)}
+    assert grid <= set(made[0].advances)
+
+
 def test_a_stale_date_header_is_dated_when_received(tmp_path: Path) -> None:
     class Stale(ScriptedProduct):
         async def advance(self, now: datetime) -> datetime | None:

@@ -204,9 +204,11 @@ class Walk:
                     f"{format_instant(t)}): the product keeps asking for instants a moment "
                     "apart; 'next' is when it next has something due"
                 )
-            if nxt is not None:
+            if nxt is not None and nxt > t:
+                # Only a ``next`` after ``t`` says when the product next has work; one at
+                # or before ``t`` says nothing (ignored), and the grid stays on.
                 reports_next = True
-                if t < nxt <= until:
+                if nxt <= until:
                     heapq.heappush(pending, nxt)
             if self.step_given or not reports_next:
                 k = (t - start) // self.step + 1
