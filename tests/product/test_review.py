@@ -259,3 +259,20 @@ def test_company_changes_come_before_the_products_advance(tmp_path: Path) -> Non
 
     assert sent(result) == sent(run_scenario(scenario))
     assert result.passed, [(o.summary, o.passed) for o in result.outcomes]
+
+
+def test_a_change_the_world_did_not_cause_is_explained_in_the_products_words() -> None:
+    from conntrack._notify import User
+    from conntrack.product._interface import ConnectionView
+    from conntrack.product._observe import Observer
+
+    scenario = load_paths([ROOT / "scenarios" / "facebook_app_removed.yaml"])[0]
+    observer = Observer(scenario, [User("user1", "Ada", "ada@x.test")])
+    t0 = scenario.start
+    observer.login_ok(t0, "page", "connect", "user1")
+    raw = {"name": "page", "state": "needs_reconnect", "reason": "app_access_removed"}
+    view = ConnectionView("page", "invalid", "access_revoked", raw=raw)
+    observer.observe(t0 + timedelta(days=1), [view])
+    [change] = [r for r in observer.recorder.records if isinstance(r, TransitionRecord)]
+    assert (change.dest, change.reason) == ("invalid", "access_revoked")
+    assert change.cause == "the product shows 'needs_reconnect' (app_access_removed)"

@@ -177,8 +177,10 @@ class Observer:
         trigger = infer_trigger(old, new) if new != old else "invalidate"
         cause = self.cause.pop(cid, None)
         if cause is None and view is not None:
+            # In the product's own words (the mapped ones are in the row already).
             word = view.raw.get("state", new)
-            cause = f"the product shows {word!r}" + (f" ({reason})" if reason else "")
+            said = view.raw.get("reason") or reason
+            cause = f"the product shows {word!r}" + (f" ({said})" if said else "")
         self._transition(at, cid, trigger, new, reason if new == "invalid" else None, cause)
         return at
 
