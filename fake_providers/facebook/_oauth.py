@@ -10,6 +10,7 @@ Facebook does.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from quart import Response, request
@@ -36,9 +37,21 @@ def with_query(uri: str, query: dict[str, str]) -> str:
     return shared.with_query(uri, query, fragment="_=_")
 
 
+#: Facebook documents a comma-separated ``scope`` but takes spaces too (the OAuth 2.0
+#: separator most client libraries send), and any mix of the two.
+SCOPE_SEPARATORS = re.compile(r"[,\s]+")
+
+
 def split_scopes(text: str) -> list[str]:
-    sep = core().profile("facebook").scope_separator
-    return [s.strip() for s in text.split(sep) if s.strip()]
+    """The permissions in a dialog's ``scope``: split on commas, spaces, or both.
+
+    The profile's ``scope_separator`` (a comma) is what conntrack's own client sends; a
+    client following RFC 6749 sends spaces (``email public_profile``), and Facebook reads
+    that as two permissions, not one. Repeats are kept once, in their first place.
+    """
+    sep = re.escape(core().profile("facebook").scope_separator)
+    parts = re.split(rf"{SCOPE_SEPARATORS.pattern}|{sep}", text)
+    return list(dict.fromkeys(p for p in parts if p))
 
 
 async def dialog() -> Response:

@@ -3,6 +3,7 @@ and ``fb_exchange_token``, with Facebook's exact error bodies."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -196,3 +197,29 @@ async def test_app_token_by_client_credentials(fb: Any) -> None:
     }
     r = await fb.client.get("/graph.facebook.com/oauth/access_token", params=params)
     assert r.json() == {"access_token": fb.app_token, "token_type": "bearer"}
+
+
+def checkboxes(html: str) -> list[str]:
+    """The permissions the consent page offers, in order: its ``granted`` checkbox values."""
+    return re.findall(r'name="granted" value="([^"]*)"', html)
+
+
+async def test_space_separated_scope_is_several_permissions(fb: Any) -> None:
+    """Facebook takes the OAuth 2.0 separator (a space) as well as its documented comma:
+    ``email public_profile`` is two permissions, and granting both lets ``/me`` read the
+    email (the page used to offer one ``"email public_profile"`` permission)."""
+    scope = "email public_profile"
+    r = await fb.client.get(DIALOG, params=fb.dialog_fields(scope))
+    offered = checkboxes(r.text)
+    assert offered == ["email", "public_profile"]
+    token = await fb.short_token(scope=scope, granted=offered)
+    grant = fb.core.grant(fb.app.client_id, fb.account.id)
+    assert grant.granted == ["email", "public_profile"] and grant.declined == []
+    me = await fb.get("me", token, fields="id,email")
+    assert me.status_code == 200 and me.json()["email"] == fb.account.email
+
+
+async def test_mixed_commas_and_spaces_split_alike(fb: Any) -> None:
+    for scope in ("email,public_profile", "email, public_profile", " email ,public_profile, "):
+        r = await fb.client.get(DIALOG, params=fb.dialog_fields(scope))
+        assert checkboxes(r.text) == ["email", "public_profile"], scope
