@@ -1,19 +1,23 @@
 """The fake Google / YouTube: the consent page on ``accounts.google.com``, the OAuth
-endpoints on ``oauth2.googleapis.com``, OpenID Connect userinfo, and the YouTube Data
-API v3 on ``www.googleapis.com`` and ``youtube.googleapis.com``, each at ``/{host}/…``.
+endpoints on ``oauth2.googleapis.com``, OpenID Connect userinfo, the People API's
+``people/me`` on ``people.googleapis.com``, and the YouTube Data API v3 on
+``www.googleapis.com`` and ``youtube.googleapis.com``, each at ``/{host}/…``.
 
 See PROVIDERS.md §6 for the behaviour reproduced. Routes:
 
 - ``GET|POST /accounts.google.com/o/oauth2/v2/auth`` (and ``/o/oauth2/auth``): consent;
-- ``POST /oauth2.googleapis.com/token`` (and ``www.googleapis.com/oauth2/v4/token``);
+- ``POST /oauth2.googleapis.com/token`` (and ``www.googleapis.com/oauth2/v4/token`` and the
+  legacy ``accounts.google.com/o/oauth2/token``, the same grants);
 - ``GET|POST /oauth2.googleapis.com/revoke`` (and ``accounts.google.com/o/oauth2/revoke``);
 - ``GET|POST /oauth2.googleapis.com/tokeninfo`` (and ``www.googleapis.com/oauth2/v3/tokeninfo``);
 - ``GET|POST /openidconnect.googleapis.com/v1/userinfo`` (and
   ``www.googleapis.com/oauth2/v3/userinfo``);
+- ``GET /people.googleapis.com/v1/people/me?personFields=…``;
 - ``GET /{www,youtube}.googleapis.com/youtube/v3/channels``.
 
 The modules: ``_oauth`` (consent, token), ``_identity`` (id_token, tokeninfo, userinfo,
-revoke), ``_youtube`` (the Data API), ``_errors`` (every body), ``_http`` (the rest).
+revoke), ``_people`` (the People API), ``_youtube`` (the Data API), ``_errors`` (every
+body), ``_http`` (the rest).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from ._errors import ApiError, OAuthError
 from ._http import error_response, html, render
 from ._identity import revoke, tokeninfo, userinfo
 from ._oauth import consent, token
+from ._people import people_me
 from ._youtube import channels
 
 ACCOUNTS = "accounts.google.com"
@@ -37,17 +42,24 @@ OAUTH2 = "oauth2.googleapis.com"
 OIDC = "openidconnect.googleapis.com"
 WWW = "www.googleapis.com"
 YOUTUBE = "youtube.googleapis.com"
-HOSTS = (ACCOUNTS, OAUTH2, OIDC, WWW, YOUTUBE)
+PEOPLE = "people.googleapis.com"
+HOSTS = (ACCOUNTS, OAUTH2, OIDC, WWW, YOUTUBE, PEOPLE)
 
 __all__ = ["HOSTS", "blueprint"]
 
 Handler = Callable[[], Awaitable[Response]]
+#: The legacy token endpoint's path on ``accounts.google.com``.
+TOKEN = "o/oauth2/token"
 
 #: (host, path after the host) → (methods, handler).
 ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], Handler]] = {
     (ACCOUNTS, "o/oauth2/v2/auth"): (("GET", "POST"), consent),
     (ACCOUNTS, "o/oauth2/auth"): (("GET", "POST"), consent),
     (ACCOUNTS, "o/oauth2/revoke"): (("GET", "POST"), revoke),
+    # The legacy token endpoint, still the default of widely used libraries; Google
+    # moved clients to oauth2.googleapis.com/token, "functionally, the behavior is
+    # nearly identical" (golang/oauth2#344).
+    (ACCOUNTS, TOKEN): (("POST",), token),
     (OAUTH2, "token"): (("POST",), token),
     (OAUTH2, "revoke"): (("GET", "POST"), revoke),
     (OAUTH2, "tokeninfo"): (("GET", "POST"), tokeninfo),
@@ -57,6 +69,7 @@ ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], Handler]] = {
     (WWW, "oauth2/v3/userinfo"): (("GET", "POST"), userinfo),
     (WWW, "youtube/v3/channels"): (("GET",), channels),
     (YOUTUBE, "youtube/v3/channels"): (("GET",), channels),
+    (PEOPLE, "v1/people/me"): (("GET",), people_me),
 }
 
 
@@ -99,18 +112,19 @@ async def dispatch(host: str, rest: str) -> Response:
         return error_response(err)
 
 
-def _is_api(host: str) -> bool:
-    return host in (WWW, YOUTUBE)
+def _is_api(host: str, rest: str) -> bool:
+    """The Google API envelope's paths: the YouTube Data API and the People API."""
+    return (host in (WWW, YOUTUBE) and rest.startswith("youtube/")) or host == PEOPLE
 
 
 def not_found(host: str, rest: str) -> Response:
-    if _is_api(host) and rest.startswith("youtube/"):
+    if _is_api(host, rest):
         return error_response(e.not_found_api(f"/{rest}"))
     return _html_error(404, "Not Found", f"The requested URL /{rest} was not found on this server.")
 
 
 def method_not_allowed(host: str, rest: str) -> Response:
-    if host == OAUTH2 and rest == "token":
+    if (host, rest) in ((OAUTH2, "token"), (ACCOUNTS, TOKEN)):
         return error_response(OAuthError(405, "invalid_request", "Invalid HTTP method: GET"))
     return _html_error(
         405, "Method Not Allowed", f"The request method {request.method} is inappropriate for "
@@ -153,10 +167,10 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return error_response(e.backend_error()) if _host_of(path) else None
 
 
-#: The data endpoints a rate limit hits: the YouTube Data API and userinfo (the OAuth
-#: endpoints — token, revoke, tokeninfo, consent — are spared).
+#: The data endpoints a rate limit hits: the YouTube Data API, the People API and
+#: userinfo (the OAuth endpoints — token, revoke, tokeninfo, consent — are spared).
 def _is_data(host: str, rest: str) -> bool:
-    if _is_api(host) and rest.startswith("youtube/"):
+    if _is_api(host, rest):
         return True
     return host == OIDC or (host, rest) == (WWW, "oauth2/v3/userinfo")
 
@@ -173,7 +187,7 @@ async def fault(path: str, fault: Fault) -> Response | None:
     if host is None:
         return None
     rest = path.removeprefix(f"/{host}").strip("/")
-    page = host == ACCOUNTS and rest != "o/oauth2/revoke"
+    page = host == ACCOUNTS and rest not in ("o/oauth2/revoke", TOKEN)
     if fault.kind is FaultKind.STATUS:
         assert fault.status is not None
         if page:
@@ -198,7 +212,7 @@ def dead_token_error(host: str, rest: str) -> OAuthError | ApiError:
         return e.tokeninfo_invalid(with_error=host == OAUTH2)
     if rest.endswith("userinfo"):
         return e.userinfo_invalid()
-    if _is_api(host) and rest.startswith("youtube/"):
+    if _is_api(host, rest):
         return e.unauthenticated()
     return e.dead_grant()
 

@@ -12,10 +12,13 @@ screen: the first authorization of an app by an account, or any authorization wi
 ``prompt=consent`` skips consent and gets no refresh token — a classic Google pitfall
 the fake reproduces.
 
-``POST /oauth2.googleapis.com/token`` takes ``authorization_code`` (with PKCE) and
-``refresh_token``. Client credentials come from the form (``client_secret_post``) or
-HTTP Basic (``client_secret_basic``). The refresh token never rotates and is not
-returned on refresh.
+``POST /oauth2.googleapis.com/token`` (also at the legacy
+``accounts.google.com/o/oauth2/token`` and ``www.googleapis.com/oauth2/v4/token``)
+takes ``authorization_code`` (with PKCE) and ``refresh_token``. Client credentials come
+from the form (``client_secret_post``) or HTTP Basic (``client_secret_basic``). The
+refresh token never rotates and is not returned on refresh. The answer carries an
+``id_token`` when ``openid``, ``email`` or ``profile`` is granted
+(:data:`ID_TOKEN_SCOPES`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from ..core import (
 from . import _errors as e
 from ._errors import OAuthError
 from ._http import core, html, json_response, params, render
-from ._identity import account_disabled, id_token
+from ._identity import EMAIL_SCOPES, PROFILE_SCOPES, account_disabled, id_token
 
 PROTOCOL = "google"
 HIDDEN = (
@@ -276,11 +279,23 @@ def lifetime(token: Token) -> int:
     return int((token.expires_at - token.issued_at).total_seconds())
 
 
+#: Scopes for which Google's token answer carries an ``id_token``: ``openid``, and also
+#: ``email`` or ``profile`` (either spelling) without it. A Google engineer: "Any profile
+#: scope should allow retrieving an id token, so profile or email should work"
+#: (googleapis/google-api-php-client#550); a client asking for "email profile" gets an
+#: id_token (react-native-google-signin/google-signin#148). Not reproduced: Google also
+#: rewrites the granted ``scope`` ("email profile" comes back as "…/userinfo.email openid
+#: …/userinfo.profile", googleapis/google-api-python-client#1088); the fake answers the
+#: scopes as granted.
+ID_TOKEN_SCOPES = ("openid", *EMAIL_SCOPES, *PROFILE_SCOPES)
+
+
 def _finish(answer: dict[str, Any], app: App, access: Token) -> dict[str, Any]:
-    """Add ``scope``, ``token_type`` and (with ``openid``) ``id_token``, in Google's order."""
+    """Add ``scope``, ``token_type`` and (with ``openid``, ``email`` or ``profile``)
+    ``id_token``, in Google's order."""
     scopes = core().scopes_now(access)
     answer["scope"] = " ".join(scopes)
     answer["token_type"] = "Bearer"
-    if "openid" in scopes:
+    if any(s in scopes for s in ID_TOKEN_SCOPES):
         answer["id_token"] = id_token(app, access)
     return answer
