@@ -3,7 +3,9 @@ both served at ``/{host}/…``.
 
 See PROVIDERS.md §3 for the behaviour reproduced. Routes live in ``_authorize`` (the
 sign-in and consent page), ``_token`` (``accessToken``, ``introspectToken``,
-``revoke``), ``_api`` (``/v2/userinfo``, ``/v2/me``, ``/rest/posts``), ``_acls``
+``revoke``), ``_oidc`` (the OpenID discovery document, the JWKS, the ``id_token``),
+``_api`` (``/v2/userinfo``, ``/v2/me``, ``/v2/emailAddress``, ``/rest/me``,
+``/rest/posts``), ``_acls``
 (``organizationAcls?q=roleAssignee``) and ``_organizations`` (``organizations/{id}``),
 both routed by ``_api``; the error bodies in
 ``_errors``. Errors no route answered (an unknown path, a wrong method, an
@@ -22,6 +24,7 @@ from ._api import dispatch
 from ._authorize import authorization
 from ._errors import ApiError, OAuthError
 from ._http import API, WWW, api_response, error_page, oauth_response
+from ._oidc import DISCOVERY, JWKS, discovery, jwks
 from ._token import access_token, introspect, revoke
 
 __all__ = ["API", "WWW", "ApiError", "OAuthError", "blueprint"]
@@ -40,6 +43,10 @@ def blueprint() -> Blueprint:
         parts = [p for p in rest.split("/") if p]
         if parts == ["oauth", "v2", "authorization"]:
             return await authorization()
+        if parts in (DISCOVERY, JWKS):
+            if request.method != "GET":
+                return error_page("This page doesn't exist", 405)
+            return discovery() if parts == DISCOVERY else jwks()
         if len(parts) == 3 and parts[:2] == ["oauth", "v2"] and parts[2] in TOKEN_ENDPOINTS:
             if request.method != "POST":
                 return oauth_response(OAuthError(405, "invalid_request", "Method not allowed"))

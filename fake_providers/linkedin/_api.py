@@ -1,8 +1,8 @@
 """The API on ``api.linkedin.com`` that the engine and integrations read.
 
-- ``GET /v2/userinfo`` — the OpenID profile (``openid``; names with ``profile``, the
-  address with ``email``);
-- ``GET /v2/me`` — the lite profile (``profile``);
+- ``GET /v2/userinfo``, ``GET /v2/me``, ``GET /rest/me`` (versioned) and ``GET
+  /v2/emailAddress?q=members`` — who the member is, for the scopes granted
+  (``_members``);
 - ``GET /rest/posts?q=author&author=urn:li:organization:{id}`` — an organization's
   posts, what the sync reads: ``r_organization_social``, and the member must
   administer the organization (a Designated Admin), else 403 ``ACCESS_DENIED``.
@@ -31,23 +31,25 @@ from typing import Any
 
 from quart import Response, current_app, request
 
-from ..core import Account, Page, Reason, Token
+from ..core import Page, Reason, Token
 from . import _errors as e
 from ._acls import role_assignee
 from ._http import PROTOCOL, bearer, core, json_response
+from ._members import email_address, me, userinfo
 from ._organizations import organization
 
 #: Reading an organization's posts needs this scope.
 READ_ORGANIZATION = "r_organization_social"
 #: Reading the member's own posts needs this one.
 READ_MEMBER = "r_member_social"
-PROFILE_SCOPES = ("profile", "r_liteprofile", "r_basicprofile")
 VERSION = re.compile(r"(\d{4})(\d{2})(?:\.(\d{2}))?")
 MAX_COUNT = 100
 #: The paths served (segments after the host).
 ROUTES = (
     ["v2", "userinfo"],
     ["v2", "me"],
+    ["v2", "emailAddress"],
+    ["rest", "me"],
     ["rest", "posts"],
     ["rest", "organizationAcls"],
     ["v2", "organizationAcls"],
@@ -125,11 +127,18 @@ async def dispatch(method: str, parts: list[str]) -> Response:
     account = c.account(token.account_id)
     assert account is not None
     if parts == ["v2", "userinfo"]:
-        return userinfo(token, account)
+        return json_response(userinfo(token, account))
     if parts == ["v2", "me"]:
-        return me(token, account)
+        return json_response(me(token, account))
+    if parts == ["v2", "emailAddress"]:
+        return json_response(email_address(token, account))
     version = api_version(c.now()) if parts[0] == "rest" else None
     count_call(token)
+    if parts == ["rest", "me"]:
+        assert version is not None
+        return json_response(
+            me(token, account, version), headers={"X-RestLi-Protocol-Version": "2.0.0"}
+        )
     if is_organization(parts):
         found = organization(token, parts[2], version)
         return json_response(found, headers={"X-RestLi-Protocol-Version": "2.0.0"})
@@ -144,36 +153,6 @@ async def dispatch(method: str, parts: list[str]) -> Response:
 def is_organization(parts: list[str]) -> bool:
     """``/rest/organizations/{id}`` or ``/v2/organizations/{id}``."""
     return len(parts) == 3 and parts[0] in ("rest", "v2") and parts[1] == "organizations"
-
-
-def names(account: Account) -> tuple[str, str]:
-    first, _, last = account.name.partition(" ")
-    return first, last
-
-
-def userinfo(token: Token, account: Account) -> Response:
-    scopes = core().scopes_now(token)
-    if "openid" not in scopes:
-        raise e.access_denied("userinfo", "GET", "NO_VERSION")
-    out: dict[str, Any] = {"sub": account.id}
-    if "email" in scopes:
-        out["email_verified"] = True
-    if "profile" in scopes:
-        first, last = names(account)
-        out["name"] = account.name
-        out["locale"] = {"country": "US", "language": "en"}
-        out["given_name"] = first
-        out["family_name"] = last
-    if "email" in scopes:
-        out["email"] = account.email
-    return json_response(out)
-
-
-def me(token: Token, account: Account) -> Response:
-    if not any(s in core().scopes_now(token) for s in PROFILE_SCOPES):
-        raise e.access_denied("me", "GET", "NO_VERSION")
-    first, last = names(account)
-    return json_response({"localizedLastName": last, "localizedFirstName": first, "id": account.id})
 
 
 def posts(token: Token, version: str) -> dict[str, Any]:

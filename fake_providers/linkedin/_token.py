@@ -5,7 +5,8 @@ read HTTP Basic). ``accessToken`` serves ``authorization_code`` and ``refresh_to
 
 - from a code: ``{"access_token","expires_in","refresh_token",
   "refresh_token_expires_in","scope"}`` — the refresh token only where the profile's
-  ``refresh_tokens_enabled`` (approved apps), the scope comma-separated;
+  ``refresh_tokens_enabled`` (approved apps), the scope comma-separated; with
+  ``openid`` granted also ``token_type`` and the ``id_token`` (``_oidc``);
 - from a refresh token: a new access token and the *same* refresh token, whose
   ``refresh_token_expires_in`` counts down (its lifetime does not reset: refresh on day
   59 and 306 days are left). With ``access_capped_by_refresh_token`` an access token
@@ -27,6 +28,7 @@ from ..core import App, CodeRejected, InvalidRequest, Reason, RefreshRejected, T
 from . import _errors as e
 from ._errors import OAuthError
 from ._http import PROTOCOL, core, json_response, params
+from ._oidc import id_token
 
 
 def epoch(dt: datetime | None) -> int:
@@ -66,7 +68,7 @@ async def access_token() -> Response:
             )
         except CodeRejected as err:
             raise e.code_rejected(err.problem) from None
-        return token_answer(pair)
+        return token_answer(pair, first=True)
     if grant_type == "refresh_token":
         (refresh,) = required(fields, "refresh_token")
         app = client(fields)
@@ -91,9 +93,11 @@ def cap(pair: TokenPair) -> None:
         access.expires_at = refresh.expires_at
 
 
-def token_answer(pair: TokenPair) -> Response:
+def token_answer(pair: TokenPair, *, first: bool = False) -> Response:
     """The token response; lifetimes are counted from the instant the pair was issued
-    (not from "now", which on a wall clock is a few microseconds later)."""
+    (not from "now", which on a wall clock is a few microseconds later). The answer to a
+    code (``first``) carries an ``id_token`` when ``openid`` was granted (``_oidc``);
+    a refresh does not [U]."""
     c = core()
     separator = str(c.profile(PROTOCOL).get("response_scope_separator", ","))
     issued = pair.access.issued_at
@@ -105,6 +109,9 @@ def token_answer(pair: TokenPair) -> Response:
         if pair.refresh.expires_at is not None:
             out["refresh_token_expires_in"] = seconds(pair.refresh.expires_at - issued)
     out["scope"] = separator.join(pair.access.scopes)
+    if first and (signed := id_token(pair.access)) is not None:
+        out["token_type"] = "Bearer"
+        out["id_token"] = signed
     return json_response(out, headers={"Cache-Control": "no-cache, no-store"})
 
 
