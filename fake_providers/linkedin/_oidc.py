@@ -16,7 +16,10 @@ nextauthjs/next-auth#10671, supabase/auth#1536 and logto.io's LinkedIn explorer)
   claims ``iss aud iat exp sub`` always, ``name given_name family_name picture locale``
   with ``profile``, ``email email_verified`` with ``email``. ``locale`` is a string in
   the id_token (an object in ``/v2/userinfo``) [U: its exact spelling ``en_US``]. It
-  lives as long as the profile's ``id_token_lifetime`` (an hour by default [U]).
+  lives as long as the profile's ``id_token_lifetime`` (an hour by default [U]). It
+  never carries a ``nonce``: LinkedIn ignores the parameter, and clients that check it
+  fail (authlib/authlib#763, python-social-auth/social-core#833,
+  linkedin-developers/linkedin-api-js-client#34).
 
 The key is the process's RSA key (:mod:`fake_providers.core.signing`); LinkedIn's
 token endpoint authenticates clients with ``client_secret_post`` only, which the

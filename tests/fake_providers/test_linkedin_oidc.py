@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from authlib.oidc.core import CodeIDToken
 from fp_support import REDIRECT, ManualClock
 from joserfc import jwt
-from joserfc.errors import BadSignatureError
+from joserfc.errors import BadSignatureError, MissingClaimError
 from joserfc.jwk import KeySet
 from test_linkedin_oauth import LinkedIn
 
@@ -211,3 +212,23 @@ async def test_default_apps_cannot_ask_for_the_legacy_scopes(
                 "redirect_uri": REDIRECT, "scope": "openid r_emailaddress"},
     )  # fmt: skip
     assert r.status_code == 302 and "unauthorized_scope_error" in r.headers["location"]
+
+
+async def test_the_id_token_never_carries_the_nonce(li: LinkedIn) -> None:
+    """LinkedIn ignores ``nonce``, so a client that checks it fails against the real one
+    too (authlib/authlib#763, python-social-auth/social-core#833): the fake shows it."""
+    form: dict[str, Any] = li.fields(OIDC, nonce="n-0S6_WzA2Mj")
+    form.update(account_id=li.account.id, granted=OIDC.split(), action="approve")
+    r = await li.client.post(f"{WWW}/oauth/v2/authorization", data=form)
+    code = parse_qs(urlsplit(r.headers["location"]).query)["code"][0]
+    value = (await li.exchange(code)).json()["id_token"]
+    decoded = jwt.decode(value, await keys(li))
+    assert "nonce" not in decoded.claims
+    claims = CodeIDToken(
+        decoded.claims,
+        decoded.header,
+        None,
+        {"nonce": "n-0S6_WzA2Mj", "client_id": li.app.client_id},
+    )
+    with pytest.raises(MissingClaimError):
+        claims.validate(now=int(li.core.now().timestamp()))
