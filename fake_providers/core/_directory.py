@@ -24,6 +24,9 @@ POSTS_PER_PAGE = 5
 LINKED_PROTOCOL = "instagram"
 PUBLISHING_STATUSES = ("production", "testing")
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+#: A profile's ``account_ids: uint64``: ids are unsigned 64-bit integers written as
+#: decimal strings (X's Snowflake ids), so no sign, no leading zero, below 2**64.
+_UINT64_ID = re.compile(r"[1-9][0-9]{0,19}")
 
 
 class Directory(CoreBase):
@@ -117,7 +120,9 @@ class Directory(CoreBase):
           linked to it (the Instagram-with-Facebook-Login case);
         - ``linked_page``: link this (Instagram) account to an existing page;
         - ``account_id``: the account's id (default: a new one, numeric like the
-          providers'); letters, digits, ``.``, ``_`` and ``-``, not an id in use.
+          providers'); letters, digits, ``.``, ``_`` and ``-``, not an id in use; digits
+          only where the profile says ``account_ids: uint64`` (X, whose clients parse
+          ids as integers).
         """
         protocol = self.protocol_of(provider)
         profile = self._profiles[protocol]
@@ -151,6 +156,16 @@ class Directory(CoreBase):
             if not isinstance(account_id, str) or not _ACCOUNT_ID.fullmatch(account_id):
                 raise InvalidRequest(
                     "id must be letters, digits, '.', '_' or '-' (it goes in URLs)", field="id"
+                )
+            if profile.get("account_ids") == "uint64" and not (
+                _UINT64_ID.fullmatch(account_id) and int(account_id) < 2**64
+            ):
+                raise InvalidRequest(
+                    f"id {account_id!r} is refused: {profile.get('display_name', protocol)} "
+                    "account ids are unsigned 64-bit integers written as digits, and "
+                    "clients parse them as integers; give digits only (no leading zero, "
+                    'below 2**64), like "1234567890123456789", or leave id out for a new one',
+                    field="id",
                 )
             if account_id in self._accounts:
                 raise InvalidRequest(f"account {account_id!r} already exists", field="id")

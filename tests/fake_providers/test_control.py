@@ -435,8 +435,32 @@ async def test_an_account_with_a_chosen_id(client: httpx.AsyncClient) -> None:
     assert r.status_code == 201 and r.json()["id"] == "acme-admin"
     assert (await client.get("/_conntrack/accounts/acme-admin")).status_code == 200
     again = await client.post(
-        "/_conntrack/accounts", json={"provider": "twitter", "id": "acme-admin"}
+        "/_conntrack/accounts", json={"provider": "linkedin", "id": "acme-admin"}
     )
     assert again.status_code == 400 and again.json()["error"]["field"] == "id"
+    assert "already exists" in again.json()["error"]["message"]
     bad = await client.post("/_conntrack/accounts", json={"provider": "facebook", "id": "a b"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "id"
+
+
+async def test_x_account_ids_are_numbers(client: httpx.AsyncClient) -> None:
+    """X ids are unsigned 64-bit integers sent as digits (docs.x.com, "X IDs") and
+    clients parse them as integers: a word, a leading zero or a number past 2**64 - 1 is
+    refused with what to give instead, and no account is made."""
+    for given in ("ada", "0123", "-5", "12.5", str(2**64)):
+        r = await client.post("/_conntrack/accounts", json={"provider": "twitter", "id": given})
+        assert r.status_code == 400, given
+        error = r.json()["error"]
+        assert error["field"] == "id"
+        message = error["message"]
+        assert repr(given) in message and "64-bit integers" in message
+        assert "digits only" in message and "leave id out" in message
+        assert (await client.get(f"/_conntrack/accounts/{given}")).status_code == 404
+    for given in ("2244994945", str(2**64 - 1)):
+        r = await client.post("/_conntrack/accounts", json={"provider": "twitter", "id": given})
+        assert r.status_code == 201 and r.json()["id"] == given
+    made = await client.post("/_conntrack/accounts", json={"provider": "twitter"})
+    assert made.status_code == 201 and int(made.json()["id"]) < 2**64
+    # Other providers keep their word ids.
+    r = await client.post("/_conntrack/accounts", json={"provider": "facebook", "id": "ada"})
+    assert r.status_code == 201

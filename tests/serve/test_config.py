@@ -281,3 +281,29 @@ async def test_only_enabled_providers_are_served() -> None:
         r = await http.post("/_conntrack/accounts", json={"provider": "google"})
         assert r.status_code == 400 and r.json()["error"]["field"] == "provider"
         assert "not enabled" in r.json()["error"]["message"]
+
+
+def test_an_x_account_id_must_be_a_number(tmp_path: Path) -> None:
+    """X ids are numbers that clients parse as integers: a word id for an X account is
+    refused at its line, saying why and what to write; digits (quoted or bare) are fine."""
+    path = write(
+        tmp_path,
+        """\
+        accounts:
+          - {provider: twitter, id: "2244994945"}
+          - {provider: twitter, id: 1234567890123}
+          - {provider: twitter, id: ada}
+          - {provider: facebook, id: ada-fb}
+        """,
+    )
+    got = problems(path)
+    assert len(got) == 1 and got[0].startswith(f"{path}:4: id 'ada' is refused: X (Twitter)")
+    assert "64-bit integers" in got[0] and "leave id out" in got[0]
+    fixed = path.with_name("fixed.yaml")
+    fixed.write_text(path.read_text().replace("twitter, id: ada", "twitter, id: 7"))
+    server = prepare(config=fixed)
+    try:
+        ids = sorted(a.id for a in server.core.accounts("twitter"))
+        assert ids == ["1234567890123", "2244994945", "7"]
+    finally:
+        server.close()
