@@ -2,7 +2,9 @@
 
 Made with ``trustme``: a CA, and a server certificate it signs for ``localhost``,
 ``127.0.0.1``, ``::1``, the address the server binds, and every host of the providers
-served (``graph.facebook.com``, ``api.linkedin.com``…), so a client that resolves a real
+served (``graph.facebook.com``, ``api.linkedin.com``…: each profile's ``hosts``, the same
+list the fakes route ``Host`` headers by; :func:`route_hosts` reads the hosts the
+providers' routes serve, so a test can hold the two together), so a client that resolves a real
 provider host to 127.0.0.1 (a hosts entry, a proxy) verifies the certificate by SNI and
 is routed by its ``Host`` header. The CA certificate is written to a file that clients
 trust (``httpx.Client(verify=path)``, ``requests`` ``verify=path``, ``SSL_CERT_FILE``);
@@ -22,7 +24,7 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ._exceptions import InputError
 from ._statefile import StateFile
@@ -58,6 +60,21 @@ def identities(hosts: Iterable[str], bind: str | None = None) -> tuple[str, ...]
         out.append(bind)
     out.extend(h.lower() for h in hosts)
     return tuple(dict.fromkeys(out))
+
+
+def route_hosts(app: Any) -> tuple[str, ...]:
+    """The provider hosts ``app``'s routes serve, sorted: the first segment of each URL
+    rule that is a host name (``/graph.facebook.com/<path:rest>`` →
+    ``graph.facebook.com``), not the control API's ``/_conntrack`` nor a variable.
+
+    ``app`` is a Quart app (``fake_providers.create_app``); only its ``url_map`` is read.
+    """
+    hosts = set()
+    for rule in app.url_map.iter_rules():
+        first = str(rule.rule).lstrip("/").split("/", 1)[0]
+        if "." in first and not first.startswith(("_", "<")):
+            hosts.add(first.lower())
+    return tuple(sorted(hosts))
 
 
 def make_tls(
