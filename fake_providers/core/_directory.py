@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any, Protocol
 
 from ._base import CoreBase
 from ._errors import InvalidRequest, NotFound
@@ -27,6 +28,31 @@ _ACCOUNT_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 #: A profile's ``account_ids: uint64``: ids are unsigned 64-bit integers written as
 #: decimal strings (X's Snowflake ids), so no sign, no leading zero, below 2**64.
 _UINT64_ID = re.compile(r"[1-9][0-9]{0,19}")
+
+
+class _Settings(Protocol):
+    """What :func:`account_id_problem` reads of a profile."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+def account_id_problem(profile: _Settings, account_id: str) -> str | None:
+    """Why ``account_id`` cannot be an account of ``profile``'s provider, or ``None``.
+
+    Where the profile says ``account_ids: uint64`` (X), an id must be what the provider
+    hands out: an unsigned 64-bit integer written as digits, which clients parse as an
+    integer. ``serve --config`` asks the same before it creates anything.
+    """
+    if profile.get("account_ids") != "uint64":
+        return None
+    if _UINT64_ID.fullmatch(account_id) and int(account_id) < 2**64:
+        return None
+    shown = profile.get("display_name") or profile.get("protocol") or "these"
+    return (
+        f"id {account_id!r} is refused: {shown} account ids are unsigned 64-bit integers "
+        "written as digits, and clients parse them as integers; give digits only (no "
+        'leading zero, below 2**64), like "1234567890123456789", or leave id out for a new one'
+    )
 
 
 class Directory(CoreBase):
@@ -157,16 +183,9 @@ class Directory(CoreBase):
                 raise InvalidRequest(
                     "id must be letters, digits, '.', '_' or '-' (it goes in URLs)", field="id"
                 )
-            if profile.get("account_ids") == "uint64" and not (
-                _UINT64_ID.fullmatch(account_id) and int(account_id) < 2**64
-            ):
-                raise InvalidRequest(
-                    f"id {account_id!r} is refused: {profile.get('display_name', protocol)} "
-                    "account ids are unsigned 64-bit integers written as digits, and "
-                    "clients parse them as integers; give digits only (no leading zero, "
-                    'below 2**64), like "1234567890123456789", or leave id out for a new one',
-                    field="id",
-                )
+            problem = account_id_problem(profile, account_id)
+            if problem is not None:
+                raise InvalidRequest(problem, field="id")
             if account_id in self._accounts:
                 raise InvalidRequest(f"account {account_id!r} already exists", field="id")
         made_name, made_email = self.ids.person()

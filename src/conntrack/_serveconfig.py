@@ -287,6 +287,15 @@ class _Reader(DocReader):
                     f'"100000000000001"; got {given!r}',
                 )
                 ok = False
+            elif isinstance(entry.get("provider"), str) and entry["provider"] in providers():
+                # A provider whose ids are numbers (X) refuses a word id here, at its line,
+                # with the core's own words, before anything is created.
+                from fake_providers.core._directory import account_id_problem
+
+                problem = account_id_problem(load_profile(entry["provider"]), str(given))
+                if problem is not None:
+                    self.problem((*path, "id"), problem)
+                    ok = False
         for key in ("name", "email", "page_kind", "linked_page"):
             if key in entry:
                 ok &= self.text((*path, key), entry[key], "text")

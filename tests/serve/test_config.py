@@ -294,16 +294,26 @@ def test_an_x_account_id_must_be_a_number(tmp_path: Path) -> None:
           - {provider: twitter, id: 1234567890123}
           - {provider: twitter, id: ada}
           - {provider: facebook, id: ada-fb}
+          - {provider: twitter, id: "0123", pages: 101}
         """,
     )
     got = problems(path)
-    assert len(got) == 1 and got[0].startswith(f"{path}:4: id 'ada' is refused: X (Twitter)")
+    # Found while reading, with the file's other problems, before anything is made.
+    assert [p.split(": ", 1)[0] for p in got] == [f"{path}:4", f"{path}:6", f"{path}:6"]
+    assert got[0].startswith(f"{path}:4: id 'ada' is refused: X (Twitter)")
+    sixth = sorted(p.split(": ", 1)[1] for p in got[1:])
+    assert sixth[0].startswith("'pages' must be a whole number")
+    assert sixth[1].startswith("id '0123' is refused")
     assert "64-bit integers" in got[0] and "leave id out" in got[0]
     fixed = path.with_name("fixed.yaml")
-    fixed.write_text(path.read_text().replace("twitter, id: ada", "twitter, id: 7"))
+    fixed.write_text(
+        path.read_text()
+        .replace("twitter, id: ada", "twitter, id: 7")
+        .replace('"0123", pages: 101', '"123", pages: 1')
+    )
     server = prepare(config=fixed)
     try:
         ids = sorted(a.id for a in server.core.accounts("twitter"))
-        assert ids == ["1234567890123", "2244994945", "7"]
+        assert ids == ["123", "1234567890123", "2244994945", "7"]
     finally:
         server.close()
