@@ -63,6 +63,7 @@ from .core import (
     TokenKind,
     TokenPair,
     TokenRejected,
+    account_id_problem,
 )
 
 __all__ = [
@@ -101,5 +102,6 @@ __all__ = [
     "TokenKind",
     "TokenPair",
     "TokenRejected",
+    "account_id_problem",
     "create_app",
 ]

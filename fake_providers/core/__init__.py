@@ -2,6 +2,7 @@
 
 from ._clock import CanAdvance, HasNow
 from ._core import Core
+from ._directory import account_id_problem
 from ._errors import (
     AccountDeleted,
     ClockError,
@@ -69,4 +70,5 @@ __all__ = [
     "TokenKind",
     "TokenPair",
     "TokenRejected",
+    "account_id_problem",
 ]

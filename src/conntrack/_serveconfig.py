@@ -290,7 +290,7 @@ class _Reader(DocReader):
             elif isinstance(entry.get("provider"), str) and entry["provider"] in providers():
                 # A provider whose ids are numbers (X) refuses a word id here, at its line,
                 # with the core's own words, before anything is created.
-                from fake_providers.core._directory import account_id_problem
+                from fake_providers import account_id_problem
 
                 problem = account_id_problem(load_profile(entry["provider"]), str(given))
                 if problem is not None:

@@ -16,7 +16,7 @@ EXPECTED = {
     "InvalidRequest", "Mark", "NotFound", "Page", "Post", "Reason", "Token", "TokenCheck",
     "TokenKind", "TokenRejected", "create_app", "AccountState", "AccountType", "Family",
     "RefreshProblem", "RefreshRejected", "TokenPair", "Fault", "FaultKind", "FaultError",
-    "AccountDeleted", "StateFormatError", "StateProviderError",
+    "AccountDeleted", "StateFormatError", "StateProviderError", "account_id_problem",
 }  # fmt: skip
 
 #: A store that writes a core's state change by change (conntrack serve --state) uses
