@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import urlsplit
 
 from quart import Quart, Response, current_app, request
 from werkzeug.exceptions import Forbidden
+
+from conntrack import local_name, same_origin, split_host
 
 #: The form field of every CSRF token (index page and consent pages).
 CSRF_FIELD = "csrf_token"
@@ -71,15 +71,7 @@ class Security:
     csrf: str
 
     def host_allowed(self, host: str) -> bool:
-        if self.allowed_hosts is None or host in self.allowed_hosts:
-            return True
-        if host.endswith(".localhost"):
-            return True
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            return False
-        return True
+        return self.allowed_hosts is None or host in self.allowed_hosts or local_name(host)
 
     def cookie_value(self) -> str:
         """What the index page's cookie holds: derived from the token, never the token."""
@@ -100,37 +92,6 @@ def csrf_token() -> str:
         return settings().csrf
     except RuntimeError:  # no app context: a page rendered outside a request
         return ""
-
-
-def split_host(value: str) -> tuple[str, int | None]:
-    """``Host`` header → (lowercase name, port or None); IPv6 literals in brackets."""
-    value = value.strip().lower()
-    port: str | None = None
-    if value.startswith("["):
-        name, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif value.count(":") == 1:
-        name, port = value.split(":")
-    else:
-        name = value
-    number = int(port) if port and port.isdigit() else None
-    return name.rstrip("."), number
-
-
-def same_origin(origin: str, host: str | None) -> bool:
-    """Whether ``Origin`` names the server the request reached (its ``Host``)."""
-    if not host or origin == "null":
-        return False
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False
-    default = 443 if parts.scheme == "https" else 80
-    try:
-        port = parts.port or default
-    except ValueError:
-        return False
-    name, host_port = split_host(host)
-    return (parts.hostname.rstrip("."), port) == (name, host_port or default)
 
 
 def hosts_allowed(provider_hosts: Iterable[str], extra: Iterable[str] = ()) -> frozenset[str]:

@@ -27,6 +27,7 @@ from ._exceptions import (
     ProviderProtocolError,
     ScenarioError,
 )
+from ._hosts import local_name, same_origin, split_host
 from ._lifecycle import REASONS, STATES, Connection, Reason, State, TransitionRecord, fire, mermaid
 from ._profiles import Profile, load_profile, providers
 
@@ -65,10 +66,13 @@ __all__ = [
     "format_duration",
     "format_instant",
     "load_profile",
+    "local_name",
     "mermaid",
     "parse_duration",
     "parse_instant",
     "providers",
+    "same_origin",
+    "split_host",
 ]
 
 

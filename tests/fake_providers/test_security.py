@@ -104,7 +104,9 @@ async def test_every_body_route_refuses_text_plain(fb: Any) -> None:
 async def test_a_foreign_origin_is_refused_on_the_control_api(
     client: httpx.AsyncClient, core: Core
 ) -> None:
-    for origin in (EVIL, "null", "http://conntrack.test.evil.example"):
+    # (An Origin that does not parse is foreign too, not a 500.)
+    malformed = ("http://[broken", "http://conntrack.test:99999")
+    for origin in (EVIL, "null", "http://conntrack.test.evil.example", *malformed):
         r = await client.post(
             "/_conntrack/apps", content=APP_BODY,
             headers={"Content-Type": "application/json", "Origin": origin},

@@ -39,14 +39,13 @@ route runs:
 - Every answer says ``X-Frame-Options: DENY``, ``frame-ancestors 'none'`` and
   ``X-Content-Type-Options: nosniff``.
 
-The few lines of host and origin parsing are written here rather than imported from
-``fake_providers`` (whose public surface is the fakes, not a web-security kit): the
-reference product stands where an outside product stands.
+The host and origin parsing is :mod:`conntrack._hosts`, shared with ``conntrack
+serve``'s fakes (not imported from ``fake_providers``: the reference product stands
+where an outside product stands, and does not load the fakes).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import os
@@ -54,7 +53,6 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import trio
 from hypercorn.config import Config
@@ -64,6 +62,7 @@ from quart_trio import QuartTrio
 
 from .._durations import format_instant, parse_duration, parse_instant
 from .._exceptions import ConntrackError
+from .._hosts import local_name, same_origin, split_host
 from ..clients import AppCredentials
 from ._interface import Company, CompanyUser, ConnectionView, Product, ProductError
 from ._model import DEFAULT_SYNC_EVERY, ClockBackwards, ModelProduct, UnknownConnection
@@ -115,7 +114,6 @@ async def _body(*required: str) -> dict[str, Any]:
     return data
 
 
-LOOPBACK_NAMES = frozenset({"localhost"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: What every answer says: never framed (clickjacking), never sniffed as another type.
@@ -126,45 +124,10 @@ SECURITY_HEADERS = {
 }
 
 
-def split_host(value: str) -> tuple[str, int | None]:
-    """``Host`` header -> (lowercase name, port or None); IPv6 literals in brackets."""
-    value = value.strip().lower()
-    port: str | None = None
-    if value.startswith("["):
-        name, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif value.count(":") == 1:
-        name, port = value.split(":")
-    else:
-        name = value
-    return name.rstrip("."), int(port) if port and port.isdigit() else None
-
-
 def host_allowed(name: str, allowed: frozenset[str] = frozenset()) -> bool:
-    """Whether the server answers for the ``Host`` name: IP literals (DNS rebinding
-    needs a name the attacker controls), loopback names and ``allowed``."""
-    if name in LOOPBACK_NAMES or name.endswith(".localhost") or name in allowed:
-        return True
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-def same_origin(origin: str, host: str | None) -> bool:
-    """Whether ``Origin`` names the server the request reached (its ``Host``)."""
-    try:
-        parts = urlsplit(origin)
-        port = parts.port
-    except ValueError:  # http://[broken, http://host:99999
-        return False
-    if not host or parts.scheme not in ("http", "https") or not parts.hostname:
-        return False  # "null" (sandboxed pages, file:) included
-    default = 443 if parts.scheme == "https" else 80
-    port = port or default
-    name, host_port = split_host(host)
-    return (parts.hostname.rstrip("."), port) == (name, host_port or default)
+    """Whether the server answers for the ``Host`` name: a local one
+    (:func:`~conntrack._hosts.local_name`) or one of ``allowed``."""
+    return name in allowed or local_name(name)
 
 
 def refusal(
