@@ -12,11 +12,13 @@ import base64
 import hashlib
 import secrets
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from ..settings import App, Settings
 from ..store import Connection
@@ -117,8 +119,9 @@ class Context:
     settings: Settings
     ssl_context: ssl.SSLContext = field(init=False)
     http: httpx.AsyncClient = field(init=False)
-    clients: list[Any] = field(default_factory=list)
-    """Other HTTP clients (authlib's), closed with :meth:`aclose`."""
+    clients: dict[str, AsyncOAuth2Client] = field(default_factory=dict)
+    """authlib's OAuth 2.0 clients by provider (:meth:`oauth2`), closed with
+    :meth:`aclose`."""
 
     def __post_init__(self) -> None:
         cafile = self.settings.ca_file
@@ -126,8 +129,28 @@ class Context:
         self.http = httpx.AsyncClient(timeout=10, verify=self.ssl_context)
 
     async def aclose(self) -> None:
-        for client in [self.http, *self.clients]:
+        for client in [self.http, *self.clients.values()]:
             await client.aclose()
+
+    def oauth2(self, protocol: str, scopes: Sequence[str], **options: Any) -> AsyncOAuth2Client:
+        """authlib's client for ``protocol``'s token endpoint, made once (it keeps its
+        connections open); ``options`` are the provider's own (its client
+        authentication, PKCE). acme never lets it hold or refresh a token by itself:
+        every call passes the code or refresh token it needs."""
+        client = self.clients.get(protocol)
+        if client is None:
+            app = self.app(protocol)
+            client = AsyncOAuth2Client(
+                client_id=app.client_id,
+                client_secret=app.client_secret,
+                scope=" ".join(scopes),
+                redirect_uri=app.redirect_uri,
+                verify=self.ssl_context,
+                timeout=10,
+                **options,
+            )
+            self.clients[protocol] = client
+        return client
 
     def app(self, protocol: str) -> App:
         try:

@@ -34,30 +34,17 @@ class Twitter:
 
     def __init__(self, ctx: b.Context) -> None:
         self.ctx = ctx
-        self._client: AsyncOAuth2Client | None = None
 
     def needs_verifier(self) -> bool:
         return True
 
     def _oauth(self) -> AsyncOAuth2Client:
-        """authlib's client for this provider's token endpoint, made once (it keeps
-        its connections open). acme never lets it hold or refresh a token by itself:
-        every call passes the code or refresh token it needs."""
-        if self._client is not None:
-            return self._client
-        app = self.ctx.app(self.name)
-        self._client = AsyncOAuth2Client(
-            client_id=app.client_id,
-            client_secret=app.client_secret,
-            scope=" ".join(SCOPES),
-            redirect_uri=app.redirect_uri,
+        return self.ctx.oauth2(
+            self.name,
+            SCOPES,
             token_endpoint_auth_method="client_secret_basic",
             code_challenge_method="S256",
-            verify=self.ctx.ssl_context,
-            timeout=10,
         )
-        self.ctx.clients.append(self._client)
-        return self._client
 
     def authorize_url(self, state: str, verifier: str | None) -> str:
         url, _ = self._oauth().create_authorization_url(
