@@ -13,7 +13,6 @@ the new expiry; no reminder goes out for a connection that is invalid or disconn
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -26,7 +25,7 @@ from ._clock import PRIORITY_NOTIFY, Scheduler, Timer
 from ._durations import format_instant
 from ._lifecycle import State
 from ._policy import Policy, PolicySet, default_policy
-from ._records import BannerRecord, EmailRecord, Recorder, email_id
+from ._records import BannerRecord, EmailIds, EmailRecord, Recorder, email_id
 from ._templates import render_email
 
 RECONNECT_LINK = "https://app.conntrack.test/connections/{connection}/reconnect"
@@ -191,7 +190,7 @@ class Notifier:
         """Called after each send (subject, kind, instant): how people react to it."""
         self.run = run
         """The run's name (scenario and seed), part of every email's id (``email_id``)."""
-        self._ids_at: tuple[datetime | None, Counter[str]] = (None, Counter())
+        self._email_id = EmailIds(run)
         self._pending: dict[str, list[Timer]] = {}
         self._shown: dict[str, tuple[str, str, str]] = {}
         self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}
@@ -368,16 +367,3 @@ class Notifier:
                 outbox.deliver(email)
         if recipients and self.on_send is not None:
             self.on_send(subject, kind, at)
-
-    def _email_id(self, email: EmailRecord) -> str:
-        """The email's id, distinct from every other of the run: a second email with the
-        same instant, kind, connection, recipient and address counts as a repeat (ids are
-        counted for the current instant only: the instant is part of the id)."""
-        at, seen = self._ids_at
-        if at != email.at:
-            seen = Counter()
-            self._ids_at = (email.at, seen)
-        first = email_id(email, self.run)
-        repeat = seen[first]
-        seen[first] += 1
-        return first if repeat == 0 else email_id(email, self.run, repeat)

@@ -8,6 +8,7 @@ order deterministic. The :class:`Timeline` is the read side: records sorted by i
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,6 +45,26 @@ def email_id(email: EmailRecord, run: str = "", repeat: int = 0) -> str:
     parts = (run, at.isoformat(), email.kind, email.about, email.to, email.address)
     key = "\0".join((*parts, str(repeat))) if repeat else "\0".join(parts)
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@conntrack.test>"
+
+
+class EmailIds:
+    """Numbers a run's emails as they are sent (:func:`email_id`): a second email with
+    the same instant, kind, connection, recipient and address counts as a repeat and
+    gets an id of its own. Repeats are counted for the current instant only (the
+    instant is part of the id), so memory stays flat over a run."""
+
+    def __init__(self, run: str = "") -> None:
+        self.run = run
+        self._at: datetime | None = None
+        self._seen: Counter[str] = Counter()
+
+    def __call__(self, email: EmailRecord) -> str:
+        if email.at != self._at:
+            self._at, self._seen = email.at, Counter()
+        first = email_id(email, self.run)
+        repeat = self._seen[first]
+        self._seen[first] += 1
+        return first if repeat == 0 else email_id(email, self.run, repeat)
 
 
 @dataclass(frozen=True)

@@ -23,14 +23,13 @@ timelines, expectations and every report work unchanged:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from .._lifecycle import TransitionRecord
 from .._notify import Outbox, User
-from .._records import BannerRecord, EmailRecord, EventRecord, Recorder, SyncCounts, email_id
+from .._records import BannerRecord, EmailIds, EmailRecord, EventRecord, Recorder, SyncCounts
 from ..scenario._model import Scenario
 from ._interface import CapturedEmail, ConnectionView
 
@@ -84,7 +83,7 @@ class Observer:
         self.floor: dict[str, datetime] = {}
         """The last instant the world acted on each connection (an account event, a
         fault, a disconnect): what the product finds then is dated no earlier."""
-        self._ids: tuple[datetime | None, Counter[str]] = (None, Counter())
+        self._email_id = EmailIds(run)
 
     # -- what the world did ------------------------------------------------------------
 
@@ -267,14 +266,3 @@ class Observer:
                 self.recorder.add(rec)
                 for outbox in self.outboxes:
                     outbox.deliver(rec)
-
-    def _email_id(self, rec: EmailRecord) -> str:
-        """As conntrack's notifier numbers them: a repeat at one instant gets its own."""
-        at, seen = self._ids
-        if at != rec.at:
-            seen = Counter()
-            self._ids = (rec.at, seen)
-        first = email_id(rec, self.run)
-        repeat = seen[first]
-        seen[first] += 1
-        return first if repeat == 0 else email_id(rec, self.run, repeat)
