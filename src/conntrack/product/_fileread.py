@@ -419,15 +419,8 @@ class _Reader(DocReader):
             regex = self.regex((*where, text), text)
             if regex is None:
                 continue
-            if not isinstance(word, str) or word not in EMAIL_KINDS:
-                hint = suggest(word, EMAIL_KINDS) if isinstance(word, str) else ""
-                self.problem(
-                    (*where, text),
-                    f"{_shown(word)} is not an email kind{hint} "
-                    f"(allowed: {', '.join(EMAIL_KINDS)})",
-                )
-                continue
-            patterns.append((regex, word))
+            if self.email_kind((*where, text), word):
+                patterns.append((regex, word))
         return Rule(source, patterns=tuple(patterns))
 
     def kind_map(self, path: DataPath, value: Any) -> dict[str, str]:
@@ -439,16 +432,20 @@ class _Reader(DocReader):
             return {}
         out = {}
         for word, kind in value.items():
-            if not isinstance(kind, str) or kind not in EMAIL_KINDS:
-                hint = suggest(kind, EMAIL_KINDS) if isinstance(kind, str) else ""
-                self.problem(
-                    (*path, word),
-                    f"{_shown(kind)} is not an email kind{hint} "
-                    f"(allowed: {', '.join(EMAIL_KINDS)})",
-                )
-                continue
-            out[word] = kind
+            if self.email_kind((*path, word), kind):
+                out[word] = kind
         return out
+
+    def email_kind(self, path: DataPath, value: Any) -> bool:
+        """Whether ``value`` is one of conntrack's email kinds; else a problem at
+        ``path`` with a did-you-mean."""
+        if isinstance(value, str) and value in EMAIL_KINDS:
+            return True
+        hint = suggest(value, EMAIL_KINDS) if isinstance(value, str) else ""
+        self.problem(
+            path, f"{_shown(value)} is not an email kind{hint} (allowed: {', '.join(EMAIL_KINDS)})"
+        )
+        return False
 
     def timeouts(self) -> tuple[timedelta, timedelta]:
         clock, request = timedelta(seconds=30), timedelta(seconds=10)
