@@ -50,6 +50,10 @@ REDIRECT_MISMATCH = (
 )
 CLIENT_SECRET = "Error validating client secret."
 APP_ID = "Error validating application. Invalid application ID."
+#: [obs] ``/oauth/access_token`` without a ``client_id`` parameter (code 101): logged by
+#: authlib#5 and facebookarchive/php-graph-sdk#50. Facebook reads the app from the
+#: parameters only, so a client sending HTTP Basic credentials instead gets this.
+MISSING_CLIENT_ID = "Missing client_id parameter."
 
 PERMISSION_200 = "(#200) The user hasn't authorized the application to perform this action"
 PERMISSION_10 = "(#10) Application does not have permission for this action"

@@ -25,6 +25,8 @@ from ._graph import rejected
 from ._http import core, json_response
 
 HIDDEN = ("client_id", "redirect_uri", "state", "scope", "response_type", "auth_type")
+#: Dialog parameters carried through the consent form only when the app sent them.
+OPTIONAL_HIDDEN = ("return_scopes",)
 
 
 async def page_error(title: str, message: str, status: int = 400) -> Response:
@@ -102,9 +104,30 @@ async def dialog() -> Response:
     except (NotFound, InvalidRequest) as err:
         return await page_error("Bad request", str(err))
     query = {"code": code.value}
+    if fields.get("return_scopes", "").lower() == "true":
+        query.update(returned_scopes(app.client_id, fields.get("account_id", "")))
     if state:
         query["state"] = state
     return found(with_query(redirect_uri, query))
+
+
+def returned_scopes(client_id: str, account_id: str) -> dict[str, str]:
+    """``return_scopes=true``: the permissions the person has granted the app (all of
+    them, earlier logins included) as ``granted_scopes``, and the declined ones as
+    ``denied_scopes``, comma-separated, beside the code.
+
+    [obs] social-core sends ``return_scopes=true`` and reads both from the redirect
+    (python-social-auth#818, social-core 4e83280); a real login logged in
+    social-core#277 stored ``granted_scopes`` as a list and ``denied_scopes`` as null
+    when nothing was declined, so ``denied_scopes`` is left out when empty [U].
+    """
+    grant = core().grant(client_id, account_id)
+    if grant is None:
+        return {}
+    out = {"granted_scopes": ",".join(grant.granted)}
+    if grant.declined:
+        out["denied_scopes"] = ",".join(grant.declined)
+    return out
 
 
 async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -> Response:
@@ -112,7 +135,10 @@ async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -
         "facebook_dialog.html",
         app=app,
         action=request.path,
-        hidden={k: fields.get(k, "") for k in HIDDEN},
+        hidden={
+            **{k: fields.get(k, "") for k in HIDDEN},
+            **{k: fields[k] for k in OPTIONAL_HIDDEN if fields.get(k)},
+        },
         accounts=core().accounts("facebook"),
         scopes=requested,
     )
@@ -122,7 +148,9 @@ async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -
 def access_token(params: dict[str, str]) -> Response:
     """``/oauth/access_token``: code exchange, ``fb_exchange_token``, app tokens."""
     c = core()
-    app = c.app(params.get("client_id", ""))
+    if not params.get("client_id"):
+        raise GraphError(400, e.MISSING_CLIENT_ID, 101)
+    app = c.app(params["client_id"])
     if app is None or app.provider != "facebook":
         raise e.code_error(e.APP_ID, code=101)
     grant_type = params.get("grant_type")

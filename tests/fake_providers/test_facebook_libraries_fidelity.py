@@ -1,0 +1,81 @@
+"""What widely used Facebook client libraries expect of Facebook Login that the fake did
+not answer (issue 13), each pinned to what real Facebook does.
+
+- social-core's Facebook backend sends ``return_scopes=true`` on the dialog and reads
+  ``granted_scopes``/``denied_scopes`` from the redirect (python-social-auth#818,
+  social-core#277 shows a real login's stored lists).
+- python-facebook-api (pyfacebook) exchanges the code through requests-oauthlib, which
+  sends the app's credentials as HTTP Basic and no ``client_id`` parameter; Facebook
+  reads the app from the parameters and answers "Missing client_id parameter." (code
+  101), as logged in authlib#5 and facebookarchive/php-graph-sdk#50.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from fp_support import REDIRECT, SCOPES
+
+DIALOG = "/www.facebook.com/v21.0/dialog/oauth"
+TOKEN = "/graph.facebook.com/v21.0/oauth/access_token"
+
+
+def query(r: httpx.Response) -> dict[str, str]:
+    assert r.status_code == 302, r.text
+    return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
+
+
+async def approve(fb: Any, granted: list[str], **extra: str) -> httpx.Response:
+    form = {**fb.dialog_fields(**extra), "account_id": fb.account.id, "action": "approve"}
+    form["granted"] = granted
+    r: httpx.Response = await fb.client.post(DIALOG, data=form)
+    return r
+
+
+async def test_return_scopes_lists_granted_and_declined_beside_the_code(fb: Any) -> None:
+    q = query(await approve(fb, ["pages_show_list"], return_scopes="true"))
+    assert q["granted_scopes"] == "pages_show_list"
+    assert q["denied_scopes"] == "pages_read_engagement,pages_manage_posts"
+    assert q["code"].startswith("AQ") and q["state"] == "st4te"
+
+
+async def test_return_scopes_without_a_declined_one_has_no_denied_scopes(fb: Any) -> None:
+    q = query(await approve(fb, SCOPES.split(","), return_scopes="true"))
+    assert q["granted_scopes"] == SCOPES
+    assert "denied_scopes" not in q
+
+
+async def test_granted_scopes_are_every_permission_granted_so_far(fb: Any) -> None:
+    await approve(fb, ["pages_show_list"], scope="pages_show_list")
+    q = query(await approve(fb, ["email"], scope="email", return_scopes="true"))
+    assert q["granted_scopes"].split(",") == ["pages_show_list", "email"]
+
+
+async def test_without_return_scopes_the_redirect_has_only_code_and_state(fb: Any) -> None:
+    assert set(query(await approve(fb, ["pages_show_list"]))) == {"code", "state"}
+
+
+async def test_the_consent_page_carries_return_scopes_only_when_sent(fb: Any) -> None:
+    sent = await fb.client.get(DIALOG, params=fb.dialog_fields(return_scopes="true"))
+    assert 'type="hidden" name="return_scopes" value="true"' in sent.text
+    plain = await fb.client.get(DIALOG, params=fb.dialog_fields())
+    assert 'name="return_scopes"' not in plain.text
+
+
+async def test_code_exchange_without_client_id_parameter(fb: Any, envelope: Any) -> None:
+    code = await fb.code()
+    message = "Missing client_id parameter."
+    basic = httpx.BasicAuth(fb.app.client_id, fb.app.client_secret)
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+    for r in (
+        await fb.client.post(TOKEN, data=form, auth=basic),
+        await fb.exchange(code, client_id=""),
+    ):
+        assert r.status_code == 400
+        assert r.text == envelope(message, 101, r.json()["error"]["fbtrace_id"], None)
+        assert r.headers["www-authenticate"] == (
+            f'OAuth "Facebook Platform" "invalid_request" "{message}"'
+        )
+    assert (await fb.exchange(code)).status_code == 200  # the failures did not spend it
