@@ -19,6 +19,7 @@ session (every other item would wait for it the same way).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,9 @@ from .scenario import Scenario, load_file
 if TYPE_CHECKING:
     from .product._file import ProductFile
     from .scenario._runner import RunResult
+    from .testing import Fakes
 
+FAKES = "conntrack_fakes"
 SUFFIXES = (".yaml", ".yml")
 FOLDER = "scenarios"
 OPTION = "--conntrack-product"
@@ -70,6 +73,11 @@ def _product_path(config: pytest.Config) -> Path | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{FAKES}(seed=0, providers=None, config=None): how the {FAKES} fixture builds "
+        "this test's world (as conntrack serve's --seed, --providers and --config)",
+    )
     path = _product_path(config)
     if path is None:
         config.stash[PRODUCT] = None
@@ -81,6 +89,45 @@ def pytest_configure(config: pytest.Config) -> None:
     except InputError as e:
         # One clear usage error with the file:line problems, no traceback.
         raise pytest.UsageError(f"{OPTION} {path}:\n{e}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The in-process fakes' loop (a thread) ends with the session that started it.
+    engine = sys.modules.get("conntrack.testing._engine")
+    if engine is not None:
+        engine.stop_shared_engine()
+
+
+@pytest.fixture
+def conntrack_fakes(request: pytest.FixtureRequest) -> Iterator[Fakes]:
+    """The fake providers in this test's process: a fresh world for every test.
+
+    While the test runs, requests, urllib3 and httpx (sync and async) calls to any
+    provider host are answered by the fakes, with the real URLs and no port or
+    certificate; other hosts are not touched. The fixture's value drives the world:
+    ``create_app``, ``create_account``, ``authorize``, ``event``, ``travel``, ``fault``,
+    ``now`` (``conntrack.testing.Fakes``). ``@pytest.mark.conntrack_fakes(seed=…,
+    providers=[…], config="fakes.yaml")`` sets how the world is built."""
+    from .testing import fakes
+
+    marker = request.node.get_closest_marker(FAKES)
+    options = dict(marker.kwargs) if marker is not None else {}
+    if marker is not None and marker.args:
+        raise pytest.UsageError(
+            f"@pytest.mark.{FAKES} takes keywords only: seed=, providers=, config="
+        )
+    unknown = sorted(set(options) - {"seed", "providers", "config"})
+    if unknown:
+        raise pytest.UsageError(
+            f"@pytest.mark.{FAKES}: unknown option {', '.join(unknown)}; "
+            "it takes seed=, providers= and config="
+        )
+    try:
+        world = fakes(**options)
+        with world as f:
+            yield f
+    except InputError as e:
+        pytest.fail(f"{FAKES}: {e}", pytrace=False)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

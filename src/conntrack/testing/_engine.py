@@ -1,0 +1,248 @@
+"""The fakes' own trio loop, in a thread of its own, answering requests from any thread.
+
+The fake providers are a QuartTrio app: they run on trio. The code under test runs on
+whatever it runs on: plain threads (requests, urllib3, sync httpx), asyncio (async
+httpx in an asyncio test), or trio (async httpx in a pytest-trio test). So the app does
+not run in the caller's loop: :class:`Engine` starts one trio loop in a daemon thread
+and every request is handed to it (``TrioToken.run_sync_soon``, thread-safe) and
+answered through a :class:`concurrent.futures.Future`:
+
+- a sync caller blocks on the future (:meth:`Engine.call`);
+- an async caller awaits it without blocking its loop (:meth:`Engine.acall`): asyncio
+  wraps the future, trio waits for an event the future's callback sets.
+
+Each request runs in the engine's nursery through ``httpx.ASGITransport``, as the
+scenario runner talks to the fakes, and is answered with its whole body (the fakes'
+bodies are small). A request the fakes hold longer than its timeout (a ``delay_ms``
+fault) ends in :class:`AnswerTimeout` on the engine's real clock, whatever clock the
+caller's loop runs on.
+
+One engine serves a whole test session (:func:`shared_engine`); worlds come and go
+over it, each its own app (``_fakes``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import httpx
+import sniffio
+import trio
+
+#: How long a request may take when its client gave no timeout, in seconds.
+DEFAULT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request, as the interceptors hand it over: a whole body, raw headers."""
+
+    method: str
+    url: str
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+    #: Seconds the caller waits for the answer (None: :data:`DEFAULT_TIMEOUT`).
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The fakes' answer: status, raw headers (repeated ones kept), whole body."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    reason: str = ""
+
+
+class AnswerTimeout(TimeoutError):
+    """The fakes did not answer within the request's timeout."""
+
+
+class EngineStopped(RuntimeError):
+    """The engine's loop is not running (stopped, or never started)."""
+
+
+class Engine:
+    """A trio loop in a daemon thread that answers :class:`Call` s with an ASGI app."""
+
+    def __init__(self) -> None:
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._nursery: trio.Nursery | None = None
+        self._stop: trio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._crash: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._token is not None
+
+    def start(self) -> None:
+        """Start the loop (once); return when it takes requests."""
+        with self._lock:
+            if self.running:
+                return
+            self._ready.clear()
+            self._thread = threading.Thread(target=self._run, name="conntrack-fakes", daemon=True)
+            self._thread.start()
+        self._ready.wait()
+        if self._crash is not None:
+            raise EngineStopped(f"the fakes' loop did not start: {self._crash!r}")
+
+    def _run(self) -> None:
+        try:
+            trio.run(self._main)
+        except BaseException as e:  # pragma: no cover - reported to the starter
+            self._crash = e
+        finally:
+            self._token = None
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            self._token = trio.lowlevel.current_trio_token()
+            self._ready.set()
+            await self._stop.wait()
+            nursery.cancel_scope.cancel()
+        self._nursery = None
+
+    def stop(self) -> None:
+        """Stop the loop and wait for its thread; requests under way are cancelled."""
+        with self._lock:
+            token, thread, stop = self._token, self._thread, self._stop
+            if token is None or thread is None or stop is None:
+                return
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(stop.set)
+            if thread is not threading.current_thread():
+                thread.join(timeout=10)
+            self._thread = None
+
+    # -- answering -----------------------------------------------------------------
+
+    def submit(self, app: Any, call: Call) -> concurrent.futures.Future[Answer]:
+        """Hand ``call`` to the loop; the future gets the answer (or the exception)."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError(
+                "a request to the in-process fakes from the fakes' own thread would wait for itself"
+            )
+        future: concurrent.futures.Future[Answer] = concurrent.futures.Future()
+        token = self._token
+        if token is None:
+            raise EngineStopped("the in-process fakes are stopped")
+
+        def spawn() -> None:
+            nursery = self._nursery
+            if nursery is None:
+                future.set_exception(EngineStopped("the in-process fakes are stopped"))
+                return
+            nursery.start_soon(_answer, app, call, future)
+
+        try:
+            token.run_sync_soon(spawn)
+        except trio.RunFinishedError:
+            raise EngineStopped("the in-process fakes are stopped") from None
+        return future
+
+    def call(self, app: Any, call: Call) -> Answer:
+        """Answer ``call`` with ``app``, blocking the calling thread."""
+        return self.submit(app, call).result()
+
+    async def acall(self, app: Any, call: Call) -> Answer:
+        """Answer ``call`` with ``app`` without blocking the caller's loop (asyncio or
+        trio)."""
+        future = self.submit(app, call)
+        library = sniffio.current_async_library()
+        if library == "trio":
+            return await _trio_wait(future)
+        if library == "asyncio":
+            return await asyncio.wrap_future(future)
+        # Another loop (curio, …): wait in a worker thread of its own.
+        return await _thread_wait(future)
+
+
+async def _answer(app: Any, call: Call, future: concurrent.futures.Future[Answer]) -> None:
+    """Run ``call`` through ``app`` (in the engine's loop) and settle ``future``."""
+    if not future.set_running_or_notify_cancel():
+        return
+    timeout = call.timeout if call.timeout is not None else DEFAULT_TIMEOUT
+    try:
+        with trio.fail_after(timeout):
+            transport = httpx.ASGITransport(app=cast(Any, app))
+            request = httpx.Request(call.method, call.url, headers=call.headers, content=call.body)
+            response = await transport.handle_async_request(request)
+            body = await response.aread()
+        reason = response.extensions.get("reason_phrase", b"")
+        future.set_result(
+            Answer(
+                response.status_code,
+                list(response.headers.raw),
+                body,
+                reason.decode("latin-1") if isinstance(reason, bytes) else str(reason),
+            )
+        )
+    except trio.TooSlowError:
+        future.set_exception(
+            AnswerTimeout(f"the fakes did not answer {call.method} {call.url} in {timeout:g} s")
+        )
+    except trio.Cancelled:
+        future.set_exception(EngineStopped("the in-process fakes stopped during the request"))
+        raise
+    except Exception as e:
+        future.set_exception(e)
+
+
+async def _trio_wait(future: concurrent.futures.Future[Answer]) -> Answer:
+    token = trio.lowlevel.current_trio_token()
+    done = trio.Event()
+
+    def wake(_: object) -> None:
+        # The caller's loop may have ended meanwhile: then nobody waits.
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(done.set)
+
+    future.add_done_callback(wake)
+    await done.wait()
+    return future.result()
+
+
+async def _thread_wait(future: concurrent.futures.Future[Answer]) -> Answer:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(future.result)
+
+
+_SHARED: Engine | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_engine() -> Engine:
+    """The process's engine, started on first use and stopped at exit."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            _SHARED = Engine()
+            atexit.register(_stop_shared)
+        engine = _SHARED
+    engine.start()
+    return engine
+
+
+def _stop_shared() -> None:
+    if _SHARED is not None:
+        _SHARED.stop()
+
+
+def stop_shared_engine() -> None:
+    """Stop the process's engine (a test session's end); the next use starts it again."""
+    _stop_shared()

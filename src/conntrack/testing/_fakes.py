@@ -1,0 +1,429 @@
+"""One in-process world of fakes: its core, its app, and the API a test drives it with.
+
+:class:`Fakes` is what the ``conntrack_fakes`` fixture gives and what ``with fakes() as
+f`` binds. It is built as ``conntrack serve`` builds its world (:func:`conntrack._serve.
+prepare`: the same providers, profiles, seed and ``--config`` file, on a travel clock:
+wall time plus a forward-only offset), and it answers the requests the interceptors
+(``_intercept``) take from requests, urllib3 and httpx. Its methods go through the
+control API in process, so they check their input, and word their errors, exactly as
+``/_conntrack/…`` does for a developer with curl.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar, cast
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from .._durations import format_duration, format_instant
+from .._profiles import load_profile, providers
+from ._engine import Answer, Call, Engine, shared_engine
+from ._intercept import activate, active, deactivate
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Where the control API is reached in process (any Host is answered in process).
+CONTROL = "http://127.0.0.1/_conntrack"
+
+
+class FakesError(ValueError):
+    """The fakes refused a call of the API: the control API's message, its HTTP status,
+    and the body field it is about (None: the request as a whole)."""
+
+    def __init__(self, message: str, status: int = 400, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+class ConsentError(FakesError):
+    """The consent page did not send the browser back to the app: it showed an error
+    (an unknown ``client_id``, a ``redirect_uri`` the app does not have, an account that
+    cannot log in), as the real provider does without redirecting."""
+
+
+def every_provider_host() -> frozenset[str]:
+    """Every host of every packaged profile: requests to them never leave the process,
+    even for a provider a world does not serve (those get the fakes' "not served" 404)."""
+    return _HOSTS
+
+
+def _hosts() -> frozenset[str]:
+    return frozenset(h.lower() for p in providers() for h in load_profile(p).hosts)
+
+
+_HOSTS = _hosts()
+
+
+class Fakes:
+    """An in-process world: fake providers on a travel clock, answering this process.
+
+    Made by :func:`fakes` (or the ``conntrack_fakes`` fixture), never directly by a test.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        seed: int = 0,
+        providers: Sequence[str] | None = None,
+        config: str | Path | None = None,
+    ) -> None:
+        import fake_providers
+
+        from .._serve import prepare
+        from .._tls import route_hosts
+
+        server = prepare(seed=seed, providers=providers, config=config)
+        self._engine = engine
+        self.core = server.core
+        self.clock = server.clock
+        self.app = fake_providers.create_app(self.core)
+        self.hosts: frozenset[str] = every_provider_host() | frozenset(route_hosts(self.app))
+        self.notes = tuple(server.notes)
+
+    # -- the Router the interceptors ask ---------------------------------------------
+
+    def routes(self, host: str) -> bool:
+        return host in self.hosts
+
+    def answer(self, call: Call) -> Answer:
+        return self._engine.call(self.app, call)
+
+    async def aanswer(self, call: Call) -> Answer:
+        return await self._engine.acall(self.app, call)
+
+    # -- the API ---------------------------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        """What the fakes take for now (UTC): wall time plus every :meth:`travel`."""
+        return self.clock.now()
+
+    def control(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """Call any control-API route (``path`` after ``/_conntrack/``) and answer its
+        JSON; an error answer raises :class:`FakesError` with the API's own message."""
+        url = f"{CONTROL}/{path.lstrip('/')}"
+        if params:
+            url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
+        headers = [(b"accept", b"application/json")]
+        data = b""
+        if body is not None:
+            headers.append((b"content-type", b"application/json"))
+            data = json.dumps(body).encode()
+        answer = self._engine.call(self.app, Call(method.upper(), url, headers, data))
+        try:
+            document = json.loads(answer.body) if answer.body else None
+        except ValueError:
+            document = None
+        if answer.status >= 400:
+            error = document.get("error") if isinstance(document, dict) else None
+            if isinstance(error, dict):
+                raise FakesError(
+                    str(error.get("message") or error),
+                    answer.status,
+                    error.get("field") if isinstance(error.get("field"), str) else None,
+                )
+            raise FakesError(
+                f"{method.upper()} /_conntrack/{path.lstrip('/')} answered HTTP "
+                f"{answer.status}: {answer.body[:200].decode('utf-8', 'replace')}",
+                answer.status,
+            )
+        return document
+
+    def create_app(
+        self, provider: str, redirect_uris: Sequence[str] | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Register an OAuth app (``POST /_conntrack/apps``): ``client_id``,
+        ``client_secret`` and the rest of the app as the control API answers it.
+        ``fields``: ``client_id``, ``client_secret``, ``name``, ``publishing_status``."""
+        body: dict[str, Any] = {"provider": provider, **_given(fields)}
+        if redirect_uris is not None:
+            if isinstance(redirect_uris, str):
+                redirect_uris = [redirect_uris]
+            body["redirect_uris"] = list(redirect_uris)
+        return cast(dict[str, Any], self.control("POST", "apps", body))
+
+    def create_account(self, provider: str, **fields: Any) -> dict[str, Any]:
+        """Create a person's account (``POST /_conntrack/accounts``), with its ``id``.
+        ``fields``: ``id``, ``name``, ``email``, ``pages``, ``type``, ``page_kind``,
+        ``linked_instagram``, ``linked_page``."""
+        return cast(
+            dict[str, Any],
+            self.control("POST", "accounts", {"provider": provider, **_given(fields)}),
+        )
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        """An account as the control API shows it (state, pages, grants, …)."""
+        return cast(dict[str, Any], self.control("GET", f"accounts/{_segment(account_id)}"))
+
+    def event(self, provider: str, account_id: str, name: str, **options: Any) -> dict[str, Any]:
+        """Fire an account event (``password_changed``, ``access_revoked``,
+        ``page_role_removed``, …) as ``POST /_conntrack/accounts/{id}/events`` does;
+        ``options``: ``client_id``, ``page_id``, ``permission``, ``account_type``."""
+        have = self.account(account_id).get("provider")
+        if have != provider:
+            raise FakesError(
+                f"account {account_id!r} is a {have} account, not {provider}: "
+                f"name its provider, event({have!r}, {account_id!r}, {name!r})",
+                400,
+                "provider",
+            )
+        return cast(
+            dict[str, Any],
+            self.control(
+                "POST",
+                f"accounts/{_segment(account_id)}/events",
+                {"type": name, **_given(options)},
+            ),
+        )
+
+    def travel(self, duration: str | timedelta) -> datetime:
+        """Move the fakes' clock forward by ``duration`` (``"61d"``, ``"1h 30m"`` or a
+        ``timedelta``); answer the new now. Tokens expire as they would have."""
+        by = format_duration(duration) if isinstance(duration, timedelta) else duration
+        if isinstance(duration, timedelta) and duration < timedelta(0):
+            raise FakesError("the clock only travels forward: give a positive duration", 400, "by")
+        self.control("POST", "clock/advance", {"by": by})
+        return self.now
+
+    def fault(
+        self,
+        provider: str,
+        kind: str,
+        *,
+        for_: str | timedelta | None = None,
+        until: str | datetime | None = None,
+        count: int | None = None,
+        endpoint: str | None = None,
+        error: str | None = None,
+        status: int | None = None,
+        delay_ms: int | None = None,
+    ) -> dict[str, Any]:
+        """Add a fault (``POST /_conntrack/faults``): ``kind`` ``outage``,
+        ``rate_limited``, ``token_error``, ``slow``, …; it lasts ``for_`` (a duration),
+        ``until`` an instant, or ``count`` requests; ``endpoint`` narrows it to one path."""
+        body = _given(
+            {
+                "provider": provider,
+                "kind": kind,
+                "for": format_duration(for_) if isinstance(for_, timedelta) else for_,
+                "until": format_instant(until) if isinstance(until, datetime) else until,
+                "count": count,
+                "endpoint": endpoint,
+                "error": error,
+                "status": status,
+                "delay_ms": delay_ms,
+            }
+        )
+        return cast(dict[str, Any], self.control("POST", "faults", body))
+
+    def clear_faults(self, provider: str | None = None) -> list[dict[str, Any]]:
+        """Remove every fault (of ``provider``); answer those removed."""
+        answer = self.control("DELETE", "faults", params={"provider": provider})
+        return cast(list[dict[str, Any]], answer["data"])
+
+    def authorize(
+        self,
+        url: str,
+        *,
+        account: str,
+        decline: Iterable[str] = (),
+        cancel: bool = False,
+    ) -> str:
+        """Play the person at the browser: open ``url`` (the provider's authorization
+        URL your client built), log in as ``account``, grant every permission but those in
+        ``decline`` (or press cancel), and answer the URL the provider sends the browser
+        to: your ``redirect_uri`` with ``code`` and ``state``, or the provider's error
+        redirect. A fragment (Facebook's ``#_=_``) is dropped: a browser never sends it.
+
+        A page that does not redirect (an unknown client, a ``redirect_uri`` the app does
+        not have) raises :class:`ConsentError` with what the page says."""
+        declined = {str(d) for d in ([decline] if isinstance(decline, str) else decline)}
+        current = url
+        for _ in range(10):
+            host = (urlsplit(current).hostname or "").lower()
+            if host not in self.hosts:
+                if current is url:
+                    raise FakesError(
+                        f"{url} is not a provider URL: authorize() opens the provider's "
+                        f"authorization URL (hosts such as www.facebook.com, "
+                        f"www.linkedin.com, x.com, accounts.google.com)",
+                        400,
+                        "url",
+                    )
+                return current.split("#", 1)[0]
+            page = self._get(current)
+            if page.status in (301, 302, 303, 307, 308):
+                current = urljoin(current, _header(page, b"location"))
+                continue
+            if page.status != 200:
+                raise ConsentError(_page_problem(current, page), page.status, "url")
+            answer = self._submit(current, page, account, declined, cancel)
+            if answer.status not in (301, 302, 303, 307, 308):
+                raise ConsentError(_page_problem(current, answer), answer.status, "account")
+            current = urljoin(current, _header(answer, b"location"))
+            if (urlsplit(current).hostname or "").lower() not in self.hosts:
+                return current.split("#", 1)[0]
+        raise ConsentError(f"the consent pages of {url} redirect more than 10 times", 508)
+
+    def _get(self, url: str) -> Answer:
+        return self._engine.call(self.app, Call("GET", url, [(b"accept", b"text/html")]))
+
+    def _submit(
+        self, url: str, page: Answer, account: str, declined: set[str], cancel: bool
+    ) -> Answer:
+        from ..clients._browser import _FormParser
+
+        parser = _FormParser()
+        parser.feed(page.body.decode("utf-8", "replace"))
+        if not parser.forms:
+            raise ConsentError(f"the page at {url} has no form: {_visible(page)}", page.status)
+        form = parser.forms[0]
+        offered = {value for _, value in form.checkboxes}
+        unknown = sorted(declined - offered)
+        if unknown:
+            raise FakesError(
+                f"cannot decline {', '.join(unknown)}: the consent page offers "
+                f"{', '.join(sorted(offered)) or 'no permission to untick'}",
+                400,
+                "decline",
+            )
+        fields: list[tuple[str, str]] = list(form.hidden)
+        fields.append(("account_id", account))
+        fields.extend((n, v) for n, v in form.checkboxes if v not in declined)
+        fields.append(("action", "cancel" if cancel else "approve"))
+        target = urljoin(url, form.action or url)
+        encoded = urlencode(fields).encode()
+        if form.method == "post":
+            headers = [(b"content-type", b"application/x-www-form-urlencoded")]
+            return self._engine.call(self.app, Call("POST", target, headers, encoded))
+        separator = "&" if urlsplit(target).query else "?"
+        return self._get(f"{target}{separator}{encoded.decode()}")
+
+
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _segment(text: str) -> str:
+    from urllib.parse import quote
+
+    return quote(str(text), safe="")
+
+
+def _header(answer: Answer, name: bytes) -> str:
+    for k, v in answer.headers:
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return ""
+
+
+def _visible(answer: Answer) -> str:
+    from ..clients._browser import _visible_text
+
+    return _visible_text(answer.body.decode("utf-8", "replace"))
+
+
+def _page_problem(url: str, answer: Answer) -> str:
+    return f"the provider's page at {url.split('?', 1)[0]} said (HTTP {answer.status}): " + (
+        _visible(answer)
+    )
+
+
+class fakes:
+    """The fakes in this process, for code outside pytest (``conntrack_fakes`` in it).
+
+    As a context manager (``with fakes() as f:``, or ``async with``) it gives a fresh
+    :class:`Fakes` world; as a decorator (``@fakes()``) it runs the function (sync or
+    async) inside one, reachable with :func:`current`. While it is active, requests,
+    urllib3 and httpx calls to provider hosts are answered in process; others go out.
+
+    ``seed`` (ids and tokens), ``providers`` (serve only these) and ``config`` (a
+    ``conntrack serve --config`` file: apps and accounts made at the start) are as for
+    ``conntrack serve``; a bad one raises :class:`conntrack.InputError` with its message.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        providers: Sequence[str] | None = None,
+        config: str | Path | None = None,
+    ) -> None:
+        self._options: dict[str, Any] = {"seed": seed, "providers": providers, "config": config}
+        self._worlds: list[Fakes] = []
+
+    def _enter(self) -> Fakes:
+        world = Fakes(shared_engine(), **self._options)
+        activate(world)
+        self._worlds.append(world)
+        return world
+
+    def _exit(self) -> None:
+        deactivate(self._worlds.pop())
+
+    def __enter__(self) -> Fakes:
+        return self._enter()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._exit()
+
+    async def __aenter__(self) -> Fakes:
+        return self._enter()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._exit()
+
+    def __call__(self, func: F) -> F:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                async with self:
+                    return await func(*args, **kwargs)
+
+            return cast(F, run_async)
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return cast(F, run)
+
+
+def current() -> Fakes:
+    """The innermost active world (inside ``@fakes()``, ``with fakes()`` or a test
+    using ``conntrack_fakes``); :class:`FakesError` when none is."""
+    router = active()
+    if not isinstance(router, Fakes):
+        raise FakesError(
+            "no in-process fakes are active: use `with conntrack.testing.fakes() as f:`, "
+            "the @conntrack.testing.fakes() decorator, or the conntrack_fakes fixture",
+            400,
+        )
+    return router
