@@ -48,16 +48,24 @@ class Media:
     username: str
 
     def fields(self, wanted: list[str]) -> dict[str, Any]:
-        """The requested fields (``id`` always), in Graph order."""
+        """The requested fields (``id`` always), in Graph order.
+
+        ``media_url`` is on every media and ``thumbnail_url`` on videos only, as Meta's
+        IG Media reference documents them (python-facebook-api asks for both by
+        default); their CDN URL shape is [U]: a stable, unguessable-looking path per id.
+        """
+        video = self.media_type in VIDEO_TYPES
         full: dict[str, Any] = {
             "id": self.id,
             "caption": self.caption,
             "media_type": self.media_type,
+            "media_url": _cdn_url(self.id, "mp4" if video else "jpg"),
             "permalink": f"https://www.instagram.com/p/{_shortcode(self.id)}/",
+            "thumbnail_url": _cdn_url(self.id, "jpg") if video else None,
             "timestamp": graph_time(self.timestamp),
             "username": self.username,
         }
-        return {k: v for k, v in full.items() if k in wanted or k == "id"}
+        return {k: v for k, v in full.items() if (k in wanted or k == "id") and v is not None}
 
 
 @dataclass
@@ -81,6 +89,16 @@ def username_of(account: Account) -> str:
     """An Instagram username for an account: its name, lowercased, joined by dots."""
     base = ".".join(part for part in account.name.lower().split() if part.isalnum())
     return base or f"user{account.id[-6:]}"
+
+
+#: Media types whose ``media_url`` is a video (and that have a ``thumbnail_url``).
+VIDEO_TYPES = ("VIDEO", "REELS")
+
+
+def _cdn_url(media_id: str, extension: str) -> str:
+    """[U] A CDN URL for a media file, derived from its id (never random, so reads agree)."""
+    host = "video.cdninstagram.com" if extension == "mp4" else "scontent.cdninstagram.com"
+    return f"https://{host}/v/t51.29350-15/{media_id}_n.{extension}"
 
 
 def _shortcode(media_id: str) -> str:
