@@ -13,11 +13,14 @@ See PROVIDERS.md §6 for the behaviour reproduced. Routes:
 - ``GET|POST /openidconnect.googleapis.com/v1/userinfo`` (and
   ``www.googleapis.com/oauth2/v3/userinfo``);
 - ``GET /people.googleapis.com/v1/people/me?personFields=…``;
+- ``GET /accounts.google.com/.well-known/openid-configuration`` (discovery),
+  ``/www.googleapis.com/oauth2/v3/certs`` (JWKS) and ``/oauth2/v1/certs`` (X.509): the
+  keys that verify the RS256 ``id_token`` (``_keys``);
 - ``GET /{www,youtube}.googleapis.com/youtube/v3/channels``.
 
 The modules: ``_oauth`` (consent, token), ``_identity`` (id_token, tokeninfo, userinfo,
-revoke), ``_people`` (the People API), ``_youtube`` (the Data API), ``_errors`` (every
-body), ``_http`` (the rest).
+revoke), ``_keys`` (signing key, JWKS, discovery), ``_people`` (the People API),
+``_youtube`` (the Data API), ``_errors`` (every body), ``_http`` (the rest).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from . import _errors as e
 from ._errors import ApiError, OAuthError
 from ._http import error_response, html, render
 from ._identity import revoke, tokeninfo, userinfo
+from ._keys import discovery, jwks, x509_certs
 from ._oauth import consent, token
 from ._people import people_me
 from ._youtube import channels
@@ -50,6 +54,8 @@ __all__ = ["HOSTS", "blueprint"]
 Handler = Callable[[], Awaitable[Response]]
 #: The legacy token endpoint's path on ``accounts.google.com``.
 TOKEN = "o/oauth2/token"
+#: The OpenID Connect discovery document's path on ``accounts.google.com`` (JSON, not a page).
+DISCOVERY = ".well-known/openid-configuration"
 
 #: (host, path after the host) → (methods, handler).
 ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], Handler]] = {
@@ -70,6 +76,9 @@ ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], Handler]] = {
     (WWW, "youtube/v3/channels"): (("GET",), channels),
     (YOUTUBE, "youtube/v3/channels"): (("GET",), channels),
     (PEOPLE, "v1/people/me"): (("GET",), people_me),
+    (ACCOUNTS, DISCOVERY): (("GET",), discovery),
+    (WWW, "oauth2/v3/certs"): (("GET",), jwks),
+    (WWW, "oauth2/v1/certs"): (("GET",), x509_certs),
 }
 
 
@@ -187,7 +196,7 @@ async def fault(path: str, fault: Fault) -> Response | None:
     if host is None:
         return None
     rest = path.removeprefix(f"/{host}").strip("/")
-    page = host == ACCOUNTS and rest not in ("o/oauth2/revoke", TOKEN)
+    page = host == ACCOUNTS and rest not in ("o/oauth2/revoke", TOKEN, DISCOVERY)
     if fault.kind is FaultKind.STATUS:
         assert fault.status is not None
         if page:

@@ -1,11 +1,11 @@
 """Who a token is and what it may do: ``id_token``, ``tokeninfo``, ``userinfo``, ``revoke``.
 
-The ``id_token`` is JWT-shaped (``header.payload.signature``, base64url JSON) with
-Google's claims (``iss`` ``https://accounts.google.com``, ``azp``, ``aud``, ``sub``,
-``email``, ``email_verified``, ``at_hash``, ``iat``, ``exp``). Real Google signs RS256
-with rotating keys published at its JWKS; the fake signs **HS256 with the app's
-``client_secret``** (OIDC's symmetric option, ``kid: conntrack-fake``), so a client can
-verify it without a key server. ``tokeninfo?id_token=`` checks it the same way.
+The ``id_token`` is a JWT with Google's claims (``iss`` ``https://accounts.google.com``,
+``azp``, ``aud``, ``sub``, ``email``, ``email_verified``, ``at_hash``, the names and
+``picture``, ``iat``, ``exp``), signed RS256 as Google signs it, with the key that
+``_keys`` publishes at Google's JWKS and certificate URLs: a client verifies it as it
+verifies a real one (google-auth's ``verify_oauth2_token``, any OIDC library through
+the discovery document). ``tokeninfo?id_token=`` checks it the same way.
 
 Account states Google does not express as dead tokens: ``locked`` and ``checkpoint``
 act as a disabled Google account [U] (API calls answer 401, refreshes ``invalid_grant``,
@@ -17,29 +17,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
-import json
 from typing import Any
 
 from quart import Response
 
-from ..core import App, Token, TokenCheck, TokenKind
+from ..core import Account, App, Token, TokenCheck, TokenKind
 from . import _errors as e
 from ._http import bearer, core, json_response, params
+from ._keys import ISSUER, signing_key
 
 PROTOCOL = "google"
-ISSUER = "https://accounts.google.com"
-KID = "conntrack-fake"
 EMAIL_SCOPES = ("email", "https://www.googleapis.com/auth/userinfo.email")
 PROFILE_SCOPES = ("profile", "https://www.googleapis.com/auth/userinfo.profile")
 
 
 def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def account_disabled(token: Token) -> bool:
@@ -86,37 +79,27 @@ def id_token(app: App, access: Token) -> str:
     claims["at_hash"] = b64url(digest[:16])
     if _has(scopes, PROFILE_SCOPES):
         first, _, last = account.name.partition(" ")
-        claims.update(name=account.name, given_name=first, family_name=last)
+        claims.update(name=account.name, picture=picture(account))
+        claims.update(given_name=first, family_name=last)
     claims["iat"] = iat
     claims["exp"] = exp
-    header = {"alg": "HS256", "kid": KID, "typ": "JWT"}
-    signing = ".".join(
-        b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
-    )
-    signature = hmac.new(app.client_secret.encode(), signing.encode(), hashlib.sha256).digest()
-    return f"{signing}.{b64url(signature)}"
+    return signing_key().sign(claims, {"typ": "JWT"})
+
+
+def picture(account: Account) -> str:
+    """The account's profile photo URL (``lh3.googleusercontent.com``, as Google's)."""
+    return f"https://lh3.googleusercontent.com/a/{b64url(account.id.encode())}=s96-c"
 
 
 def verify_id_token(value: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
     """The header and claims of a fake id_token that verifies and has not expired."""
-    parts = value.split(".")
-    if len(parts) != 3:
+    verified = signing_key().verify(value)
+    if verified is None:
         return None
-    try:
-        header = json.loads(_unb64url(parts[0]))
-        claims = json.loads(_unb64url(parts[1]))
-        signature = _unb64url(parts[2])
-    except ValueError:
-        return None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
-        return None
+    header, claims = verified
     c = core()
     app = c.app(str(claims.get("aud", "")))
-    if app is None or app.provider != "google":
-        return None
-    signing = f"{parts[0]}.{parts[1]}".encode()
-    expected = hmac.new(app.client_secret.encode(), signing, hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, signature):
+    if app is None or app.provider != PROTOCOL:
         return None
     exp = claims.get("exp")
     if not isinstance(exp, int) or exp <= c.now().timestamp():
@@ -182,7 +165,7 @@ async def userinfo() -> Response:
     if _has(scopes, PROFILE_SCOPES):
         first, _, last = account.name.partition(" ")
         out.update(name=account.name, given_name=first, family_name=last)
-        out["picture"] = f"https://lh3.googleusercontent.com/a/{b64url(account.id.encode())}=s96-c"
+        out["picture"] = picture(account)
     if _has(scopes, EMAIL_SCOPES):
         out["email"] = account.email
         out["email_verified"] = True

@@ -267,7 +267,7 @@ async def test_tokeninfo_checks_id_tokens(google: Google, clock: ManualClock) ->
     assert r.status_code == 200
     info = r.json()
     assert info["sub"] == google.account.id and info["email_verified"] == "true"
-    assert info["alg"] == "HS256" and all(isinstance(v, str) for v in info.values())
+    assert info["alg"] == "RS256" and all(isinstance(v, str) for v in info.values())
     tampered = body["id_token"][:-4] + "AAAA"
     r = await google.client.get("/oauth2.googleapis.com/tokeninfo", params={"id_token": tampered})
     assert r.status_code == 400
