@@ -196,6 +196,7 @@ def _install_urllib3() -> None:
 def _urllib3_answer(pool: Any, router: Router, a: dict[str, Any], hops: int = 0) -> Any:
     from urllib3.exceptions import MaxRetryError, ReadTimeoutError
     from urllib3.response import HTTPResponse
+    from urllib3.util.retry import Retry
 
     method, url = a["method"], a["url"]
     full = url if url.startswith(("http://", "https://")) else _pool_url(pool, url)
@@ -203,11 +204,21 @@ def _urllib3_answer(pool: Any, router: Router, a: dict[str, Any], hops: int = 0)
     merged = {**dict(pool.headers or {}), **dict(a.get("headers") or {})}
     for k, v in merged.items():
         headers.append((_bytes(k), _bytes(v)))
-    call = Call(method, full, headers, _body_bytes(a.get("body")), _urllib3_timeout(a))
+    body = a.get("body")
+    if hasattr(body, "read") or (body is not None and not isinstance(body, bytes | str)):
+        body = a["body"] = _body_bytes(body)  # read once: a retry sends it again
+    call = Call(method, full, headers, _body_bytes(body), _urllib3_timeout(a))
+    # Retries as urllib3 counts them: a pool's default, a number, a Retry, or False.
+    retries = Retry.from_int(a.get("retries"), redirect=a.get("redirect"), default=pool.retries)
     try:
         answer = router.answer(call)
     except AnswerTimeout as e:
-        raise ReadTimeoutError(pool, url, str(e)) from None
+        error = ReadTimeoutError(pool, url, str(e))
+        # Raises the error (retries=False, requests' read=False) or MaxRetryError once
+        # the retries are spent, as a real read timeout would.
+        retries = retries.increment(method, url, error=error, _pool=pool)
+        retries.sleep()
+        return _urllib3_answer(pool, router, {**a, "retries": retries}, hops)
     from urllib3._collections import HTTPHeaderDict
 
     response_headers = HTTPHeaderDict()
@@ -223,12 +234,22 @@ def _urllib3_answer(pool: Any, router: Router, a: dict[str, Any], hops: int = 0)
         "preload_content": a.get("preload_content", True),
         "decode_content": a.get("decode_content", True),
         "pool": pool,
-        "retries": a.get("retries"),
+        "retries": retries,
         "request_method": method,
         "request_url": full,
     }
     accepted = inspect.signature(HTTPResponse.__init__).parameters
     response = HTTPResponse(**{k: v for k, v in kwargs.items() if k in accepted})
+    # A status the Retry retries (status_forcelist, a 429/503 with Retry-After).
+    if retries.is_retry(method, answer.status, bool(response.headers.get("Retry-After"))):
+        try:
+            retries = retries.increment(method, url, response=response, _pool=pool)
+        except MaxRetryError:
+            if retries.raise_on_status:
+                raise
+            return response
+        retries.sleep(response)
+        return _urllib3_answer(pool, router, {**a, "retries": retries}, hops)
     # A pool used directly follows redirects itself (PoolManager and requests ask it not
     # to, and follow them their own way).
     location = response.get_redirect_location() if a.get("redirect") else None
