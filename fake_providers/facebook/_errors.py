@@ -33,6 +33,11 @@ CHECKPOINT = (
 EXPIRED = (
     "Error validating access token: Session has expired on {expired}. The current time is {now}."
 )
+#: [obs] (PROVIDERS.md §1, 190/490) a blocking checkpoint: the account is locked.
+LOCKED = "Error validating access token: The user is enrolled in a blocking, logged-in checkpoint"
+#: [obs] A page token whose user is no longer an admin of the page (190/492; PROVIDERS.md
+#: has no message): the Graph's words logged in snarfed/bridgy#596.
+NOT_PAGE_ADMIN = "The user must be an administrator of the page in order to impersonate it."
 #: [obs] Graph answer once data access has lapsed (subcode 493).
 DATA_ACCESS = (
     "The access token is invalid since the user hasn't engaged the app in longer than {days} days."
@@ -149,6 +154,10 @@ def token_message(
         return APP_REMOVED.format(app_id=app_id)
     if reason is Reason.CHECKPOINT:
         return CHECKPOINT
+    if reason is Reason.LOCKED:
+        return LOCKED
+    if reason is Reason.ADMIN_REMOVED:
+        return NOT_PAGE_ADMIN
     if reason is Reason.EXPIRED and since is not None and now is not None:
         return EXPIRED.format(expired=fb_time(since, tz), now=fb_time(now, tz))
     if reason is Reason.DATA_ACCESS_EXPIRED:

@@ -79,3 +79,30 @@ async def test_code_exchange_without_client_id_parameter(fb: Any, envelope: Any)
             f'OAuth "Facebook Platform" "invalid_request" "{message}"'
         )
     assert (await fb.exchange(code)).status_code == 200  # the failures did not spend it
+
+
+# python-facebook-api reads a page with its page token; after the admin loses the page
+# role (or is locked out) the error it raises carried "Cannot parse access token", the
+# words of a malformed token, for a token Facebook can parse.
+
+
+async def test_a_page_token_of_a_removed_admin(fb: Any, envelope: Any) -> None:
+    user = await fb.long_token()
+    page_id = fb.account.pages[0].id
+    page_token = (await fb.get(page_id, user, fields="access_token")).json()["access_token"]
+    fb.core.fire_event(fb.account.id, "admin_removed", page_id=page_id)
+    r = await fb.get(f"{page_id}/posts", page_token)
+    message = "The user must be an administrator of the page in order to impersonate it."
+    assert r.status_code == 400
+    assert r.text == envelope(message, 190, r.json()["error"]["fbtrace_id"], 492)
+
+
+async def test_a_locked_account(fb: Any, envelope: Any) -> None:
+    user = await fb.long_token()
+    fb.core.fire_event(fb.account.id, "locked")
+    r = await fb.get("me", user)
+    message = (
+        "Error validating access token: The user is enrolled in a blocking, logged-in checkpoint"
+    )
+    assert r.status_code == 400
+    assert r.text == envelope(message, 190, r.json()["error"]["fbtrace_id"], 490)

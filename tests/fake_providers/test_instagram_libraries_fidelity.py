@@ -4,10 +4,14 @@ answer (issue 13), each pinned to Meta's documentation.
 python-facebook-api (pyfacebook) reads media with ``media_url`` and ``thumbnail_url``
 by default (its ``IG_BASIC_MEDIA_FIELDS`` and ``IG_BUSINESS_MEDIA_PUBLIC_FIELDS``);
 Meta's IG Media reference documents ``media_url`` on every media and
-``thumbnail_url`` on videos only.
+``thumbnail_url`` on videos only. A locked account's token answered "Cannot parse access
+token" (a malformed token's words) with subcode 490; it now answers the blocking
+checkpoint message PROVIDERS.md §1 gives for 490.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 import pytest
@@ -44,3 +48,14 @@ async def test_media_url_only_when_asked(ig: Instagram) -> None:
     token = await ig.long_token()
     media = (await ig.get("me/media", token, fields="id,caption")).json()["data"]
     assert all(set(m) == {"id", "caption"} for m in media)
+
+
+async def test_a_locked_account_is_the_blocking_checkpoint(ig: Instagram, envelope: Any) -> None:
+    token = await ig.long_token()
+    ig.core.fire_event(ig.account.id, "locked")
+    r = await ig.get("me/media", token)
+    message = (
+        "Error validating access token: The user is enrolled in a blocking, logged-in checkpoint"
+    )
+    assert r.status_code == 400
+    assert r.text == envelope(message, 190, r.json()["error"]["fbtrace_id"], 490)
