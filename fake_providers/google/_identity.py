@@ -29,6 +29,41 @@ from ._keys import ISSUER, signing_key
 PROTOCOL = "google"
 EMAIL_SCOPES = ("email", "https://www.googleapis.com/auth/userinfo.email")
 PROFILE_SCOPES = ("profile", "https://www.googleapis.com/auth/userinfo.profile")
+#: The long names Google answers for the OpenID Connect short scopes.
+LONG_NAMES = {"email": EMAIL_SCOPES[1], "profile": PROFILE_SCOPES[1]}
+
+
+def answered_scopes(scopes: list[str]) -> list[str]:
+    """The granted scopes as Google writes them in a token answer and in tokeninfo:
+    ``email`` and ``profile`` by their long names, and ``openid`` added with either.
+
+    Asked for ``email profile``, Google answers ``https://www.googleapis.com/auth/
+    userinfo.email openid https://www.googleapis.com/auth/userinfo.profile``, so
+    oauthlib-based clients raise "Scope has changed" unless told to relax
+    (googleapis/google-api-python-client#1088, requests/requests-oauthlib#387: the
+    ``openid`` added to ``userinfo.email userinfo.profile``; flask-dance#148).
+    """
+    out = list(dict.fromkeys(LONG_NAMES.get(s, s) for s in scopes))
+    if "openid" not in out:
+        first = next((i for i, s in enumerate(out) if s in LONG_NAMES.values()), None)
+        if first is not None:
+            out.insert(first + 1, "openid")
+    return out
+
+
+def callback_scopes(granted: list[str]) -> list[str]:
+    """The ``scope`` of the redirect back to the app: the scopes as asked, then
+    ``openid`` and the long names Google adds for ``email`` and ``profile`` [obs: a
+    callback ``scope=email profile …/calendar openid …/userinfo.profile
+    …/userinfo.email``]."""
+    out = list(granted)
+    added = answered_scopes(granted)
+    if "openid" in added and "openid" not in out:
+        out.append("openid")
+    for short in ("profile", "email"):
+        if short in granted and LONG_NAMES[short] not in out:
+            out.append(LONG_NAMES[short])
+    return out
 
 
 def b64url(data: bytes) -> str:
@@ -133,7 +168,7 @@ async def tokeninfo(*, legacy: bool = False) -> Response:
         "azp": token.client_id,
         "aud": token.client_id,
         "sub": account.id,
-        "scope": " ".join(scopes),
+        "scope": " ".join(answered_scopes(scopes)),
         "exp": str(int(c.now().timestamp()) + expires_in),
         "expires_in": str(expires_in),
     }

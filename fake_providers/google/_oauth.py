@@ -43,7 +43,14 @@ from ..core import (
 from . import _errors as e
 from ._errors import OAuthError
 from ._http import core, html, json_response, params, render
-from ._identity import EMAIL_SCOPES, PROFILE_SCOPES, account_disabled, id_token
+from ._identity import (
+    EMAIL_SCOPES,
+    PROFILE_SCOPES,
+    account_disabled,
+    answered_scopes,
+    callback_scopes,
+    id_token,
+)
 
 PROTOCOL = "google"
 HIDDEN = (
@@ -133,7 +140,7 @@ async def consent() -> Response:
     if state:
         query["state"] = state
     query["code"] = code.value
-    query["scope"] = " ".join(scopes.granted if scopes else granted)
+    query["scope"] = " ".join(callback_scopes(list(scopes.granted if scopes else granted)))
     query["authuser"] = "0"
     query["prompt"] = "consent" if shows_consent else "none"
     return found(with_query(redirect_uri, query))
@@ -283,10 +290,9 @@ def lifetime(token: Token) -> int:
 #: ``email`` or ``profile`` (either spelling) without it. A Google engineer: "Any profile
 #: scope should allow retrieving an id token, so profile or email should work"
 #: (googleapis/google-api-php-client#550); a client asking for "email profile" gets an
-#: id_token (react-native-google-signin/google-signin#148). Not reproduced: Google also
-#: rewrites the granted ``scope`` ("email profile" comes back as "…/userinfo.email openid
-#: …/userinfo.profile", googleapis/google-api-python-client#1088); the fake answers the
-#: scopes as granted.
+#: id_token (react-native-google-signin/google-signin#148), and the answer's ``scope``
+#: names ``openid`` (:func:`~._identity.answered_scopes`). Only scopes beyond the
+#: identity ones (YouTube alone) get no id_token.
 ID_TOKEN_SCOPES = ("openid", *EMAIL_SCOPES, *PROFILE_SCOPES)
 
 
@@ -294,7 +300,7 @@ def _finish(answer: dict[str, Any], app: App, access: Token) -> dict[str, Any]:
     """Add ``scope``, ``token_type`` and (with ``openid``, ``email`` or ``profile``)
     ``id_token``, in Google's order."""
     scopes = core().scopes_now(access)
-    answer["scope"] = " ".join(scopes)
+    answer["scope"] = " ".join(answered_scopes(scopes))
     answer["token_type"] = "Bearer"
     if any(s in scopes for s in ID_TOKEN_SCOPES):
         answer["id_token"] = id_token(app, access)

@@ -6,6 +6,10 @@ fixed and pinned here (the libraries' own runs are in tests/client_libraries/).
   discovery document's ``jwks_uri`` (``oauth2/v3/certs``). The fake used to sign HS256
   with the client secret and published no keys: it now signs RS256 and publishes both
   (developers.google.com/identity/openid-connect/reference#discovery-document).
+- oauthlib-based clients (requests-oauthlib, google-auth-oauthlib) raise "Scope has
+  changed" against real Google when they ask for ``email``/``profile``: Google answers
+  their long names and adds ``openid``. The fake answered the scopes as asked, so a
+  test passed that fails in production; it now answers as Google.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import base64
 import json
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
@@ -101,3 +106,35 @@ async def test_a_token_signed_with_another_key_does_not_verify(google: Google) -
         "/oauth2.googleapis.com/tokeninfo", params={"id_token": body["id_token"]}
     )
     assert r.status_code == 200 and r.json()["kid"] == _header(body["id_token"])["kid"]
+
+
+# -- the granted scope, as Google writes it -----------------------------------------------
+
+USERINFO = "https://www.googleapis.com/auth/userinfo."
+YT = "https://www.googleapis.com/auth/youtube.readonly"
+
+
+async def test_email_and_profile_come_back_by_their_long_names_with_openid(google: Google) -> None:
+    """Asked for ``email profile``, Google answers ``…/userinfo.email openid
+    …/userinfo.profile`` (googleapis/google-api-python-client#1088) and an id_token;
+    the callback's ``scope`` lists the short names, then what Google added."""
+    r = await google.approve(scope="email profile")
+    q = parse_qs(urlsplit(r.headers["location"]).query)
+    assert q["scope"] == [f"email profile openid {USERINFO}profile {USERINFO}email"]
+    body = await google.tokens(scope="email profile")
+    assert body["scope"] == f"{USERINFO}email openid {USERINFO}profile"
+    assert "id_token" in body
+    info = await google.client.get(
+        "/oauth2.googleapis.com/tokeninfo", params={"access_token": body["access_token"]}
+    )
+    assert info.json()["scope"] == body["scope"]
+
+
+async def test_the_long_names_alone_get_openid_added(google: Google) -> None:
+    body = await google.tokens(scope=f"{USERINFO}email {USERINFO}profile")
+    assert body["scope"] == f"{USERINFO}email openid {USERINFO}profile"
+
+
+async def test_a_youtube_only_grant_has_no_openid_and_no_id_token(google: Google) -> None:
+    body = await google.tokens(scope=YT)
+    assert body["scope"] == YT and "id_token" not in body

@@ -23,6 +23,7 @@ TOKEN = "/oauth2.googleapis.com/token"
 YT = "https://www.googleapis.com/auth/youtube.readonly"
 GMAIL = "https://www.googleapis.com/auth/gmail.readonly"
 SCOPES = f"openid email {YT}"
+USERINFO_EMAIL = "https://www.googleapis.com/auth/userinfo.email"
 VERIFIER = "x" * 64
 CHALLENGE = (
     base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).decode().rstrip("=")
@@ -140,7 +141,9 @@ async def test_approve_redirects_with_state_code_scope(google: Google) -> None:
     location = r.headers["location"]
     q = parse_qs(urlsplit(location).query)
     assert location.startswith(f"{REDIRECT}?state=st4te&code=4%2F0A")
-    assert q["scope"] == [SCOPES] and q["authuser"] == ["0"] and q["prompt"] == ["consent"]
+    # As Google: the scopes as asked, then the long name it adds for "email".
+    assert q["scope"] == [f"{SCOPES} {USERINFO_EMAIL}"]
+    assert q["authuser"] == ["0"] and q["prompt"] == ["consent"]
     assert len(q["code"][0]) == 74
 
 
@@ -180,7 +183,8 @@ async def test_code_exchange_answers_googles_token_body(google: Google) -> None:
     ]  # fmt: skip
     assert body["access_token"].startswith("ya29.") and body["refresh_token"].startswith("1//")
     assert body["expires_in"] == 3599 and body["token_type"] == "Bearer"
-    assert body["scope"] == SCOPES
+    # As Google: "email" by its long name (oauthlib clients see "Scope has changed").
+    assert body["scope"] == f"openid {USERINFO_EMAIL} {YT}"
     header, claims, _ = (
         json.loads(_b64(p)) if i < 2 else p for i, p in enumerate(body["id_token"].split("."))
     )

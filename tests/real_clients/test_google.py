@@ -10,7 +10,14 @@ from requests_oauthlib import OAuth2Session
 
 from .conftest import REDIRECT_URI, approve, control, new_account, new_app, query_of
 
-SCOPES = ["openid", "email", "https://www.googleapis.com/auth/youtube.readonly"]
+# "email" by the long name Google answers with: requests-oauthlib (oauthlib) raises
+# "Scope has changed" when the token's scope differs from the one asked for, and Google
+# answers "email" as ".../userinfo.email" (googleapis/google-api-python-client#1088).
+SCOPES = [
+    "openid",
+    "https://www.googleapis.com/auth/userinfo.email",
+    "https://www.googleapis.com/auth/youtube.readonly",
+]
 
 
 def test_authlib_code_flow_with_pkce_and_refresh(server: str) -> None:

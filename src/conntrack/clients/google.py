@@ -105,7 +105,7 @@ class GoogleClient:
             access_token=str(body["access_token"]),
             expires_at=after(now, body.get("expires_in")),
             hard_expiry=None,  # refreshable for as long as the refresh token lives
-            scopes=tuple(str(scope).split()) if scope else (),
+            scopes=with_short_names(str(scope).split()) if scope else (),
             user_id=str(claims["sub"]) if claims.get("sub") else None,
             refresh_token=refresh,
             issued_at=now,
@@ -327,3 +327,19 @@ def _resource(account: Mapping[str, Any], profile: Profile) -> str | None:
 
 register(PROTOCOL, GoogleClient, _resource)
 register_rule(PROTOCOL, classify_google)
+
+
+#: Google answers ``email`` and ``profile`` by their long names (and adds ``openid``):
+#: asked for ``openid email``, its token answer says ``openid …/userinfo.email``.
+SHORT_NAMES = {
+    "https://www.googleapis.com/auth/userinfo.email": "email",
+    "https://www.googleapis.com/auth/userinfo.profile": "profile",
+}
+
+
+def with_short_names(scopes: list[str]) -> tuple[str, ...]:
+    """The granted scopes as answered, plus the short name of each long one, so a
+    product that asked for ``email`` finds it granted."""
+    out = list(scopes)
+    out += [SHORT_NAMES[s] for s in scopes if s in SHORT_NAMES and SHORT_NAMES[s] not in out]
+    return tuple(out)
