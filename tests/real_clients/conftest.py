@@ -1,4 +1,5 @@
-"""Real, unmodified OAuth clients (authlib, requests-oauthlib) against `conntrack serve`.
+"""Real, unmodified OAuth clients (authlib, requests-oauthlib) against `conntrack serve`,
+and the same tests against the in-process fakes (`conntrack.testing`).
 
 The server runs as its own process on 127.0.0.1 (port chosen by the OS), exactly as an
 integration developer runs it; the clients only get base URLs. The person at the browser
@@ -32,7 +33,7 @@ def _plain_http_on_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[str]:
+def serve_url() -> Iterator[str]:
     """The base URL of a `conntrack serve` process for the whole session."""
     exe = Path(sys.executable).parent / "conntrack"
     with subprocess.Popen(
@@ -51,6 +52,35 @@ def server() -> Iterator[str]:
         finally:
             proc.send_signal(signal.SIGINT)
             proc.communicate(timeout=10)
+
+
+#: Test modules about `conntrack serve` itself (TLS, resolvers, the guide's curl
+#: session): they run against the server process only.
+SERVE_ONLY = ("test_guide",)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every client test runs twice: against `conntrack serve` over a socket, and against
+    the in-process fakes (conntrack.testing) through their base URL, so both ways of
+    running the fakes answer the same real clients the same way."""
+    if "server" in metafunc.fixturenames:
+        module = metafunc.module.__name__.rsplit(".", 1)[-1]
+        modes = ["serve"] if module in SERVE_ONLY else ["serve", "in-process"]
+        metafunc.parametrize("server", modes, indirect=True)
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The root URL of the fakes: the `conntrack serve` process, or a fresh in-process
+    world's ``base_url`` (every provider at ``{root}/{host}/…``, the control API at
+    ``{root}/_conntrack/…`` in both)."""
+    if request.param == "serve":
+        yield request.getfixturevalue("serve_url")
+        return
+    from conntrack.testing import fakes
+
+    with fakes(seed=1) as world:
+        yield world.base_url
 
 
 def control(base: str, method: str, path: str, **body: Any) -> Any:

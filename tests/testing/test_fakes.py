@@ -347,3 +347,101 @@ def test_the_fixture_comes_with_the_installed_plugin(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*takes keywords only: seed=, providers=, config=*"])
+
+
+# -- OAuth libraries on the real URLs ---------------------------------------------------
+
+
+def test_authlib_on_requests_with_the_real_urls(conntrack_fakes: Fakes) -> None:
+    from authlib.integrations.requests_client import OAuth2Session
+
+    app = conntrack_fakes.create_app("facebook", redirect_uris=[REDIRECT])
+    ada = conntrack_fakes.create_account("facebook", name="Ada Admin")
+    client = OAuth2Session(
+        app["client_id"],
+        app["client_secret"],
+        scope="email public_profile",
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method="client_secret_post",
+    )
+    url, state = client.create_authorization_url("https://www.facebook.com/v21.0/dialog/oauth")
+    landed = conntrack_fakes.authorize(url, account=ada["id"])
+    token = client.fetch_token(f"{GRAPH}/oauth/access_token", authorization_response=landed)
+    assert query(landed)["state"] == state and token["expires_in"] == 3600
+    me = client.get(f"{GRAPH}/me", params={"fields": "id,name,email"}).json()
+    assert me["id"] == ada["id"] and me["email"] == ada["email"]
+
+
+# authlib 1.9 says its httpx integration is deprecated (for a package named httpx2) when
+# it is imported: a warning about authlib's future, not about this code.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_authlib_on_async_httpx_with_the_real_urls(conntrack_fakes: Fakes) -> None:
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
+
+    app = conntrack_fakes.create_app("linkedin", redirect_uris=[REDIRECT])
+    member = conntrack_fakes.create_account("linkedin", name="Grace Hopper")
+    async with AsyncOAuth2Client(
+        app["client_id"],
+        app["client_secret"],
+        scope="openid profile email",
+        redirect_uri=REDIRECT,
+        token_endpoint_auth_method="client_secret_post",
+    ) as client:
+        url, _ = client.create_authorization_url("https://www.linkedin.com/oauth/v2/authorization")
+        landed = conntrack_fakes.authorize(url, account=member["id"])
+        token = await client.fetch_token(
+            "https://www.linkedin.com/oauth/v2/accessToken", authorization_response=landed
+        )
+        assert token["id_token"]
+        info = (await client.get("https://api.linkedin.com/v2/userinfo")).json()
+        assert info["sub"] == member["id"] and info["name"] == "Grace Hopper"
+        conntrack_fakes.event("linkedin", member["id"], "app_removed", client_id=app["client_id"])
+        gone = await client.get("https://api.linkedin.com/v2/userinfo")
+        assert gone.status_code == 401
+
+
+def test_requests_oauthlib_with_the_real_urls(
+    conntrack_fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from requests_oauthlib import OAuth2Session
+
+    # Google answers the short scopes as their URLs, and oauthlib raises on a changed
+    # scope unless told to relax, as every Google integration on it does.
+    monkeypatch.setenv("OAUTHLIB_RELAX_TOKEN_SCOPE", "1")
+
+    app = conntrack_fakes.create_app("google", redirect_uris=[REDIRECT])
+    person = conntrack_fakes.create_account("google", name="Ada Lovelace")
+    session = OAuth2Session(
+        app["client_id"], redirect_uri=REDIRECT, scope=["openid", "email", "profile"]
+    )
+    url, _ = session.authorization_url(
+        "https://accounts.google.com/o/oauth2/v2/auth", access_type="offline", prompt="consent"
+    )
+    landed = conntrack_fakes.authorize(url, account=person["id"])
+    token = session.fetch_token(
+        "https://oauth2.googleapis.com/token",
+        client_secret=app["client_secret"],
+        authorization_response=landed,
+    )
+    assert token["refresh_token"] and token["id_token"]
+    info = session.get("https://openidconnect.googleapis.com/v1/userinfo").json()
+    assert info["sub"] == person["id"] and info["name"] == "Ada Lovelace"
+    # A password change keeps refresh tokens without Gmail scopes; removing the app does not.
+    conntrack_fakes.event("google", person["id"], "password_change")
+    assert session.refresh_token(
+        "https://oauth2.googleapis.com/token",
+        client_id=app["client_id"],
+        client_secret=app["client_secret"],
+    )["access_token"]
+    conntrack_fakes.event("google", person["id"], "app_removed", client_id=app["client_id"])
+    refused = requests.post(
+        "https://oauth2.googleapis.com/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": token["refresh_token"],
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+        },
+        timeout=5,
+    )
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"

@@ -28,8 +28,10 @@ from ._intercept import activate, active, deactivate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Where the control API is reached in process (any Host is answered in process).
-CONTROL = "http://127.0.0.1/_conntrack"
+#: The host of :attr:`Fakes.base_url`: a ``.localhost`` name, so never a real one.
+BASE_HOST = "fakes.conntrack.localhost"
+#: Where the control API is reached in process.
+CONTROL = f"http://{BASE_HOST}/_conntrack"
 
 
 class FakesError(ValueError):
@@ -87,11 +89,15 @@ class Fakes:
         self.app = fake_providers.create_app(self.core)
         self.hosts: frozenset[str] = every_provider_host() | frozenset(route_hosts(self.app))
         self.notes = tuple(server.notes)
+        #: The fakes as ``conntrack serve`` lays them out under one root, for code that
+        #: takes a base URL (as a product does with ``CONNTRACK_FAKES_URL``):
+        #: ``{base_url}/graph.facebook.com/v21.0/me``, ``{base_url}/_conntrack/apps``.
+        self.base_url = f"http://{BASE_HOST}"
 
     # -- the Router the interceptors ask ---------------------------------------------
 
     def routes(self, host: str) -> bool:
-        return host in self.hosts
+        return host in self.hosts or host == BASE_HOST
 
     def answer(self, call: Call) -> Answer:
         return self._engine.call(self.app, call)
@@ -256,7 +262,7 @@ class Fakes:
         current = url
         for _ in range(10):
             host = (urlsplit(current).hostname or "").lower()
-            if host not in self.hosts:
+            if not self.routes(host):
                 if current is url:
                     raise FakesError(
                         f"{url} is not a provider URL: authorize() opens the provider's "
@@ -276,7 +282,7 @@ class Fakes:
             if answer.status not in (301, 302, 303, 307, 308):
                 raise ConsentError(_page_problem(current, answer), answer.status, "account")
             current = urljoin(current, _header(answer, b"location"))
-            if (urlsplit(current).hostname or "").lower() not in self.hosts:
+            if not self.routes((urlsplit(current).hostname or "").lower()):
                 return current.split("#", 1)[0]
         raise ConsentError(f"the consent pages of {url} redirect more than 10 times", 508)
 
