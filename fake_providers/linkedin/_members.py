@@ -10,7 +10,11 @@ email resources, each answered for the scopes granted, as real LinkedIn does.
   report (linkedin-developers/linkedin-api-js-client#35, hwi/HWIOAuthBundle#2014,
   linkedin-developers/linkedin-api-python-client#49);
 - ``GET /rest/me`` — the same, versioned (``LinkedIn-Version`` required, as for every
-  ``/rest`` resource); its 403 names the version (``me.GET.20241101``) [U];
+  ``/rest`` resource); its 403 names the version (``me.GET.20241101``) [U]. Both
+  answer only the top-level fields a projection names (``projection=(id,firstName)``,
+  or Rest.li 1.0's ``fields=id,firstName``), all of them without one
+  (learn.microsoft.com, "Field Projections"): social-core asks for
+  ``(firstName,id,lastName)``, httpx-oauth for ``(id)``;
 - ``GET /v2/emailAddress?q=members&projection=(elements*(handle~))`` — the primary
   address, only with the legacy ``r_emailaddress``; otherwise 403 "Not enough
   permissions to access: emailAddress.FINDER-members.NO_VERSION" (the message apps
@@ -60,13 +64,44 @@ def me(token: Token, account: Account, version: str = "NO_VERSION") -> dict[str,
         raise e.access_denied("me", "GET", version)
     first, last = names(account)
     key = f"{LOCALE['language']}_{LOCALE['country']}"
-    return {
+    profile = {
         "localizedLastName": last,
         "lastName": {"localized": {key: last}, "preferredLocale": dict(LOCALE)},
         "firstName": {"localized": {key: first}, "preferredLocale": dict(LOCALE)},
         "id": account.id,
         "localizedFirstName": first,
     }
+    wanted = projected(request.args.get("projection"), request.args.get("fields"))
+    if wanted is None:
+        return profile
+    return {k: v for k, v in profile.items() if k in wanted}
+
+
+def projected(projection: str | None, fields: str | None) -> set[str] | None:
+    """The top-level field names a projection asks for, or ``None`` for all of them.
+
+    ``projection=(id,firstName,profilePicture(displayImage~:playableStreams))`` names
+    ``id``, ``firstName`` and ``profilePicture`` (a nested projection keeps the whole
+    field here); ``fields=id,firstName`` is the Rest.li 1.0 spelling.
+    """
+    text = projection if projection is not None else fields
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text.startswith("(") and text.endswith(")"):
+        text = text[1:-1]
+    out: set[str] = set()
+    depth, item = 0, ""
+    for ch in text + ",":
+        if ch == "," and depth == 0:
+            name = item.split("(", 1)[0].split(":", 1)[0].rstrip("~").strip()
+            if name:
+                out.add(name)
+            item = ""
+            continue
+        depth += (ch == "(") - (ch == ")")
+        item += ch
+    return out
 
 
 def email_address(token: Token, account: Account) -> dict[str, Any]:
