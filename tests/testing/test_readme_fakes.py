@@ -151,3 +151,16 @@ def test_instagram_token_endpoint_methods(conntrack_fakes: Fakes) -> None:
     versioned = requests.post("https://api.instagram.com/v21.0/oauth/access_token", timeout=5)
     assert versioned.status_code == 404
     assert versioned.json()["error_message"] == "Page not found"
+
+
+def test_base_url_lays_the_fakes_out_as_conntrack_serve_does(conntrack_fakes: Fakes) -> None:
+    base = conntrack_fakes.base_url
+    assert base == "http://fakes.conntrack.localhost"
+    app = requests.post(
+        f"{base}/_conntrack/apps",
+        json={"provider": "facebook", "redirect_uris": [REDIRECT]},
+        timeout=5,
+    ).json()
+    assert conntrack_fakes.control("GET", "apps")["data"][0]["client_id"] == app["client_id"]
+    me = requests.get(f"{base}/graph.facebook.com/v21.0/me", timeout=5)
+    assert me.json()["error"]["code"] == 2500  # the Graph's own answer: no token
