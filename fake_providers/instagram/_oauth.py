@@ -59,6 +59,22 @@ HIDDEN = (
 BAD_REDIRECT = "Invalid redirect_uri"
 BAD_RESPONSE_TYPE = "Invalid response_type"
 SCOPE_SPLIT = re.compile(r"[,\s]+")
+#: The permissions of Instagram Login (PROVIDERS.md §2a, and Meta's insights one); the
+#: profile's ``known_scopes`` replaces the list. Another one — the retired Basic Display
+#: ``user_profile``/``user_media`` that libraries still send by default — stops the
+#: window (:data:`INVALID_SCOPE`).
+KNOWN_SCOPES = (
+    "instagram_business_basic",
+    "instagram_business_content_publish",
+    "instagram_business_manage_messages",
+    "instagram_business_manage_comments",
+    "instagram_business_manage_insights",
+)
+#: [obs] The window's answer to a scope Instagram Login does not have, naming the first
+#: one: "Invalid Request: Request parameters are invalid: Invalid scope: user_profile"
+#: (nextauthjs/next-auth#12481, pdir/social-feed-bundle#166, 2025). [U] served in the
+#: api.instagram.com envelope like the window's other refusals.
+INVALID_SCOPE = "Request parameters are invalid: Invalid scope: {scope}"
 
 
 def split_scopes(text: str) -> list[str]:
@@ -84,6 +100,10 @@ async def authorize() -> Response:
     if (given.get("response_type") or "code") != "code":
         return InstagramOAuthError(BAD_RESPONSE_TYPE).response()
     requested = split_scopes(given.get("scope", ""))
+    known = c.profile(PROTOCOL).get("known_scopes", KNOWN_SCOPES)
+    unknown = [s for s in requested if s not in known]
+    if unknown:
+        return InstagramOAuthError(INVALID_SCOPE.format(scope=unknown[0])).response()
     if request.method == "GET":
         return consent_page(app, given, requested)
     state = given.get("state", "")

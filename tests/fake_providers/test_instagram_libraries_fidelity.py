@@ -6,7 +6,11 @@ by default (its ``IG_BASIC_MEDIA_FIELDS`` and ``IG_BUSINESS_MEDIA_PUBLIC_FIELDS`
 Meta's IG Media reference documents ``media_url`` on every media and
 ``thumbnail_url`` on videos only. A locked account's token answered "Cannot parse access
 token" (a malformed token's words) with subcode 490; it now answers the blocking
-checkpoint message PROVIDERS.md §1 gives for 490.
+checkpoint message PROVIDERS.md §1 gives for 490. And the authorization window refuses
+a scope Instagram Login does not have: pyfacebook's ``BasicDisplayAPI`` still asks for
+the retired Basic Display ``user_profile,user_media`` by default, which real Instagram
+answers "Request parameters are invalid: Invalid scope: user_profile"
+(nextauthjs/next-auth#12481, pdir/social-feed-bundle#166).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from fp_support import REDIRECT
-from test_instagram_oauth import Instagram
+from test_instagram_oauth import AUTHORIZE, Instagram
 
 from fake_providers import Core
 
@@ -59,3 +63,31 @@ async def test_a_locked_account_is_the_blocking_checkpoint(ig: Instagram, envelo
     )
     assert r.status_code == 400
     assert r.text == envelope(message, 190, r.json()["error"]["fbtrace_id"], 490)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_basic_display_scope_is_refused_by_the_window(ig: Instagram, method: str) -> None:
+    fields = ig.window("user_profile,user_media")
+    if method == "GET":
+        r = await ig.client.get(AUTHORIZE, params=fields)
+    else:
+        form = {**fields, "account_id": ig.account.id, "action": "approve"}
+        r = await ig.client.post(AUTHORIZE, data=form)
+    assert r.status_code == 400 and "location" not in r.headers
+    assert r.json() == {
+        "error_type": "OAuthException",
+        "code": 400,
+        "error_message": "Request parameters are invalid: Invalid scope: user_profile",
+    }
+
+
+async def test_every_instagram_login_scope_is_offered(ig: Instagram) -> None:
+    scopes = (
+        "instagram_business_basic,instagram_business_content_publish,"
+        "instagram_business_manage_messages,instagram_business_manage_comments,"
+        "instagram_business_manage_insights"
+    )
+    r = await ig.client.get(AUTHORIZE, params=ig.window(scopes))
+    assert r.status_code == 200
+    for scope in scopes.split(","):
+        assert f'value="{scope}"' in r.text
