@@ -1,12 +1,16 @@
 """OAuth 1.0a: ``/oauth/request_token``, the consent page, ``/oauth/access_token``, and
 signed API calls.
 
-Every request is checked with HMAC-SHA1 (oauthlib's signature primitives) against the
-app's consumer secret (``client_secret``) and, past the first leg, the token's secret.
+Every request but the access-token leg is checked with HMAC-SHA1 (oauthlib's signature
+primitives) against the app's consumer secret (``client_secret``) and, past the first
+leg, the token's secret.
 The signed URL is the one the client used: the fake's own (``http://127.0.0.1:8400/
 api.x.com/oauth/request_token``), the real one reached through a hosts entry or proxy
 (``Host: api.x.com``), or the real ``https://`` URL. Timestamps and nonces are not
 checked: a ``conntrack serve`` clock may be days ahead of the client's wall clock.
+
+The access-token leg checks no signature: X documents it as "Authentication: Not
+required" (see :func:`access_token`).
 
 The consent page (``/oauth/authorize`` or ``/oauth/authenticate``) carries the request
 token in a hidden field; approval redirects to the callback with ``oauth_token`` and
@@ -28,7 +32,7 @@ from .._consent import submission
 from .._templates import render
 from ..core import App, CodeRejected, InvalidRequest, NotFound, Token, TokenKind
 from . import _errors as e
-from ._errors import TextError, V1Error
+from ._errors import TextError
 from ._http import core, form_response
 from ._oauth2 import page_error, username
 
@@ -199,24 +203,32 @@ def _to_callback(callback: str, query: dict[str, str]) -> Response:
 
 
 async def access_token() -> Response:
-    """Leg 3: the approved request token and its verifier for an access token."""
-    if not _oauth_params().get("oauth_token") and not request.args.get("oauth_token"):
-        form = await request.form
-        if not form.get("oauth_token"):
-            raise TextError(401, e.REQUEST_TOKEN_MISSING)
-    try:
-        signed = await verify(needs_token=True)
-    except V1Error as err:
-        if err.errors and err.errors[0][0] == e.INVALID_TOKEN[0]:
-            raise TextError(401, e.REQUEST_TOKEN_INVALID) from None
-        raise
-    pending = signed.token
+    """Leg 3: the approved request token and its verifier for an access token.
+
+    X documents this leg as "Authentication: Not required", its example a bare
+    ``POST /oauth/access_token?oauth_verifier=…&oauth_token=…``
+    (developer.x.com/en/docs/authentication/api-reference/access_token): the request
+    token and the verifier are what count, from the ``Authorization`` header, the query
+    or the form, and no signature is checked. python-twitter-v2 relies on it: it signs
+    this leg without the request token's secret, and works against X.
+    """
+    oauth = _oauth_params()
+    form: dict[str, str] = {}
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
+        form = dict((await request.form).items())
+
+    def given(name: str) -> str:
+        return oauth.get(name) or request.args.get(name) or form.get(name) or ""
+
+    value = given("oauth_token")
+    if not value:
+        raise TextError(401, e.REQUEST_TOKEN_MISSING)
+    c = core()
+    pending = c.oauth1_request(value)
     if pending is None or pending.kind is not TokenKind.REQUEST:
         raise TextError(401, e.REQUEST_TOKEN_INVALID)
-    verifier = signed.oauth.get("oauth_verifier") or request.args.get("oauth_verifier", "")
-    c = core()
     try:
-        token = c.oauth1_access_token(pending.value, verifier, signed.app.client_id)
+        token = c.oauth1_access_token(pending.value, given("oauth_verifier"), pending.client_id)
     except CodeRejected as err:
         if str(err.problem) in ("verifier_mismatch", "not_approved"):
             raise TextError(401, e.VERIFIER_INVALID) from None
