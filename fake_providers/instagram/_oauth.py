@@ -82,6 +82,20 @@ def split_scopes(text: str) -> list[str]:
     return [s for s in SCOPE_SPLIT.split(text) if s]
 
 
+def registered_part(redirect_uri: str, registered: tuple[str, ...]) -> str:
+    """The part of a ``redirect_uri`` that must be registered: itself when registered as
+    is, else the URI without its query.
+
+    [obs] The window takes a registered URI with a query added (social-core's
+    ``?redirect_state=…``) and sends the browser back to it, query and all, but the code
+    remembers the URI without the query: exchanging it with the URI as sent fails as a
+    redirect mismatch (django-social-auth#847, 2016; wagnerdelima/drf-social-oauth2#115,
+    2022: "Instagram fails oauth2 requests with any query params"; social-core#260's
+    workaround is ``REDIRECT_STATE = False``).
+    """
+    return redirect_uri if redirect_uri in registered else redirect_uri.split("?", 1)[0]
+
+
 def with_query(uri: str, query: dict[str, str]) -> str:
     """``uri`` with ``query`` appended and Instagram's ``#_`` fragment."""
     return shared.with_query(uri, query, fragment="_")
@@ -95,7 +109,8 @@ async def authorize() -> Response:
     if app is None or app.provider != PROTOCOL:
         return InstagramOAuthError(e.INVALID_APP).response()
     redirect_uri = given.get("redirect_uri", "")
-    if redirect_uri not in app.redirect_uris:
+    registered = registered_part(redirect_uri, app.redirect_uris)
+    if registered not in app.redirect_uris:
         return InstagramOAuthError(BAD_REDIRECT).response()
     if (given.get("response_type") or "code") != "code":
         return InstagramOAuthError(BAD_RESPONSE_TYPE).response()
@@ -123,7 +138,7 @@ async def authorize() -> Response:
         code = c.approve(
             app.client_id,
             given.get("account_id", ""),
-            redirect_uri,
+            registered,
             requested=requested,
             granted=granted,
         )

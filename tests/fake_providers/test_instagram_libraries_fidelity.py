@@ -91,3 +91,31 @@ async def test_every_instagram_login_scope_is_offered(ig: Instagram) -> None:
     assert r.status_code == 200
     for scope in scopes.split(","):
         assert f'value="{scope}"' in r.text
+
+
+# social-core's Instagram backend adds ?redirect_state=… to its redirect_uri. Real
+# Instagram's window takes it and sends the browser back with it, but the code then
+# fails to exchange with that URI (django-social-auth#847, drf-social-oauth2#115).
+
+
+async def test_a_redirect_uri_with_a_query_passes_the_window_but_not_the_exchange(
+    ig: Instagram,
+) -> None:
+    with_state = f"{REDIRECT}?redirect_state=abc"
+    form = {**ig.window(redirect_uri=with_state), "account_id": ig.account.id}
+    form.update(action="approve", granted=["instagram_business_basic"])
+    r = await ig.client.post(AUTHORIZE, data=form)
+    assert r.status_code == 302
+    location = r.headers["location"]
+    assert location.startswith(f"{with_state}&code=") and location.endswith("&state=st4te#_")
+    code = location.split("code=", 1)[1].split("&", 1)[0]
+    refused = await ig.exchange(code, redirect_uri=with_state)
+    assert refused.status_code == 400
+    assert refused.json()["error_message"] == "Redirect URI doesn't match original redirect URI"
+    assert (await ig.exchange(code)).status_code == 200  # with the registered URI it works
+
+
+async def test_an_unregistered_path_is_still_refused(ig: Instagram) -> None:
+    r = await ig.client.get(AUTHORIZE, params=ig.window(redirect_uri=f"{REDIRECT}/other?x=1"))
+    assert r.status_code == 400 and "location" not in r.headers
+    assert r.json()["error_message"] == "Invalid redirect_uri"
