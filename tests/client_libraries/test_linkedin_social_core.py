@@ -159,6 +159,21 @@ def test_openid_connect_after_a_password_change(conntrack_fakes: Fakes) -> None:
     assert "invalid, expired or revoked" in refresh.value.detail
 
 
+def test_an_id_token_issued_after_travel_is_not_yet_valid_to_the_library(
+    conntrack_fakes: Fakes,
+) -> None:
+    """The fakes' clock is wall time plus every ``travel``; social-core (like every
+    JWT library) checks ``iat`` against the wall clock, so an id_token issued after a
+    travel is "not yet valid" to it. Sign in before travelling (or move the library's
+    clock too, e.g. with time-machine): this test holds that limit of in-process fakes.
+    """
+    conntrack_fakes.travel("1d")
+    with pytest.raises(AuthException) as early:
+        sign_in(conntrack_fakes, LinkedinOpenIdConnect)
+    assert early.value.stage == "token_validation"
+    assert "iat" in str(early.value.detail)
+
+
 # -- the legacy LinkedinOAuth2 backend -----------------------------------------------
 
 
