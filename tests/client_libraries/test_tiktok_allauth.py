@@ -185,6 +185,24 @@ def test_read_user_info(conntrack_fakes: Fakes, site: Site) -> None:
     assert login.user.username == extra["username"]
 
 
+def test_a_declined_scope_fails_the_user_info_read(conntrack_fakes: Fakes, site: Site) -> None:
+    """The person unticks ``user.info.profile``: TikTok says so in the redirect's
+    ``scopes`` and the token's ``scope``, but allauth asks for the fields of the scopes
+    it requested (``username``, ``profile_deep_link``), so TikTok answers 401
+    ``scope_not_authorized`` (a limit of allauth's TikTok provider)."""
+    account = conntrack_fakes.create_account("tiktok")
+    url, _ = site.login_url()
+    landed = conntrack_fakes.authorize(url, account=account["id"], decline=["user.info.profile"])
+    query = {k: v[0] for k, v in parse_qs(urlsplit(landed).query).items()}
+    assert query["scopes"] == "user.info.basic"
+    data = site.exchange(query["code"])
+    assert data["scope"] == "user.info.basic"
+    with pytest.raises(requests.HTTPError) as refused:
+        site.login(site.token(data), data)
+    assert refused.value.response is not None and refused.value.response.status_code == 401
+    assert refused.value.response.json()["error"]["code"] == "scope_not_authorized"
+
+
 def test_a_used_code_is_refused(conntrack_fakes: Fakes, site: Site) -> None:
     account = conntrack_fakes.create_account("tiktok")
     query, _ = site.callback(account)
