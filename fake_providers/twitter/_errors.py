@@ -79,10 +79,11 @@ ACCOUNT_LOCKED = (
     "To protect our users from spam and other malicious activity, this account is "
     "temporarily locked. Please log in to https://twitter.com to unlock your account.",
 )
+#: HTTP 403, as X's callback-URL guide shows it (developer.x.com/en/docs/apps/callback-urls).
 CALLBACK_NOT_APPROVED = (
     415,
     "Callback URL not approved for this client application. Approved callback URLs can "
-    "be adjusted in your application settings",
+    "be adjusted in your application settings.",
 )
 
 # OAuth 1.0a /oauth/access_token answers in plain text.

@@ -142,7 +142,7 @@ async def request_token() -> Response:
     """Leg 1: a request token for a signed request with an approved ``oauth_callback``."""
     signed = await verify(needs_token=False)
     callback = signed.oauth.get("oauth_callback", "")
-    if callback != "oob" and callback not in signed.app.redirect_uris:
+    if callback != "oob" and not callback_approved(callback, signed.app.redirect_uris):
         raise e.v1(403, e.CALLBACK_NOT_APPROVED)
     token = core().oauth1_request_token(signed.app.client_id, callback)
     assert token.secret is not None
@@ -153,6 +153,17 @@ async def request_token() -> Response:
             "oauth_callback_confirmed": "true",
         }
     )
+
+
+def callback_approved(callback: str, registered: tuple[str, ...]) -> bool:
+    """A registered callback URL, or one with a query string added: "Twitter will allow
+    you to pass any standard query strings along with your callback URL in your
+    oauth/request_token request" (developer.x.com/en/docs/apps/callback-urls);
+    social-core adds its ``redirect_state`` so."""
+    if callback in registered:
+        return True
+    base, sep, query = callback.partition("?")
+    return bool(sep and query) and base in registered and "#" not in callback
 
 
 async def authorize() -> Response:

@@ -8,6 +8,9 @@ and pinned here (the libraries' own runs are in tests/client_libraries/test_x_*.
   (developer.x.com/en/docs/authentication/api-reference/access_token). The fake
   checked the signature and answered 401 code 32; it now checks the request token and
   the verifier only.
+- social-core's ``TwitterOAuth`` adds ``?redirect_state=…`` to its registered callback;
+  X allows query strings on the registered URL in ``oauth/request_token``. The fake
+  wanted an exact match (403 code 415); it now allows the added query string.
 """
 
 from __future__ import annotations
@@ -74,3 +77,17 @@ async def test_the_verifier_and_request_token_still_count(o1: OAuth1) -> None:
     assert (await o1.client.post(ACCESS_TOKEN, params=query)).status_code == 200
     again = await o1.client.post(ACCESS_TOKEN, params=query)  # a request token is single-use
     assert again.status_code == 401 and again.text == "Invalid request token."
+
+
+async def test_a_callback_may_add_a_query_string_to_a_registered_url(o1: OAuth1) -> None:
+    """social-core's ``redirect_state``: X takes "any standard query strings along with
+    your callback URL" (developer.x.com/en/docs/apps/callback-urls)."""
+    request = await o1.request_token(f"{REDIRECT}?redirect_state=abc")
+    r = await o1.approve(request["oauth_token"])
+    location = urlsplit(r.headers["location"])
+    assert parse_qs(location.query)["redirect_state"] == ["abc"]
+    for callback in (f"{REDIRECT}/other", f"{REDIRECT}?", "https://evil.example/cb?x=1"):
+        signer = Signer(o1.app.client_id, o1.app.client_secret, callback_uri=callback)
+        r = await o1.post("/api.x.com/oauth/request_token", signer)
+        assert r.status_code == 403, callback
+        assert r.json()["errors"][0]["code"] == 415
