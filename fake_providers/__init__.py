@@ -12,6 +12,9 @@ The public surface::
     create_app(core) -> QuartTrio           the ASGI app over a core, serving every
                                             provider package registered (_registry)
                                             that the core serves
+    reuse_app(app, core) -> QuartTrio       the same app over another core serving the
+                                            same providers (a fresh world per test
+                                            without compiling the routes again)
     HasNow                                  the clock the core needs: now() -> datetime
     StateFormatError, StateProviderError    what Core.load (and journal.load) raise for
                                             a saved state they cannot take (core
@@ -26,7 +29,7 @@ conntrack uses only this surface, and this package only conntrack's public one
 (``tests/test_boundary.py``).
 """
 
-from ._app import create_app
+from ._app import create_app, reuse_app
 from .core import (
     Account,
     AccountDeleted,
@@ -104,4 +107,5 @@ __all__ = [
     "TokenRejected",
     "account_id_problem",
     "create_app",
+    "reuse_app",
 ]

@@ -24,12 +24,34 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import _control, _security, _ui
 from ._body import whole_body
+from ._current import core as current_core
 from ._enabled import disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
 from .core import Core
 
 ASGIApp = Callable[..., Awaitable[None]]
+_SHAPE = "CONNTRACK_SHAPE"
+
+
+def _shape(core: Core) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What an app's routes and hooks were built for: each protocol served, its hosts."""
+    return tuple(sorted((p, tuple(sorted(v.hosts))) for p, v in core.profiles.items()))
+
+
+def reuse_app(app: QuartTrio, core: Core) -> QuartTrio:
+    """Put ``core`` behind ``app`` (made by :func:`create_app` for another core that
+    serves the same providers on the same hosts) and answer ``app``.
+
+    Building an app compiles every provider's routes (tens of milliseconds); a test
+    session that wants a fresh world for every test builds the app once and swaps the
+    core (``conntrack.testing``). A core that serves other providers or hosts needs its
+    own app: ``ValueError``. Requests under way when the core is swapped may see either.
+    """
+    if app.config.get(_SHAPE) != _shape(core):
+        raise ValueError("this app was built for other providers or hosts: create_app(core)")
+    app.config["CONNTRACK_CORE"] = core
+    return app
 
 
 def _host_of(scope: dict[str, Any]) -> str | None:
@@ -91,13 +113,17 @@ def create_app(
     ordered = [providers[p] for p in sorted(providers)]
     by_host = hosts_by_protocol(core)
 
+    app.config[_SHAPE] = _shape(core)
+
+    # The core is looked up per request, never captured: ``reuse_app`` may put another
+    # one behind the same app.
     @app.before_request
     async def _not_enabled() -> Response | None:
-        return not_enabled_answer(core, off, request.path) if off else None
+        return not_enabled_answer(current_core(), off, request.path) if off else None
 
     @app.before_request
     async def _faulted() -> Response | None:
-        return await fault_answer(core, providers, by_host, request.path)
+        return await fault_answer(current_core(), providers, by_host, request.path)
 
     @app.errorhandler(HTTPException)
     async def _http_error(err: HTTPException) -> Response:

@@ -445,3 +445,25 @@ def test_requests_oauthlib_with_the_real_urls(
         timeout=5,
     )
     assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+
+
+def test_a_world_that_has_ended_says_so() -> None:
+    with fakes() as f:
+        f.create_account("facebook")
+    with pytest.raises(FakesError, match="this world of fakes has ended"):
+        f.create_account("facebook")
+
+
+def test_worlds_share_an_app_only_when_they_serve_the_same_providers() -> None:
+    import fake_providers
+
+    with fakes() as a:
+        app = a.app
+    with fakes() as b:
+        assert b.app is app  # the routes are compiled once
+        with fakes() as c:
+            assert c.app is not app  # a nested world holds its own
+    with fakes(providers=["linkedin"]) as d:
+        assert d.app is not app
+        with pytest.raises(ValueError, match="built for other providers"):
+            fake_providers.reuse_app(app, d.core)

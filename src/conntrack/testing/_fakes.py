@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,34 @@ def _hosts() -> frozenset[str]:
 _HOSTS = _hosts()
 
 
+#: Apps no world uses now, by the providers and hosts they were built for. Building an
+#: app compiles every provider's routes (~35 ms); a world takes a free one and puts its
+#: own core behind it (``fake_providers.reuse_app``, ~0.1 ms), so a fresh world per test
+#: costs a new core, not new routes. Nested worlds each hold their own app.
+_FREE: dict[tuple[tuple[str, tuple[str, ...]], ...], list[Any]] = {}
+_FREE_LOCK = threading.Lock()
+
+
+def _shape(core: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple(sorted((p, tuple(sorted(v.hosts))) for p, v in core.profiles.items()))
+
+
+def _take_app(core: Any) -> Any:
+    import fake_providers
+
+    with _FREE_LOCK:
+        free = _FREE.get(_shape(core))
+        app = free.pop() if free else None
+    if app is None:
+        return fake_providers.create_app(core)
+    return fake_providers.reuse_app(app, core)
+
+
+def _give_back(app: Any, core: Any) -> None:
+    with _FREE_LOCK:
+        _FREE.setdefault(_shape(core), []).append(app)
+
+
 class Fakes:
     """An in-process world: fake providers on a travel clock, answering this process.
 
@@ -77,8 +106,6 @@ class Fakes:
         providers: Sequence[str] | None = None,
         config: str | Path | None = None,
     ) -> None:
-        import fake_providers
-
         from .._serve import prepare
         from .._tls import route_hosts
 
@@ -86,7 +113,7 @@ class Fakes:
         self._engine = engine
         self.core = server.core
         self.clock = server.clock
-        self.app = fake_providers.create_app(self.core)
+        self.app: Any = _take_app(self.core)
         self.hosts: frozenset[str] = every_provider_host() | frozenset(route_hosts(self.app))
         self.notes = tuple(server.notes)
         #: The fakes as ``conntrack serve`` lays them out under one root, for code that
@@ -94,16 +121,33 @@ class Fakes:
         #: ``{base_url}/graph.facebook.com/v21.0/me``, ``{base_url}/_conntrack/apps``.
         self.base_url = f"http://{BASE_HOST}"
 
+    def close(self) -> None:
+        """Give the app back for the next world (``fakes`` does it on leaving)."""
+        app, self.app = self.app, None
+        if app is not None:
+            _give_back(app, self.core)
+
+    def _live(self) -> Any:
+        if self.app is None:
+            raise FakesError(
+                "this world of fakes has ended (its `with` block or test is over): "
+                "use the world of the current test or block"
+            )
+        return self.app
+
+    def _call(self, call: Call) -> Answer:
+        return self._engine.call(self._live(), call)
+
     # -- the Router the interceptors ask ---------------------------------------------
 
     def routes(self, host: str) -> bool:
         return host in self.hosts or host == BASE_HOST
 
     def answer(self, call: Call) -> Answer:
-        return self._engine.call(self.app, call)
+        return self._call(call)
 
     async def aanswer(self, call: Call) -> Answer:
-        return await self._engine.acall(self.app, call)
+        return await self._engine.acall(self._live(), call)
 
     # -- the API ---------------------------------------------------------------------
 
@@ -130,7 +174,7 @@ class Fakes:
         if body is not None:
             headers.append((b"content-type", b"application/json"))
             data = json.dumps(body).encode()
-        answer = self._engine.call(self.app, Call(method.upper(), url, headers, data))
+        answer = self._call(Call(method.upper(), url, headers, data))
         try:
             document = json.loads(answer.body) if answer.body else None
         except ValueError:
@@ -177,9 +221,11 @@ class Fakes:
         return cast(dict[str, Any], self.control("GET", f"accounts/{_segment(account_id)}"))
 
     def event(self, provider: str, account_id: str, name: str, **options: Any) -> dict[str, Any]:
-        """Fire an account event (``password_changed``, ``access_revoked``,
-        ``page_role_removed``, …) as ``POST /_conntrack/accounts/{id}/events`` does;
-        ``options``: ``client_id``, ``page_id``, ``permission``, ``account_type``."""
+        """Fire an account event as ``POST /_conntrack/accounts/{id}/events`` does:
+        ``password_change``, ``app_removed``, ``permission_revoked``, ``checkpoint``,
+        ``locked``, ``suspended``, ``admin_removed``, … (an unknown name is refused with
+        the list); ``options``: ``client_id``, ``page_id``, ``permission``,
+        ``account_type``."""
         have = self.account(account_id).get("provider")
         if have != provider:
             raise FakesError(
@@ -220,8 +266,9 @@ class Fakes:
         delay_ms: int | None = None,
     ) -> dict[str, Any]:
         """Add a fault (``POST /_conntrack/faults``): ``kind`` ``outage``,
-        ``rate_limited``, ``token_error``, ``slow``, …; it lasts ``for_`` (a duration),
-        ``until`` an instant, or ``count`` requests; ``endpoint`` narrows it to one path."""
+        ``rate_limit``, ``error`` (a provider error by name), ``status`` (a bare HTTP
+        status) or ``latency`` (``delay_ms``); it lasts ``for_`` (a duration), ``until``
+        an instant, or ``count`` requests; ``endpoint`` narrows it to one path."""
         body = _given(
             {
                 "provider": provider,
@@ -287,7 +334,7 @@ class Fakes:
         raise ConsentError(f"the consent pages of {url} redirect more than 10 times", 508)
 
     def _get(self, url: str) -> Answer:
-        return self._engine.call(self.app, Call("GET", url, [(b"accept", b"text/html")]))
+        return self._call(Call("GET", url, [(b"accept", b"text/html")]))
 
     def _submit(
         self, url: str, page: Answer, account: str, declined: set[str], cancel: bool
@@ -316,7 +363,7 @@ class Fakes:
         encoded = urlencode(fields).encode()
         if form.method == "post":
             headers = [(b"content-type", b"application/x-www-form-urlencoded")]
-            return self._engine.call(self.app, Call("POST", target, headers, encoded))
+            return self._call(Call("POST", target, headers, encoded))
         separator = "&" if urlsplit(target).query else "?"
         return self._get(f"{target}{separator}{encoded.decode()}")
 
@@ -380,7 +427,9 @@ class fakes:
         return world
 
     def _exit(self) -> None:
-        deactivate(self._worlds.pop())
+        world = self._worlds.pop()
+        deactivate(world)
+        world.close()
 
     def __enter__(self) -> Fakes:
         return self._enter()
