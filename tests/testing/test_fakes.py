@@ -467,3 +467,20 @@ def test_worlds_share_an_app_only_when_they_serve_the_same_providers() -> None:
         assert d.app is not app
         with pytest.raises(ValueError, match="built for other providers"):
             fake_providers.reuse_app(app, d.core)
+
+
+def test_time_machine_moves_the_fakes_and_the_code_under_test_together(
+    conntrack_fakes: Fakes,
+) -> None:
+    """travel() moves only the fakes' clock; moving the process's clock (time-machine)
+    moves both, so a client's own expiry or JWT checks agree with the fakes."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    _, token = facebook_token(conntrack_fakes)
+    later = datetime.now(UTC) + timedelta(hours=2)
+    with time_machine.travel(later, tick=False):
+        assert abs(conntrack_fakes.now - later) < timedelta(seconds=1)
+        expired = requests.get(f"{GRAPH}/me", params={"access_token": token}, timeout=5)
+        assert expired.json()["error"]["error_subcode"] == 463
