@@ -103,7 +103,28 @@ def paged(items: list[Any], params: dict[str, str]) -> dict[str, Any]:
 
 
 def fields(params: dict[str, str], default: str) -> list[str]:
-    return [f.strip() for f in params.get("fields", default).split(",") if f.strip()]
+    """The top-level field names of ``fields`` (or ``default``).
+
+    The Graph's field syntax nests: ``children{id,media_url}``, ``media.limit(5){id}``
+    (python-facebook-api asks for such by default). Commas inside braces or parentheses
+    belong to the nested field; a nested field counts by its name alone (the fakes
+    answer no nested edges, so it is left out like any field they do not have).
+    """
+    out: list[str] = []
+    depth, name = 0, ""
+    for ch in params.get("fields", default) + ",":
+        if ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth = max(0, depth - 1)
+        elif ch == "," and depth == 0:
+            top = name.split("{", 1)[0].split("(", 1)[0].split(".", 1)[0].strip()
+            if top:
+                out.append(top)
+            name = ""
+            continue
+        name += ch
+    return out
 
 
 async def dispatch(method: str, parts: list[str], params: dict[str, str]) -> Response:
@@ -170,6 +191,11 @@ def user_node(
                 out["id"] = account.id
             elif f == "name":
                 out["name"] = account.name
+            elif f in ("first_name", "last_name"):
+                # The first and last words of the name (social-core reads both).
+                words = account.name.split()
+                if words:
+                    out[f] = words[0] if f == "first_name" else words[-1]
             elif f == "email" and "email" in scopes:
                 out["email"] = account.email
         out.setdefault("id", account.id)
@@ -243,8 +269,17 @@ def page_node(
             raise e.permission_error(200)
         if READ_PERMISSION not in c.scopes_now(token):
             raise e.permission_error(10)
+        wanted = fields(params, "id,message,created_time")
         posts = [
-            {"id": p.id, "message": p.message, "created_time": graph_time(p.created_time)}
+            {
+                k: v
+                for k, v in (
+                    ("id", p.id),
+                    ("message", p.message),
+                    ("created_time", graph_time(p.created_time)),
+                )
+                if k in wanted or k == "id"
+            }
             for p in page.posts
         ]
         return json_response(paged(posts, params))

@@ -8,6 +8,9 @@ not answer (issue 13), each pinned to what real Facebook does.
   sends the app's credentials as HTTP Basic and no ``client_id`` parameter; Facebook
   reads the app from the parameters and answers "Missing client_id parameter." (code
   101), as logged in authlib#5 and facebookarchive/php-graph-sdk#50.
+- pyfacebook's page reads after the admin lost the page (or was locked out) got "Cannot
+  parse access token"; its default ``fields`` nest (``attachments{…}``), and a page's
+  posts ignored ``fields``; social-core reads ``first_name``/``last_name``.
 """
 
 from __future__ import annotations
@@ -106,3 +109,25 @@ async def test_a_locked_account(fb: Any, envelope: Any) -> None:
     )
     assert r.status_code == 400
     assert r.text == envelope(message, 190, r.json()["error"]["fbtrace_id"], 490)
+
+
+# python-facebook-api asks for nested fields by default (``attachments{…}``,
+# ``children{…}``): their inner names are not top-level fields. social-core reads
+# ``first_name`` and ``last_name`` from ``/me``.
+
+
+async def test_nested_fields_do_not_leak_into_the_top_level(fb: Any) -> None:
+    user = await fb.long_token()
+    page_id = fb.account.pages[0].id
+    nested = "id,attachments{title,media{image}},created_time,likes.summary(true){id,name}"
+    r = await fb.get(f"{page_id}/posts", user, fields=nested, limit="2")
+    assert r.status_code == 200, r.text
+    assert all(set(p) == {"id", "created_time"} for p in r.json()["data"])
+    r = await fb.get(page_id, user, fields="name,cover{source,id},category")
+    assert set(r.json()) == {"name", "category", "id"}
+
+
+async def test_me_has_first_and_last_name(fb: Any) -> None:
+    r = await fb.get("me", await fb.long_token(), fields="id,first_name,last_name")
+    words = fb.account.name.split()
+    assert r.json() == {"id": fb.account.id, "first_name": words[0], "last_name": words[-1]}
