@@ -177,3 +177,17 @@ def test_a_removed_page_admin_190_492(conntrack_fakes: Fakes) -> None:
         "The user must be an administrator of the page in order to impersonate it."
     )
     assert fb.user.get_info("me", fields="id", return_json=True) == {"id": ada["id"]}
+
+
+def test_reads_with_the_librarys_default_fields(conntrack_fakes: Fakes) -> None:
+    """pyfacebook's default ``fields`` nest (``attachments{…}``, ``cover{…}``): the Graph
+    answers the top-level fields it has, the nested names do not leak."""
+    _app, ada, fb = long_lived_api(conntrack_fakes)
+    me = fb.user.get_info("me", return_json=True)
+    assert (me["id"], me["first_name"], me["last_name"]) == (ada["id"], "Ada", "Lovelace")
+    page_id = ada["pages"][0]["id"]
+    page = FacebookApi(access_token=fb.exchange_page_access_token(page_id))
+    info = page.page.get_info(page_id, return_json=True)
+    assert info["id"] == page_id and info["name"] == ada["pages"][0]["name"]
+    posts = page.page.get_posts(page_id, count=2, return_json=True)["data"]
+    assert len(posts) == 2 and all(set(p) == {"id", "message", "created_time"} for p in posts)
