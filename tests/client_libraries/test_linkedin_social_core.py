@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from social_core_support import REDIRECT_URI, Social, Strategy
 
 from conntrack.testing import Fakes, fakes
@@ -172,6 +174,18 @@ def test_an_id_token_issued_after_travel_is_not_yet_valid_to_the_library(
         sign_in(conntrack_fakes, LinkedinOpenIdConnect)
     assert early.value.stage == "token_validation"
     assert "iat" in str(early.value.detail)
+
+
+def test_with_the_process_clock_moved_the_id_token_checks_agree(conntrack_fakes: Fakes) -> None:
+    """The remedy the integration guide gives: move the process's clock (time-machine)
+    instead of only the fakes'; social-core then signs in 59 days later and refreshes."""
+    later = datetime.now(UTC) + timedelta(days=59)
+    with time_machine.travel(later, tick=False):
+        strategy, backend, social, account = sign_in(conntrack_fakes, LinkedinOpenIdConnect)
+        assert backend.id_token is not None and backend.id_token["iat"] == int(later.timestamp())
+        social.refresh_token(strategy)
+        info = backend.user_data(social.extra_data["access_token"])
+        assert info is not None and info["sub"] == account["id"]
 
 
 # -- the legacy LinkedinOAuth2 backend -----------------------------------------------
