@@ -65,7 +65,7 @@ ROUTES: dict[tuple[str, str], tuple[tuple[str, ...], Handler]] = {
     # The legacy token endpoint, still the default of widely used libraries; Google
     # moved clients to oauth2.googleapis.com/token, "functionally, the behavior is
     # nearly identical" (golang/oauth2#344).
-    (ACCOUNTS, TOKEN): (("POST",), token),
+    (ACCOUNTS, TOKEN): (("POST",), lambda: token(legacy=True)),
     (OAUTH2, "token"): (("POST",), token),
     (OAUTH2, "revoke"): (("GET", "POST"), revoke),
     (OAUTH2, "tokeninfo"): (("GET", "POST"), tokeninfo),

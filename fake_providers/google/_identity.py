@@ -92,8 +92,10 @@ def _has(scopes: list[str], wanted: tuple[str, ...]) -> bool:
     return any(s in scopes for s in wanted)
 
 
-def id_token(app: App, access: Token) -> str:
-    """A signed id_token for the account behind ``access`` (see the module docstring)."""
+def id_token(app: App, access: Token, iss: str = ISSUER, nonce: str | None = None) -> str:
+    """A signed id_token for the account behind ``access`` (see the module docstring),
+    from issuer ``iss``; ``nonce``: the one the authorization request carried, echoed
+    as Google does."""
     c = core()
     account = c.account(access.account_id)
     assert account is not None
@@ -103,7 +105,7 @@ def id_token(app: App, access: Token) -> str:
     exp = iat + (int(lifetime.total_seconds()) if lifetime else 3600)
     digest = hashlib.sha256(access.value.encode()).digest()
     claims: dict[str, Any] = {
-        "iss": ISSUER,
+        "iss": iss,
         "azp": app.client_id,
         "aud": app.client_id,
         "sub": account.id,
@@ -118,6 +120,8 @@ def id_token(app: App, access: Token) -> str:
         claims.update(given_name=first, family_name=last)
     claims["iat"] = iat
     claims["exp"] = exp
+    if nonce:
+        claims["nonce"] = nonce
     return signing_key().sign(claims, {"typ": "JWT"})
 
 

@@ -27,7 +27,7 @@ import base64
 from typing import Any
 from urllib.parse import unquote
 
-from quart import Response, request
+from quart import Response, current_app, request
 
 from .._consent import found, submission, with_query
 from ..core import (
@@ -51,6 +51,7 @@ from ._identity import (
     callback_scopes,
     id_token,
 )
+from ._keys import ISSUER
 
 PROTOCOL = "google"
 HIDDEN = (
@@ -65,7 +66,10 @@ HIDDEN = (
     "login_hint",
     "code_challenge",
     "code_challenge_method",
+    "nonce",
 )
+#: The app config key of the nonces of codes not exchanged yet (code → nonce).
+NONCES = "GOOGLE_NONCES"
 
 
 def split_scopes(text: str) -> list[str]:
@@ -135,6 +139,8 @@ async def consent() -> Response:
         )
     except (NotFound, InvalidRequest) as err:
         return await error_page(400, "invalid_request", str(err))
+    if fields.get("nonce"):
+        nonces()[code.value] = fields["nonce"]
     scopes = c.grant(app.client_id, account_id)
     query: dict[str, str] = {}
     if state:
@@ -144,6 +150,16 @@ async def consent() -> Response:
     query["authuser"] = "0"
     query["prompt"] = "consent" if shows_consent else "none"
     return found(with_query(redirect_uri, query))
+
+
+def nonces() -> dict[str, str]:
+    """The ``nonce`` of each code not exchanged yet, kept beside the world (a code lives
+    ten minutes; a ``conntrack serve`` restart forgets them, as it forgets nothing else
+    that matters)."""
+    kept = current_app.config.get(NONCES)
+    if not isinstance(kept, dict):
+        kept = current_app.config[NONCES] = {}
+    return kept
 
 
 def _request_problem(fields: dict[str, str]) -> str | None:
@@ -209,19 +225,33 @@ def authenticate(fields: dict[str, str]) -> App:
     return app
 
 
-async def token() -> Response:
-    """``POST /token``: the code exchange and the refresh grant."""
+async def token(*, legacy: bool = False) -> Response:
+    """``POST /token``: the code exchange and the refresh grant. ``legacy``: the old
+    ``accounts.google.com/o/oauth2/token``, whose id_tokens name the issuer
+    ``accounts.google.com`` (:func:`issuer`)."""
     fields = await params()
     grant_type = fields.get("grant_type", "")
     if grant_type not in ("authorization_code", "refresh_token"):
         raise e.unsupported_grant(grant_type)
     app = authenticate(fields)
     if grant_type == "authorization_code":
-        return exchange(app, fields)
-    return refresh(app, fields)
+        return exchange(app, fields, issuer(legacy))
+    return refresh(app, fields, issuer(legacy))
 
 
-def exchange(app: App, fields: dict[str, str]) -> Response:
+def issuer(legacy: bool) -> str:
+    """The id_token's ``iss``: ``https://accounts.google.com`` (the discovery document's,
+    what Google's OpenID Connect compliant endpoints write), and on the legacy token
+    endpoint the profile's ``legacy_token_issuer`` [U]. Google: "iss … Always
+    accounts.google.com or https://accounts.google.com"; social-core's
+    GoogleOpenIdConnect, which exchanges codes on the legacy endpoint, expects
+    ``accounts.google.com`` there ("differs from value in discovery document")."""
+    if not legacy:
+        return ISSUER
+    return str(core().profile(PROTOCOL).get("legacy_token_issuer", ISSUER))
+
+
+def exchange(app: App, fields: dict[str, str], iss: str = ISSUER) -> Response:
     code = fields.get("code", "")
     if not code:
         raise e.missing_parameter("code")
@@ -246,7 +276,7 @@ def exchange(app: App, fields: dict[str, str]) -> Response:
     }
     if pair.refresh is not None:
         answer["refresh_token"] = pair.refresh.value
-    return json_response(_finish(answer, app, pair.access))
+    return json_response(_finish(answer, app, pair.access, iss, nonces().pop(code, None)))
 
 
 def code_error(problem: CodeProblem) -> OAuthError:
@@ -259,7 +289,7 @@ def code_error(problem: CodeProblem) -> OAuthError:
     return e.bad_grant()  # unknown, another client's, used, expired: "Bad Request"
 
 
-def refresh(app: App, fields: dict[str, str]) -> Response:
+def refresh(app: App, fields: dict[str, str], iss: str = ISSUER) -> Response:
     value = fields.get("refresh_token", "")
     if not value:
         raise e.missing_parameter("refresh_token")
@@ -276,7 +306,7 @@ def refresh(app: App, fields: dict[str, str]) -> Response:
             raise e.dead_grant() from None
         raise e.bad_grant() from None
     answer = {"access_token": pair.access.value, "expires_in": lifetime(pair.access)}
-    return json_response(_finish(answer, app, pair.access))
+    return json_response(_finish(answer, app, pair.access, iss))
 
 
 def lifetime(token: Token) -> int:
@@ -296,12 +326,14 @@ def lifetime(token: Token) -> int:
 ID_TOKEN_SCOPES = ("openid", *EMAIL_SCOPES, *PROFILE_SCOPES)
 
 
-def _finish(answer: dict[str, Any], app: App, access: Token) -> dict[str, Any]:
+def _finish(
+    answer: dict[str, Any], app: App, access: Token, iss: str, nonce: str | None = None
+) -> dict[str, Any]:
     """Add ``scope``, ``token_type`` and (with ``openid``, ``email`` or ``profile``)
     ``id_token``, in Google's order."""
     scopes = core().scopes_now(access)
     answer["scope"] = " ".join(answered_scopes(scopes))
     answer["token_type"] = "Bearer"
     if any(s in scopes for s in ID_TOKEN_SCOPES):
-        answer["id_token"] = id_token(app, access)
+        answer["id_token"] = id_token(app, access, iss, nonce)
     return answer

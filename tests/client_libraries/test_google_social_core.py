@@ -12,6 +12,11 @@ Refresh is ``UserMixin.refresh_token`` (same endpoint; Google keeps the refresh 
 on a refresh, and for userinfo's 401 ``invalid_request`` "Invalid Credentials" an
 ``AuthConfigurationError`` (social-core files every ``invalid_request`` under
 configuration, although Google answers it for a dead access token).
+
+And ``GoogleOpenIdConnect`` (``google-openidconnect``), which reads Google's discovery
+document, sends a ``nonce`` and validates the id_token (signature from the JWKS,
+issuer, audience, ``at_hash``, the nonce echoed); its nonces need the storage's
+associations, kept in memory here.
 """
 
 from __future__ import annotations
@@ -21,12 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from social_core.backends.google import GoogleOAuth2
+from social_core.backends.google_openidconnect import GoogleOpenIdConnect
 from social_core.exceptions import AuthCanceled, AuthConfigurationError, AuthCredentialError
-from social_core_support import REDIRECT_URI, Social, Strategy
+from social_core.storage import AssociationMixin
+from social_core_support import REDIRECT_URI, Social, Storage, Strategy
 
 from conntrack.testing import Fakes
 
 BACKEND = "social_core.backends.google.GoogleOAuth2"
+OIDC = "social_core.backends.google_openidconnect.GoogleOpenIdConnect"
 DEAD_GRANT = "Token has been expired or revoked."
 
 
@@ -39,9 +47,48 @@ def strategy_for(app: dict[str, Any]) -> Strategy:
                 "access_type": "offline",
                 "prompt": "consent",
             },
-            "SOCIAL_AUTH_AUTHENTICATION_BACKENDS": [BACKEND],
+            "SOCIAL_AUTH_GOOGLE_OPENIDCONNECT_KEY": app["client_id"],
+            "SOCIAL_AUTH_GOOGLE_OPENIDCONNECT_SECRET": app["client_secret"],
+            "SOCIAL_AUTH_AUTHENTICATION_BACKENDS": [BACKEND, OIDC],
         }
     )
+
+
+class Association(AssociationMixin):
+    """The OpenID Connect nonces social-core keeps as associations, in memory."""
+
+    kept: list[Association] = []
+
+    def __init__(self, server_url: str, handle: str, issued: int, lifetime: int, kind: str):
+        self.id = len(Association.kept) + 1
+        self.server_url, self.handle = server_url, handle
+        self.issued, self.lifetime, self.assoc_type = issued, lifetime, kind
+
+    @classmethod
+    def store(cls, server_url: str, association: Any) -> None:
+        cls.kept.append(
+            cls(
+                server_url,
+                association.handle,
+                association.issued,
+                association.lifetime,
+                association.assoc_type,
+            )
+        )
+
+    @classmethod
+    def get(cls, server_url: str | None = None, handle: str | None = None) -> list[Association]:
+        return [
+            a for a in cls.kept if server_url in (None, a.server_url) and handle in (None, a.handle)
+        ]
+
+    @classmethod
+    def remove(cls, ids_to_delete: list[int]) -> None:
+        cls.kept = [a for a in cls.kept if a.id not in ids_to_delete]
+
+
+class OidcStorage(Storage):
+    association = Association
 
 
 def setup(f: Fakes) -> tuple[dict[str, Any], dict[str, Any], Strategy]:
@@ -128,3 +175,23 @@ def test_cancel_is_auth_canceled(conntrack_fakes: Fakes) -> None:
     strategy.land(conntrack_fakes.authorize(url, account=ada["id"], cancel=True))
     with pytest.raises(AuthCanceled):
         GoogleOAuth2(strategy, redirect_uri=REDIRECT_URI).complete()
+
+
+# -- GoogleOpenIdConnect: the id_token checked against Google's discovery and JWKS --------
+
+
+def test_openid_connect_login_validates_googles_id_token(conntrack_fakes: Fakes) -> None:
+    """Discovery, the JWKS, RS256, ``iss``, ``aud``/``azp``, ``at_hash`` and the
+    ``nonce`` Google echoes: the library checks each against the fake as against Google."""
+    app, ada, strategy = setup(conntrack_fakes)
+    strategy._storage = OidcStorage  # the nonces live in the storage's associations
+    url = GoogleOpenIdConnect(strategy, redirect_uri=REDIRECT_URI).start()
+    nonce = parse_qs(urlsplit(url).query)["nonce"][0]
+    strategy.land(conntrack_fakes.authorize(url, account=ada["id"]))
+    backend = GoogleOpenIdConnect(strategy, redirect_uri=REDIRECT_URI)
+    social = backend.complete()
+    assert isinstance(social, Social) and social.provider == "google-openidconnect"
+    assert social.uid == ada["id"] and backend.id_token is not None
+    assert backend.id_token["nonce"] == nonce and backend.id_token["aud"] == app["client_id"]
+    # The legacy token endpoint the backend uses writes the bare issuer it expects.
+    assert backend.id_token["iss"] == "accounts.google.com"

@@ -10,6 +10,11 @@ fixed and pinned here (the libraries' own runs are in tests/client_libraries/).
   changed" against real Google when they ask for ``email``/``profile``: Google answers
   their long names and adds ``openid``. The fake answered the scopes as asked, so a
   test passed that fails in production; it now answers as Google.
+- social-core's GoogleOpenIdConnect sends a ``nonce`` and wants it back in the
+  id_token, as Google puts it; it also wants ``iss`` ``accounts.google.com`` from the
+  legacy token endpoint it uses (Google writes either form). The fake dropped the nonce
+  and wrote one issuer; it now echoes the nonce and writes the bare issuer on the
+  legacy endpoint ([U], the profile's ``legacy_token_issuer``).
 """
 
 from __future__ import annotations
@@ -138,3 +143,35 @@ async def test_the_long_names_alone_get_openid_added(google: Google) -> None:
 async def test_a_youtube_only_grant_has_no_openid_and_no_id_token(google: Google) -> None:
     body = await google.tokens(scope=YT)
     assert body["scope"] == YT and "id_token" not in body
+
+
+# -- nonce and issuer ---------------------------------------------------------------------
+
+
+async def test_the_id_token_echoes_the_nonce_of_the_authorization(google: Google) -> None:
+    """social-core's GoogleOpenIdConnect (and any OIDC client) checks the nonce."""
+    body = await google.tokens(nonce="n-0S6_WzA2Mj")
+    claims = _part(body["id_token"], 1)
+    assert claims["nonce"] == "n-0S6_WzA2Mj" and claims["iss"] == "https://accounts.google.com"
+    plain = _part((await google.tokens())["id_token"], 1)
+    assert "nonce" not in plain
+    refreshed = await google.refresh(body["refresh_token"])
+    assert "nonce" not in _part(refreshed.json()["id_token"], 1)
+
+
+async def test_the_legacy_token_endpoint_writes_the_bare_issuer(google: Google) -> None:
+    """[U] ``accounts.google.com`` there (the profile's ``legacy_token_issuer``), as
+    social-core's GoogleOpenIdConnect expects from that endpoint."""
+    code = await google.code()
+    r = await google.client.post(
+        "/accounts.google.com/o/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "client_id": google.app.client_id,
+            "client_secret": google.app.client_secret,
+            "redirect_uri": REDIRECT,
+        },
+    )
+    assert r.status_code == 200
+    assert _part(r.json()["id_token"], 1)["iss"] == "accounts.google.com"
