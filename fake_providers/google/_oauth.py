@@ -70,6 +70,9 @@ HIDDEN = (
 )
 #: The app config key of the nonces of codes not exchanged yet (code → nonce).
 NONCES = "GOOGLE_NONCES"
+#: At most this many nonces kept (a code lives 10 minutes; a long ``serve`` forgets
+#: the nonces of codes nobody exchanged).
+MAX_NONCES = 10_000
 
 
 def split_scopes(text: str) -> list[str]:
@@ -140,7 +143,10 @@ async def consent() -> Response:
     except (NotFound, InvalidRequest) as err:
         return await error_page(400, "invalid_request", str(err))
     if fields.get("nonce"):
-        nonces()[code.value] = fields["nonce"]
+        kept = nonces()
+        kept[code.value] = fields["nonce"]
+        while len(kept) > MAX_NONCES:  # codes never exchanged: the oldest go first
+            del kept[next(iter(kept))]
     scopes = c.grant(app.client_id, account_id)
     query: dict[str, str] = {}
     if state:
