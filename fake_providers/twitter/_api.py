@@ -12,6 +12,7 @@ account's timeline (the core's one page per X account), newest first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -94,7 +95,8 @@ async def call(endpoint: str, *, v2: bool, rest: list[str]) -> Response:
         return error_response(ProblemError(dict(e.FORBIDDEN)), headers)
     try:
         if endpoint == "users_me":
-            return json_response({"data": user_json(who.account)}, headers=headers)
+            data = user_json(who.account, requested_fields("user.fields", USER_FIELDS))
+            return json_response({"data": data}, headers=headers)
         if endpoint == "user_tweets":
             return json_response(tweets(rest[0]), headers=headers)
         return json_response(v1_user(who.account), headers=headers)
@@ -102,8 +104,66 @@ async def call(endpoint: str, *, v2: bool, rest: list[str]) -> Response:
         return error_response(err, headers)
 
 
-def user_json(account: Account) -> dict[str, str]:
-    return {"id": account.id, "name": account.name, "username": username(account)}
+#: The values v2's ``user.fields`` takes (X's users/me reference); another is a 400.
+_USER_FIELD_NAMES = (
+    "affiliation confirmed_email connection_status created_at description entities id "
+    "is_identity_verified location most_recent_tweet_id name parody pinned_tweet_id "
+    "profile_banner_url profile_image_url protected public_metrics receives_your_dm "
+    "subscription subscription_type url username verified verified_followers_count "
+    "verified_type withheld"
+)
+USER_FIELDS = frozenset(_USER_FIELD_NAMES.split())
+#: X's picture for an account that never set one.
+DEFAULT_PROFILE_IMAGE = (
+    "https://abs.twimg.com/sticky/default_profile_images/default_profile_normal.png"
+)
+
+
+def requested_fields(name: str, known: frozenset[str]) -> list[str]:
+    """The comma-separated values of query parameter ``name``; one X does not know is
+    v2's 400 invalid-request problem naming it."""
+    asked = [f for f in request.args.get(name, "").split(",") if f]
+    unknown = [f for f in asked if f not in known]
+    if unknown:
+        raise e.not_one_of(name, unknown, sorted(known))
+    return asked
+
+
+def joined(account: Account) -> datetime:
+    """When the account was made, as far as the fake knows: its oldest post, else now."""
+    posts = (p.created_time for page in account.pages for p in page.posts)
+    return min(posts, default=core().now())
+
+
+def user_json(account: Account, fields: Sequence[str] = ()) -> dict[str, Any]:
+    """The v2 user: ``id``, ``name``, ``username`` and each requested field the account
+    has a value for (X leaves out the rest: no ``location``, ``pinned_tweet_id``,
+    ``entities`` or ``withheld`` for an account without them)."""
+    out: dict[str, Any] = {"id": account.id, "name": account.name, "username": username(account)}
+    tweets = [p for page in account.pages for p in page.posts]
+    values: dict[str, Any] = {
+        "created_at": iso(joined(account)),
+        "description": "",
+        "profile_image_url": DEFAULT_PROFILE_IMAGE,
+        "protected": False,
+        "public_metrics": {
+            "followers_count": 0,
+            "following_count": 0,
+            "tweet_count": len(tweets),
+            "listed_count": 0,
+            "like_count": 0,
+            "media_count": 0,
+        },
+        "url": "",
+        "verified": False,
+        "verified_type": "none",
+    }
+    if tweets:
+        values["most_recent_tweet_id"] = tweet_id(max(tweets, key=lambda p: p.created_time))
+    for name in fields:
+        if name in values:
+            out[name] = values[name]
+    return out
 
 
 def tweet_id(post: Post) -> str:
@@ -168,9 +228,7 @@ def tweets(user_id: str) -> dict[str, Any]:
 
 def v1_user(account: Account) -> dict[str, Any]:
     """The user object of ``account/verify_credentials.json`` (the fields apps read)."""
-    created = min(
-        (p.created_time for page in account.pages for p in page.posts), default=core().now()
-    )
+    created = joined(account)
     return {
         "id": int(account.id),
         "id_str": account.id,

@@ -212,6 +212,24 @@ def invalid_parameter(name: str, value: str) -> ProblemError:
     )
 
 
+def not_one_of(name: str, values: list[str], allowed: list[str]) -> ProblemError:
+    """v2's 400 for a ``*.fields`` value it does not know (``user.fields=foo``)."""
+    return ProblemError(
+        {
+            "errors": [
+                {
+                    "parameters": {name: [",".join(values)]},
+                    "message": f"The `{name}` query parameter value [{values[0]}] is not one "
+                    f"of [{','.join(allowed)}]",
+                }
+            ],
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": INVALID_REQUEST_TYPE,
+        }
+    )
+
+
 def user_not_found(user_id: str) -> dict[str, Any]:
     """v2's partial error (inside an HTTP 200) for a user id that does not exist."""
     return {

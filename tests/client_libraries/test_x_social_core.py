@@ -97,6 +97,9 @@ def test_oauth2_login_stores_the_numeric_uid_and_tokens(conntrack_fakes: Fakes) 
     assert social.provider == "twitter-oauth2" and social.uid == ada["id"]
     data = social.extra_data
     assert data["id"] == ada["id"] and data["username"] == "AdaLovelace"
+    # The user.fields the backend asks for, answered as X answers them.
+    assert data["created_at"].endswith(".000Z") and data["verified"] is False
+    assert data["public_metrics"]["tweet_count"] > 0 and data["description"] == ""
     assert data["access_token"] and data["refresh_token"] and data["expires"] == 7200
     assert data["token_type"] == "bearer"
 

@@ -94,6 +94,20 @@ def test_oauth2_flow_gives_a_two_hour_token_and_reads_me_and_tweets(
     assert newest == sorted(newest, reverse=True)
 
 
+def test_get_me_answers_the_user_fields_asked_for(conntrack_fakes: Fakes) -> None:
+    _handler, token, _ada = oauth2_login(conntrack_fakes)
+    client = tweepy.Client(token["access_token"])
+    fields = ["created_at", "public_metrics", "profile_image_url", "protected", "location"]
+    me = client.get_me(user_auth=False, user_fields=fields).data
+    assert me.created_at is not None and me.created_at.tzinfo is not None  # tweepy parses it
+    assert me.public_metrics["tweet_count"] > 0 and me.protected is False
+    assert me.profile_image_url.startswith("https://") and me.location is None  # none set
+    assert "created_at" not in client.get_me(user_auth=False).data.data  # only when asked
+    with pytest.raises(tweepy.BadRequest) as raised:
+        client.get_me(user_auth=False, user_fields=["nonsense"])
+    assert "user.fields" in raised.value.api_messages[0]
+
+
 def test_oauth2_refresh_rotates_the_refresh_token(conntrack_fakes: Fakes) -> None:
     handler, token, ada = oauth2_login(conntrack_fakes)
     conntrack_fakes.travel("3h")  # the access token (2 h) has expired

@@ -11,6 +11,10 @@ and pinned here (the libraries' own runs are in tests/client_libraries/test_x_*.
 - social-core's ``TwitterOAuth`` adds ``?redirect_state=…`` to its registered callback;
   X allows query strings on the registered URL in ``oauth/request_token``. The fake
   wanted an exact match (403 code 415); it now allows the added query string.
+- social-core's ``TwitterOAuth2`` and tweepy's ``get_me(user_fields=…)`` ask
+  ``/2/users/me`` for ``user.fields``; the fake ignored them. It now answers the ones
+  an account has (``created_at``, ``public_metrics``, ``verified``, …) and refuses an
+  unknown name with v2's 400 invalid-request problem.
 """
 
 from __future__ import annotations
@@ -91,3 +95,22 @@ async def test_a_callback_may_add_a_query_string_to_a_registered_url(o1: OAuth1)
         r = await o1.post("/api.x.com/oauth/request_token", signer)
         assert r.status_code == 403, callback
         assert r.json()["errors"][0]["code"] == 415
+
+
+async def test_users_me_answers_the_user_fields_asked_for(o1: OAuth1) -> None:
+    """social-core and pytwitter ask ``/2/users/me`` for ``user.fields``; X answers each
+    one the account has, leaves out the rest, and refuses a name it does not know."""
+    tokens = await o1.login()
+    signer = o1.signer(tokens)
+    path = "/api.x.com/2/users/me?user.fields=created_at,location,public_metrics,verified"
+    r = await o1.get(path, signer)
+    assert r.status_code == 200
+    data = r.json()["data"]
+    assert set(data) == {"id", "name", "username", "created_at", "public_metrics", "verified"}
+    assert data["created_at"].endswith(".000Z") and data["verified"] is False
+    r = await o1.get("/api.x.com/2/users/me?user.fields=created_at,nonsense", signer)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["title"] == "Invalid Request" and body["errors"][0]["parameters"] == {
+        "user.fields": ["nonsense"]
+    }
