@@ -1,13 +1,18 @@
-"""Shared by every test: pytester, and the README's marked code blocks (``readme_block``)."""
+"""Shared by every test: pytester, the README's marked code blocks (``readme_block``), and
+``asyncio.run`` where the browser tests leave a loop running (``asyncio_run``)."""
 
+import asyncio
+import concurrent.futures
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
+T = TypeVar("T")
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
@@ -23,3 +28,19 @@ def readme_block() -> Callable[[str], str]:
         return str(found[0])
 
     return block
+
+
+@pytest.fixture
+def asyncio_run() -> Callable[[Coroutine[Any, Any, T]], T]:
+    """``asyncio.run`` on a thread of its own.
+
+    The browser tests' Playwright (sync API) keeps an event loop running in the main
+    thread for the rest of the session, and ``asyncio.run`` refuses to start where a
+    loop runs: a test that runs after them on the same xdist worker would fail for that
+    alone. A fresh thread has no loop."""
+
+    def run(coroutine: Coroutine[Any, Any, T]) -> T:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coroutine).result()
+
+    return run

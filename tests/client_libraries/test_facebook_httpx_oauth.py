@@ -11,7 +11,6 @@ Facebook's answer (``.response``). Async, so the tests run under trio (this repo
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -106,7 +105,7 @@ async def test_a_reused_code_is_refused_with_36009(conntrack_fakes: Fakes) -> No
     assert (error["code"], error["error_subcode"]) == (100, 36009)
 
 
-def test_the_flow_under_asyncio(conntrack_fakes: Fakes) -> None:
+def test_the_flow_under_asyncio(conntrack_fakes: Fakes, asyncio_run: Any) -> None:
     client, ada = setup(conntrack_fakes)
 
     async def flow() -> tuple[str, str | None]:
@@ -114,4 +113,4 @@ def test_the_flow_under_asyncio(conntrack_fakes: Fakes) -> None:
         long = await client.get_long_lived_access_token(token["access_token"])
         return await client.get_id_email(long["access_token"])
 
-    assert asyncio.run(flow()) == (ada["id"], "ada@example.com")
+    assert asyncio_run(flow()) == (ada["id"], "ada@example.com")

@@ -21,7 +21,6 @@ Library limits (httpx-oauth's, the fakes answer as LinkedIn does):
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,11 +159,11 @@ async def test_read_error_after_a_password_change(legacy: Fakes) -> None:
     assert dead.value.response.json()["serviceErrorCode"] == 65601
 
 
-def test_the_same_flow_under_asyncio(conntrack_fakes: Fakes) -> None:
+def test_the_same_flow_under_asyncio(conntrack_fakes: Fakes, asyncio_run: Any) -> None:
     async def run() -> tuple[OAuth2Token, OAuth2Token]:
         client, token, _ = await connect(conntrack_fakes, OIDC)
         return token, await client.refresh_token(token["refresh_token"])
 
-    token, new = asyncio.run(run())
+    token, new = asyncio_run(run())
     assert new["refresh_token"] == token["refresh_token"]
     assert new["access_token"] != token["access_token"]

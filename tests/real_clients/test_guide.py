@@ -5,7 +5,6 @@ with what they claim: the consent form a script fills in, OAuth 1.0a keys, TLS t
 
 from __future__ import annotations
 
-import asyncio
 import re
 import socket
 from collections.abc import Callable
@@ -224,7 +223,7 @@ def test_the_tls_block_and_session_send(
 
 
 def test_a_resolvers_port_is_followed_but_by_async_httpx_under_asyncio(
-    server: str, monkeypatch: pytest.MonkeyPatch
+    server: str, monkeypatch: pytest.MonkeyPatch, asyncio_run: Any
 ) -> None:
     """A resolver answering 127.0.0.1 and the fakes' port, for graph.facebook.com."""
     port = urlsplit(server).port
@@ -254,7 +253,7 @@ def test_a_resolvers_port_is_followed_but_by_async_httpx_under_asyncio(
     assert from_the_fakes(h.status_code, h.content)
     assert from_the_fakes(*trio.run(async_httpx))
     try:
-        answer = asyncio.run(async_httpx())  # to port 80, the URL's: not the fakes
+        answer = asyncio_run(async_httpx())  # to port 80, the URL's: not the fakes
     except httpx.ConnectError:
         pass
     else:

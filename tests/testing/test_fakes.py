@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
@@ -82,7 +83,9 @@ async def test_async_httpx_under_trio_reaches_the_fakes(conntrack_fakes: Fakes) 
     assert answers == [{"id": app["account"]["id"], "name": "Ada Admin"}] * 5
 
 
-def test_async_httpx_under_asyncio_reaches_the_fakes(conntrack_fakes: Fakes) -> None:
+def test_async_httpx_under_asyncio_reaches_the_fakes(
+    conntrack_fakes: Fakes, asyncio_run: Callable[[Any], Any]
+) -> None:
     app, token = facebook_token(conntrack_fakes)
 
     async def main() -> list[dict]:
@@ -92,7 +95,7 @@ def test_async_httpx_under_asyncio_reaches_the_fakes(conntrack_fakes: Fakes) -> 
             )
             return [r.json() for r in got]
 
-    assert asyncio.run(main()) == [{"id": app["account"]["id"], "name": "Ada Admin"}] * 5
+    assert asyncio_run(main()) == [{"id": app["account"]["id"], "name": "Ada Admin"}] * 5
 
 
 def test_a_post_body_reaches_the_fakes_whole(conntrack_fakes: Fakes) -> None:
