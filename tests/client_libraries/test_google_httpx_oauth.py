@@ -7,12 +7,12 @@ parameters (``access_type``, ``prompt``) and PKCE, exchanges the code and refres
 ``accounts.google.com/o/oauth2/revoke``, and reads who the user is from the People API
 (``get_id_email``: ``people/me?personFields=emailAddresses``). Errors surface as the
 library's own exceptions carrying Google's answer (``.response``). Async: the tests
-run under trio (this repo's ``trio_mode``), and once under asyncio.
+run under trio (this repo's ``trio_mode``), and once under asyncio (``asyncio_run``: a
+thread of its own, where no other loop runs).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -121,7 +121,7 @@ async def test_a_reused_code_is_refused(conntrack_fakes: Fakes) -> None:
     assert reused.value.response.json()["error"] == "invalid_grant"
 
 
-def test_the_flow_under_asyncio(conntrack_fakes: Fakes) -> None:
+def test_the_flow_under_asyncio(conntrack_fakes: Fakes, asyncio_run: Any) -> None:
     client, _app, ada = setup(conntrack_fakes)
 
     async def flow() -> tuple[str, str | None]:
@@ -129,4 +129,4 @@ def test_the_flow_under_asyncio(conntrack_fakes: Fakes) -> None:
         fresh = await client.refresh_token(token["refresh_token"])
         return await client.get_id_email(fresh["access_token"])
 
-    assert asyncio.run(flow()) == (f"people/{ada['id']}", "ada@example.com")
+    assert asyncio_run(flow()) == (f"people/{ada['id']}", "ada@example.com")
