@@ -104,7 +104,8 @@ async def call(endpoint: str, *, v2: bool, rest: list[str]) -> Response:
         return error_response(err, headers)
 
 
-#: The values v2's ``user.fields`` takes (X's users/me reference); another is a 400.
+#: The values v2's ``user.fields`` takes (the list of X's own 400 answer, [obs] a
+#: recorded users/me, plus ``confirmed_email`` of the users.email scope); another is a 400.
 _USER_FIELD_NAMES = (
     "affiliation confirmed_email connection_status created_at description entities id "
     "is_identity_verified location most_recent_tweet_id name parody pinned_tweet_id "
@@ -122,10 +123,11 @@ DEFAULT_PROFILE_IMAGE = (
 def requested_fields(name: str, known: frozenset[str]) -> list[str]:
     """The comma-separated values of query parameter ``name``; one X does not know is
     v2's 400 invalid-request problem naming it."""
-    asked = [f for f in request.args.get(name, "").split(",") if f]
+    raw = request.args.get(name, "")
+    asked = [f for f in raw.split(",") if f]
     unknown = [f for f in asked if f not in known]
     if unknown:
-        raise e.not_one_of(name, unknown, sorted(known))
+        raise e.not_one_of(name, raw, unknown[0], sorted(known))
     return asked
 
 

@@ -212,14 +212,17 @@ def invalid_parameter(name: str, value: str) -> ProblemError:
     )
 
 
-def not_one_of(name: str, values: list[str], allowed: list[str]) -> ProblemError:
-    """v2's 400 for a ``*.fields`` value it does not know (``user.fields=foo``)."""
+def not_one_of(name: str, raw: str, bad: str, allowed: list[str]) -> ProblemError:
+    """v2's 400 for a ``*.fields`` value it does not know: the parameter as sent, the
+    first unknown value and the list X takes ([obs] a recorded ``users/me`` answer:
+    ``"parameters": {"user.fields": ["id,wrong_field"]}``, "The `user.fields` query
+    parameter value [wrong_field] is not one of [affiliation,…]")."""
     return ProblemError(
         {
             "errors": [
                 {
-                    "parameters": {name: [",".join(values)]},
-                    "message": f"The `{name}` query parameter value [{values[0]}] is not one "
+                    "parameters": {name: [raw]},
+                    "message": f"The `{name}` query parameter value [{bad}] is not one "
                     f"of [{','.join(allowed)}]",
                 }
             ],

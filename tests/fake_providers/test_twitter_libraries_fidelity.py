@@ -111,6 +111,10 @@ async def test_users_me_answers_the_user_fields_asked_for(o1: OAuth1) -> None:
     r = await o1.get("/api.x.com/2/users/me?user.fields=created_at,nonsense", signer)
     assert r.status_code == 400
     body = r.json()
-    assert body["title"] == "Invalid Request" and body["errors"][0]["parameters"] == {
-        "user.fields": ["nonsense"]
-    }
+    assert body["title"] == "Invalid Request"
+    assert body["type"] == "https://api.twitter.com/2/problems/invalid-request"
+    error = body["errors"][0]
+    assert error["parameters"] == {"user.fields": ["created_at,nonsense"]}  # as sent
+    assert error["message"].startswith(
+        "The `user.fields` query parameter value [nonsense] is not one of [affiliation,"
+    )
