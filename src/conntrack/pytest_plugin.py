@@ -92,9 +92,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # The in-process fakes' loop (a thread) ends with the session that started it.
+    # The in-process fakes' loop (a thread) ends with the session that started it, unless
+    # a world outlives the session (an in-process pytest run inside a test using the
+    # fixture): that world keeps its loop, which the interpreter's exit stops.
     engine = sys.modules.get("conntrack.testing._engine")
-    if engine is not None:
+    intercept = sys.modules.get("conntrack.testing._intercept")
+    if engine is not None and not (intercept is not None and intercept.any_active()):
         engine.stop_shared_engine()
 
 

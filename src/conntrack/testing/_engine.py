@@ -17,8 +17,17 @@ bodies are small). A request the fakes hold longer than its timeout (a ``delay_m
 fault) ends in :class:`AnswerTimeout` on the engine's real clock, whatever clock the
 caller's loop runs on.
 
+A caller that gives up (an asyncio task cancelled, a trio cancel scope ending) cancels
+its request in the engine too, as a server's handler is cancelled when the client hangs
+up: nothing keeps running for it, and its next request is answered as usual. An
+exception that escapes the app (a bug of the fakes: the providers' own error hooks answer
+a handler's crash in their 500 shape) is answered as a server answers it, a bare HTTP 500
+that names the error, never a hang.
+
 One engine serves a whole test session (:func:`shared_engine`); worlds come and go
-over it, each its own app (``_fakes``).
+over it, each its own app (``_fakes``). Stopped (a pytest session's end) while a world
+is still active, the engine starts again on the next request; only the interpreter's
+exit stops it for good.
 """
 
 from __future__ import annotations
@@ -80,17 +89,28 @@ class Engine:
         self._ready = threading.Event()
         self._lock = threading.Lock()
         self._crash: BaseException | None = None
+        self._final = False
+        #: The cancel scope of each request under way, by its future.
+        self._scopes: dict[concurrent.futures.Future[Answer], trio.CancelScope] = {}
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and self._token is not None
 
+    @property
+    def in_flight(self) -> int:
+        """How many requests the loop is answering now."""
+        return len(self._scopes)
+
     def start(self) -> None:
         """Start the loop (once); return when it takes requests."""
         with self._lock:
+            if self._final:
+                raise EngineStopped("the in-process fakes stopped with the interpreter")
             if self.running:
                 return
             self._ready.clear()
+            self._crash = None
             self._thread = threading.Thread(target=self._run, name="conntrack-fakes", daemon=True)
             self._thread.start()
         self._ready.wait()
@@ -116,9 +136,11 @@ class Engine:
             nursery.cancel_scope.cancel()
         self._nursery = None
 
-    def stop(self) -> None:
-        """Stop the loop and wait for its thread; requests under way are cancelled."""
+    def stop(self, *, final: bool = False) -> None:
+        """Stop the loop and wait for its thread; requests under way are cancelled.
+        ``final`` (the interpreter's exit): never start again."""
         with self._lock:
+            self._final = self._final or final
             token, thread, stop = self._token, self._thread, self._stop
             if token is None or thread is None or stop is None:
                 return
@@ -131,75 +153,132 @@ class Engine:
     # -- answering -----------------------------------------------------------------
 
     def submit(self, app: Any, call: Call) -> concurrent.futures.Future[Answer]:
-        """Hand ``call`` to the loop; the future gets the answer (or the exception)."""
+        """Hand ``call`` to the loop; the future gets the answer (or the exception).
+        A stopped loop starts again (a world outlived the session that stopped it)."""
         if threading.current_thread() is self._thread:
             raise RuntimeError(
                 "a request to the in-process fakes from the fakes' own thread would wait for itself"
             )
         future: concurrent.futures.Future[Answer] = concurrent.futures.Future()
+        for _ in range(2):
+            token = self._token
+            if token is None:
+                self.start()
+                continue
+
+            def spawn() -> None:
+                nursery = self._nursery
+                if nursery is None:
+                    future.set_exception(EngineStopped("the in-process fakes are stopped"))
+                    return
+                scope = trio.CancelScope()
+                self._scopes[future] = scope
+                nursery.start_soon(self._answer, app, call, future, scope)
+
+            try:
+                token.run_sync_soon(spawn)
+            except trio.RunFinishedError:
+                continue  # stopped just now: start it again
+            return future
+        raise EngineStopped("the in-process fakes are stopped and did not start again")
+
+    def cancel(self, future: concurrent.futures.Future[Answer]) -> None:
+        """The caller gave up on ``future``: cancel its request in the loop."""
+        if future.cancel():
+            return  # not started yet: it never will
         token = self._token
         if token is None:
-            raise EngineStopped("the in-process fakes are stopped")
+            return
 
-        def spawn() -> None:
-            nursery = self._nursery
-            if nursery is None:
-                future.set_exception(EngineStopped("the in-process fakes are stopped"))
-                return
-            nursery.start_soon(_answer, app, call, future)
+        def cancel_scope() -> None:
+            scope = self._scopes.get(future)
+            if scope is not None:
+                scope.cancel()
 
-        try:
-            token.run_sync_soon(spawn)
-        except trio.RunFinishedError:
-            raise EngineStopped("the in-process fakes are stopped") from None
-        return future
+        with contextlib.suppress(trio.RunFinishedError):
+            token.run_sync_soon(cancel_scope)
 
     def call(self, app: Any, call: Call) -> Answer:
         """Answer ``call`` with ``app``, blocking the calling thread."""
-        return self.submit(app, call).result()
+        future = self.submit(app, call)
+        try:
+            return future.result()
+        except BaseException:
+            if not future.done():  # KeyboardInterrupt: the request is given up
+                self.cancel(future)
+            raise
 
     async def acall(self, app: Any, call: Call) -> Answer:
         """Answer ``call`` with ``app`` without blocking the caller's loop (asyncio or
-        trio)."""
+        trio); cancelling the caller cancels the request."""
         future = self.submit(app, call)
         library = sniffio.current_async_library()
-        if library == "trio":
-            return await _trio_wait(future)
-        if library == "asyncio":
-            return await asyncio.wrap_future(future)
-        # Another loop (curio, …): wait in a worker thread of its own.
-        return await _thread_wait(future)
+        try:
+            if library == "trio":
+                return await _trio_wait(future)
+            if library == "asyncio":
+                return await asyncio.wrap_future(future)
+            # Another loop (curio, …): wait in a worker thread of its own.
+            return await _thread_wait(future)
+        except BaseException:
+            if not future.done():
+                self.cancel(future)
+            raise
+
+    async def _answer(
+        self,
+        app: Any,
+        call: Call,
+        future: concurrent.futures.Future[Answer],
+        scope: trio.CancelScope,
+    ) -> None:
+        """Run ``call`` through ``app`` (in the engine's loop) and settle ``future``."""
+        try:
+            if not future.set_running_or_notify_cancel():
+                return
+            with scope:
+                answer = await _answer(app, call)
+                future.set_result(answer)
+                return
+            # The caller gave up: nobody reads this.
+            future.set_exception(EngineStopped("the request was cancelled by its caller"))
+        except trio.Cancelled:
+            future.set_exception(EngineStopped("the in-process fakes stopped during the request"))
+            raise
+        except Exception as e:  # AnswerTimeout, a request httpx cannot build
+            future.set_exception(e)
+        finally:
+            self._scopes.pop(future, None)
 
 
-async def _answer(app: Any, call: Call, future: concurrent.futures.Future[Answer]) -> None:
-    """Run ``call`` through ``app`` (in the engine's loop) and settle ``future``."""
-    if not future.set_running_or_notify_cancel():
-        return
+async def _answer(app: Any, call: Call) -> Answer:
+    """``call`` through ``app`` with the request's timeout; an exception that escapes the
+    app is a bare 500, as a server answers it."""
     timeout = call.timeout if call.timeout is not None else DEFAULT_TIMEOUT
+    # Built outside the 500 net: a request httpx cannot build is the caller's error.
+    request = httpx.Request(call.method, call.url, headers=call.headers, content=call.body)
     try:
         with trio.fail_after(timeout):
             transport = httpx.ASGITransport(app=cast(Any, app))
-            request = httpx.Request(call.method, call.url, headers=call.headers, content=call.body)
             response = await transport.handle_async_request(request)
             body = await response.aread()
-        reason = response.extensions.get("reason_phrase", b"")
-        future.set_result(
-            Answer(
-                response.status_code,
-                list(response.headers.raw),
-                body,
-                reason.decode("latin-1") if isinstance(reason, bytes) else str(reason),
-            )
-        )
     except trio.TooSlowError:
-        future.set_exception(
-            AnswerTimeout(f"the fakes did not answer {call.method} {call.url} in {timeout:g} s")
-        )
-    except trio.Cancelled:
-        future.set_exception(EngineStopped("the in-process fakes stopped during the request"))
-        raise
+        raise AnswerTimeout(
+            f"the fakes did not answer {call.method} {call.url} in {timeout:g} s"
+        ) from None
     except Exception as e:
-        future.set_exception(e)
+        text = (
+            f"the in-process fakes crashed answering {call.method} {call.url}: "
+            f"{type(e).__name__}: {e} (a bug of conntrack's fakes: please report it)"
+        )
+        return Answer(500, [(b"content-type", b"text/plain; charset=utf-8")], text.encode(), "")
+    reason = response.extensions.get("reason_phrase", b"")
+    return Answer(
+        response.status_code,
+        list(response.headers.raw),
+        body,
+        reason.decode("latin-1") if isinstance(reason, bytes) else str(reason),
+    )
 
 
 async def _trio_wait(future: concurrent.futures.Future[Answer]) -> Answer:
@@ -240,9 +319,10 @@ def shared_engine() -> Engine:
 
 def _stop_shared() -> None:
     if _SHARED is not None:
-        _SHARED.stop()
+        _SHARED.stop(final=True)
 
 
 def stop_shared_engine() -> None:
     """Stop the process's engine (a test session's end); the next use starts it again."""
-    _stop_shared()
+    if _SHARED is not None:
+        _SHARED.stop()

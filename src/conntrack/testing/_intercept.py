@@ -8,31 +8,57 @@ Three places cover the HTTP clients a Python integration uses:
   caller's own (``MockTransport``, ``ASGITransport``) does not, and is left alone.
 - ``urllib3.connectionpool.HTTPConnectionPool.urlopen`` (HTTPS pools inherit it):
   ``requests`` sends every request through it (``HTTPAdapter.send``), and so does
-  ``urllib3.PoolManager`` / ``urllib3.request``.
+  ``urllib3.PoolManager`` / ``urllib3.request`` / a pool used directly.
 
-A patched method asks the active :class:`Router` (the innermost world entered,
-:func:`activate`) whether the request's host is a provider host; if not, the original
-method runs unchanged, so other hosts still reach the network. Otherwise the request is
-read whole and answered by the router, and the answer is returned in the library's own
-response type, so the library's parsing, redirects, retries and errors run as they do
-against the real provider. Nothing connects, so no port, certificate or environment
-variable is needed, and real ``https://`` URLs work unchanged.
+A patched method asks which world answers the request's host (:func:`active`); if the
+host is no provider host, the original method runs unchanged, so other hosts still reach
+the network (through a proxy from ``HTTPS_PROXY`` too). Otherwise the request is read
+whole and answered by the world, and the answer is returned in the library's own
+response type, still unread, so the library's parsing, streaming, cookies, redirects,
+retries and errors run as they do against the real provider: for urllib3 the steps of
+its own ``urlopen`` (Retry counting, ``Retry-After`` and backoff sleeps as urllib3
+sleeps them, redirects of a pool used directly, ``HostChangedError``) are played here in
+its order. Nothing connects, so no port, certificate or environment variable is needed,
+and real ``https://`` URLs work unchanged.
 
-The patches are installed when the first world is entered and removed when the last
-one leaves; they are process-wide (every thread), as the calls of the code under test
-may come from any thread.
+A provider host is matched however it is spelled: any case, a trailing dot, an explicit
+default port; the fakes see it in its plain form. The real hosts listen on 443 and 80
+only, so a provider host on any other port is the library's own connection error
+(``httpx.ConnectError``, urllib3's ``NewConnectionError``) and never reaches the network.
+
+**Worlds across threads and tasks.** The patches are process-wide (installed when the
+first world is entered, removed when the last one leaves), as the calls of the code under
+test may come from any thread. Which world answers a request:
+
+1. the innermost world entered in the caller's own context: its thread, or its asyncio
+   task / trio task (``contextvars``), and whatever inherits that context
+   (``asyncio.to_thread``, ``trio.to_thread.run_sync``, ``contextvars.copy_context()``);
+   so two threads (or tasks) that each enter a world each talk to their own, and nested
+   ``with`` blocks in one thread mean the inner one;
+2. else the world entered last, by any thread, that is still active: a worker thread the
+   code under test starts (``threading.Thread``, a ``ThreadPoolExecutor``) has no
+   context of its own and is answered by the test's world when one test runs at a time.
+
+A world that ends while another thread's request is on its way hands that request to the
+world now answering (rule 2), or, with none left, to the network as without fakes.
 """
 
 from __future__ import annotations
 
+import contextvars
+import http.client
 import inspect
 import io
+import re
+import sys
 import threading
-from collections.abc import Iterable
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from ._engine import Answer, AnswerTimeout, Call
+
+T = TypeVar("T")
 
 
 class Router(Protocol):
@@ -48,8 +74,16 @@ class Router(Protocol):
 
 
 _lock = threading.Lock()
+#: Every active world, in the order entered (by any thread).
 _stack: list[Router] = []
+#: The worlds entered in this context (thread, task), innermost last.
+_mine: contextvars.ContextVar[tuple[Router, ...]] = contextvars.ContextVar(
+    "conntrack_fakes_worlds", default=()
+)
 _undo: list[tuple[Any, str, Any]] = []
+
+#: The ports a provider host answers on (the real hosts listen on HTTPS and HTTP).
+PORTS = (443, 80)
 
 
 def activate(router: Router) -> None:
@@ -58,6 +92,7 @@ def activate(router: Router) -> None:
         if not _stack:
             _install()
         _stack.append(router)
+    _mine.set((*_mine.get(), router))
 
 
 def deactivate(router: Router) -> None:
@@ -69,21 +104,71 @@ def deactivate(router: Router) -> None:
                 break
         if not _stack:
             _uninstall()
+    _mine.set(tuple(r for r in _mine.get() if r is not router))
 
 
 def active() -> Router | None:
-    """The innermost active router, or None."""
+    """The world answering this context: the innermost it entered itself that is still
+    active, else the one entered last by anyone, else None (module docstring)."""
     with _lock:
+        for router in reversed(_mine.get()):
+            if _is_active(router):
+                return router
         return _stack[-1] if _stack else None
+
+
+def any_active() -> bool:
+    """Whether any world is active in this process (in any thread)."""
+    with _lock:
+        return bool(_stack)
+
+
+def _is_active(router: Router) -> bool:
+    return any(r is router for r in _stack)
 
 
 def _router_for(host: str | None) -> Router | None:
     if not host:
         return None
     router = active()
-    if router is not None and router.routes(host.lower().rstrip(".")):
+    if router is not None and router.routes(_plain_host(host)):
         return router
     return None
+
+
+def _plain_host(host: str) -> str:
+    """``GRAPH.Facebook.com.`` → ``graph.facebook.com``; ``[::1]`` → ``::1``."""
+    return host.strip("[]").lower().rstrip(".")
+
+
+def _answered(host: str, call: Call, ask: Callable[[Router, Call], T], router: Router) -> T:
+    """``ask(router, call)``; if ``router``'s world ended meanwhile (another thread left
+    it), ask the world answering now. :class:`_Gone` when no world is left."""
+    try:
+        return ask(router, call)
+    except Exception:
+        if _is_active(router):
+            raise
+    after = _router_for(host)
+    if after is None:
+        raise _Gone from None
+    return ask(after, call)
+
+
+async def _aanswered(host: str, call: Call, router: Router) -> Answer:
+    try:
+        return await router.aanswer(call)
+    except Exception:
+        if _is_active(router):
+            raise
+    after = _router_for(host)
+    if after is None:
+        raise _Gone from None
+    return await after.aanswer(call)
+
+
+class _Gone(Exception):
+    """Every world ended while the request was on its way: send it as without fakes."""
 
 
 def _install() -> None:
@@ -104,6 +189,45 @@ def _remember(owner: Any, name: str) -> Any:
     return original
 
 
+def _normal(call: Call) -> Call:
+    """``call`` with its host as the fakes know it: lower case, no trailing dot, no
+    default port, in the URL and in the ``Host`` header."""
+    parts = urlsplit(call.url)
+    host = _plain_host(parts.hostname or "")
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    netloc = host if parts.port in (None, default) else f"{host}:{parts.port}"
+    url = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+    headers = [(k, netloc.encode()) if k.lower() == b"host" else (k, v) for k, v in call.headers]
+    return Call(call.method, url, headers, call.body, call.timeout)
+
+
+def _refused_port(scheme: str, port: int | None) -> str | None:
+    """Why a provider host on ``port`` cannot be reached (None: it can)."""
+    if port is None or port in PORTS:
+        return None
+    return (
+        f"the provider does not listen on port {port}: the in-process fakes answer provider "
+        f"hosts on ports 443 and 80, as the real hosts do (drop the port from the {scheme} URL)"
+    )
+
+
+def _bad_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """What ``http.client`` (and h11) refuse to send: a header that would split the
+    request, as a real connection refuses it before anything is sent."""
+    for name, value in headers:
+        if not _LEGAL_NAME(name):
+            return f"Invalid header name {name!r}"
+        if _ILLEGAL_VALUE(value):
+            return f"Invalid header value {value!r}"
+    return None
+
+
+_LEGAL_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch
+_ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])|\x00").search
+
+
 # -- httpx ---------------------------------------------------------------------------
 
 
@@ -116,23 +240,29 @@ def _install_httpx() -> None:
     async_original = _remember(httpx.AsyncHTTPTransport, "handle_async_request")
 
     def handle_request(self: Any, request: httpx.Request) -> httpx.Response:
-        router = _router_for(request.url.host)
+        host = request.url.host
+        router = _router_for(host)
         if router is None:
             return sync_original(self, request)
         call = _httpx_call(request, request.read())
         try:
-            answer = router.answer(call)
+            answer = _answered(host, call, lambda r, c: r.answer(c), router)
+        except _Gone:
+            return sync_original(self, request)
         except AnswerTimeout as e:
             raise httpx.ReadTimeout(str(e), request=request) from None
         return _httpx_response(answer)
 
     async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
-        router = _router_for(request.url.host)
+        host = request.url.host
+        router = _router_for(host)
         if router is None:
             return await async_original(self, request)
         call = _httpx_call(request, await request.aread())
         try:
-            answer = await router.aanswer(call)
+            answer = await _aanswered(host, call, router)
+        except _Gone:
+            return await async_original(self, request)
         except AnswerTimeout as e:
             raise httpx.ReadTimeout(str(e), request=request) from None
         return _httpx_response(answer)
@@ -142,24 +272,37 @@ def _install_httpx() -> None:
 
 
 def _httpx_call(request: Any, body: bytes) -> Call:
+    import httpx
+
+    refused = _refused_port(request.url.scheme, request.url.port)
+    if refused is not None:
+        where = f"{request.url.host}:{request.url.port}"
+        raise httpx.ConnectError(f"{where}: {refused}", request=request)
+    bad = _bad_header(request.headers.raw)
+    if bad is not None:  # as h11 refuses it
+        raise httpx.LocalProtocolError(bad, request=request)
     timeouts = request.extensions.get("timeout") or {}
     read = timeouts.get("read")
-    return Call(
-        request.method,
-        str(request.url),
-        list(request.headers.raw),
-        body,
-        float(read) if read is not None else None,
+    return _normal(
+        Call(
+            request.method,
+            str(request.url),
+            list(request.headers.raw),
+            body,
+            float(read) if read is not None else None,
+        )
     )
 
 
 def _httpx_response(answer: Answer) -> Any:
+    """The answer as a network transport gives it: a stream not read yet (so ``iter_raw``
+    and ``num_bytes_downloaded`` work), decoded by the client as it reads."""
     import httpx
 
     return httpx.Response(
         answer.status,
         headers=answer.headers,
-        content=answer.body,
+        stream=httpx.ByteStream(answer.body),
         extensions={
             "http_version": b"HTTP/1.1",
             "reason_phrase": answer.reason.encode("latin-1", "replace"),
@@ -180,68 +323,104 @@ def _install_urllib3() -> None:
     signature = inspect.signature(original)
 
     def urlopen(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        host = self.host
-        if url.startswith(("http://", "https://")):  # through an HTTP proxy: absolute
-            host = urlsplit(url).hostname or host
+        bound = signature.bind(self, method, url, *args, **kwargs)
+        bound.apply_defaults()
+        a = dict(bound.arguments)
+        del a["self"]
+        # urllib3 1.26 takes preload_content and decode_content in **response_kw.
+        a.update(a.pop("response_kw", None) or {})
+        host, port, scheme = self.host, self.port, getattr(self, "scheme", "http")
+        target = urlsplit(url)
+        if target.scheme.lower() in ("http", "https") and target.netloc:
+            if a.get("assert_same_host", True) and not self.is_same_host(url):
+                # urllib3's HostChangedError, before anything is sent.
+                return original(self, method, url, *args, **kwargs)
+            # Absolute: through an HTTP proxy, or a redirect on the same host.
+            host, port, scheme = target.hostname, target.port, target.scheme.lower()
         router = _router_for(host)
         if router is None:
             return original(self, method, url, *args, **kwargs)
-        bound = signature.bind(self, method, url, *args, **kwargs)
-        bound.apply_defaults()
-        return _urllib3_answer(self, router, bound.arguments)
+        try:
+            return _urllib3_answer(self, router, a, str(host), scheme, port)
+        except _Gone:
+            return original(self, method, url, *args, **kwargs)
 
     pool.urlopen = urlopen  # type: ignore[method-assign]
 
 
-def _urllib3_answer(pool: Any, router: Router, a: dict[str, Any], hops: int = 0) -> Any:
-    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
-    from urllib3.response import HTTPResponse
+def _urllib3_answer(
+    pool: Any, router: Router, a: dict[str, Any], host: str, scheme: str, port: int | None
+) -> Any:
+    """One pass of urllib3's ``urlopen`` with the fakes in place of the connection."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
     from urllib3.util.retry import Retry
 
-    method, url = a["method"], a["url"]
-    full = url if url.startswith(("http://", "https://")) else _pool_url(pool, url)
-    headers: list[tuple[bytes, bytes]] = []
-    merged = {**dict(pool.headers or {}), **dict(a.get("headers") or {})}
-    for k, v in merged.items():
-        headers.append((_bytes(k), _bytes(v)))
+    method, url, redirect = a["method"], a["url"], a.get("redirect", True)
+    headers = a.get("headers")
+    if headers is None:
+        headers = pool.headers  # as urllib3: the pool's headers only when none are given
+    retries = a.get("retries")
+    if not isinstance(retries, Retry):
+        retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
     body = a.get("body")
-    if hasattr(body, "read") or (body is not None and not isinstance(body, bytes | str)):
+    if body is not None and not isinstance(body, bytes | str):
         body = a["body"] = _body_bytes(body)  # read once: a retry sends it again
-    call = Call(method, full, headers, _body_bytes(body), _urllib3_timeout(a))
-    # Retries as urllib3 counts them: a pool's default, a number, a Retry, or False.
-    retries = Retry.from_int(a.get("retries"), redirect=a.get("redirect"), default=pool.retries)
-    try:
-        answer = router.answer(call)
-    except AnswerTimeout as e:
-        error = ReadTimeoutError(pool, url, str(e))
-        # Raises the error (retries=False, requests' read=False) or MaxRetryError once
-        # the retries are spent, as a real read timeout would.
-        retries = retries.increment(method, url, error=error, _pool=pool)
-        retries.sleep()
-        return _urllib3_answer(pool, router, {**a, "retries": retries}, hops)
-    from urllib3._collections import HTTPHeaderDict
+    again = {k: v for k, v in a.items() if k not in ("method", "url", "body", "headers")}
 
-    response_headers = HTTPHeaderDict()
-    for k, v in answer.headers:
-        response_headers.add(k.decode("latin-1"), v.decode("latin-1"))
-    kwargs: dict[str, Any] = {
-        "body": io.BytesIO(answer.body),
-        "headers": response_headers,
-        "status": answer.status,
-        "version": 11,
-        "version_string": "HTTP/1.1",
-        "reason": answer.reason or None,
-        "preload_content": a.get("preload_content", True),
-        "decode_content": a.get("decode_content", True),
-        "pool": pool,
-        "retries": retries,
-        "request_method": method,
-        "request_url": full,
-    }
-    accepted = inspect.signature(HTTPResponse.__init__).parameters
-    response = HTTPResponse(**{k: v for k, v in kwargs.items() if k in accepted})
-    # A status the Retry retries (status_forcelist, a 429/503 with Retry-After).
-    if retries.is_retry(method, answer.status, bool(response.headers.get("Retry-After"))):
+    def resend(method: str, url: str, body: Any, headers: Any, retries: Retry) -> Any:
+        return pool.urlopen(method, url, body, headers, **{**again, "retries": retries})
+
+    refused = _refused_port(scheme, port)
+    if refused is not None:
+        failed = NewConnectionError(pool, f"Failed to establish a new connection: {refused}")
+        retries = retries.increment(method, url, error=failed, _pool=pool, _stacktrace=None)
+        retries.sleep()
+        return resend(method, url, body, headers, retries)
+    sent = _urllib3_headers(headers, body)
+    bad = _bad_header(sent)
+    if bad is not None:  # as http.client refuses it, before anything is sent
+        raise ValueError(bad)
+    full = url if urlsplit(url).netloc else _pool_url(pool, url)
+    call = _normal(Call(method, full, sent, _body_bytes(body), _urllib3_timeout(a)))
+    try:
+        answer = _answered(host, call, lambda r, c: r.answer(c), router)
+    except AnswerTimeout as e:
+        error = ReadTimeoutError(pool, url, f"Read timed out. ({e})")
+        # Raises the error (retries=False, requests' read=False) or MaxRetryError once
+        # the retries are spent, as a real read timeout does.
+        retries = retries.increment(
+            method, url, error=error, _pool=pool, _stacktrace=sys.exc_info()[2]
+        )
+        retries.sleep()
+        return resend(method, url, body, headers, retries)
+    response = _urllib3_response(pool, answer, a, retries, method, full)
+
+    # Redirects, as urllib3's urlopen follows them (a pool used directly; PoolManager
+    # and requests pass redirect=False and follow them their own way).
+    location = response.get_redirect_location() if redirect else None
+    if location:
+        if response.status == 303:
+            method, body = "GET", None
+            headers = _without_body_headers(headers)
+        if retries.remove_headers_on_redirect and not pool.is_same_host(location):
+            headers = {
+                k: v
+                for k, v in dict(headers or {}).items()
+                if k.lower() not in retries.remove_headers_on_redirect
+            }
+        try:
+            retries = retries.increment(method, url, response=response, _pool=pool)
+        except MaxRetryError:
+            if retries.raise_on_redirect:
+                raise
+            return response
+        retries.sleep_for_retry(response)
+        return resend(method, location, body, headers, retries)
+
+    # A status the Retry retries (status_forcelist, a 413/429/503 with Retry-After);
+    # retries.sleep() sleeps what urllib3 sleeps: Retry-After (up to its
+    # retry_after_max) or the backoff.
+    if retries.is_retry(method, response.status, bool(response.headers.get("Retry-After"))):
         try:
             retries = retries.increment(method, url, response=response, _pool=pool)
         except MaxRetryError:
@@ -249,21 +428,90 @@ def _urllib3_answer(pool: Any, router: Router, a: dict[str, Any], hops: int = 0)
                 raise
             return response
         retries.sleep(response)
-        return _urllib3_answer(pool, router, {**a, "retries": retries}, hops)
-    # A pool used directly follows redirects itself (PoolManager and requests ask it not
-    # to, and follow them their own way).
-    location = response.get_redirect_location() if a.get("redirect") else None
-    if location:
-        if hops >= 10:
-            raise MaxRetryError(pool, url, None)
-        target = urlsplit(location)
-        if target.hostname and target.hostname.lower() != str(pool.host).lower():
-            return response
-        follow = {**a, "url": location}
-        if answer.status == 303:
-            follow.update(method="GET", body=None)
-        return _urllib3_answer(pool, router, follow, hops + 1)
+        return resend(method, url, body, headers, retries)
     return response
+
+
+def _urllib3_headers(headers: Any, body: Any) -> list[tuple[bytes, bytes]]:
+    """The headers urllib3 sends: the given ones (``SKIP_HEADER`` dropped) and its own
+    ``User-Agent`` when none is given."""
+    import urllib3.util
+
+    skip: str | None = getattr(urllib3.util, "SKIP_HEADER", None)
+    items = list(headers.items()) if headers else []
+    sent = [(_bytes(k), _bytes(v)) for k, v in items if skip is None or v != skip]
+    names = {str(k).lower() for k, _ in items}
+    if "user-agent" not in names:
+        sent.append((b"User-Agent", _user_agent().encode()))
+    return sent
+
+
+def _user_agent() -> str:
+    import urllib3.connection
+
+    default = getattr(urllib3.connection, "_get_default_user_agent", None)
+    if default is not None:
+        return str(default())
+    return f"python-urllib3/{urllib3.__version__}"  # pragma: no cover - urllib3 < 1.26
+
+
+def _without_body_headers(headers: Any) -> Any:
+    """A 303's GET drops what described the body (urllib3's ``_prepare_for_method_change``)."""
+    drop = {"content-encoding", "content-language", "content-location", "content-type"}
+    drop |= {"content-length", "digest", "last-modified", "transfer-encoding"}
+    return {k: v for k, v in dict(headers or {}).items() if k.lower() not in drop}
+
+
+class _Sent:
+    """What urllib3 keeps as ``_original_response`` (an ``http.client.HTTPResponse``):
+    its ``msg`` headers, read by ``requests`` to keep the answer's cookies."""
+
+    def __init__(self, answer: Answer, method: str) -> None:
+        self.msg = http.client.HTTPMessage()
+        for k, v in answer.headers:
+            self.msg[k.decode("latin-1")] = v.decode("latin-1")
+        self.status = answer.status
+        self.reason = answer.reason
+        self._method = method
+        self._closed = False
+
+    def isclosed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        self._closed = True
+
+
+def _urllib3_response(
+    pool: Any, answer: Answer, a: dict[str, Any], retries: Any, method: str, url: str
+) -> Any:
+    from urllib3.response import HTTPResponse
+
+    try:
+        from urllib3._collections import HTTPHeaderDict
+    except ImportError:  # pragma: no cover - urllib3 moved it
+        from urllib3 import HTTPHeaderDict
+
+    headers = HTTPHeaderDict()
+    for k, v in answer.headers:
+        headers.add(k.decode("latin-1"), v.decode("latin-1"))
+    kwargs: dict[str, Any] = {
+        "body": io.BytesIO(answer.body),
+        "headers": headers,
+        "status": answer.status,
+        "version": 11,
+        "version_string": "HTTP/1.1",
+        "reason": answer.reason or None,
+        "preload_content": a.get("preload_content", True),
+        "decode_content": a.get("decode_content", True),
+        "original_response": _Sent(answer, method),
+        "pool": pool,
+        "retries": retries,
+        "request_method": method,
+        "request_url": url,
+    }
+    accepted = inspect.signature(HTTPResponse.__init__).parameters
+    return HTTPResponse(**{k: v for k, v in kwargs.items() if k in accepted})
 
 
 def _pool_url(pool: Any, path: str) -> str:
