@@ -286,6 +286,31 @@ def test_two_threads_each_have_their_own_world() -> None:
     }
 
 
+def test_one_decorator_used_by_two_threads_at_once_keeps_their_worlds_apart() -> None:
+    """A function decorated once (``@fakes()``) and called from two threads: the call
+    that entered first and returns first ends its own world, not the other call's."""
+    first_in, second_in = threading.Event(), threading.Event()
+
+    @fakes()
+    def job(first: bool) -> object:
+        world = current()
+        app = world.create_app("facebook", redirect_uris=["https://a.example/cb"])
+        if first:
+            first_in.set()
+            second_in.wait(10)
+            return "left"
+        second_in.set()
+        time.sleep(0.2)  # the first call has left meanwhile
+        ids = [a["client_id"] for a in world.control("GET", "apps")["data"]]
+        return current() is world and ids == [app["client_id"]]
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(job, True)
+        assert first_in.wait(10)
+        second = pool.submit(job, False)
+        assert (first.result(timeout=20), second.result(timeout=20)) == ("left", True)
+
+
 def test_a_bare_worker_thread_is_answered_by_the_test_s_world(conntrack_fakes: Fakes) -> None:
     _, token = app_token(conntrack_fakes)
     with ThreadPoolExecutor(2) as pool:

@@ -11,6 +11,7 @@ control API in process, so they check their input, and word their errors, exactl
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import json
@@ -418,16 +419,27 @@ class fakes:
         config: str | Path | None = None,
     ) -> None:
         self._options: dict[str, Any] = {"seed": seed, "providers": providers, "config": config}
-        self._worlds: list[Fakes] = []
+        # The worlds this object entered, per thread / task: one decorated function may
+        # run in two threads at once, and each call leaves its own world. (``_open``:
+        # all of them, for an exit in another context than its entry, as an async
+        # fixture's teardown may be.)
+        self._worlds: contextvars.ContextVar[tuple[Fakes, ...]] = contextvars.ContextVar(
+            "conntrack_fakes_entered", default=()
+        )
+        self._open: list[Fakes] = []
 
     def _enter(self) -> Fakes:
         world = Fakes(shared_engine(), **self._options)
         activate(world)
-        self._worlds.append(world)
+        self._worlds.set((*self._worlds.get(), world))
+        self._open.append(world)
         return world
 
     def _exit(self) -> None:
-        world = self._worlds.pop()
+        mine = [w for w in self._worlds.get() if any(w is o for o in self._open)]
+        world = mine[-1] if mine else self._open[-1]
+        self._worlds.set(tuple(w for w in self._worlds.get() if w is not world))
+        self._open = [o for o in self._open if o is not world]
         deactivate(world)
         world.close()
 
