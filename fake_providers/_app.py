@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from . import _control, _security, _ui
 from ._body import whole_body
 from ._current import core as current_core
-from ._enabled import disabled_hosts, disabled_protocols, not_enabled_answer
+from ._enabled import ENABLE_HINT, disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
 from .core import Core
@@ -83,14 +83,18 @@ def create_app(
     *,
     allow_hosts: Iterable[str] | None = None,
     control_token: str | None = None,
+    enable_hint: str | None = None,
 ) -> QuartTrio:
     """The ASGI app serving every registered provider blueprint and the control API.
 
     ``allow_hosts`` (``conntrack serve``): answer only these ``Host`` names besides the
     loopback names and the provider hosts (``None``: any, as in process);
-    ``control_token``: what the control API and the index page need (``_security``)."""
+    ``control_token``: what the control API and the index page need (``_security``);
+    ``enable_hint``: how the 404 of a provider not served says to serve it (``{providers}``:
+    the list with it; default: restart ``conntrack serve --providers …``)."""
     app = QuartTrio("fake_providers", template_folder=None)
     app.config["CONNTRACK_CORE"] = core
+    app.config[ENABLE_HINT] = enable_hint
     every_host = {h.lower() for p in core.profiles.values() for h in p.hosts}
     every_host |= set(disabled_hosts(core))
     # First of the before-request hooks: Host, Origin, control token, JSON, CSRF.

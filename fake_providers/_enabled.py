@@ -12,11 +12,19 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 
-from quart import Response, jsonify, request
+from quart import Response, current_app, jsonify, request
 
 from conntrack import load_profile, providers
 
 from .core import Core
+
+#: The app setting that says how to serve a provider that is not (``create_app``'s
+#: ``enable_hint``); ``{providers}`` is the list that would serve it too.
+ENABLE_HINT = "CONNTRACK_ENABLE_HINT"
+SERVE_HINT = (
+    "restart it with `conntrack serve --providers {providers}`, or without --providers "
+    "to serve every provider"
+)
 
 
 def disabled_protocols(core: Core) -> set[str]:
@@ -47,10 +55,10 @@ def not_enabled_answer(core: Core, hosts: Mapping[str, str], path: str) -> Respo
         return None
     enabled = sorted(core.profiles)
     wanted = ",".join([*enabled, protocol])
+    hint = current_app.config.get(ENABLE_HINT) or SERVE_HINT
     message = (
         f"provider {protocol!r} is not enabled on this server (enabled: "
-        f"{', '.join(enabled) or 'none'}); restart it with `conntrack serve --providers "
-        f"{wanted}`, or without --providers to serve every provider"
+        f"{', '.join(enabled) or 'none'}); " + hint.format(providers=wanted)
     )
     accept = request.accept_mimetypes
     if accept.best_match(["application/json", "text/html"]) == "text/html":

@@ -110,7 +110,8 @@ def conntrack_fakes(request: pytest.FixtureRequest) -> Iterator[Fakes]:
     certificate; other hosts are not touched. The fixture's value drives the world:
     ``create_app``, ``create_account``, ``authorize``, ``event``, ``travel``, ``fault``,
     ``now`` (``conntrack.testing.Fakes``). ``@pytest.mark.conntrack_fakes(seed=…,
-    providers=[…], config="fakes.yaml")`` sets how the world is built."""
+    providers=[…], config="fakes.yaml")`` sets how the world is built (a relative
+    ``config`` is beside the test file)."""
     from .testing import fakes
 
     marker = request.node.get_closest_marker(FAKES)
@@ -125,6 +126,11 @@ def conntrack_fakes(request: pytest.FixtureRequest) -> Iterator[Fakes]:
             f"@pytest.mark.{FAKES}: unknown option {', '.join(unknown)}; "
             "it takes seed=, providers= and config="
         )
+    config = options.get("config")
+    if config is not None and not Path(config).is_absolute():
+        # Relative to the test file, as a file the test sits beside (the error names the
+        # path it tried).
+        options["config"] = _shown(request.node.path.parent / config)
     try:
         world = fakes(**options)
         with world as f:

@@ -73,6 +73,13 @@ _FREE: dict[tuple[tuple[str, tuple[str, ...]], ...], list[Any]] = {}
 _FREE_LOCK = threading.Lock()
 
 
+#: How a world's "provider not enabled" 404 says to serve it.
+ENABLE_HINT = (
+    "add it to the world's providers: @pytest.mark.conntrack_fakes(providers=[...]) or "
+    "fakes(providers=[...]) with {providers}, or leave providers out to serve every provider"
+)
+
+
 def _shape(core: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(sorted((p, tuple(sorted(v.hosts))) for p, v in core.profiles.items()))
 
@@ -84,7 +91,7 @@ def _take_app(core: Any) -> Any:
         free = _FREE.get(_shape(core))
         app = free.pop() if free else None
     if app is None:
-        return fake_providers.create_app(core)
+        return fake_providers.create_app(core, enable_hint=ENABLE_HINT)
     return fake_providers.reuse_app(app, core)
 
 
@@ -165,9 +172,13 @@ class Fakes:
         *,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        """Call any control-API route (``path`` after ``/_conntrack/``) and answer its
-        JSON; an error answer raises :class:`FakesError` with the API's own message."""
-        url = f"{CONTROL}/{path.lstrip('/')}"
+        """Call any control-API route (``"tokens/revoke"``, or as the README spells it,
+        ``"/_conntrack/tokens/revoke"``) and answer its JSON; an error answer raises
+        :class:`FakesError` with the API's own message."""
+        path = path.lstrip("/")
+        if path == "_conntrack" or path.startswith("_conntrack/"):
+            path = path[len("_conntrack") :].lstrip("/")  # as the README's tables spell it
+        url = f"{CONTROL}/{path}"
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})
         headers = [(b"accept", b"application/json")]
@@ -283,7 +294,18 @@ class Fakes:
                 "delay_ms": delay_ms,
             }
         )
-        return cast(dict[str, Any], self.control("POST", "faults", body))
+        try:
+            return cast(dict[str, Any], self.control("POST", "faults", body))
+        except FakesError as e:
+            if e.field == "for" and for_ is None and until is None and count is None:
+                # The API's own words name its body keys; here they are keywords.
+                raise FakesError(
+                    "give the fault one limit: for_= (a duration such as '1h' or a "
+                    "timedelta), until= (an instant) or count= (how many answers)",
+                    e.status,
+                    "for",
+                ) from None
+            raise
 
     def clear_faults(self, provider: str | None = None) -> list[dict[str, Any]]:
         """Remove every fault (of ``provider``); answer those removed."""
