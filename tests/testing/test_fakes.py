@@ -501,3 +501,9 @@ def test_control_takes_the_path_as_the_readme_spells_it(conntrack_fakes: Fakes) 
 def test_a_fault_without_a_limit_names_the_python_keywords(conntrack_fakes: Fakes) -> None:
     with pytest.raises(FakesError, match=r"for_= .*until= .*count= "):
         conntrack_fakes.fault("facebook", "outage")
+
+
+def test_the_readme_s_time_machine_block_runs(
+    conntrack_fakes: Fakes, readme_block: Callable[[str], str]
+) -> None:
+    exec(readme_block("time-machine"), {"conntrack_fakes": conntrack_fakes})
