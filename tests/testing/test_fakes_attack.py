@@ -338,6 +338,38 @@ def test_the_session_end_of_an_inner_pytest_keeps_the_outer_world(
     assert current() is conntrack_fakes
 
 
+def test_a_world_still_active_when_the_session_ends_answers_until_exit(
+    pytester: pytest.Pytester,
+) -> None:
+    """A conftest enters a world and never leaves it: the session's end does not pull
+    the fakes from under it (code at exit still gets answers), and the run exits."""
+    pytester.makeconftest(
+        """
+        import atexit, pathlib, requests
+        from conntrack.testing import fakes
+
+        WORLD = fakes().__enter__()
+
+        def at_exit():  # registered after the fakes' own: runs before they stop
+            try:
+                got = requests.get("https://api.x.com/2/users/me", timeout=5).status_code
+            except Exception as e:
+                got = repr(e)
+            pathlib.Path("at_exit.txt").write_text(str(got))
+
+        def pytest_sessionstart(session):
+            WORLD.create_account("twitter")
+            atexit.register(at_exit)
+        """
+    )
+    pytester.makepyfile(test_project="def test_nothing():\n    pass\n")
+    started = time.monotonic()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+    assert (pytester.path / "at_exit.txt").read_text() == "401"
+    assert time.monotonic() - started < 30
+
+
 def test_a_crash_in_a_handler_is_the_provider_s_500(
     conntrack_fakes: Fakes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
