@@ -21,6 +21,9 @@ from zoneinfo import ZoneInfo
 from ..core import Reason
 
 MALFORMED = "Invalid OAuth access token - Cannot parse access token"
+#: [obs] A token ended on its own, subcode 467 (Magento social-login and
+#: pdir/social-feed-bundle#48 logs of Facebook's answer).
+LOGGED_OUT = "Error validating access token: The session is invalid because the user logged out."
 PASSWORD_CHANGED = (
     "Error validating access token: The session has been invalidated because the user "
     "changed their password or Facebook has changed the session for security reasons."
@@ -94,6 +97,10 @@ SUBCODES = {
     # [obs]/[U] (PROVIDERS.md §1): a blocking checkpoint or lock; no role on the page.
     Reason.LOCKED: 490,
     Reason.ADMIN_REMOVED: 492,
+    # Facebook's subcode table: 467 "Invalid access token: access token has expired,
+    # been revoked, or is otherwise invalid". A token ended on its own (the control API's
+    # tokens/revoke; Facebook has no per-token revoke but the person's log-out).
+    Reason.REVOKED: 467,
 }
 
 
@@ -158,6 +165,8 @@ def token_message(
         return LOCKED
     if reason is Reason.ADMIN_REMOVED:
         return NOT_PAGE_ADMIN
+    if reason is Reason.REVOKED:
+        return LOGGED_OUT
     if reason is Reason.EXPIRED and since is not None and now is not None:
         return EXPIRED.format(expired=fb_time(since, tz), now=fb_time(now, tz))
     if reason is Reason.DATA_ACCESS_EXPIRED:

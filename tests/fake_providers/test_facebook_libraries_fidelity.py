@@ -21,6 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 from fp_support import REDIRECT, SCOPES
 
+from conntrack.testing import Fakes
+
 DIALOG = "/www.facebook.com/v21.0/dialog/oauth"
 TOKEN = "/graph.facebook.com/v21.0/oauth/access_token"
 
@@ -131,3 +133,35 @@ async def test_me_has_first_and_last_name(fb: Any) -> None:
     r = await fb.get("me", await fb.long_token(), fields="id,first_name,last_name")
     words = fb.account.name.split()
     assert r.json() == {"id": fb.account.id, "first_name": words[0], "last_name": words[-1]}
+
+
+def test_a_token_revoked_on_its_own_is_a_logged_out_session(conntrack_fakes: Fakes) -> None:
+    """The control API's tokens/revoke ends one token: Facebook answers 190/467, the
+    logged-out session, not the 'Cannot parse' of a string it never issued."""
+    import requests
+
+    app = conntrack_fakes.create_app("facebook", redirect_uris=["https://app.example/cb"])
+    ada = conntrack_fakes.create_account("facebook")
+    url = (
+        "https://www.facebook.com/v21.0/dialog/oauth?client_id="
+        f"{app['client_id']}&redirect_uri=https://app.example/cb&scope=email"
+    )
+    code = conntrack_fakes.authorize(url, account=ada["id"]).split("code=")[1].split("&")[0]
+    token = requests.get(
+        "https://graph.facebook.com/v21.0/oauth/access_token",
+        params={
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "redirect_uri": "https://app.example/cb",
+            "code": code,
+        },
+        timeout=5,
+    ).json()["access_token"]
+    conntrack_fakes.control("POST", "tokens/revoke", {"token": token})
+    error = requests.get(
+        "https://graph.facebook.com/v21.0/me", params={"access_token": token}, timeout=5
+    ).json()["error"]
+    assert (error["code"], error["error_subcode"]) == (190, 467)
+    assert error["message"] == (
+        "Error validating access token: The session is invalid because the user logged out."
+    )
