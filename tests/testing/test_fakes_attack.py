@@ -325,6 +325,39 @@ def test_the_engine_stopped_under_an_active_world_starts_again() -> None:
         assert requests.get(f"{GRAPH}/debug_token", timeout=5).status_code == 400
 
 
+def test_a_request_under_way_when_the_engine_stops_is_a_dropped_connection(
+    conntrack_fakes: Fakes,
+) -> None:
+    """Stopping the fakes' loop mid-request is what a server going away is to the
+    library: its own connection error at once (not a hang, not a foreign exception), and
+    the next request is answered."""
+    conntrack_fakes.fault("facebook", "latency", delay_ms=5000, endpoint="/v21.0/me", count=9)
+    outcomes: dict[str, BaseException] = {}
+
+    def call(name: str, send: Any) -> None:
+        try:
+            send(f"{GRAPH}/me")
+        except BaseException as e:
+            outcomes[name] = e
+
+    calls = [
+        threading.Thread(target=call, args=("requests", lambda u: requests.get(u, timeout=9))),
+        threading.Thread(target=call, args=("httpx", lambda u: httpx.get(u, timeout=9))),
+    ]
+    for thread in calls:
+        thread.start()
+    engine = _engine.shared_engine()
+    assert _eventually(lambda: engine.in_flight == 2)
+    started = time.monotonic()
+    _engine.stop_shared_engine()
+    for thread in calls:
+        thread.join(timeout=5)
+    assert time.monotonic() - started < 2
+    assert isinstance(outcomes["requests"], requests.ConnectionError), outcomes
+    assert isinstance(outcomes["httpx"], httpx.RemoteProtocolError), outcomes
+    assert requests.get(f"{GRAPH}/debug_token", timeout=5).status_code == 400
+
+
 def test_the_session_end_of_an_inner_pytest_keeps_the_outer_world(
     conntrack_fakes: Fakes, pytester: pytest.Pytester
 ) -> None:

@@ -242,11 +242,16 @@ class Engine:
                 return
             # The caller gave up: nobody reads this.
             future.set_exception(EngineStopped("the request was cancelled by its caller"))
-        except trio.Cancelled:
-            future.set_exception(EngineStopped("the in-process fakes stopped during the request"))
-            raise
         except Exception as e:  # AnswerTimeout, a request httpx cannot build
             future.set_exception(e)
+        except BaseException:
+            # The loop is stopping (trio.Cancelled, bare or in a group from the app's own
+            # nurseries): the caller must not wait for ever.
+            if not future.done():
+                future.set_exception(
+                    EngineStopped("the in-process fakes stopped during the request")
+                )
+            raise
         finally:
             self._scopes.pop(future, None)
 

@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ._engine import Answer, AnswerTimeout, Call
+from ._engine import Answer, AnswerTimeout, Call, EngineStopped
 
 T = TypeVar("T")
 
@@ -251,6 +251,8 @@ def _install_httpx() -> None:
             return sync_original(self, request)
         except AnswerTimeout as e:
             raise httpx.ReadTimeout(str(e), request=request) from None
+        except EngineStopped as e:
+            raise _httpx_dropped(request, e) from None
         return _httpx_response(answer)
 
     async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
@@ -265,10 +267,21 @@ def _install_httpx() -> None:
             return await async_original(self, request)
         except AnswerTimeout as e:
             raise httpx.ReadTimeout(str(e), request=request) from None
+        except EngineStopped as e:
+            raise _httpx_dropped(request, e) from None
         return _httpx_response(answer)
 
     httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
     httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]
+
+
+def _httpx_dropped(request: Any, why: EngineStopped) -> Exception:
+    """The fakes' loop stopped under the request: to httpx, a server that hung up."""
+    import httpx
+
+    return httpx.RemoteProtocolError(
+        f"Server disconnected without sending a response ({why})", request=request
+    )
 
 
 def _httpx_call(request: Any, body: bytes) -> Call:
@@ -352,7 +365,12 @@ def _urllib3_answer(
     pool: Any, router: Router, a: dict[str, Any], host: str, scheme: str, port: int | None
 ) -> Any:
     """One pass of urllib3's ``urlopen`` with the fakes in place of the connection."""
-    from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
+    from urllib3.exceptions import (
+        MaxRetryError,
+        NewConnectionError,
+        ProtocolError,
+        ReadTimeoutError,
+    )
     from urllib3.util.retry import Retry
 
     method, url, redirect = a["method"], a["url"], a.get("redirect", True)
@@ -390,6 +408,16 @@ def _urllib3_answer(
         # the retries are spent, as a real read timeout does.
         retries = retries.increment(
             method, url, error=error, _pool=pool, _stacktrace=sys.exc_info()[2]
+        )
+        retries.sleep()
+        return resend(method, url, body, headers, retries)
+    except EngineStopped as e:
+        # The fakes' loop stopped under the request: a server that hung up, which urllib3
+        # reports (and retries, if asked to) as a ProtocolError.
+        hung_up = http.client.RemoteDisconnected(f"Remote end closed connection ({e})")
+        dropped = ProtocolError("Connection aborted.", hung_up)
+        retries = retries.increment(
+            method, url, error=dropped, _pool=pool, _stacktrace=sys.exc_info()[2]
         )
         retries.sleep()
         return resend(method, url, body, headers, retries)
