@@ -217,6 +217,33 @@ def _eventually(check: Any, within: float = 2.0) -> bool:
     return True
 
 
+def test_a_frozen_clock_does_not_freeze_the_fakes_timeouts_and_delays(
+    conntrack_fakes: Fakes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """freezegun's ``freeze_time`` replaces ``perf_counter`` (and ``monotonic``) in every
+    loaded module, trio's own included. A real server in its own process is not frozen:
+    its delays end and the client's timeout fires; in process neither may wait for ever."""
+    import trio._core._run
+
+    frozen = trio._core._run.perf_counter()
+    monkeypatch.setattr(trio._core._run, "perf_counter", lambda: frozen)  # as freezegun does
+    conntrack_fakes.fault("facebook", "latency", delay_ms=200, endpoint="/v21.0/me", count=1)
+    outcome: list[object] = []
+
+    def calls() -> None:
+        outcome.append(requests.get(f"{GRAPH}/me", timeout=3).status_code)
+        conntrack_fakes.fault("facebook", "latency", delay_ms=5000, endpoint="/v21.0/me", count=1)
+        try:
+            requests.get(f"{GRAPH}/me", timeout=0.3)
+        except requests.exceptions.ReadTimeout:
+            outcome.append("timed out")
+
+    thread = threading.Thread(target=calls, daemon=True)
+    thread.start()
+    thread.join(timeout=5)
+    assert outcome == [400, "timed out"]
+
+
 def test_an_exception_inside_the_block_restores_the_patches() -> None:
     originals = (httpx.HTTPTransport.handle_request, urllib3.HTTPConnectionPool.urlopen)
     with pytest.raises(KeyError), fakes():

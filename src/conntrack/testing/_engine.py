@@ -37,6 +37,7 @@ import atexit
 import concurrent.futures
 import contextlib
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -76,6 +77,37 @@ class AnswerTimeout(TimeoutError):
 
 class EngineStopped(RuntimeError):
     """The engine's loop is not running (stopped, or never started)."""
+
+
+class RealClock(trio.abc.Clock):
+    """Trio's clock on the machine's monotonic clock, read where time-freezing libraries
+    do not reach: freezegun replaces ``perf_counter`` and ``monotonic`` in every loaded
+    module (trio's own clock reads ``perf_counter``), which would hold every delay and
+    timeout of the fakes for ever. A real server in its own process is not frozen; nor
+    is this loop. (The fakes' *wall* clock does follow a frozen or travelled ``datetime``,
+    on purpose: ``_fakes``.)"""
+
+    def start_clock(self) -> None:
+        pass
+
+    def current_time(self) -> float:
+        return _monotonic()
+
+    def deadline_to_sleep_time(self, deadline: float) -> float:
+        return deadline - self.current_time()
+
+
+def _monotonic() -> float:
+    # clock_gettime is left alone by freezegun, and time-machine only moves its
+    # CLOCK_REALTIME; perf_counter (captured at import) where there is no clock_gettime.
+    if _CLOCK_GETTIME is not None:
+        return float(_CLOCK_GETTIME(_MONOTONIC_ID))
+    return float(_PERF_COUNTER())
+
+
+_CLOCK_GETTIME = getattr(time, "clock_gettime", None)
+_MONOTONIC_ID = getattr(time, "CLOCK_MONOTONIC", 1)
+_PERF_COUNTER = time.perf_counter
 
 
 class Engine:
@@ -119,7 +151,7 @@ class Engine:
 
     def _run(self) -> None:
         try:
-            trio.run(self._main)
+            trio.run(self._main, clock=RealClock())
         except BaseException as e:  # pragma: no cover - reported to the starter
             self._crash = e
         finally:
