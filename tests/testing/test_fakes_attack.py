@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import gzip
 import http.server
 import socket
@@ -383,6 +384,32 @@ def test_a_request_under_way_when_the_engine_stops_is_a_dropped_connection(
     assert isinstance(outcomes["requests"], requests.ConnectionError), outcomes
     assert isinstance(outcomes["httpx"], httpx.RemoteProtocolError), outcomes
     assert requests.get(f"{GRAPH}/debug_token", timeout=5).status_code == 400
+
+
+# CPython's socketpair() leaves its second socket unclosed when the first is refused:
+# not the fakes' socket, collected (and so reported) inside this test.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_sockets_blocked_as_pytest_socket_blocks_them_say_how_to_allow_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pytest-socket's ``--disable-socket`` replaces ``socket.socket`` with a class that
+    refuses to be made: trio's loop cannot make the socket pair it wakes up with. The
+    fakes open no network socket, so the message says what to allow."""
+
+    class SocketBlockedError(RuntimeError):
+        pass
+
+    class GuardedSocket(socket.socket):
+        def __new__(cls, *args: object, **kwargs: object) -> GuardedSocket:
+            raise SocketBlockedError("A test tried to use socket.socket.")
+
+    monkeypatch.setattr(socket, "socket", GuardedSocket)
+    engine = _engine.Engine()
+    with pytest.raises(_engine.EngineStopped, match="--allow-unix-socket"):
+        engine.start()
+    assert not engine.running
+    del engine
+    gc.collect()
 
 
 def test_the_session_end_of_an_inner_pytest_keeps_the_outer_world(

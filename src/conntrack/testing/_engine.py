@@ -110,6 +110,18 @@ _MONOTONIC_ID = getattr(time, "CLOCK_MONOTONIC", 1)
 _PERF_COUNTER = time.perf_counter
 
 
+def _did_not_start(crash: BaseException) -> str:
+    message = f"the fakes' loop did not start: {crash!r}"
+    if type(crash).__name__ == "SocketBlockedError":
+        # pytest-socket: trio's loop wakes up through a socket pair in this process.
+        message += (
+            ". pytest-socket's --disable-socket also blocks the local socket pair the "
+            "fakes' loop wakes up with (AF_UNIX, in this process: the fakes open no network "
+            "socket); allow it with --allow-unix-socket"
+        )
+    return message
+
+
 class Engine:
     """A trio loop in a daemon thread that answers :class:`Call` s with an ASGI app."""
 
@@ -147,7 +159,7 @@ class Engine:
             self._thread.start()
         self._ready.wait()
         if self._crash is not None:
-            raise EngineStopped(f"the fakes' loop did not start: {self._crash!r}")
+            raise EngineStopped(_did_not_start(self._crash))
 
     def _run(self) -> None:
         try:
