@@ -595,6 +595,10 @@ def test_request_bodies_arrive_as_sent(stub: Script) -> None:
     httpx.post(url, content=chunks())
     urllib3.request("POST", url, body=chunks())
     assert [seen[3] for seen in stub.seen[-3:]] == [b"a=1&b=2"] * 3
+    import array
+
+    urllib3.request("POST", url, body=array.array("B", b"raw"))  # a buffer, sent as is
+    assert stub.seen[-1][3] == b"raw"
     packed = gzip.compress(b"a=1")
     requests.post(url, data=packed, headers={"Content-Encoding": "gzip"}, timeout=5)
     assert stub.seen[-1][3] == packed and stub.seen[-1][2]["content-encoding"] == "gzip"

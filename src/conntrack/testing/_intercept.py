@@ -573,6 +573,10 @@ def _body_bytes(body: Any) -> bytes:
     if hasattr(body, "read"):
         data = body.read()
         return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    try:  # a buffer (array, mmap, …), sent as its bytes, as urllib3 does
+        return memoryview(body).tobytes()
+    except TypeError:
+        pass
     if isinstance(body, Iterable):
         return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in body)
     raise TypeError(f"cannot send a request body of type {type(body).__name__}")
