@@ -613,7 +613,11 @@ def test_a_header_that_would_split_the_request_is_refused(stub: Script) -> None:
         urllib3.request("GET", url, headers={"X-A": "1\r\nX-B: 2"})
     with pytest.raises(httpx.LocalProtocolError):
         httpx.get(url, headers={"X-A": "1\r\nX-B: 2"})
+    with pytest.raises(httpx.LocalProtocolError):
+        httpx.get(url, headers={"X-A": "1\x00"})
     assert stub.seen == []
+    urllib3.request("GET", url, headers={"X-A": "1\x00"})  # http.client sends it
+    assert stub.seen[-1][2]["x-a"] == "1\x00"
 
 
 def test_cookies_an_answer_sets_are_kept_by_a_session(stub: Script) -> None:

@@ -213,19 +213,24 @@ def _refused_port(scheme: str, port: int | None) -> str | None:
     )
 
 
-def _bad_header(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
-    """What ``http.client`` (and h11) refuse to send: a header that would split the
-    request, as a real connection refuses it before anything is sent."""
+def _bad_header(headers: Iterable[tuple[bytes, bytes]], *, h11: bool = False) -> str | None:
+    """What ``http.client`` (urllib3) refuses to send: a header that would split the
+    request, as a real connection refuses it before anything is sent; ``h11`` (httpx)
+    refuses a NUL, a vertical tab and a form feed too."""
+    illegal = _ILLEGAL_FOR_H11 if h11 else _ILLEGAL_VALUE
     for name, value in headers:
         if not _LEGAL_NAME(name):
             return f"Invalid header name {name!r}"
-        if _ILLEGAL_VALUE(value):
+        if illegal(value):
             return f"Invalid header value {value!r}"
     return None
 
 
+# http.client's own checks (_is_legal_header_name, _is_illegal_header_value).
 _LEGAL_NAME = re.compile(rb"[^:\s][^:\r\n]*").fullmatch
-_ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])|\x00").search
+_ILLEGAL_VALUE = re.compile(rb"\n(?![ \t])|\r(?![ \t\n])").search
+# h11 takes any byte but NUL and the whitespace that is not a space or a tab.
+_ILLEGAL_FOR_H11 = re.compile(rb"[\x00\r\n\x0b\x0c]").search
 
 
 # -- httpx ---------------------------------------------------------------------------
@@ -291,7 +296,7 @@ def _httpx_call(request: Any, body: bytes) -> Call:
     if refused is not None:
         where = f"{request.url.host}:{request.url.port}"
         raise httpx.ConnectError(f"{where}: {refused}", request=request)
-    bad = _bad_header(request.headers.raw)
+    bad = _bad_header(request.headers.raw, h11=True)
     if bad is not None:  # as h11 refuses it
         raise httpx.LocalProtocolError(bad, request=request)
     timeouts = request.extensions.get("timeout") or {}
