@@ -183,6 +183,38 @@ def test_a_world_left_while_another_thread_calls_hands_it_to_the_next_world() ->
     assert seen and set(seen) == {400}, [s for s in seen if s != 400][:3]
 
 
+def test_a_thread_still_calling_after_the_last_world_goes_out_as_without_fakes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With no world left, another thread's calls go where they would without the fakes
+    (here: a proxy that does not exist, so nothing leaves the machine): answers from the
+    fakes, then the library's proxy error; never 'this world has ended', never a hang."""
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    seen: list[str] = []
+    stop = threading.Event()
+
+    def caller() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(str(requests.get(f"{GRAPH}/debug_token", timeout=5).status_code))
+            except Exception as e:
+                seen.append(type(e).__name__)
+
+    with fakes():
+        thread = threading.Thread(target=caller)
+        thread.start()
+        assert _eventually(lambda: len(seen) > 5)
+    assert _eventually(lambda: seen[-1] == "ProxyError")
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert set(seen) == {"400", "ProxyError"}
+
+
 def test_two_threads_each_have_their_own_world() -> None:
     """Two threads inside a world each at once: each is answered by its own (and so is
     what it runs in a copy of its context); neither sees the other's app."""
