@@ -14,8 +14,9 @@ answered through a :class:`concurrent.futures.Future`:
 Each request runs in the engine's nursery through ``httpx.ASGITransport``, as the
 scenario runner talks to the fakes, and is answered with its whole body (the fakes'
 bodies are small). A request the fakes hold longer than its timeout (a ``delay_ms``
-fault) ends in :class:`AnswerTimeout` on the engine's real clock, whatever clock the
-caller's loop runs on.
+fault; :data:`DEFAULT_TIMEOUT` when the client gave none) ends in :class:`AnswerTimeout`
+on the engine's real clock (:class:`RealClock`), whatever clock the caller's loop runs
+on and whether or not a test froze time.
 
 A caller that gives up (an asyncio task cancelled, a trio cancel scope ending) cancels
 its request in the engine too, as a server's handler is cancelled when the client hangs
@@ -25,9 +26,10 @@ a handler's crash in their 500 shape) is answered as a server answers it, a bare
 that names the error, never a hang.
 
 One engine serves a whole test session (:func:`shared_engine`); worlds come and go
-over it, each its own app (``_fakes``). Stopped (a pytest session's end) while a world
-is still active, the engine starts again on the next request; only the interpreter's
-exit stops it for good.
+over it, each its own app (``_fakes``). A request under way when the loop stops ends in
+:class:`EngineStopped` (the interceptors make it the library's own "server hung up"
+error). Stopped while a world is still active, the engine starts again on the next
+request; only the interpreter's exit stops it for good.
 """
 
 from __future__ import annotations
