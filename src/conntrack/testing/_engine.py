@@ -38,6 +38,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import contextlib
+import http
 import threading
 import time
 from dataclasses import dataclass, field
@@ -322,14 +323,24 @@ async def _answer(app: Any, call: Call) -> Answer:
             f"the in-process fakes crashed answering {call.method} {call.url}: "
             f"{type(e).__name__}: {e} (a bug of conntrack's fakes: please report it)"
         )
-        return Answer(500, [(b"content-type", b"text/plain; charset=utf-8")], text.encode(), "")
+        return Answer(
+            500, [(b"content-type", b"text/plain; charset=utf-8")], text.encode(), phrase(500)
+        )
     reason = response.extensions.get("reason_phrase", b"")
+    text = reason.decode("latin-1") if isinstance(reason, bytes) else str(reason)
     return Answer(
-        response.status_code,
-        list(response.headers.raw),
-        body,
-        reason.decode("latin-1") if isinstance(reason, bytes) else str(reason),
+        response.status_code, list(response.headers.raw), body, text or phrase(response.status_code)
     )
+
+
+def phrase(status: int) -> str:
+    """The reason phrase a server sends with ``status`` over HTTP/1.1 (``Not Found``), as
+    the real providers' servers do: an ASGI app gives none, and without one requests says
+    "401 Client Error: None" where the real provider's answer reads "Unauthorized"."""
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 async def _trio_wait(future: concurrent.futures.Future[Answer]) -> Answer:

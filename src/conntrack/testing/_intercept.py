@@ -3,9 +3,10 @@
 Three places cover the HTTP clients a Python integration uses:
 
 - ``httpx.HTTPTransport.handle_request`` and ``httpx.AsyncHTTPTransport.
-  handle_async_request``: every ``httpx.Client`` / ``AsyncClient`` that talks to the
-  network (proxies and retries included) goes through one of them; a transport of the
-  caller's own (``MockTransport``, ``ASGITransport``) does not, and is left alone.
+  handle_async_request`` (and the same in ``httpx2``, when installed): every
+  ``httpx.Client`` / ``AsyncClient`` that talks to the network (proxies and retries
+  included) goes through one of them; a transport of the caller's own
+  (``MockTransport``, ``ASGITransport``) does not, and is left alone.
 - ``urllib3.connectionpool.HTTPConnectionPool.urlopen`` (HTTPS pools inherit it):
   ``requests`` sends every request through it (``HTTPAdapter.send``), and so does
   ``urllib3.PoolManager`` / ``urllib3.request`` / a pool used directly.
@@ -20,6 +21,10 @@ its own ``urlopen`` (Retry counting, ``Retry-After`` and backoff sleeps as urlli
 sleeps them, redirects of a pool used directly, ``HostChangedError``) are played here in
 its order. Nothing connects, so no port, certificate or environment variable is needed,
 and real ``https://`` URLs work unchanged.
+
+A client none of these take (aiohttp, ``http.client``, ``urllib.request``, pycurl) would
+reach the real provider with the test's codes and secrets: while a world is active, the
+name of a provider host does not resolve for it (``_guard``), and the error says why.
 
 A provider host is matched however it is spelled: any case, a trailing dot, an explicit
 default port; the fakes see it in its plain form. The real hosts listen on 443 and 80
@@ -47,6 +52,8 @@ from __future__ import annotations
 
 import contextvars
 import http.client
+import importlib
+import importlib.util
 import inspect
 import io
 import re
@@ -57,6 +64,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ._engine import Answer, AnswerTimeout, Call, EngineStopped
+from ._guard import install_guard
 
 T = TypeVar("T")
 
@@ -172,8 +180,10 @@ class _Gone(Exception):
 
 
 def _install() -> None:
-    _install_httpx()
+    for name in HTTPX_MODULES:
+        _install_httpx(name)
     _install_urllib3()
+    install_guard(_remember, _router_for)
 
 
 def _uninstall() -> None:
@@ -236,20 +246,24 @@ _ILLEGAL_FOR_H11 = re.compile(rb"[\x00\r\n\x0b\x0c]").search
 # -- httpx ---------------------------------------------------------------------------
 
 
-def _install_httpx() -> None:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - httpx is a dependency of conntrack
-        return
+#: httpx, and httpx2 (its successor, the same API under another name: authlib 1.9 uses
+#: it when it is installed): each one present is patched.
+HTTPX_MODULES = ("httpx", "httpx2")
+
+
+def _install_httpx(name: str) -> None:
+    if importlib.util.find_spec(name) is None:
+        return  # not installed: nothing calls it
+    httpx = importlib.import_module(name)
     sync_original = _remember(httpx.HTTPTransport, "handle_request")
     async_original = _remember(httpx.AsyncHTTPTransport, "handle_async_request")
 
-    def handle_request(self: Any, request: httpx.Request) -> httpx.Response:
+    def handle_request(self: Any, request: Any) -> Any:
         host = request.url.host
         router = _router_for(host)
         if router is None:
             return sync_original(self, request)
-        call = _httpx_call(request, request.read())
+        call = _httpx_call(httpx, request, request.read())
         try:
             answer = _answered(host, call, lambda r, c: r.answer(c), router)
         except _Gone:
@@ -257,15 +271,15 @@ def _install_httpx() -> None:
         except AnswerTimeout as e:
             raise httpx.ReadTimeout(str(e), request=request) from None
         except EngineStopped as e:
-            raise _httpx_dropped(request, e) from None
-        return _httpx_response(answer)
+            raise _httpx_dropped(httpx, request, e) from None
+        return _httpx_response(httpx, answer)
 
-    async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self: Any, request: Any) -> Any:
         host = request.url.host
         router = _router_for(host)
         if router is None:
             return await async_original(self, request)
-        call = _httpx_call(request, await request.aread())
+        call = _httpx_call(httpx, request, await request.aread())
         try:
             answer = await _aanswered(host, call, router)
         except _Gone:
@@ -273,25 +287,21 @@ def _install_httpx() -> None:
         except AnswerTimeout as e:
             raise httpx.ReadTimeout(str(e), request=request) from None
         except EngineStopped as e:
-            raise _httpx_dropped(request, e) from None
-        return _httpx_response(answer)
+            raise _httpx_dropped(httpx, request, e) from None
+        return _httpx_response(httpx, answer)
 
-    httpx.HTTPTransport.handle_request = handle_request  # type: ignore[method-assign]
-    httpx.AsyncHTTPTransport.handle_async_request = handle_async_request  # type: ignore[method-assign]
+    httpx.HTTPTransport.handle_request = handle_request
+    httpx.AsyncHTTPTransport.handle_async_request = handle_async_request
 
 
-def _httpx_dropped(request: Any, why: EngineStopped) -> Exception:
+def _httpx_dropped(httpx: Any, request: Any, why: EngineStopped) -> Exception:
     """The fakes' loop stopped under the request: to httpx, a server that hung up."""
-    import httpx
-
     return httpx.RemoteProtocolError(
         f"Server disconnected without sending a response ({why})", request=request
     )
 
 
-def _httpx_call(request: Any, body: bytes) -> Call:
-    import httpx
-
+def _httpx_call(httpx: Any, request: Any, body: bytes) -> Call:
     refused = _refused_port(request.url.scheme, request.url.port)
     if refused is not None:
         where = f"{request.url.host}:{request.url.port}"
@@ -312,11 +322,9 @@ def _httpx_call(request: Any, body: bytes) -> Call:
     )
 
 
-def _httpx_response(answer: Answer) -> Any:
+def _httpx_response(httpx: Any, answer: Answer) -> Any:
     """The answer as a network transport gives it: a stream not read yet (so ``iter_raw``
     and ``num_bytes_downloaded`` work), decoded by the client as it reads."""
-    import httpx
-
     return httpx.Response(
         answer.status,
         headers=answer.headers,
