@@ -32,6 +32,9 @@ from .core import Core
 
 ASGIApp = Callable[..., Awaitable[None]]
 _SHAPE = "CONNTRACK_SHAPE"
+#: The config keys the app was built with; any other was stored by a request (a
+#: provider's rate-limit windows, Google's nonces, LinkedIn's day counts): the world's.
+_BUILT = "CONNTRACK_BUILT_KEYS"
 
 
 def _shape(core: Core) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -46,10 +49,15 @@ def reuse_app(app: QuartTrio, core: Core) -> QuartTrio:
     Building an app compiles every provider's routes (tens of milliseconds); a test
     session that wants a fresh world for every test builds the app once and swaps the
     core (``conntrack.testing``). A core that serves other providers or hosts needs its
-    own app: ``ValueError``. Requests under way when the core is swapped may see either.
+    own app: ``ValueError``. What the former world's requests stored on the app (rate
+    limits, nonces, call counts) is dropped with its core, so nothing of one world shows
+    in the next. Requests under way when the core is swapped may see either.
     """
     if app.config.get(_SHAPE) != _shape(core):
         raise ValueError("this app was built for other providers or hosts: create_app(core)")
+    built = app.config[_BUILT]
+    for key in [k for k in app.config if k not in built]:
+        del app.config[key]
     app.config["CONNTRACK_CORE"] = core
     return app
 
@@ -158,4 +166,5 @@ def create_app(
                     return answer
         return _control.control_error(500, f"internal error: {type(err).__name__}: {err}")
 
+    app.config[_BUILT] = frozenset([*app.config, _BUILT])
     return app

@@ -1,0 +1,93 @@
+"""Nothing of one in-process world shows in the next: each ``with fakes()`` (each test)
+starts from a fresh core, and what the former world's requests left on the reused app
+(Google's nonces, X's rate-limit windows, …) goes with it."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+import requests
+
+from conntrack.testing import Fakes, fakes
+
+REDIRECT = "https://app.example/cb"
+
+
+def _google_code(f: Fakes, nonce: str | None) -> tuple[dict[str, str], str]:
+    app = f.create_app("google", redirect_uris=[REDIRECT])
+    ada = f.create_account("google", name="Ada")
+    query = {
+        "client_id": app["client_id"],
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid email",
+        "state": "s",
+    }
+    if nonce is not None:
+        query["nonce"] = nonce
+    auth = "https://accounts.google.com/o/oauth2/v2/auth?" + urlencode(query)
+    landed = f.authorize(auth, account=ada["id"])
+    return app, parse_qs(urlsplit(landed).query)["code"][0]
+
+
+def test_a_nonce_of_the_former_world_is_not_in_the_next_worlds_id_token() -> None:
+    """Same seed, same code: the nonce a code of the first world was given (never
+    exchanged) must not reach the id_token of the second world's code."""
+    with fakes() as first:
+        _, first_code = _google_code(first, "nonce-of-the-first-world")
+    with fakes() as second:
+        app, code = _google_code(second, None)
+        assert code == first_code  # the seed makes the same code: the leak would show
+        answer = requests.post(
+            "https://oauth2.googleapis.com/token",
+            data={
+                "code": code,
+                "client_id": app["client_id"],
+                "client_secret": app["client_secret"],
+                "redirect_uri": REDIRECT,
+                "grant_type": "authorization_code",
+            },
+            timeout=5,
+        )
+        claims = jwt.decode(answer.json()["id_token"], options={"verify_signature": False})
+        assert "nonce" not in claims
+
+
+def _x_remaining(f: Fakes) -> int:
+    app = f.create_app("twitter", redirect_uris=[REDIRECT])
+    ada = f.create_account("twitter", name="Ada")
+    query = {
+        "response_type": "code",
+        "client_id": app["client_id"],
+        "redirect_uri": REDIRECT,
+        "scope": "users.read tweet.read",
+        "state": "s",
+        "code_challenge": "verifier",
+        "code_challenge_method": "plain",
+    }
+    landed = f.authorize("https://x.com/i/oauth2/authorize?" + urlencode(query), account=ada["id"])
+    code = parse_qs(urlsplit(landed).query)["code"][0]
+    token = requests.post(
+        "https://api.x.com/2/oauth2/token",
+        data={
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": REDIRECT,
+            "code_verifier": "verifier",
+        },
+        auth=(app["client_id"], app["client_secret"]),
+        timeout=5,
+    ).json()["access_token"]
+    me = requests.get(
+        "https://api.x.com/2/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert me.status_code == 200, me.text
+    return int(me.headers["x-rate-limit-remaining"])
+
+
+def test_x_rate_limit_windows_start_afresh_in_each_world() -> None:
+    with fakes() as first:
+        remaining = _x_remaining(first)
+    with fakes() as second:
+        assert _x_remaining(second) == remaining
