@@ -57,7 +57,6 @@ import importlib.util
 import inspect
 import io
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol, TypeVar
@@ -390,9 +389,12 @@ def _urllib3_answer(
     headers = a.get("headers")
     if headers is None:
         headers = pool.headers  # as urllib3: the pool's headers only when none are given
-    retries = a.get("retries")
-    if not isinstance(retries, Retry):
-        retries = Retry.from_int(retries, redirect=redirect, default=pool.retries)
+    given = a.get("retries")
+    retries: Retry = (
+        given
+        if isinstance(given, Retry)
+        else Retry.from_int(given, redirect=redirect, default=pool.retries)
+    )
     body = a.get("body")
     if body is not None and not isinstance(body, bytes | str):
         body = a["body"] = _body_bytes(body)  # read once: a retry sends it again
@@ -401,39 +403,31 @@ def _urllib3_answer(
     def resend(method: str, url: str, body: Any, headers: Any, retries: Retry) -> Any:
         return pool.urlopen(method, url, body, headers, **{**again, "retries": retries})
 
+    def failed(error: Exception) -> Any:
+        # Raises ``error`` (retries=False, requests' read=False) or MaxRetryError once
+        # the retries are spent, as urllib3 does; else sleeps its backoff and sends again.
+        left = retries.increment(method, url, error=error, _pool=pool, _stacktrace=None)
+        left.sleep()
+        return resend(method, url, body, headers, left)
+
     refused = _refused_port(scheme, port)
     if refused is not None:
-        failed = NewConnectionError(pool, f"Failed to establish a new connection: {refused}")
-        retries = retries.increment(method, url, error=failed, _pool=pool, _stacktrace=None)
-        retries.sleep()
-        return resend(method, url, body, headers, retries)
+        return failed(NewConnectionError(pool, f"Failed to establish a new connection: {refused}"))
     sent = _urllib3_headers(headers, body)
     bad = _bad_header(sent)
     if bad is not None:  # as http.client refuses it, before anything is sent
         raise ValueError(bad)
     full = url if urlsplit(url).netloc else _pool_url(pool, url)
-    call = _normal(Call(method, full, sent, _body_bytes(body), _urllib3_timeout(a)))
+    call = _normal(Call(method, full, sent, _body_bytes(body), _urllib3_timeout(pool, a)))
     try:
         answer = _answered(host, call, lambda r, c: r.answer(c), router)
     except AnswerTimeout as e:
-        error = ReadTimeoutError(pool, url, f"Read timed out. ({e})")
-        # Raises the error (retries=False, requests' read=False) or MaxRetryError once
-        # the retries are spent, as a real read timeout does.
-        retries = retries.increment(
-            method, url, error=error, _pool=pool, _stacktrace=sys.exc_info()[2]
-        )
-        retries.sleep()
-        return resend(method, url, body, headers, retries)
+        return failed(ReadTimeoutError(pool, url, f"Read timed out. ({e})"))
     except EngineStopped as e:
         # The fakes' loop stopped under the request: a server that hung up, which urllib3
         # reports (and retries, if asked to) as a ProtocolError.
         hung_up = http.client.RemoteDisconnected(f"Remote end closed connection ({e})")
-        dropped = ProtocolError("Connection aborted.", hung_up)
-        retries = retries.increment(
-            method, url, error=dropped, _pool=pool, _stacktrace=sys.exc_info()[2]
-        )
-        retries.sleep()
-        return resend(method, url, body, headers, retries)
+        return failed(ProtocolError("Connection aborted.", hung_up))
     response = _urllib3_response(pool, answer, a, retries, method, full)
 
     # Redirects, as urllib3's urlopen follows them (a pool used directly; PoolManager
@@ -565,8 +559,15 @@ def _pool_url(pool: Any, path: str) -> str:
     return f"{scheme}://{host}{port}{path if path.startswith('/') else '/' + path}"
 
 
-def _urllib3_timeout(a: dict[str, Any]) -> float | None:
+def _urllib3_timeout(pool: Any, a: dict[str, Any]) -> float | None:
+    """The read timeout urllib3 would wait: the request's (a number or a ``Timeout``),
+    else the pool's (``PoolManager(timeout=…)``), its ``total`` counted from now (the
+    connection the fakes skip takes no time)."""
     timeout = a.get("timeout")
+    get = getattr(pool, "_get_timeout", None)
+    if get is not None:  # urllib3's own: the pool's timeout for its default, a copy
+        timeout = get(timeout)
+        timeout.start_connect()
     read = getattr(timeout, "read_timeout", timeout)
     return float(read) if isinstance(read, int | float) and not isinstance(read, bool) else None
 
