@@ -69,9 +69,16 @@ DEFAULT_SCOPES = {"user.info.basic", "user.info.profile"}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _database() -> None:
-    """allauth reads its apps through the ORM: the tables, in memory."""
-    call_command("migrate", run_syncdb=True, verbosity=0)
+def _database() -> Iterator[None]:
+    """allauth reads its apps through the ORM: the tables, in memory.
+
+    Django refuses ORM calls in a thread where an asyncio loop runs, and the browser
+    tests' Playwright leaves one running on the xdist worker they ran on: these tests
+    are synchronous, so they tell Django the loop is not theirs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        call_command("migrate", run_syncdb=True, verbosity=0)
+        yield
 
 
 class Site:
