@@ -175,13 +175,15 @@ class Engine:
 
     async def _main(self) -> None:
         self._stop = trio.Event()
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            self._token = trio.lowlevel.current_trio_token()
-            self._ready.set()
-            await self._stop.wait()
-            nursery.cancel_scope.cancel()
-        self._nursery = None
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                self._token = trio.lowlevel.current_trio_token()
+                self._ready.set()
+                await self._stop.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._nursery = None
 
     def stop(self, *, final: bool = False) -> None:
         """Stop the loop and wait for its thread; requests under way are cancelled.
@@ -220,7 +222,11 @@ class Engine:
                     return
                 scope = trio.CancelScope()
                 self._scopes[future] = scope
-                nursery.start_soon(self._answer, app, call, future, scope)
+                try:
+                    nursery.start_soon(self._answer, app, call, future, scope)
+                except RuntimeError:  # closed: the loop is ending (an error here kills it)
+                    self._scopes.pop(future, None)
+                    future.set_exception(EngineStopped("the in-process fakes are stopping"))
 
             try:
                 token.run_sync_soon(spawn)
@@ -263,10 +269,8 @@ class Engine:
         try:
             if library == "trio":
                 return await _trio_wait(future)
-            if library == "asyncio":
-                return await asyncio.wrap_future(future)
-            # Another loop (curio, …): wait in a worker thread of its own.
-            return await _thread_wait(future)
+            # asyncio (or a loop that is asyncio's, uvloop): httpx runs on nothing else.
+            return await asyncio.wrap_future(future)
         except BaseException:
             if not future.done():
                 self.cancel(future)
@@ -355,12 +359,6 @@ async def _trio_wait(future: concurrent.futures.Future[Answer]) -> Answer:
     future.add_done_callback(wake)
     await done.wait()
     return future.result()
-
-
-async def _thread_wait(future: concurrent.futures.Future[Answer]) -> Answer:
-    import anyio.to_thread
-
-    return await anyio.to_thread.run_sync(future.result)
 
 
 _SHARED: Engine | None = None
