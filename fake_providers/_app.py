@@ -25,7 +25,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from . import _control, _security, _ui
 from ._body import whole_body
 from ._current import core as current_core
-from ._enabled import ENABLE_HINT, disabled_hosts, disabled_protocols, not_enabled_answer
+from ._enabled import HINT_SETTING, disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
 from ._registry import load_providers
 from .core import Core
@@ -102,7 +102,7 @@ def create_app(
     the list with it; default: restart ``conntrack serve --providers …``)."""
     app = QuartTrio("fake_providers", template_folder=None)
     app.config["CONNTRACK_CORE"] = core
-    app.config[ENABLE_HINT] = enable_hint
+    app.config[HINT_SETTING] = enable_hint
     every_host = {h.lower() for p in core.profiles.values() for h in p.hosts}
     every_host |= set(disabled_hosts(core))
     # First of the before-request hooks: Host, Origin, control token, JSON, CSRF.

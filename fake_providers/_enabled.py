@@ -20,7 +20,7 @@ from .core import Core
 
 #: The app setting that says how to serve a provider that is not (``create_app``'s
 #: ``enable_hint``); ``{providers}`` is the list that would serve it too.
-ENABLE_HINT = "CONNTRACK_ENABLE_HINT"
+HINT_SETTING = "CONNTRACK_ENABLE_HINT"
 SERVE_HINT = (
     "restart it with `conntrack serve --providers {providers}`, or without --providers "
     "to serve every provider"
@@ -55,7 +55,7 @@ def not_enabled_answer(core: Core, hosts: Mapping[str, str], path: str) -> Respo
         return None
     enabled = sorted(core.profiles)
     wanted = ",".join([*enabled, protocol])
-    hint = current_app.config.get(ENABLE_HINT) or SERVE_HINT
+    hint = current_app.config.get(HINT_SETTING) or SERVE_HINT
     message = (
         f"provider {protocol!r} is not enabled on this server (enabled: "
         f"{', '.join(enabled) or 'none'}); " + hint.format(providers=wanted)
