@@ -16,7 +16,7 @@ import functools
 import inspect
 import json
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +29,8 @@ from ._engine import Answer, Call, Engine, shared_engine
 from ._intercept import activate, active, deactivate
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: An account: its id, or the dict ``create_account`` answered (its ``id`` is used).
+AccountRef = str | int | Mapping[str, Any]
 
 #: The host of :attr:`Fakes.base_url`: a ``.localhost`` name, so never a real one.
 BASE_HOST = "fakes.conntrack.localhost"
@@ -228,16 +230,19 @@ class Fakes:
             self.control("POST", "accounts", {"provider": provider, **_given(fields)}),
         )
 
-    def account(self, account_id: str) -> dict[str, Any]:
+    def account(self, account_id: AccountRef) -> dict[str, Any]:
         """An account as the control API shows it (state, pages, grants, …)."""
         return cast(dict[str, Any], self.control("GET", f"accounts/{_segment(account_id)}"))
 
-    def event(self, provider: str, account_id: str, name: str, **options: Any) -> dict[str, Any]:
+    def event(
+        self, provider: str, account_id: AccountRef, name: str, **options: Any
+    ) -> dict[str, Any]:
         """Fire an account event as ``POST /_conntrack/accounts/{id}/events`` does:
         ``password_change``, ``app_removed``, ``permission_revoked``, ``checkpoint``,
         ``locked``, ``suspended``, ``admin_removed``, … (an unknown name is refused with
         the list); ``options``: ``client_id``, ``page_id``, ``permission``,
         ``account_type``."""
+        account_id = _account_id(account_id)
         have = self.account(account_id).get("provider")
         if have != provider:
             raise FakesError(
@@ -316,12 +321,13 @@ class Fakes:
         self,
         url: str,
         *,
-        account: str,
+        account: AccountRef,
         decline: Iterable[str] = (),
         cancel: bool = False,
     ) -> str:
         """Play the person at the browser: open ``url`` (the provider's authorization
-        URL your client built), log in as ``account``, grant every permission but those in
+        URL your client built), log in as ``account`` (its id, or the dict
+        :meth:`create_account` answered), grant every permission but those in
         ``decline`` (or press cancel), and answer the URL the provider sends the browser
         to: your ``redirect_uri`` with ``code`` and ``state``, or the provider's error
         redirect. A fragment (Facebook's ``#_=_``) is dropped: a browser never sends it.
@@ -329,6 +335,7 @@ class Fakes:
         A page that does not redirect (an unknown client, a ``redirect_uri`` the app does
         not have) raises :class:`ConsentError` with what the page says."""
         declined = {str(d) for d in ([decline] if isinstance(decline, str) else decline)}
+        account = _account_id(account)
         current = url
         for _ in range(10):
             host = (urlsplit(current).hostname or "").lower()
@@ -395,10 +402,19 @@ def _given(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _segment(text: str) -> str:
+def _account_id(account: AccountRef) -> str:
+    """An account's id, given as the id or as the dict ``create_account`` answered."""
+    if isinstance(account, Mapping):
+        if "id" not in account:
+            raise FakesError("an account given as a dict needs its 'id'", 400, "account")
+        return str(account["id"])
+    return str(account)
+
+
+def _segment(account: AccountRef) -> str:
     from urllib.parse import quote
 
-    return quote(str(text), safe="")
+    return quote(_account_id(account), safe="")
 
 
 def _header(answer: Answer, name: bytes) -> str:

@@ -1,0 +1,39 @@
+"""An account is named by its id or by the dict ``create_account`` answered: a test that
+passes the dict gets the account, not a page saying there is no account "{'email': …}"."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+
+from conntrack.testing import Fakes, FakesError
+
+REDIRECT = "https://app.example/cb"
+
+
+def _dialog(f: Fakes) -> str:
+    app = f.create_app("facebook", redirect_uris=[REDIRECT])
+    query = {"client_id": app["client_id"], "redirect_uri": REDIRECT, "state": "s"}
+    return "https://www.facebook.com/v21.0/dialog/oauth?" + urlencode(query)
+
+
+def test_authorize_takes_the_account_as_create_account_answered_it(
+    conntrack_fakes: Fakes,
+) -> None:
+    ada = conntrack_fakes.create_account("facebook", name="Ada")
+    landed = conntrack_fakes.authorize(_dialog(conntrack_fakes), account=ada)
+    assert parse_qs(urlsplit(landed).query)["state"] == ["s"]
+    assert conntrack_fakes.account(ada)["grants"]
+
+
+def test_event_and_account_take_the_dict_too(conntrack_fakes: Fakes) -> None:
+    ada = conntrack_fakes.create_account("facebook", name="Ada")
+    fired = conntrack_fakes.event("facebook", ada, "password_change")
+    assert fired["account"] == ada["id"]
+    assert [ev["type"] for ev in conntrack_fakes.account(ada)["events"]] == ["password_change"]
+
+
+def test_a_dict_without_an_id_is_refused_with_what_to_give(conntrack_fakes: Fakes) -> None:
+    with pytest.raises(FakesError, match="needs its 'id'"):
+        conntrack_fakes.authorize(_dialog(conntrack_fakes), account={"name": "Ada"})
