@@ -1,9 +1,11 @@
-"""The engine's loop at its edges: a request that arrives as the loop is ending gets an
-answer (EngineStopped), never a wait for ever nor a crashed loop."""
+"""The engine at its edges: a request that arrives as the loop is ending gets an answer
+(EngineStopped), never a wait for ever nor a crashed loop; an answer is handed over as
+the app sent it."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import gzip
 import threading
 from typing import Any
 
@@ -46,3 +48,24 @@ def test_a_request_spawned_into_a_closing_nursery_is_refused_not_lost() -> None:
     finally:
         engine.stop()
     assert not engine.running
+
+
+def test_an_encoded_body_is_handed_over_as_sent() -> None:
+    """A gzip answer stays gzip, with its Content-Encoding: the client's library decodes
+    it once (decoded here as well, it would try to gunzip plain text)."""
+    plain = b'{"ok": true}'
+    packed = gzip.compress(plain)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        headers = [(b"content-encoding", b"gzip"), (b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": packed})
+
+    engine = Engine()
+    engine.start()
+    try:
+        answer = engine.call(app, Call("GET", "http://stub.test/", timeout=5))
+    finally:
+        engine.stop()
+    assert (answer.body, dict(answer.headers)[b"content-encoding"]) == (packed, b"gzip")
+    assert gzip.decompress(answer.body) == plain
