@@ -4,12 +4,14 @@ starts from a fresh core, and what the former world's requests left on the reuse
 
 from __future__ import annotations
 
+import sys
+import threading
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import requests
 
-from conntrack.testing import Fakes, fakes
+from conntrack.testing import Fakes, _intercept, current, fakes
 
 REDIRECT = "https://app.example/cb"
 
@@ -91,3 +93,36 @@ def test_x_rate_limit_windows_start_afresh_in_each_world() -> None:
         remaining = _x_remaining(first)
     with fakes() as second:
         assert _x_remaining(second) == remaining
+
+
+def test_one_fakes_object_in_many_threads_at_once_leaves_no_world_behind() -> None:
+    """A decorated function run by eight threads at once (threads switching as often as
+    Python lets them): each call ends its own world, in its own thread, and when all
+    are done no world is left open or active."""
+    decorated = fakes()
+    strays: list[str] = []
+
+    @decorated
+    def work() -> None:
+        world = current()
+        world.travel("1s")
+        if current() is not world:
+            strays.append("answered by another thread's world")
+
+    def loop() -> None:
+        for _ in range(60):
+            work()
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=loop) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not strays
+    assert decorated._open == []  # every world entered was left, by its own thread
+    assert not _intercept.any_active()

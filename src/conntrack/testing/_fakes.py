@@ -465,19 +465,25 @@ class fakes:
             "conntrack_fakes_entered", default=()
         )
         self._open: list[Fakes] = []
+        self._open_lock = threading.Lock()  # threads enter and leave at once
 
     def _enter(self) -> Fakes:
         world = Fakes(shared_engine(), **self._options)
         activate(world)
         self._worlds.set((*self._worlds.get(), world))
-        self._open.append(world)
+        with self._open_lock:
+            self._open.append(world)
         return world
 
     def _exit(self) -> None:
-        mine = [w for w in self._worlds.get() if any(w is o for o in self._open)]
-        world = mine[-1] if mine else self._open[-1]
-        self._worlds.set(tuple(w for w in self._worlds.get() if w is not world))
-        self._open = [o for o in self._open if o is not world]
+        entered = self._worlds.get()
+        with self._open_lock:
+            mine = [w for w in entered if any(w is o for o in self._open)]
+            if not mine and not self._open:
+                raise RuntimeError("fakes(): left more often than entered")
+            world = mine[-1] if mine else self._open[-1]
+            self._open = [o for o in self._open if o is not world]
+        self._worlds.set(tuple(w for w in entered if w is not world))
         deactivate(world)
         world.close()
 
