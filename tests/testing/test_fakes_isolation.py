@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
@@ -126,3 +127,48 @@ def test_one_fakes_object_in_many_threads_at_once_leaves_no_world_behind() -> No
     assert not strays
     assert decorated._open == []  # every world entered was left, by its own thread
     assert not _intercept.any_active()
+
+
+def _facebook_token(f: Fakes) -> str:
+    app = f.create_app("facebook", redirect_uris=[REDIRECT])
+    ada = f.create_account("facebook", name="Ada Admin")
+    query = {"client_id": app["client_id"], "redirect_uri": REDIRECT, "scope": "email"}
+    landed = f.authorize(
+        "https://www.facebook.com/v21.0/dialog/oauth?" + urlencode(query), account=ada
+    )
+    answer = requests.get(
+        "https://graph.facebook.com/v21.0/oauth/access_token",
+        params={
+            "client_id": app["client_id"],
+            "client_secret": app["client_secret"],
+            "redirect_uri": REDIRECT,
+            "code": parse_qs(urlsplit(landed).query)["code"][0],
+        },
+        timeout=5,
+    )
+    return str(answer.json()["access_token"])
+
+
+def test_a_request_under_way_when_its_world_ends_is_answered_by_that_world() -> None:
+    """A background thread's request still running when its test ends finishes in its
+    own world: the next world does not take the app from under it (it would answer with
+    the next world's core, and could change it)."""
+    answers: list[requests.Response] = []
+    with fakes() as first:
+        token = _facebook_token(first)
+        first.fault("facebook", "latency", delay_ms=600, count=1)
+        late = threading.Thread(
+            target=lambda: answers.append(
+                requests.get(
+                    "https://graph.facebook.com/v21.0/me",
+                    params={"access_token": token, "fields": "name"},
+                    timeout=5,
+                )
+            )
+        )
+        late.start()
+        time.sleep(0.2)  # the request waits in the fault's latency
+    with fakes():
+        late.join(timeout=10)
+    assert [a.status_code for a in answers] == [200]
+    assert answers[0].json()["name"] == "Ada Admin"

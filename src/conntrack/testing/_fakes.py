@@ -124,6 +124,10 @@ class Fakes:
         self.core = server.core
         self.clock = server.clock
         self.app: Any = _take_app(self.core)
+        #: Requests under way, and the app ``close`` left for the last of them to give back.
+        self._busy = 0
+        self._leaving: Any = None
+        self._busy_lock = threading.Lock()
         self.hosts: frozenset[str] = every_provider_host() | frozenset(route_hosts(self.app))
         self.notes = tuple(server.notes)
         #: The fakes as ``conntrack serve`` lays them out under one root, for code that
@@ -132,21 +136,43 @@ class Fakes:
         self.base_url = f"http://{BASE_HOST}"
 
     def close(self) -> None:
-        """Give the app back for the next world (``fakes`` does it on leaving)."""
-        app, self.app = self.app, None
+        """End the world (``fakes`` does it on leaving) and give its app back for the
+        next one, once no request of this world is under way: another world's core
+        behind the app would answer that request."""
+        with self._busy_lock:
+            app, self.app = self.app, None
+            if app is not None and self._busy:
+                self._leaving = app  # the last request under way gives it back
+                return
         if app is not None:
             _give_back(app, self.core)
 
-    def _live(self) -> Any:
-        if self.app is None:
-            raise FakesError(
-                "this world of fakes has ended (its `with` block or test is over): "
-                "use the world of the current test or block"
-            )
-        return self.app
+    def _hold(self) -> Any:
+        """The app, counted as used by one more request until :meth:`_release`."""
+        with self._busy_lock:
+            if self.app is None:
+                raise FakesError(
+                    "this world of fakes has ended (its `with` block or test is over): "
+                    "use the world of the current test or block"
+                )
+            self._busy += 1
+            return self.app
+
+    def _release(self) -> None:
+        with self._busy_lock:
+            self._busy -= 1
+            app = self._leaving if not self._busy else None
+            if app is not None:
+                self._leaving = None
+        if app is not None:
+            _give_back(app, self.core)
 
     def _call(self, call: Call) -> Answer:
-        return self._engine.call(self._live(), call)
+        app = self._hold()
+        try:
+            return self._engine.call(app, call)
+        finally:
+            self._release()
 
     # -- the Router the interceptors ask ---------------------------------------------
 
@@ -157,7 +183,11 @@ class Fakes:
         return self._call(call)
 
     async def aanswer(self, call: Call) -> Answer:
-        return await self._engine.acall(self._live(), call)
+        app = self._hold()
+        try:
+            return await self._engine.acall(app, call)
+        finally:
+            self._release()
 
     # -- the API ---------------------------------------------------------------------
 
