@@ -44,8 +44,9 @@ test may come from any thread. Which world answers a request:
    code under test starts (``threading.Thread``, a ``ThreadPoolExecutor``) has no
    context of its own and is answered by the test's world when one test runs at a time.
 
-A world that ends while another thread's request is on its way hands that request to the
-world now answering (rule 2), or, with none left, to the network as without fakes.
+A request under way when its world ends is answered by that world; one that reaches it
+after it ended goes to the world now answering (rule 2), or, with none left, to the
+network as without fakes.
 """
 
 from __future__ import annotations
