@@ -293,9 +293,15 @@ class Fakes:
     def travel(self, duration: str | timedelta) -> datetime:
         """Move the fakes' clock forward by ``duration`` (``"61d"``, ``"1h 30m"`` or a
         ``timedelta``); answer the new now. Tokens expire as they would have."""
-        by = format_duration(duration) if isinstance(duration, timedelta) else duration
+        if not isinstance(duration, str | timedelta):  # 3600: seconds? hours?
+            raise FakesError(
+                f"travel() takes a duration such as '1h', '61d' or a timedelta, not {duration!r}",
+                400,
+                "by",
+            )
         if isinstance(duration, timedelta) and duration < timedelta(0):
             raise FakesError("the clock only travels forward: give a positive duration", 400, "by")
+        by = format_duration(duration) if isinstance(duration, timedelta) else duration
         self.control("POST", "clock/advance", {"by": by})
         return self.now
 

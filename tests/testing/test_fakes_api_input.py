@@ -1,8 +1,10 @@
-"""An account is named by its id or by the dict ``create_account`` answered: a test that
-passes the dict gets the account, not a page saying there is no account "{'email': …}"."""
+"""What a test naturally passes to the API works, or is refused in the API's own terms:
+an account named by its id or by the dict ``create_account`` answered (not a page saying
+there is no account "{'email': …}"), a travel given as a number."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -37,3 +39,10 @@ def test_event_and_account_take_the_dict_too(conntrack_fakes: Fakes) -> None:
 def test_a_dict_without_an_id_is_refused_with_what_to_give(conntrack_fakes: Fakes) -> None:
     with pytest.raises(FakesError, match="needs its 'id'"):
         conntrack_fakes.authorize(_dialog(conntrack_fakes), account={"name": "Ada"})
+
+
+def test_travel_refuses_a_bare_number_in_its_own_words(conntrack_fakes: Fakes) -> None:
+    before = conntrack_fakes.now
+    with pytest.raises(FakesError, match=r"travel\(\) takes a duration such as '1h'"):
+        conntrack_fakes.travel(3600)  # type: ignore[arg-type]
+    assert conntrack_fakes.now - before < timedelta(minutes=1)
