@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from conntrack.testing import Fakes, FakesError
+from conntrack.testing import Fakes, FakesError, fakes
 
 REDIRECT = "https://app.example/cb"
 
@@ -46,3 +46,16 @@ def test_travel_refuses_a_bare_number_in_its_own_words(conntrack_fakes: Fakes) -
     with pytest.raises(FakesError, match=r"travel\(\) takes a duration such as '1h'"):
         conntrack_fakes.travel(3600)  # type: ignore[arg-type]
     assert conntrack_fakes.now - before < timedelta(minutes=1)
+
+
+def test_one_provider_may_be_named_without_a_list() -> None:
+    """``providers="linkedin"`` is the LinkedIn world, not 'unknown provider l'."""
+    with fakes(providers="linkedin") as world:
+        assert world.create_app("linkedin", redirect_uris=[REDIRECT])["client_id"]
+        with pytest.raises(FakesError, match="'facebook' is not enabled"):
+            world.create_app("facebook", redirect_uris=[REDIRECT])
+
+
+@pytest.mark.conntrack_fakes(providers="twitter")
+def test_the_marker_takes_one_provider_too(conntrack_fakes: Fakes) -> None:
+    assert conntrack_fakes.create_account("twitter")["id"].isdigit()

@@ -480,9 +480,10 @@ class fakes:
     async) inside one, reachable with :func:`current`. While it is active, requests,
     urllib3 and httpx calls to provider hosts are answered in process; others go out.
 
-    ``seed`` (ids and tokens), ``providers`` (serve only these) and ``config`` (a
-    ``conntrack serve --config`` file: apps and accounts made at the start) are as for
-    ``conntrack serve``; a bad one raises :class:`conntrack.InputError` with its message.
+    ``seed`` (ids and tokens), ``providers`` (serve only these: names, or one name) and
+    ``config`` (a ``conntrack serve --config`` file: apps and accounts made at the start)
+    are as for ``conntrack serve``; a bad one raises :class:`conntrack.InputError` with
+    its message.
     """
 
     def __init__(
@@ -492,6 +493,8 @@ class fakes:
         providers: Sequence[str] | None = None,
         config: str | Path | None = None,
     ) -> None:
+        if isinstance(providers, str):  # one provider, not its letters
+            providers = [providers]
         self._options: dict[str, Any] = {"seed": seed, "providers": providers, "config": config}
         # The worlds this object entered, per thread / task: one decorated function may
         # run in two threads at once, and each call leaves its own world. (``_open``:
