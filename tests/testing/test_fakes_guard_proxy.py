@@ -4,6 +4,7 @@ the absolute URL to a provider host are refused before the proxy hears of them."
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import urllib.error
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from conntrack.testing import Fakes
+from conntrack.testing import Fakes, fakes
 
 
 class Proxy:
@@ -73,3 +74,13 @@ def test_a_provider_host_through_a_proxy_never_reaches_the_proxy(
 def test_another_host_still_goes_through_the_proxy(conntrack_fakes: Fakes, proxy: Proxy) -> None:
     _open(proxy, "https://example.com/")  # the stub proxy hangs up
     assert proxy.heard == [b"CONNECT example.com:443 HTTP/1.0\r\n\r\n"]
+
+
+def test_http_client_is_put_back_when_the_last_world_ends() -> None:
+    originals = (http.client.HTTPConnection._tunnel, http.client.HTTPConnection.putrequest)  # type: ignore[attr-defined]
+    with fakes():
+        assert http.client.HTTPConnection.putrequest is not originals[1]
+    assert (
+        http.client.HTTPConnection._tunnel,  # type: ignore[attr-defined]
+        http.client.HTTPConnection.putrequest,
+    ) == originals
