@@ -69,3 +69,41 @@ def test_an_encoded_body_is_handed_over_as_sent() -> None:
         engine.stop()
     assert (answer.body, dict(answer.headers)[b"content-encoding"]) == (packed, b"gzip")
     assert gzip.decompress(answer.body) == plain
+
+
+def test_a_loop_that_outlives_stop_leaves_the_next_loop_alone() -> None:
+    """A request that blocks the loop (a sync sleep in an app) holds it past stop()'s
+    wait; a start meanwhile runs a new loop. When the old loop ends at last, it must not
+    take the new loop's token and nursery with it (the engine would think itself stopped,
+    start a third loop and leave the second running for ever)."""
+    import time
+
+    async def blocking(scope: Any, receive: Any, send: Any) -> None:
+        time.sleep(0.8)  # holds the whole loop
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def quick(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    engine = Engine()
+    engine.STOP_TIMEOUT = 0.1
+    engine.start()
+    loops = [engine._thread]
+    engine.submit(blocking, Call("GET", "http://stub.test/", timeout=5))
+    time.sleep(0.2)  # the loop is in the sleep
+    engine.stop()  # gives up waiting: the first loop is still held
+    engine.start()  # as the next world does
+    loops.append(engine._thread)
+    try:
+        assert engine.call(quick, Call("GET", "http://stub.test/", timeout=5)).status == 204
+        loops[0].join(timeout=5)  # the first loop ends at last
+        assert not loops[0].is_alive()
+        assert engine.running and engine._thread is loops[1]
+        assert engine.call(quick, Call("GET", "http://stub.test/", timeout=5)).status == 204
+        assert engine._thread is loops[1]  # answered by the second loop, no third
+    finally:
+        engine.STOP_TIMEOUT = 5
+        engine.stop()
+    assert not any(t is not None and t.is_alive() for t in loops)

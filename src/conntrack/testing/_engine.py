@@ -128,6 +128,10 @@ def _did_not_start(crash: BaseException) -> str:
 class Engine:
     """A trio loop in a daemon thread that answers :class:`Call` s with an ASGI app."""
 
+    #: How long :meth:`stop` waits for the loop's thread (a loop held by a blocking call
+    #: may outlive it: it then ends on its own, and a new loop may already run).
+    STOP_TIMEOUT = 10.0
+
     def __init__(self) -> None:
         self._token: trio.lowlevel.TrioToken | None = None
         self._nursery: trio.Nursery | None = None
@@ -156,34 +160,42 @@ class Engine:
                 raise EngineStopped("the in-process fakes stopped with the interpreter")
             if self.running:
                 return
-            self._ready.clear()
+            # Each loop its own ready event: one ending late must not wake this start.
+            ready = self._ready = threading.Event()
             self._crash = None
-            self._thread = threading.Thread(target=self._run, name="conntrack-fakes", daemon=True)
+            self._thread = threading.Thread(
+                target=self._run, args=(ready,), name="conntrack-fakes", daemon=True
+            )
             self._thread.start()
-        self._ready.wait()
+        ready.wait()
         if self._crash is not None:
             raise EngineStopped(_did_not_start(self._crash))
 
-    def _run(self) -> None:
+    def _run(self, ready: threading.Event) -> None:
         try:
-            trio.run(self._main, clock=RealClock())
+            trio.run(self._main, ready, clock=RealClock())
         except BaseException as e:  # pragma: no cover - reported to the starter
             self._crash = e
         finally:
-            self._token = None
-            self._ready.set()
+            ready.set()
 
-    async def _main(self) -> None:
-        self._stop = trio.Event()
+    async def _main(self, ready: threading.Event) -> None:
+        stop = self._stop = trio.Event()
+        token = trio.lowlevel.current_trio_token()
+        nursery: trio.Nursery | None = None
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                self._token = trio.lowlevel.current_trio_token()
-                self._ready.set()
-                await self._stop.wait()
+                self._token = token
+                ready.set()
+                await stop.wait()
                 nursery.cancel_scope.cancel()
         finally:
-            self._nursery = None
+            # Only this loop's own: a loop that outlived stop() ends after a new one began.
+            if self._nursery is nursery:
+                self._nursery = None
+            if self._token is token:
+                self._token = None
 
     def stop(self, *, final: bool = False) -> None:
         """Stop the loop and wait for its thread; requests under way are cancelled.
@@ -196,7 +208,7 @@ class Engine:
             with contextlib.suppress(trio.RunFinishedError):
                 token.run_sync_soon(stop.set)
             if thread is not threading.current_thread():
-                thread.join(timeout=10)
+                thread.join(timeout=self.STOP_TIMEOUT)
             self._thread = None
 
     # -- answering -----------------------------------------------------------------
