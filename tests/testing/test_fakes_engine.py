@@ -1,6 +1,7 @@
-"""The engine at its edges: a request that arrives as the loop is ending gets an answer
-(EngineStopped), never a wait for ever nor a crashed loop; an answer is handed over as
-the app sent it."""
+"""The machinery at its edges: a request that arrives as the loop is ending gets an
+answer (EngineStopped), never a wait for ever nor a crashed loop; an answer is handed
+over as the app sent it; a loop that outlives stop() leaves the next alone; a failed
+install leaves nothing patched."""
 
 from __future__ import annotations
 
@@ -107,3 +108,29 @@ def test_a_loop_that_outlives_stop_leaves_the_next_loop_alone() -> None:
         engine.STOP_TIMEOUT = 5
         engine.stop()
     assert not any(t is not None and t.is_alive() for t in loops)
+
+
+def test_a_failed_install_puts_back_what_it_had_patched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first world's patches go in one by one; one that fails takes the others out
+    again, so no library is left patched with no world to answer it."""
+    import httpx
+
+    from conntrack.testing import _fakes, _intercept, fakes
+
+    with fakes():
+        pass  # an app is built, and free
+    free = sum(len(apps) for apps in _fakes._FREE.values())
+    original = httpx.HTTPTransport.handle_request
+
+    def broken() -> None:
+        raise RuntimeError("urllib3 would not be patched")
+
+    monkeypatch.setattr(_intercept, "_install_urllib3", broken)
+    with pytest.raises(RuntimeError, match="would not be patched"), fakes():
+        pass
+    assert httpx.HTTPTransport.handle_request is original
+    assert not _intercept.any_active()
+    # The world that could not start gave its app back.
+    assert sum(len(apps) for apps in _fakes._FREE.values()) == free

@@ -508,7 +508,11 @@ class fakes:
 
     def _enter(self) -> Fakes:
         world = Fakes(shared_engine(), **self._options)
-        activate(world)
+        try:
+            activate(world)
+        except BaseException:
+            world.close()  # its app back for the next world
+            raise
         self._worlds.set((*self._worlds.get(), world))
         with self._open_lock:
             self._open.append(world)

@@ -59,14 +59,12 @@ import inspect
 import io
 import re
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from ._engine import Answer, AnswerTimeout, Call, EngineStopped
 from ._guard import install_guard
-
-T = TypeVar("T")
 
 
 class Router(Protocol):
@@ -98,7 +96,11 @@ def activate(router: Router) -> None:
     """Make ``router`` answer provider hosts (innermost wins); patch on the first."""
     with _lock:
         if not _stack:
-            _install()
+            try:
+                _install()
+            except BaseException:  # none of it half in place, with no world to answer
+                _uninstall()
+                raise
         _stack.append(router)
     _mine.set((*_mine.get(), router))
 
@@ -149,18 +151,18 @@ def _plain_host(host: str) -> str:
     return host.strip("[]").lower().rstrip(".")
 
 
-def _answered(host: str, call: Call, ask: Callable[[Router, Call], T], router: Router) -> T:
-    """``ask(router, call)``; if ``router``'s world ended meanwhile (another thread left
+def _answered(host: str, call: Call, router: Router) -> Answer:
+    """``router.answer(call)``; if ``router``'s world ended meanwhile (another thread left
     it), ask the world answering now. :class:`_Gone` when no world is left."""
     try:
-        return ask(router, call)
+        return router.answer(call)
     except Exception:
         if _is_active(router):
             raise
     after = _router_for(host)
     if after is None:
         raise _Gone from None
-    return ask(after, call)
+    return after.answer(call)
 
 
 async def _aanswered(host: str, call: Call, router: Router) -> Answer:
@@ -265,7 +267,7 @@ def _install_httpx(name: str) -> None:
             return sync_original(self, request)
         call = _httpx_call(httpx, request, request.read())
         try:
-            answer = _answered(host, call, lambda r, c: r.answer(c), router)
+            answer = _answered(host, call, router)
         except _Gone:
             return sync_original(self, request)
         except AnswerTimeout as e:
@@ -421,7 +423,7 @@ def _urllib3_answer(
     full = url if urlsplit(url).netloc else _pool_url(pool, url)
     call = _normal(Call(method, full, sent, _body_bytes(body), _urllib3_timeout(pool, a)))
     try:
-        answer = _answered(host, call, lambda r, c: r.answer(c), router)
+        answer = _answered(host, call, router)
     except AnswerTimeout as e:
         return failed(ReadTimeoutError(pool, url, f"Read timed out. ({e})"))
     except EngineStopped as e:
