@@ -14,6 +14,8 @@ import requests
 
 from conntrack.testing import Fakes, _intercept, current, fakes
 
+from .test_fakes import facebook_token
+
 REDIRECT = "https://app.example/cb"
 
 
@@ -129,33 +131,13 @@ def test_one_fakes_object_in_many_threads_at_once_leaves_no_world_behind() -> No
     assert not _intercept.any_active()
 
 
-def _facebook_token(f: Fakes) -> str:
-    app = f.create_app("facebook", redirect_uris=[REDIRECT])
-    ada = f.create_account("facebook", name="Ada Admin")
-    query = {"client_id": app["client_id"], "redirect_uri": REDIRECT, "scope": "email"}
-    landed = f.authorize(
-        "https://www.facebook.com/v21.0/dialog/oauth?" + urlencode(query), account=ada
-    )
-    answer = requests.get(
-        "https://graph.facebook.com/v21.0/oauth/access_token",
-        params={
-            "client_id": app["client_id"],
-            "client_secret": app["client_secret"],
-            "redirect_uri": REDIRECT,
-            "code": parse_qs(urlsplit(landed).query)["code"][0],
-        },
-        timeout=5,
-    )
-    return str(answer.json()["access_token"])
-
-
 def test_a_request_under_way_when_its_world_ends_is_answered_by_that_world() -> None:
     """A background thread's request still running when its test ends finishes in its
     own world: the next world does not take the app from under it (it would answer with
     the next world's core, and could change it)."""
     answers: list[requests.Response] = []
     with fakes() as first:
-        token = _facebook_token(first)
+        _, token = facebook_token(first)
         first.fault("facebook", "latency", delay_ms=600, count=1)
         late = threading.Thread(
             target=lambda: answers.append(
