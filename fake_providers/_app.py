@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import _control, _security, _ui
 from ._body import whole_body
+from ._current import BUILT, forget_world_state
 from ._current import core as current_core
 from ._enabled import HINT_SETTING, disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
@@ -34,7 +35,6 @@ ASGIApp = Callable[..., Awaitable[None]]
 _SHAPE = "CONNTRACK_SHAPE"
 #: The config keys the app was built with; any other was stored by a request (a
 #: provider's rate-limit windows, Google's nonces, LinkedIn's day counts): the world's.
-_BUILT = "CONNTRACK_BUILT_KEYS"
 
 
 def _shape(core: Core) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -55,9 +55,7 @@ def reuse_app(app: QuartTrio, core: Core) -> QuartTrio:
     """
     if app.config.get(_SHAPE) != _shape(core):
         raise ValueError("this app was built for other providers or hosts: create_app(core)")
-    built = app.config[_BUILT]
-    for key in [k for k in app.config if k not in built]:
-        del app.config[key]
+    forget_world_state(app)
     app.config["CONNTRACK_CORE"] = core
     return app
 
@@ -166,5 +164,5 @@ def create_app(
                     return answer
         return _control.control_error(500, f"internal error: {type(err).__name__}: {err}")
 
-    app.config[_BUILT] = frozenset([*app.config, _BUILT])
+    app.config[BUILT] = frozenset([*app.config, BUILT])
     return app

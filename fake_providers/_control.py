@@ -37,6 +37,7 @@ from conntrack import (
     providers,
 )
 
+from ._current import forget_world_state
 from .core import (
     AccountDeleted,
     ClockError,
@@ -317,6 +318,9 @@ def blueprint() -> Blueprint:
             await _body(())
         c = _core()
         removed = c.reset()
+        # What requests stored on the app for this world (rate-limit windows, nonces,
+        # daily call counts) goes with it.
+        forget_world_state(current_app)
         return jsonify({"removed": removed, "seq": c.seq, **_clock_json(c)})
 
     # -- apps ----------------------------------------------------------------------
