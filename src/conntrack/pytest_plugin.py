@@ -131,12 +131,15 @@ def conntrack_fakes(request: pytest.FixtureRequest) -> Iterator[Fakes]:
         # Relative to the test file, as a file the test sits beside (the error names the
         # path it tried).
         options["config"] = _shown(request.node.path.parent / config)
+    world = fakes(**options)
     try:
-        world = fakes(**options)
-        with world as f:
-            yield f
+        f = world.__enter__()  # builds the world: a bad seed, provider or config fails here
     except InputError as e:
         pytest.fail(f"{FAKES}: {e}", pytrace=False)
+    try:
+        yield f
+    finally:
+        world.__exit__(None, None, None)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:

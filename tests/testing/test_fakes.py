@@ -507,3 +507,19 @@ def test_the_readme_s_time_machine_block_runs(
     conntrack_fakes: Fakes, readme_block: Callable[[str], str]
 ) -> None:
     exec(readme_block("time-machine"), {"conntrack_fakes": conntrack_fakes})
+
+
+def test_a_bad_marker_option_fails_the_test_with_the_message(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_world="""
+        import pytest
+
+        @pytest.mark.conntrack_fakes(providers=["facebok"])
+        def test_typo(conntrack_fakes):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*conntrack_fakes: *facebok*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
