@@ -76,7 +76,9 @@ def test_fifty_threads_each_get_their_own_answers(conntrack_fakes: Fakes) -> Non
     assert all(asked == answered for asked, answered in results)
 
 
-def test_a_cancelled_asyncio_request_is_cancelled_in_the_fakes(conntrack_fakes: Fakes) -> None:
+def test_a_cancelled_asyncio_request_is_cancelled_in_the_fakes(
+    conntrack_fakes: Fakes, asyncio_run: Any
+) -> None:
     _, token = app_token(conntrack_fakes)
     conntrack_fakes.fault("facebook", "latency", delay_ms=5000, endpoint="/v21.0/me", count=5)
     engine = _engine.shared_engine()
@@ -93,7 +95,7 @@ def test_a_cancelled_asyncio_request_is_cancelled_in_the_fakes(conntrack_fakes: 
             return answer.status_code
 
     started = time.monotonic()
-    assert asyncio.run(main()) == 400  # no access_token: answered at once
+    assert asyncio_run(main()) == 400  # no access_token: answered at once
     assert time.monotonic() - started < 2
     assert _eventually(lambda: engine.in_flight == 0)
 
@@ -509,5 +511,7 @@ def test_the_fixture_with_the_anyio_plugin_on_asyncio(pytester: pytest.Pytester)
                 assert (await client.get(GRAPH + "/me")).status_code == 400
         """
     )
-    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "anyio", "-W", "error")
+    # In a process of its own: an asyncio runner cannot start in this one when the
+    # browser tests' Playwright left its loop running on the same xdist worker.
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "anyio", "-W", "error")
     result.assert_outcomes(passed=2)

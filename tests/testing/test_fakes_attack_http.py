@@ -11,7 +11,6 @@ the library does for real" is checked, not assumed.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import http.server
 import threading
@@ -133,7 +132,7 @@ class Loopback:
 # -- what the interceptors hand over and give back (stub world) ---------------------------
 
 
-def test_streamed_answers_read_as_from_a_socket(stub: Script) -> None:
+def test_streamed_answers_read_as_from_a_socket(stub: Script, asyncio_run: Any) -> None:
     body = b"x" * 10_000
     stub.replies["/big"] = [reply(200, body)]
     url = f"https://{STUB}/big"
@@ -147,7 +146,7 @@ def test_streamed_answers_read_as_from_a_socket(stub: Script) -> None:
         async with httpx.AsyncClient() as client, client.stream("GET", url) as answer:
             return b"".join([chunk async for chunk in answer.aiter_raw()])
 
-    assert asyncio.run(read_async()) == body
+    assert asyncio_run(read_async()) == body
     raw = URLLIB3.request("GET", url, preload_content=False)
     assert b"".join(raw.stream(1000)) == body
 

@@ -73,6 +73,7 @@ _HOSTS = _hosts()
 #: costs a new core, not new routes. Nested worlds each hold their own app.
 _FREE: dict[tuple[tuple[str, tuple[str, ...]], ...], list[Any]] = {}
 _FREE_LOCK = threading.Lock()
+_BUILD_LOCK = threading.Lock()
 
 
 #: How a world's "provider not enabled" 404 says to serve it.
@@ -93,7 +94,11 @@ def _take_app(core: Any) -> Any:
         free = _FREE.get(_shape(core))
         app = free.pop() if free else None
     if app is None:
-        return fake_providers.create_app(core, enable_hint=ENABLE_HINT)
+        # One build at a time: building compiles every route with ast.parse, and CPython
+        # 3.11's compile() is not safe in several threads at once (worlds entered by
+        # many threads together raised "AST constructor recursion depth mismatch").
+        with _BUILD_LOCK:
+            return fake_providers.create_app(core, enable_hint=ENABLE_HINT)
     return fake_providers.reuse_app(app, core)
 
 
