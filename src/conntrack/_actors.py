@@ -143,6 +143,29 @@ class ConnectionActor:
     def disconnect(self, by: str) -> None:
         self._send.send_nowait(Disconnect(by))
 
+    def misfit(self, cause: str) -> str | None:
+        """Why a login of this kind does not fit the connection's state, saying what to do
+        instead; ``None`` when it fits. The product offers Add only for a connection it
+        has disconnected and Reconnect only for one it still has, so a scenario's 'add'
+        of a connected connection or 'reconnect' of a disconnected one (the loader cannot
+        know whether an earlier 'add' succeeded) is a failed attempt, never a silent
+        no-op. The first login (no state yet) always fits."""
+        if self.model is None:
+            return None
+        if cause == "add" and self.state != State.DISCONNECTED:
+            return (
+                f"add does not fit: connection '{self.id}' is {self.state}, not disconnected "
+                "(the product offers Add only for a disconnected connection); "
+                "use 'reconnect' instead"
+            )
+        if cause == "reconnect" and self.state == State.DISCONNECTED:
+            return (
+                f"reconnect does not fit: connection '{self.id}' is disconnected (the product "
+                "offers Reconnect only for a connection it still has); add it again instead "
+                "({event: add})"
+            )
+        return None
+
     @property
     def required_scopes(self) -> tuple[str, ...]:
         return tuple(self.scopes or self.client.profile["default_scopes"])
@@ -210,6 +233,10 @@ class ConnectionActor:
 
     async def _on_code(self, msg: CodeReceived) -> None:
         now = self.clock.now()
+        misfit = self.misfit(msg.cause)
+        if misfit is not None:  # the state changed since the person began (same instant)
+            self._connect_failed(msg, misfit)
+            return
         if msg.error or not msg.code or msg.state != self._pending_state:
             why = msg.error or ("state mismatch" if msg.code else "no code")
             self._connect_failed(msg, why)
@@ -391,6 +418,11 @@ class ConnectionActor:
         self._cancel("sync", "notice", "expire", "refresh")
 
 
+#: What a disconnect of a connection that is already disconnected (an earlier 'add'
+#: failed) records.
+ALREADY_DISCONNECTED = "nothing to do: the connection is already disconnected"
+
+
 def _other(known: str | None, seen: str | None) -> bool:
     """Whether a token's user id shows a different account than the one known."""
     return known is not None and seen is not None and known != seen
@@ -516,14 +548,19 @@ class ScenarioDriver:
             if ev.connection is None:
                 self._company(ev)
             elif ev.event in ("connect", "reconnect", "add"):
-                last = self.actors[ev.connection].last_login
+                actor = self.actors[ev.connection]
+                last = actor.last_login
                 if ev.after_send is not None and last is not None and last > ev.after_send:
                     continue  # already reconnected since that email
+                if ev.after_send is not None and actor.misfit(ev.event) is not None:
+                    continue  # disconnected since that email: nothing left to reconnect
                 await self._login(ev)
             elif ev.event == "disconnect":
                 actor = self.actors[ev.connection]
                 by = ev.by or actor.connected_by
-                self.recorder.add(EventRecord(ev.at, ev.connection, "disconnect", by))
+                # After an 'add' that failed there is nothing to disconnect: say so.
+                note = ALREADY_DISCONNECTED if actor.state == State.DISCONNECTED else ""
+                self.recorder.add(EventRecord(ev.at, ev.connection, "disconnect", by, note))
                 actor.disconnect(by)
             elif ev.event in WorldControl.FAULTS:
                 self.recorder.add(await self.world.fault(ev))
@@ -548,6 +585,10 @@ class ScenarioDriver:
         by = ev.by or actor.connected_by
         if ev.event != "connect":
             self.recorder.add(EventRecord(ev.at, ev.connection, ev.event, by, login_detail(ev)))
+        misfit = actor.misfit(ev.event)
+        if misfit is not None:  # the product does not offer this button: no pop-up
+            self.recorder.add(EventRecord(ev.at, ev.connection, "connect_failed", by, misfit))
+            return
         account = actor.account_id
         if ev.account == "other":
             account = await self.world.other_account(ev.connection)

@@ -688,7 +688,11 @@ class _Builder(DocReader):
             return events
         first = self.first_users
         members = list(first)
-        disconnected: set[str] = set()
+        # What the loader knows of each connection: "disconnected" after a disconnect,
+        # "maybe" after an add (which may fail: a blocked pop-up, a declined permission),
+        # nothing (connected) otherwise. After an add both a retry ('add') and a
+        # 'reconnect' may fit; the run records the one that does not as a failed attempt.
+        known: dict[str, str] = {}
         ok: list[TimelineEvent] = []
         for e in events:
             path = self.event_paths[id(e)]
@@ -719,8 +723,9 @@ class _Builder(DocReader):
                 )
                 continue
             if e.connection is not None and e.event in CONNECTION_ACTIONS:
-                gone = e.connection in disconnected
-                if e.event == "add" and not gone:
+                now = known.get(e.connection)
+                gone = now == "disconnected"
+                if e.event == "add" and now is None:
                     self.problem(
                         (*path, "event"),
                         f"'add' at {when}: connection '{e.connection}' is not disconnected; "
@@ -735,9 +740,9 @@ class _Builder(DocReader):
                     )
                     continue
                 if e.event == "disconnect":
-                    disconnected.add(e.connection)
+                    known[e.connection] = "disconnected"
                 elif e.event == "add":
-                    disconnected.discard(e.connection)
+                    known[e.connection] = "maybe"
             ok.append(e)
         return ok
 
