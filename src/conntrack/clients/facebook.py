@@ -174,7 +174,37 @@ class FacebookClient:
             self._graph(f"{self.target}/posts"),
             params={"access_token": info.access_token, "limit": "25"},
         )
-        return answer_of(PROTOCOL, response)
+        answer = answer_of(PROTOCOL, response)
+        if _is_200(answer) and await self._page_role_lost(info.access_token):
+            return _admin_removed(answer)
+        return answer
+
+    async def _page_role_lost(self, token: str) -> bool:
+        """After a ``(#200)`` on the Page: the page roles say whether the person still
+        has one. ``me/accounts`` lists the Pages the person has a role on; a Page missing
+        from it, while ``pages_show_list`` (which the list needs) is still granted, is a
+        role lost — ``admin_removed``, as the products in the field say. Anything else
+        (the list cannot be read, the permission to read it is gone, the Page is still
+        listed) leaves the ``(#200)`` its own meaning, ``permission_missing``."""
+        if self.page_id is None:
+            return False
+        listed = await self.http.get(
+            self._graph("me/accounts"),
+            params={"fields": "id,tasks", "access_token": token, "limit": "100"},
+        )
+        pages = json_object(listed).get("data") if listed.status_code == 200 else None
+        if not isinstance(pages, list):
+            return False
+        if any(isinstance(p, dict) and str(p.get("id")) == self.page_id for p in pages):
+            return False
+        granted = await self.http.get(self._graph("me/permissions"), params={"access_token": token})
+        perms = json_object(granted).get("data") if granted.status_code == 200 else None
+        return isinstance(perms, list) and any(
+            isinstance(p, dict)
+            and p.get("permission") == "pages_show_list"
+            and p.get("status") == "granted"
+            for p in perms
+        )
 
     async def _read_instagram(self, info: TokenInfo) -> Answer:
         """The Instagram account's media; ``not_eligible`` when there is no professional
@@ -270,6 +300,29 @@ def _not_eligible(answer: Answer | None = None) -> Answer:
     )
     if answer is None:
         return Answer(200, {"data": []}, verdict)
+    return Answer(answer.status, answer.body, verdict)
+
+
+def _is_200(answer: Answer) -> bool:
+    """A ``(#200)`` to ``(#299)`` permission error (never a ``(#10)``)."""
+    err = answer.body.get("error") if isinstance(answer.body, dict) else None
+    code = err.get("code") if isinstance(err, dict) else None
+    return (
+        not answer.ok
+        and answer.verdict.reason is Reason.PERMISSION_MISSING
+        and isinstance(code, int)
+        and 200 <= code <= 299
+    )
+
+
+def _admin_removed(answer: Answer) -> Answer:
+    """The ``(#200)`` answer, read with the page roles: the person lost their role."""
+    verdict = Verdict(
+        Action.RECONNECT,
+        Reason.ADMIN_REMOVED,
+        code=answer.verdict.code,
+        message=answer.verdict.message,
+    )
     return Answer(answer.status, answer.body, verdict)
 
 
