@@ -5,6 +5,7 @@ account events."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -203,10 +204,12 @@ async def test_account_events(
     answer = await world.client.read(info)
     assert (answer.status, answer.verdict.action, answer.verdict.reason) == (status, action, reason)
     if status == 401:
-        # The refresh token died with the access token: only a person can help now.
+        # The refresh token died with the access token: only a person can help now. It
+        # is hours old, far too young to have died of age: the access was revoked.
         with pytest.raises(ProviderCallError) as err:
             await world.client.refresh(info)
-        assert err.value.answer.verdict.reason is Reason.REFRESH_FAILED
+        assert err.value.answer.verdict.action is Action.RECONNECT
+        assert err.value.answer.verdict.reason is Reason.ACCESS_REVOKED
     else:
         # Suspension and locks do not kill tokens: a refresh works, the read still fails.
         again = await world.client.read(await world.client.refresh(info))
@@ -245,3 +248,50 @@ async def test_a_wrong_state_has_no_verifier(world: World) -> None:
     with pytest.raises(ProviderCallError) as err:
         await world.client.connect(result.code, "unknown-state")
     assert err.value.answer.status == 400
+
+
+def _with_setting(world: World, value: str) -> None:
+    """The world's client, with ``refresh_token_revoked_if_younger_than`` set to ``value``."""
+    profile = world.client.profile.with_overrides({"refresh_token_revoked_if_younger_than": value})
+    world.client = TwitterClient(replace(world.client.ctx, profile=profile))
+
+
+@pytest.mark.parametrize(
+    ("setting", "age", "reason"),
+    [
+        ("180d", timedelta(days=179), Reason.ACCESS_REVOKED),
+        ("180d", timedelta(days=181), Reason.REFRESH_FAILED),
+        ("30d", timedelta(days=31), Reason.REFRESH_FAILED),
+        ("never", timedelta(days=400), Reason.ACCESS_REVOKED),
+    ],
+)
+async def test_a_refused_refresh_token_young_enough_means_access_revoked(
+    world: World, setting: str, age: timedelta, reason: Reason
+) -> None:
+    _with_setting(world, setting)
+    info = await world.connect()
+    assert info.refresh_issued_at == START
+    world.clock.advance(age)
+    world.core.fire_event(world.account.id, "app_removed")
+    with pytest.raises(ProviderCallError) as err:
+        await world.client.refresh(info)
+    verdict = err.value.answer.verdict
+    assert err.value.answer.status == 400 and verdict.code == "invalid_request"
+    assert verdict.action is Action.RECONNECT and verdict.reason is reason
+
+
+async def test_the_refresh_token_age_follows_rotation(world: World) -> None:
+    info = await world.connect()
+    world.clock.advance(timedelta(days=200))
+    new = await world.client.refresh(info)
+    assert new.refresh_issued_at == world.clock.now() and new.refresh_token != info.refresh_token
+    # The rotated-out token is 200 days old: its refusal may be its age.
+    with pytest.raises(ProviderCallError) as err:
+        await world.client.refresh(info)
+    assert err.value.answer.verdict.reason is Reason.REFRESH_FAILED
+    # The new one is minutes old when the access is revoked.
+    world.clock.advance(timedelta(minutes=5))
+    world.core.fire_event(world.account.id, "password_change")
+    with pytest.raises(ProviderCallError) as err:
+        await world.client.refresh(new)
+    assert err.value.answer.verdict.reason is Reason.ACCESS_REVOKED

@@ -50,6 +50,9 @@ class TokenInfo:
     issued_at: datetime | None = None
     token_secret: str | None = None
     """OAuth 1.0a: the token secret that signs requests."""
+    refresh_issued_at: datetime | None = None
+    """When the refresh token held now was issued (a rotating one: at the last refresh);
+    how old it is tells a revoked refresh token from one that may have expired."""
 
     def with_(self, **changes: Any) -> TokenInfo:
         return replace(self, **changes)

@@ -18,6 +18,7 @@ The classifier rules (:func:`classify_twitter`) cover API v2 problems, API v1.1
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -95,7 +96,9 @@ class TwitterClient:
     def _info(self, body: dict[str, Any], previous: TokenInfo | None = None) -> TokenInfo:
         now = self.clock.now()
         expires_at = after(now, body.get("expires_in"))
-        refresh = body.get("refresh_token") or (previous.refresh_token if previous else None)
+        fresh = body.get("refresh_token")
+        refresh = fresh or (previous.refresh_token if previous else None)
+        refresh_issued = now if fresh else (previous.refresh_issued_at if previous else None)
         scope = body.get("scope")
         scopes = (
             tuple(s for s in scope.split(self.profile.scope_separator) if s)
@@ -112,6 +115,7 @@ class TwitterClient:
             refresh_token=str(refresh) if refresh else None,
             refresh_expires_at=None,
             issued_at=now,
+            refresh_issued_at=refresh_issued if refresh else None,
         )
 
     async def connect(self, code: str, state: str = "") -> TokenInfo:
@@ -155,15 +159,40 @@ class TwitterClient:
         """A new access token and the rotated refresh token (the spent one is dead)."""
         if info.refresh_token is None:
             raise ValueError("no refresh token: the grant did not include offline.access")
-        body = await self._token(
-            "refresh",
-            {
-                "refresh_token": info.refresh_token,
-                "grant_type": "refresh_token",
-                "client_id": self.app.client_id,
-            },
-        )
+        try:
+            body = await self._token(
+                "refresh",
+                {
+                    "refresh_token": info.refresh_token,
+                    "grant_type": "refresh_token",
+                    "client_id": self.app.client_id,
+                },
+            )
+        except ProviderCallError as e:
+            raise ProviderCallError(e.step, self._refusal(e.answer, info)) from None
         return self._info(body, info)
+
+    def _refusal(self, answer: Answer, info: TokenInfo) -> Answer:
+        """A refused refresh token that is too young to have expired was revoked.
+
+        X answers every dead refresh token alike ("Value passed for the token was
+        invalid."), and documents no lifetime for them. One refused before the profile's
+        ``refresh_token_revoked_if_younger_than`` (``never``: any age) cannot have died
+        of age: the person (or X, after a password change) revoked the app's access —
+        ``access_revoked``, as the products in the field say. An older one, or one of
+        unknown age, stays ``refresh_failed``.
+        """
+        key = "refresh_token_revoked_if_younger_than"
+        born = info.refresh_issued_at
+        if answer.verdict.reason is not Reason.REFRESH_FAILED or born is None:
+            return answer
+        if self.profile.get(key) is None:
+            return answer  # a profile without the setting: the classifier's reading
+        limit = self.profile.lifetime(key)  # None: refresh tokens never die of age
+        if limit is not None and self.clock.now() - born >= limit:
+            return answer
+        verdict = replace(answer.verdict, reason=Reason.ACCESS_REVOKED)
+        return Answer(answer.status, answer.body, verdict)
 
     # -- the sync and revocation -----------------------------------------------------
 

@@ -25,6 +25,8 @@ WEB = "x.com"
 API = "api.x.com"
 SCOPES = ("tweet.read", "users.read", "offline.access")
 REFRESH_MARGIN = timedelta(minutes=10)
+#: A refused refresh token younger than this was revoked, not expired (X says nothing).
+REVOKED_WITHIN = timedelta(days=180)
 LOCKED_WORDS = "temporarily locked"
 
 
@@ -128,9 +130,20 @@ class Twitter:
         except OAuthError as e:
             detail = f"refresh: {e.error} {e.description}"
             if e.error in ("invalid_request", "invalid_grant"):
-                raise b.RefreshFailed(b.Verdict(b.RECONNECT, b.REFRESH_FAILED, detail)) from None
+                raise b.RefreshFailed(b.Verdict(b.RECONNECT, _refusal(conn, now), detail)) from None
             raise b.RefreshFailed(b.Verdict(b.RETRY, detail=detail)) from None
         return self._tokens(dict(token), now, conn)
+
+
+def _refusal(conn: Connection, now: datetime) -> str:
+    """Why X refused acme's refresh token. X rotates it at every refresh, so the one acme
+    holds came with its access token; X documents no refresh-token lifetime, and one
+    refused within ``REVOKED_WITHIN`` of that cannot have died of age: the access was
+    revoked (the app removed, the password changed)."""
+    came = conn.access_expires_at  # with the refresh token, two hours before
+    if came is not None and now - came < REVOKED_WITHIN:
+        return b.APP_REMOVED
+    return b.REFRESH_FAILED
 
 
 def classify(status: int, body: Any) -> b.Verdict:
