@@ -5,13 +5,14 @@ the account events."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
 import pytest
 
-from conntrack import Action, Reason, TravelClock, classify, load_profile
+from conntrack import Action, ProfileError, Reason, TravelClock, classify, load_profile
 from conntrack.clients import AppCredentials, ClientContext, ProviderCallError, consent
 from conntrack.clients.linkedin import LinkedInClient
 from fake_providers import Core, create_app
@@ -244,3 +245,35 @@ async def test_a_bad_code_is_a_connect_failure(world: World) -> None:
         await world.client.connect("AQnope", "s1")
     assert caught.value.step == "code exchange"
     assert caught.value.answer.verdict.code == "invalid_request"
+
+
+@pytest.mark.parametrize("event", ["restricted", "suspended", "locked"])
+async def test_a_barred_member_is_restricted_not_revoked(world: World, event: str) -> None:
+    """65601 for a token introspection still calls active: the member's account is
+    barred, not the token revoked — the profile's ``revoked_while_active_reason``."""
+    info = await world.connect()
+    world.core.fire_event(world.account.id, event)
+    answer = await world.client.read(info)
+    assert answer.status == 401 and answer.body["serviceErrorCode"] == 65601
+    assert answer.verdict.action is Action.RECONNECT
+    assert answer.verdict.reason is Reason.RESTRICTED
+    facts = await world.client.introspect(info.access_token)
+    assert facts.body["status"] == "active"
+
+
+async def test_revoked_while_active_reason_is_a_profile_setting(world: World) -> None:
+    info = await world.connect()
+    world.core.fire_event(world.account.id, "restricted")
+    for setting, reason in [("", Reason.ACCESS_REVOKED), ("suspended", Reason.SUSPENDED)]:
+        profile = world.client.profile.with_overrides({"revoked_while_active_reason": setting})
+        world.client = LinkedInClient(replace(world.client.ctx, profile=profile))
+        assert (await world.client.read(info)).verdict.reason is reason
+
+
+async def test_a_bad_revoked_while_active_reason_is_a_clear_error(world: World) -> None:
+    profile = world.client.profile.with_overrides({"revoked_while_active_reason": "barred"})
+    with pytest.raises(ProfileError) as caught:
+        LinkedInClient(replace(world.client.ctx, profile=profile))
+    message = str(caught.value)
+    assert "revoked_while_active_reason" in message and "'barred' is no reason" in message
+    assert "restricted" in message

@@ -17,12 +17,14 @@ The sync reads an organization's posts (``/rest/posts?q=author``) with the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from .. import _classifier
 from .._classifier import Action, Verdict
+from .._exceptions import ProfileError
 from .._lifecycle import Reason
 from .._profiles import Profile
 from ._base import (
@@ -63,6 +65,7 @@ class LinkedInClient:
         self.organization = ctx.resource
         self.version = str(ctx.profile.get("api_version", "202411"))
         self.margin = ctx.profile.lifetime("refresh_margin") or timedelta(0)
+        self.barred_reason = _reason_setting(ctx.profile, "revoked_while_active_reason")
 
     def authorize_url(self, state: str, scopes: tuple[str, ...] | None = None) -> str:
         scope = self.profile.scope_separator.join(scopes or self.profile["default_scopes"])
@@ -165,7 +168,31 @@ class LinkedInClient:
             },
             headers=self._headers(info),
         )
-        return answer_of(PROTOCOL, response)
+        answer = answer_of(PROTOCOL, response)
+        if answer.verdict.reason is Reason.ACCESS_REVOKED:
+            return await self._revoked_or_barred(info, answer)
+        return answer
+
+    async def _revoked_or_barred(self, info: TokenInfo, answer: Answer) -> Answer:
+        """A 65601 ("revoked by the user"), read with ``introspectToken``.
+
+        LinkedIn answers 65601 for a token the member revoked (app removed from
+        Permitted Services, password changed, ``/revoke``) and, as far as anyone can
+        tell, for a token whose member's account LinkedIn has restricted, locked or
+        suspended [U]. Introspection tells them apart: a revoked token says ``revoked``;
+        one LinkedIn still calls ``active`` was not revoked — the member's account is
+        barred, and the profile's ``revoked_while_active_reason`` says what the product
+        calls it (``restricted``). Introspection that fails, or says anything else,
+        keeps ``access_revoked``.
+        """
+        if self.barred_reason is None:
+            return answer
+        facts = await self.introspect(info.access_token)
+        status = facts.body.get("status") if facts.ok and isinstance(facts.body, dict) else None
+        if status != "active":
+            return answer
+        verdict = replace(answer.verdict, reason=self.barred_reason)
+        return Answer(answer.status, answer.body, verdict)
 
     async def userinfo(self, info: TokenInfo) -> Answer:
         """The member's OpenID profile (needs the ``openid`` scope)."""
@@ -296,6 +323,20 @@ def _by_status(status: int) -> Verdict:
     if status == 403:
         return Verdict(Action.RECONNECT, Reason.INSUFFICIENT_ACCESS, code="403")
     return Verdict(Action.IGNORE, code=str(status))
+
+
+def _reason_setting(profile: Profile, key: str) -> Reason | None:
+    """A profile setting naming a reason (empty: none), or a clear :class:`ProfileError`."""
+    value = profile.get(key)
+    if not value:
+        return None
+    try:
+        return Reason(str(value))
+    except ValueError:
+        raise ProfileError(
+            f"profile {profile.provider!r}, setting {key!r}: {value!r} is no reason; "
+            f'use one of {", ".join(r.value for r in Reason)}, or "" for none'
+        ) from None
 
 
 def _resource(account: Mapping[str, Any], profile: Profile) -> str | None:
