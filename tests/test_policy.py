@@ -59,7 +59,7 @@ def test_a_bad_policy_file_names_every_problem_with_its_line() -> None:
         "8: a rule needs 'reminders': offsets like [10d, 5d, 1d, 0d], or []",
         "9: 'reminders' must be a list like [10d, 1d, 0d]",
         "10: unknown key 'colour' in a policy (allowed: name, send_at, invalid, "
-        "banner_advance, rules)",
+        "banner_advance, expiring_window, rules)",
     ]
 
 

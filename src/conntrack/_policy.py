@@ -6,6 +6,7 @@ A policy is a YAML document (the packaged ``policies/default.yaml`` is the produ
     send_at: "09:00"                 # company-local time of day for reminders
     invalid: {channels: [email, banner, settings], opt_out_silences: false}
     banner_advance: never            # or a duration: "expires soon" banner that early
+    expiring_window: 14d             # optional; default: each connection's earliest reminder
     rules:                           # first match wins
       - {providers: [facebook], kinds: [monitored], reminders: [10d]}
       - {reminders: [10d, 5d, 1d, 0d], channels: [email, banner, settings]}
@@ -13,6 +14,12 @@ A policy is a YAML document (the packaged ``policies/default.yaml`` is the produ
 Channels: ``email`` (the reminder or invalid email), ``banner`` (the dashboard banner),
 ``settings`` (the message on the connection's settings page). A scenario's ``policy:``
 key overrides keys of the policy in force; its ``rules`` come before the policy's.
+
+The ``expiring`` window (the connection's ``expiring`` state, its banner and settings
+message) opens at the connection's earliest reminder, so nobody gets a reminder while the
+product still shows the connection as fine. A rule's ``expiring_window`` (else the
+top-level one) sets it explicitly; with neither and no reminder, the provider profile's
+``notice_window`` applies.
 
 Every problem is reported as ``file:line: message`` naming the allowed values, with a
 "did you mean" for a misspelt name, like the scenario loader.
@@ -37,8 +44,8 @@ from .scenario._marks import Path as DataPath
 
 CHANNELS = ("email", "banner", "settings")
 KINDS = ("owned", "monitored", "paid")
-KEYS = ("name", "send_at", "invalid", "banner_advance", "rules")
-RULE_KEYS = ("providers", "kinds", "reminders", "channels")
+KEYS = ("name", "send_at", "invalid", "banner_advance", "expiring_window", "rules")
+RULE_KEYS = ("providers", "kinds", "reminders", "channels", "expiring_window")
 INVALID_KEYS = ("channels", "opt_out_silences")
 _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
 
@@ -64,6 +71,14 @@ class Policy:
     settings: bool = True
     invalid_banner: bool = True
     invalid_settings: bool = True
+    expiring_window: timedelta | None = None
+    """How long before the hard expiry the connection turns ``expiring`` (banner and
+    settings message): the policy's explicit ``expiring_window``, else the earliest
+    reminder; ``None``: neither, the provider's own ``notice_window`` applies."""
+
+    def window(self, profile_window: timedelta) -> timedelta:
+        """The ``expiring`` window of a connection whose profile says ``profile_window``."""
+        return profile_window if self.expiring_window is None else self.expiring_window
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,9 @@ class Rule:
     kinds: tuple[str, ...] | None = None
     channels: tuple[str, ...] = CHANNELS
     line: int = 0
+    expiring_window: timedelta | None = None
+    """Set explicitly for the connections this rule matches (else the policy's, else the
+    earliest reminder)."""
 
     def matches(self, provider: str, kind: str) -> bool:
         return (self.providers is None or provider in self.providers) and (
@@ -91,13 +109,20 @@ class PolicySet:
     opt_out_silences_invalid: bool = False
     banner_advance: timedelta | None = None
     source: str = ""
+    expiring_window: timedelta | None = None
+    """Explicit ``expiring`` window for every rule without its own."""
 
     def for_(self, provider: str, kind: str) -> Policy:
         rule = next((r for r in self.rules if r.matches(provider, kind)), None)
-        reminders = rule.reminders if rule else ()
+        reminders = tuple(sorted(set(rule.reminders if rule else ()), reverse=True))
         channels = rule.channels if rule else CHANNELS
+        window = rule.expiring_window if rule else None
+        if window is None:
+            window = self.expiring_window
+        if window is None and reminders:
+            window = reminders[0]  # the earliest reminder
         return Policy(
-            reminders=tuple(sorted(set(reminders), reverse=True)),
+            reminders=reminders,
             invalid_email="email" in self.invalid_channels,
             opt_out_silences_invalid=self.opt_out_silences_invalid,
             banner_advance=self.banner_advance,
@@ -106,6 +131,7 @@ class PolicySet:
             settings="settings" in channels,
             invalid_banner="banner" in self.invalid_channels,
             invalid_settings="settings" in self.invalid_channels,
+            expiring_window=window,
         )
 
     def describe(self) -> list[str]:
@@ -115,7 +141,10 @@ class PolicySet:
             who = ", ".join(r.providers) if r.providers else "every provider"
             kinds = f" ({', '.join(r.kinds)})" if r.kinds else ""
             when = ", ".join(format_duration(o) for o in r.reminders) or "no reminder"
-            out.append(f"{who}{kinds}: {when} before expiry via {', '.join(r.channels)}")
+            line = f"{who}{kinds}: {when} before expiry via {', '.join(r.channels)}"
+            if r.expiring_window is not None:
+                line += f"; expiring from {format_duration(r.expiring_window)} before"
+            out.append(line)
         return out
 
 
@@ -175,6 +204,19 @@ class _Reader(DocReader):
             self.problem(path, f"{e}; {what} is a duration like 10d or 0d")
             return None
 
+    def window(self, path: DataPath) -> timedelta | None:
+        """An explicit ``expiring_window``: a duration longer than zero."""
+        window = self.offset(path, "'expiring_window'")
+        if window is not None and window <= timedelta(0):
+            self.problem(
+                path,
+                "'expiring_window' must be longer than 0, like 14d (how long before the "
+                "expiry the banner and the settings message show); leave it out to follow "
+                "the earliest reminder",
+            )
+            return None
+        return window
+
     def rule(self, path: DataPath) -> Rule | None:
         if self.keys(path, RULE_KEYS, "a rule") is None:
             return None
@@ -204,6 +246,10 @@ class _Reader(DocReader):
                 continue
             found[key] = self.names((*path, key), allowed, what)
             ok = ok and found[key] is not None
+        window = None
+        if self.get((*path, "expiring_window")) is not None:
+            window = self.window((*path, "expiring_window"))
+            ok = ok and window is not None
         if not ok:
             return None
         return Rule(
@@ -212,6 +258,7 @@ class _Reader(DocReader):
             kinds=found["kinds"],
             channels=found["channels"] or CHANNELS,
             line=self.doc.line_of(path),
+            expiring_window=window,
         )
 
     def read(self, whole: bool) -> PolicyPatch | None:
@@ -246,6 +293,10 @@ class _Reader(DocReader):
                 advance = self.offset((*self.base, "banner_advance"), "'banner_advance'")
                 if advance is not None:
                     changes["banner_advance"] = advance
+        if "expiring_window" in top:
+            window = self.window((*self.base, "expiring_window"))
+            if window is not None:
+                changes["expiring_window"] = window
         if "invalid" in top:
             path = (*self.base, "invalid")
             inv = self.keys(path, INVALID_KEYS, "'invalid'")

@@ -186,7 +186,7 @@ def _simulate(
         if f.lifespan is None:
             return
         expiry = at + f.lifespan
-        notice = expiry - f.notice
+        notice = expiry - pol.window(f.notice)
         if notice <= at:
             move("near_expiry", at)
         else:

@@ -479,7 +479,9 @@ class ModelProduct:
             subject=subject,
             account_id="",
             sync_every=self._sync_every_of(name),
-            notice_window=profile.lifetime("notice_window") or timedelta(0),
+            notice_window=self.policy.for_(provider, kind).window(
+                profile.lifetime("notice_window") or timedelta(0)
+            ),
             scheduler=self.scheduler,
             recorder=self.recorder,
             notifier=self.notifier,

@@ -223,7 +223,9 @@ async def _run(
                 page_id=account.page_id,
                 linked_account_id=account.linked_account_id,
                 sync_every=spec.sync_every,
-                notice_window=profile.lifetime("notice_window") or timedelta(0),
+                notice_window=policy.for_(spec.provider, spec.kind).window(
+                    profile.lifetime("notice_window") or timedelta(0)
+                ),
                 scheduler=scheduler,
                 recorder=recorder,
                 notifier=notifier,
