@@ -302,6 +302,10 @@ class ConnectionActor:
 
     def _connect_failed(self, msg: CodeReceived, detail: str) -> None:
         self._pending_state = None
+        if self.model is None:  # a first connect failed (a personal Instagram account):
+            # the connection is disconnected, the state of one never connected; 'add' it.
+            self.model = Connection(self.id, State.DISCONNECTED)
+            self.recorder.initial.setdefault(self.id, (self.clock.now(), State.DISCONNECTED.value))
         self.recorder.add(EventRecord(self.clock.now(), self.id, "connect_failed", msg.by, detail))
 
     def _on_disconnect(self, by: str) -> None:

@@ -126,21 +126,38 @@ class ProviderAccount:
 
 
 async def create_account(
-    http: httpx.AsyncClient, control: str, profile: Profile, person: User
+    http: httpx.AsyncClient,
+    control: str,
+    profile: Profile,
+    person: User,
+    account_type: str | None = None,
 ) -> ProviderAccount:
     """The account ``person`` connects with on ``profile``'s provider, made on the fakes.
 
     For a profile about an Instagram professional account, the account owns a Page
-    linked to one, as the provider requires.
+    linked to one, as the provider requires. ``account_type`` (a scenario connection's
+    ``account_type:``) is the Instagram account's type: the account itself on Instagram
+    Login, the one linked to the Page through Facebook Login (made business, then
+    switched, as the control API makes linked accounts).
     """
+    base = control.rstrip("/")
+    linked = profile.get("resource") == "instagram_business_account"
     body: dict[str, Any] = {"provider": profile.protocol, "name": person.name,
                             "email": person.email}  # fmt: skip
-    if profile.get("resource") == "instagram_business_account":
+    if linked:
         body["linked_instagram"] = True
-    r = await http.post(f"{control.rstrip('/')}/accounts", json=body)
+    elif account_type is not None:
+        body["type"] = account_type
+    r = await http.post(f"{base}/accounts", json=body)
     r.raise_for_status()
-    account = r.json()
-    return ProviderAccount(account, RESOURCES[profile.protocol](account, profile))
+    account = ProviderAccount(r.json(), None)
+    if linked and account_type not in (None, "business") and account.linked_account_id:
+        event: dict[str, str] = {"type": "switched_to_personal"}
+        if account_type != "personal":
+            event = {"type": "switched_to_professional", "account_type": account_type}
+        r = await http.post(f"{base}/accounts/{account.linked_account_id}/events", json=event)
+        r.raise_for_status()
+    return ProviderAccount(account.data, RESOURCES[profile.protocol](account.data, profile))
 
 
 class AccountRef(Protocol):

@@ -167,14 +167,22 @@ ProductFactory = Callable[[ProductEnv], "AbstractAsyncContextManager[Product] | 
 def skip_reason(scenario: Scenario, file: ProductFile | None = None) -> str | None:
     """Why a product (the one of ``file``, when given) cannot run ``scenario``: it sets
     ``policy:`` (conntrack's notification policy; a product sends by its own, so the
-    scenario's reminders would be judged against another policy), or a provider the
-    product does not support."""
+    scenario's reminders would be judged against another policy), a connection whose
+    first connect fails (``account_type: personal``), or a provider the product does
+    not support."""
     if scenario.policy is not None:
         return (
             f"{scenario.where}: the scenario sets 'policy:', conntrack's notification "
             "policy; a product sends by its own (run it without --product, or drop "
             "'policy:' and expect the product's reminders)"
         )
+    for spec in scenario.connections.values():
+        if spec.account_type == "personal":
+            return (
+                f"{spec.where}: connection '{spec.id}' has 'account_type: personal', whose "
+                "first connect fails; the harness walks a product through connects that "
+                "succeed (run it without --product)"
+            )
     if file is None:
         return None
     for spec in scenario.connections.values():
@@ -331,7 +339,9 @@ async def _setup(
     accounts: dict[str, WorldAccount] = {}
     for cid, spec in scenario.connections.items():
         profile = fakes.profiles[spec.provider]
-        account = await create_account(http, control, profile, people[spec.connected_by])
+        account = await create_account(
+            http, control, profile, people[spec.connected_by], spec.account_type
+        )
         accounts[cid] = WorldAccount(
             account_id=account.account_id,
             page_id=account.page_id,

@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from .._policy import PolicyPatch
 
 SUFFIXES = (".yaml", ".yml")
+#: The providers whose connections may say ``account_type:`` (Instagram's professional or
+#: personal account; PROVIDERS.md §2, §2b).
+INSTAGRAM_PROVIDERS = ("instagram", "instagram-facebook")
 
 
 @cache
@@ -650,6 +653,14 @@ class _Builder(DocReader):
                         f"a run of {format_duration(self.until)} {many}",
                     )
             scopes = self.get((*path, "scopes"), list)
+            account_type = self.get((*path, "account_type"), str)
+            if account_type is not None and provider not in (None, *INSTAGRAM_PROVIDERS):
+                self.problem(
+                    (*path, "account_type"),
+                    f"connection '{cid}': 'account_type' is Instagram's (personal, business "
+                    f"or creator), not {provider}'s: use it with provider "
+                    f"{' or '.join(INSTAGRAM_PROVIDERS)}, or drop it",
+                )
             result[cid] = ConnectionSpec(
                 id=cid,
                 provider=provider or "",
@@ -659,6 +670,7 @@ class _Builder(DocReader):
                 where=self.where(path, key=True),
                 connect_at=self.time((*path, "connect_at")) or timedelta(0),
                 scopes=tuple(str(s) for s in scopes) if scopes is not None else None,
+                account_type=account_type,
             )
         if self.until is not None and len(self.problems) == before:  # not twice
             many = run_syncs_problem(
@@ -692,7 +704,11 @@ class _Builder(DocReader):
         # "maybe" after an add (which may fail: a blocked pop-up, a declined permission),
         # nothing (connected) otherwise. After an add both a retry ('add') and a
         # 'reconnect' may fit; the run records the one that does not as a failed attempt.
-        known: dict[str, str] = {}
+        personal = {cid for cid, c in self.connections.items() if c.account_type == "personal"}
+        seen: set[str] = set()  # connections with a connection action so far
+        # A personal Instagram account's first connect fails (not_eligible): the
+        # connection starts disconnected, and an 'add' connects it.
+        known: dict[str, str] = dict.fromkeys(personal, "disconnected")
         ok: list[TimelineEvent] = []
         for e in events:
             path = self.event_paths[id(e)]
@@ -733,16 +749,20 @@ class _Builder(DocReader):
                     )
                     continue
                 if e.event in ("reconnect", "disconnect") and gone:
+                    never = e.connection not in seen and e.connection in personal
+                    why = " (account_type: personal: its first connect fails)" if never else ""
                     self.problem(
                         (*path, "event"),
                         f"'{e.event}' at {when}: connection '{e.connection}' is disconnected "
-                        "then; add it again first ({event: add, by: userN})",
+                        f"then{why}; add it {'' if never else 'again '}first "
+                        "({event: add, by: userN})",
                     )
                     continue
                 if e.event == "disconnect":
                     known[e.connection] = "disconnected"
                 elif e.event == "add":
                     known[e.connection] = "maybe"
+                seen.add(e.connection)
             ok.append(e)
         return ok
 

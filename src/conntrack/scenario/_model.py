@@ -81,6 +81,9 @@ class ConnectionSpec:
     connect_at: timedelta = timedelta(0)
     scopes: tuple[str, ...] | None = None
     """The permissions asked for; ``None`` means the profile's ``default_scopes``."""
+    account_type: str | None = None
+    """Instagram only: ``personal``, ``business`` or ``creator`` (``None``: business). A
+    personal account's first connect fails (``not_eligible``)."""
 
 
 @dataclass(frozen=True)

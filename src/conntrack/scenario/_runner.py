@@ -200,7 +200,9 @@ async def _run(
         for cid, spec in scenario.connections.items():
             profile = profiles_by_name[spec.provider]
             protocol = profile.protocol
-            account = await create_account(http, CONTROL, profile, by_id[spec.connected_by])
+            account = await create_account(
+                http, CONTROL, profile, by_id[spec.connected_by], spec.account_type
+            )
             resource = account.resource
             conn_rng = Random(rng.getrandbits(64))
             client = make_client(
