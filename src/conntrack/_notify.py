@@ -148,6 +148,48 @@ def _banner_texts(
     return "", ""
 
 
+#: What to do first for each reason the invalid email names, as the help centers of the
+#: products in the field (the seeds) tell people; ``(family, reason)`` before ``reason``.
+_FIRST_STEP: dict[tuple[str, str] | str, str] = {
+    "checkpoint": "log in to {provider}, complete the security check it shows, then wait "
+    "24 hours before you reconnect.",
+    ("twitter", "locked"): "log in to X and unlock the account (X asks you to confirm it is "
+    "yours), then reconnect.",
+    "locked": "log in to {provider} and unlock the account, then reconnect.",
+    ("twitter", "suspended"): "get the X account restored (appeal the suspension with X), "
+    "then reconnect.",
+    "suspended": "get the {provider} account restored, then reconnect.",
+    ("linkedin", "admin_removed"): "reconnect with a LinkedIn profile that is a Designated "
+    "Admin or Super Admin of the LinkedIn Page.",
+    ("linkedin", "insufficient_access"): "reconnect with a LinkedIn profile that is a "
+    "Designated Admin or Super Admin of the LinkedIn Page.",
+    "admin_removed": "reconnect as someone who is still an admin of the Facebook Page, or "
+    "ask a Page admin to give you the role back.",
+    "insufficient_access": "reconnect with a {provider} account that manages {account}.",
+    ("instagram", "not_eligible"): "switch the Instagram account to a Business or Creator "
+    "account, link it to a Facebook Page, then reconnect.",
+    ("google", "not_eligible"): "reconnect with a Google account that manages the YouTube channel.",
+    "not_eligible": "reconnect with a {provider} account of a kind {provider} lets apps connect.",
+    "permission_missing": "reconnect and grant every permission asked for (leave every box "
+    "ticked).",
+    "password_changed": "reconnect and log in to {provider} with the new password.",
+    "access_revoked": "the app's access was removed in {provider}; reconnect and allow it again.",
+    "restricted": "log in to {provider} and follow what it asks to lift the restriction on "
+    "the account, then reconnect.",
+    "data_access_expired": "reconnect to renew the data access {provider} asks for every 90 days.",
+    "refresh_failed": "reconnect to renew the access.",
+    "unknown": "reconnect; if that fails, log in to {provider} and see what it asks for.",
+}
+
+
+def first_step(provider: str, display_provider: str, account: str, reason: str) -> str:
+    """What the invalid email tells people to do first for ``reason`` on ``provider``
+    (a profile id like ``instagram-facebook``; its family is the part before ``-``)."""
+    family = provider.split("-")[0]
+    text = _FIRST_STEP.get((family, reason)) or _FIRST_STEP.get(reason) or _FIRST_STEP["unknown"]
+    return text.format(provider=display_provider, account=account)
+
+
 def _when(offset: timedelta) -> str:
     if offset % _DAY:
         hours = int(offset.total_seconds() // 3600)
@@ -336,6 +378,9 @@ class Notifier:
             provider=subject.display_provider,
             account=subject.account,
             reason=reason.replace("_", " "),
+            first_step=first_step(
+                subject.provider, subject.display_provider, subject.account, reason
+            ),
             link=RECONNECT_LINK.format(connection=subject.connection),
         )
         self._send("invalid", subject, recipients, subj, body, {"reason": reason})

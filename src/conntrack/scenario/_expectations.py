@@ -6,7 +6,8 @@ around the moment that matters, so a failure reads without opening any other fil
 
 Email expectations count *sends*: one send is one notification at one instant, delivered
 to each of its recipients. ``at`` instants match sends within ``tolerance`` (12 h by
-default: "on that day"), one to one.
+default: "on that day"), one to one. ``says`` is a piece of text every counted email must
+hold in its subject or body (case-insensitive), as for banners.
 """
 
 from __future__ import annotations
@@ -251,8 +252,30 @@ def _describe_sends(tl: Timeline, sends: list[tuple[datetime, frozenset[str]]]) 
     return "; ".join(f"{_rel(tl, at)} to {', '.join(sorted(to))}" for at, to in sends)
 
 
+def _unsaid(exp: EmailExpect, tl: Timeline, emails: list[EmailRecord]) -> list[str]:
+    """The sends (among those counted) whose email lacks ``exp.says``, as problems."""
+    if exp.says is None:
+        return []
+    want = exp.says.lower()
+    problems: list[str] = []
+    seen: set[datetime] = set()
+    for e in emails:
+        if exp.reaches and e.to not in exp.reaches:
+            continue
+        if e.at in seen or want in f"{e.subject}\n{e.body}".lower():
+            continue
+        seen.add(e.at)
+        first = next((line for line in e.body.splitlines() if line.strip()), "")
+        problems.append(
+            f"the send at {_rel(tl, e.at)} does not say '{exp.says}' "
+            f"(subject '{e.subject}'; body '{first}' …)"
+        )
+    return problems
+
+
 def _check_email(exp: EmailExpect, tl: Timeline, scenario: Scenario) -> Outcome:
-    sends = _sends(tl.emails(exp.kind, exp.about))
+    emails = tl.emails(exp.kind, exp.about)
+    sends = _sends(emails)
     problems: list[str] = []
     expected_parts: list[str] = []
     if exp.reaches:
@@ -322,6 +345,9 @@ def _check_email(exp: EmailExpect, tl: Timeline, scenario: Scenario) -> Outcome:
         expected_parts.append("at least one")
         if not sends:
             problems.append("no email")
+    if exp.says is not None:
+        expected_parts.append(f"saying '{exp.says}'")
+        problems.extend(_unsaid(exp, tl, emails))
     at = tl.start + (exp.at[0] if exp.at else exp.within[0] if exp.within else timedelta(0))
     return Outcome(
         where=exp.where,

@@ -1094,6 +1094,7 @@ class _Builder(DocReader):
             within=within,
             count=count,
             tolerance=tolerance,
+            says=self.get((*path, "says"), str),
         )
 
     def recipients(self, path: DataPath) -> str | tuple[str, ...] | None:

@@ -149,6 +149,8 @@ class EmailExpect:
     tolerance: timedelta = timedelta(hours=12)
     reaches: tuple[str, ...] | None = None
     """Only the sends that reach these users count (each must reach all of them)."""
+    says: str | None = None
+    """A piece of every matching email's subject or body (case-insensitive)."""
 
 
 @dataclass(frozen=True)
