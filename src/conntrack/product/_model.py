@@ -394,7 +394,16 @@ class ModelProduct:
         await self._flush()
 
     async def connections(self) -> list[ConnectionView]:
-        return [self._view(a) for a in self.actors.values() if a.model is not None]
+        return [self._view(a) for a in self.actors.values() if self._shown(a)]
+
+    def _shown(self, actor: ConnectionActor) -> bool:
+        """A connection the product lists: one that was ever added. A first connect
+        that failed leaves the actor disconnected with no change of state since; a
+        product shows no row for it (the protocol's contract), so neither does this."""
+        if actor.model is None:
+            return False
+        never = actor.state == State.DISCONNECTED and self.recorder.since.get(actor.id) is None
+        return not never
 
     # -- inside ----------------------------------------------------------------------
 
