@@ -12,6 +12,8 @@ The public surface::
     create_app(core) -> QuartTrio           the ASGI app over a core, serving every
                                             provider package registered (_registry)
                                             that the core serves
+    app_shape(core)                         what an app for ``core`` is built for (the
+                                            providers and hosts); equal shapes share one
     reuse_app(app, core) -> QuartTrio       the same app over another core serving the
                                             same providers (a fresh world per test
                                             without compiling the routes again)
@@ -29,7 +31,7 @@ conntrack uses only this surface, and this package only conntrack's public one
 (``tests/test_boundary.py``).
 """
 
-from ._app import create_app, reuse_app
+from ._app import app_shape, create_app, reuse_app
 from .core import (
     Account,
     AccountDeleted,
@@ -106,6 +108,7 @@ __all__ = [
     "TokenPair",
     "TokenRejected",
     "account_id_problem",
+    "app_shape",
     "create_app",
     "reuse_app",
 ]

@@ -37,8 +37,9 @@ _SHAPE = "CONNTRACK_SHAPE"
 #: provider's rate-limit windows, Google's nonces, LinkedIn's day counts): the world's.
 
 
-def _shape(core: Core) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """What an app's routes and hooks were built for: each protocol served, its hosts."""
+def app_shape(core: Core) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """What an app's routes and hooks are built for: each protocol ``core`` serves, with
+    its hosts. Two cores of the same shape can share one app (:func:`reuse_app`)."""
     return tuple(sorted((p, tuple(sorted(v.hosts))) for p, v in core.profiles.items()))
 
 
@@ -53,7 +54,7 @@ def reuse_app(app: QuartTrio, core: Core) -> QuartTrio:
     limits, nonces, call counts) is dropped with its core, so nothing of one world shows
     in the next. Requests under way when the core is swapped may see either.
     """
-    if app.config.get(_SHAPE) != _shape(core):
+    if app.config.get(_SHAPE) != app_shape(core):
         raise ValueError("this app was built for other providers or hosts: create_app(core)")
     forget_world_state(app)
     app.config["CONNTRACK_CORE"] = core
@@ -123,7 +124,7 @@ def create_app(
     ordered = [providers[p] for p in sorted(providers)]
     by_host = hosts_by_protocol(core)
 
-    app.config[_SHAPE] = _shape(core)
+    app.config[_SHAPE] = app_shape(core)
 
     # The core is looked up per request, never captured: ``reuse_app`` may put another
     # one behind the same app.

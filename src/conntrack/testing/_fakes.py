@@ -83,15 +83,11 @@ ENABLE_HINT = (
 )
 
 
-def _shape(core: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple(sorted((p, tuple(sorted(v.hosts))) for p, v in core.profiles.items()))
-
-
 def _take_app(core: Any) -> Any:
     import fake_providers
 
     with _FREE_LOCK:
-        free = _FREE.get(_shape(core))
+        free = _FREE.get(fake_providers.app_shape(core))
         app = free.pop() if free else None
     if app is None:
         # One build at a time: building compiles every route with ast.parse, and CPython
@@ -103,8 +99,10 @@ def _take_app(core: Any) -> Any:
 
 
 def _give_back(app: Any, core: Any) -> None:
+    import fake_providers
+
     with _FREE_LOCK:
-        _FREE.setdefault(_shape(core), []).append(app)
+        _FREE.setdefault(fake_providers.app_shape(core), []).append(app)
 
 
 class Fakes:
