@@ -19,8 +19,8 @@ follows a change leaves only once the changed records are committed
 (:meth:`Server.durable` and :meth:`Server.saved`: one write at a time in a worker
 thread, shared by the answers under way).
 :meth:`Server.saver` saves the rest once a second (the generators' states, what changed
-without an answer) and checkpoints the file, and the stop (Ctrl-C, SIGTERM: the caller
-cancels it) saves the last of it.
+without an answer) and checkpoints the file, and the stop (Ctrl-C, SIGTERM, SIGHUP: the
+caller cancels it) saves the last of it.
 """
 
 from __future__ import annotations

@@ -545,9 +545,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 130
 
     async def main() -> None:
-        # Ctrl-C (SIGINT) or SIGTERM stops the server cleanly instead of raising mid-request;
-        # serve() writes the state once more as it stops.
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        # Ctrl-C (SIGINT), SIGTERM or SIGHUP (the terminal closed) stops the server cleanly
+        # instead of raising mid-request or dying unsaved; serve() writes the state once
+        # more as it stops.
+        stops = [signal.SIGINT, signal.SIGTERM]
+        if hasattr(signal, "SIGHUP"):  # not on Windows
+            stops.append(signal.SIGHUP)
+        with trio.open_signal_receiver(*stops) as signals:
             async with trio.open_nursery() as nursery:
                 binds = await nursery.start(partial(serve, args.host, args.port, server=server))
                 for b in binds:

@@ -173,14 +173,17 @@ def test_a_stop_whose_writes_fail_does_not_say_the_state_was_saved(tmp_path: Pat
     assert any(f"the state could not be saved to {state}" in line for line in server.err)
 
 
-def test_a_graceful_stop_writes_the_state_first(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_a_graceful_stop_writes_the_state_first(tmp_path: Path, sig: signal.Signals) -> None:
+    """Ctrl-C, SIGTERM (a service manager, ``docker stop``) and SIGHUP (the terminal
+    closed, an ssh session dropped) each stop the server after its last write."""
     state = tmp_path / "state.db"
     server = start("--state", str(state))
     try:
         made = control(server.url, "POST", "accounts", provider="facebook")["id"]
         control(server.url, "POST", "clock/advance", by="3d")
-        # At once: before the saver's next tick. SIGTERM saves it all the same.
-        assert server.stop(signal.SIGTERM) == 0
+        # At once: before the saver's next tick. The stop saves it all the same.
+        assert server.stop(sig) == 0, server.err
     finally:
         server.kill()
     assert any("state saved to" in line for line in server.err), server.err
