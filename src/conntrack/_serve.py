@@ -360,6 +360,7 @@ def prepare(
     try:
         if state is not None:
             _load_state(server, Path(state))
+            _same_seed(server, Path(state), seed, conf)
         if conf is not None:
             apps, accounts = apply_config(core, conf, fresh=server.loaded is None)
             server.notes.append(
@@ -425,6 +426,32 @@ def _load_state(server: Server, path: Path) -> None:
     else:
         server.notes.append(f"state {path}: new; {saving}")
     server.state.attach(core)  # from here on, the core notes what changes
+
+
+def _same_seed(server: Server, path: Path, seed: int | None, conf: ServeConfig | None) -> None:
+    """Refuse a seed (``--seed``, else the config's) other than the one a loaded state
+    file was made with: what the file holds was drawn from its own seed, and a seed that
+    changed nothing would be ignored without a word. A new file takes the seed."""
+    if server.loaded is None:
+        return
+    saved = server.core.seed
+    if seed is not None and seed != saved:
+        raise StateError(
+            f"--seed {seed}: the state file {path} was made with seed {saved}, and a seed "
+            f"applies only to a new state file; leave --seed out (or give --seed {saved}) "
+            f"to go on with this one, or give another --state file to start afresh"
+        )
+    if seed is None and conf is not None and conf.seed is not None and conf.seed != saved:
+        raise ConfigError(
+            [
+                conf.problem(
+                    ("seed",),
+                    f"seed {conf.seed}: the state file {path} was made with seed {saved}, "
+                    "and a seed applies only to a new state file; set the seed back (or "
+                    f"give --seed {saved}), or give another --state file to start afresh",
+                )
+            ]
+        )
 
 
 def _app(server: Server, host: str) -> QuartTrio:

@@ -863,3 +863,31 @@ def test_a_damaged_state_file_is_refused_without_a_traceback(
         with pytest.raises(StateError, match=f"{other}"):
             prepare(state=other)
         other.unlink()
+
+
+def test_a_seed_other_than_the_state_files_is_refused(tmp_path: Path) -> None:
+    """A seed applies to a new state file only (what an existing one holds was drawn
+    from its own seed): ``--seed`` (or a config's ``seed:``) other than the file's is
+    refused with exit 2 saying so, never ignored; the file's own seed, or none, goes on."""
+    path = tmp_path / "state.db"
+    server = prepare(state=path, seed=3)
+    made = server.core.create_account("facebook").id
+    server.save()
+    server.close()
+    with pytest.raises(StateError) as refused:
+        prepare(state=path, seed=5)
+    message = str(refused.value)
+    assert f"--seed 5: the state file {path} was made with seed 3" in message
+    assert "leave --seed out" in message and "another --state file" in message
+    config = tmp_path / "conntrack.yaml"
+    config.write_text("providers: [facebook]\nseed: 7\n")
+    with pytest.raises(InputError, match=f"{config}:2: .*seed 7.*made with seed 3"):
+        prepare(state=path, config=config)
+    for seed in (None, 3):
+        server = prepare(state=path, seed=seed)
+        try:
+            assert server.core.seed == 3 and server.core.account(made) is not None
+        finally:
+            server.close()
+    # A config's seed gives way to --seed, which agrees with the file.
+    prepare(state=path, config=config, seed=3).close()
