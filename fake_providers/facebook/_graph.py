@@ -67,10 +67,13 @@ def message_for(check: TokenCheck) -> str:
 
 
 def check_app_token(value: str) -> bool:
-    """Is ``value`` a working app token ``{app-id}|{app-secret}``?"""
+    """Is ``value`` a working app token ``{app-id}|{app-secret}`` of a Facebook app?
+
+    Another provider's app, spelled the same way, is no app of the Graph: its id and
+    secret answer as an app token that does not verify (issue 11, item 4)."""
     client_id, _, secret = value.partition("|")
     app = core().app(client_id)
-    return app is not None and app.client_secret == secret
+    return app is not None and app.provider == PROTOCOL and app.client_secret == secret
 
 
 def paged(items: list[Any], params: dict[str, str]) -> dict[str, Any]:
