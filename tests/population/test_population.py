@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path
 
@@ -153,3 +154,26 @@ def test_series_difference_arrays_match_counting_day_by_day() -> None:
             want_gaps[d] += max(0, hi - lo)
     assert s.states == want_states
     assert s.gap_seconds == want_gaps
+
+
+def test_nobody_reconnects_after_a_reminder_nobody_got() -> None:
+    """A company whose every user opted out of reminders gets none, so no reminder moves
+    anyone to reconnect. The direct engine planned a reconnect after each reminder it
+    "sent" to nobody: at 200 companies (seed 1) the engines parted on day 53, company
+    144 (one user, opted out)."""
+    spec = dataclasses.replace(
+        BUSY,
+        companies=3,
+        days=75,
+        users=(1, 2),
+        opt_out=1.0,
+        providers={"facebook": 1},
+        disruptions={"password_change": 1.0},
+        behaviour={
+            "expiry_reminder": Reaction(1.0, timedelta(hours=1), 0.0),
+            "invalid": Reaction(1.0, timedelta(hours=1), 0.0),
+        },
+    )
+    direct = run_population(spec, transport="direct")
+    assert not direct.summary()["emails"]["expiry_reminder"]  # type: ignore[index]
+    assert direct.rows() == run_population(spec, transport="asgi").rows()

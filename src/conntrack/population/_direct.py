@@ -170,6 +170,8 @@ def _simulate(
         return True
 
     def email(kind: str, at: datetime, count: int) -> None:
+        if not count:
+            return  # sent to nobody (all opted out): nobody can react to it, as in _notify
         series.email(at, kind, count)
         delay = reaction_delay(spec.seed, company.id, conn.id, at, kind, spec.behaviour.get(kind))
         if delay is not None:
