@@ -17,16 +17,16 @@ EXPECTED = {
     "TransitionRecord", "TravelClock", "Verdict", "__version__", "classify", "clients",
     "fire", "format_duration", "format_instant", "load_profile", "mermaid",
     "parse_duration", "parse_instant", "providers", "local_name", "same_origin",
-    "split_host",
+    "split_host", "whole_body",
 }  # fmt: skip
 
 #: What ``fake_providers`` takes from conntrack (tests/test_boundary.py keeps it to this
 #: surface): durations and instants, provider profiles, their errors, and the Host and
-#: Origin parsing every conntrack server shares.
+#: Origin parsing and the whole-body ASGI wrapper every conntrack server shares.
 USED_BY_THE_FAKES = {
     "DurationError", "Profile", "ProfileError", "format_duration", "format_instant",
     "load_profile", "parse_duration", "parse_instant", "providers", "local_name",
-    "same_origin", "split_host",
+    "same_origin", "split_host", "whole_body",
 }  # fmt: skip
 
 

@@ -1,9 +1,11 @@
 """conntrack: simulate and test the lifecycle of social-media account connections.
 
 The public surface: the lifecycle vocabulary, the error classifier (usable in production
-code), the clocks, durations and instants, the provider profiles, and the exception
-hierarchy; scenario loading and running are in ``conntrack.scenario``. ``fake_providers``
-uses this surface and nothing private of conntrack (``tests/test_boundary.py``).
+code), the clocks, durations and instants, the provider profiles, the exception
+hierarchy, and what every conntrack server shares (``Host``/``Origin`` parsing, the
+``whole_body`` ASGI wrapper that keeps keep-alive connections alive); scenario loading
+and running are in ``conntrack.scenario``. ``fake_providers`` uses this surface and
+nothing private of conntrack (``tests/test_boundary.py``).
 
 ``clients`` and ``classify`` are imported on first use (:func:`__getattr__`): importing
 the clients registers every provider's client and error rules, which ``classify`` needs,
@@ -30,6 +32,7 @@ from ._exceptions import (
 from ._hosts import local_name, same_origin, split_host
 from ._lifecycle import REASONS, STATES, Connection, Reason, State, TransitionRecord, fire, mermaid
 from ._profiles import Profile, load_profile, providers
+from ._wholebody import whole_body
 
 if TYPE_CHECKING:
     from . import clients
@@ -73,6 +76,7 @@ __all__ = [
     "providers",
     "same_origin",
     "split_host",
+    "whole_body",
 ]
 
 

@@ -30,37 +30,113 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 from quart_trio import QuartTrio
 
+from conntrack import Profile, load_profile
 from fake_providers import Core, create_app
 
 T = TypeVar("T")
 
-#: Every provider's token endpoints (Facebook, Instagram, LinkedIn, TikTok, X OAuth 2.0
-#: and OAuth 1.0a, Google).
+#: Every provider's token endpoints: Facebook (also Instagram through Facebook Login),
+#: Instagram Login (the code exchange, the long-lived exchange and the refresh), LinkedIn,
+#: TikTok, X OAuth 2.0 and OAuth 1.0a (both API hosts), Google (and its legacy paths).
 TOKEN_ENDPOINTS = [
     "/graph.facebook.com/v21.0/oauth/access_token",
+    "/graph.facebook.com/oauth/access_token",
     "/api.instagram.com/oauth/access_token",
+    "/graph.instagram.com/access_token",
+    "/graph.instagram.com/refresh_access_token",
     "/www.linkedin.com/oauth/v2/accessToken",
     "/open.tiktokapis.com/v2/oauth/token/",
     "/api.x.com/2/oauth2/token",
+    "/api.twitter.com/2/oauth2/token",
     "/api.x.com/oauth/request_token",
     "/api.x.com/oauth/access_token",
+    "/api.twitter.com/oauth/access_token",
     "/oauth2.googleapis.com/token",
+    "/accounts.google.com/o/oauth2/token",
+    "/www.googleapis.com/oauth2/v4/token",
 ]
-#: Answers no route gives: 404s (no host, a provider's host, the control API) and 405s.
+#: Every provider's revoke, introspect and debug endpoints.
+TOKEN_TOOLS = [
+    "/graph.facebook.com/v21.0/debug_token",
+    "/www.linkedin.com/oauth/v2/introspectToken",
+    "/www.linkedin.com/oauth/v2/revoke",
+    "/open.tiktokapis.com/v2/oauth/revoke/",
+    "/api.x.com/2/oauth2/revoke",
+    "/oauth2.googleapis.com/revoke",
+    "/oauth2.googleapis.com/tokeninfo",
+    "/accounts.google.com/o/oauth2/revoke",
+    "/www.googleapis.com/oauth2/v3/tokeninfo",
+]
+#: Every provider's login and consent page (a post is the consent form's submit).
+CONSENT_PAGES = [
+    "/www.facebook.com/v21.0/dialog/oauth",
+    "/www.instagram.com/oauth/authorize",
+    "/www.linkedin.com/oauth/v2/authorization",
+    "/www.tiktok.com/v2/auth/authorize/",
+    "/x.com/i/oauth2/authorize",
+    "/api.x.com/oauth/authorize",
+    "/accounts.google.com/o/oauth2/v2/auth",
+]
+#: Answers no route gives: 404s (no host, each provider's hosts, the control API) and
+#: 405s (provider paths and control API routes called with a method they do not take).
 OTHERS = [
     ("POST", "/nowhere/at/all"),
     ("POST", "/graph.facebook.com/v21.0/no/such/node/edge"),
+    ("POST", "/www.instagram.com/no/such/page"),
+    ("POST", "/api.linkedin.com/rest/no-such-resource"),
+    ("POST", "/open.tiktokapis.com/v2/no/such/route/"),
+    ("POST", "/api.x.com/2/no/such/route"),
+    ("POST", "/people.googleapis.com/v1/no/such/route"),
     ("POST", "/_conntrack/no-such-route"),
     ("PUT", "/oauth2.googleapis.com/token"),
+    ("PUT", "/www.linkedin.com/oauth/v2/accessToken"),
+    ("PUT", "/api.instagram.com/oauth/access_token"),
+    ("PATCH", "/graph.facebook.com/v21.0/me"),
     ("DELETE", "/_conntrack/health"),
     ("PATCH", "/_conntrack/accounts"),
+    ("PUT", "/_conntrack/apps"),
 ]
-#: The control API's routes that read a JSON body.
-CONTROL = [("POST", "/_conntrack/accounts"), ("POST", "/_conntrack/apps")]
-CASES = [("POST", p) for p in TOKEN_ENDPOINTS] + OTHERS + CONTROL
+#: The control API's routes that read a body, and the index page's forms.
+CONTROL = [
+    ("POST", "/_conntrack/apps"),
+    ("PATCH", "/_conntrack/apps/no-such-app"),
+    ("POST", "/_conntrack/accounts"),
+    ("POST", "/_conntrack/accounts/no-such-account/events"),
+    ("POST", "/_conntrack/faults"),
+    ("POST", "/_conntrack/tokens/revoke"),
+    ("POST", "/_conntrack/clock/advance"),
+    ("POST", "/_conntrack/reset"),
+    ("DELETE", "/_conntrack/faults"),
+]
+INDEX_FORMS = [
+    "/_conntrack/ui/apps",
+    "/_conntrack/ui/accounts",
+    "/_conntrack/ui/accounts/no-such-account/events",
+    "/_conntrack/ui/tokens/revoke",
+    "/_conntrack/ui/clock",
+    "/_conntrack/ui/faults",
+    "/_conntrack/ui/faults/no-such-fault/remove",
+    "/_conntrack/ui/faults/clear",
+]
+CASES = (
+    [("POST", p) for p in TOKEN_ENDPOINTS + TOKEN_TOOLS + CONSENT_PAGES]
+    + OTHERS
+    + CONTROL
+    + [("POST", p) for p in INDEX_FORMS]
+)
 
-JSON_BODY = ("application/json", json.dumps({"provider": "facebook", "grant_type": "x"}))
-FORM_BODY = ("application/x-www-form-urlencoded", urlencode({"grant_type": "x", "code": "y"}))
+#: Content type and body of each kind sent: JSON, a form, binary junk, JSON that is not
+#: UTF-8.
+BODIES = {
+    "json": ("application/json", json.dumps({"provider": "facebook", "grant_type": "x"}).encode()),
+    "form": (
+        "application/x-www-form-urlencoded",
+        urlencode({"grant_type": "x", "code": "y"}).encode(),
+    ),
+    "junk": ("application/octet-stream", bytes(range(256))),
+    "not-utf8": ("application/json", b'{"provider": "\xff\xfe"}'),
+}
+JSON_BODY = BODIES["json"]
 
 #: How long the raw client waits for anything before it calls the connection dead.
 WAIT = 3.0
@@ -82,10 +158,13 @@ class Served:
 
 
 @asynccontextmanager
-async def served(**settings: Any) -> AsyncIterator[Served]:
-    """``create_app`` under ``hypercorn.trio.serve`` on 127.0.0.1; Quart ``settings``
-    (``BODY_TIMEOUT``, ``MAX_CONTENT_LENGTH``) applied to the app."""
-    app = create_app(Core(WallClock(), seed=1))
+async def served(
+    profiles: dict[str, Profile] | None = None, **settings: Any
+) -> AsyncIterator[Served]:
+    """``create_app`` under ``hypercorn.trio.serve`` on 127.0.0.1, serving ``profiles``
+    (protocol → profile; default: the catalog's); Quart ``settings`` (``BODY_TIMEOUT``,
+    ``MAX_CONTENT_LENGTH``) applied to the app."""
+    app = create_app(Core(WallClock(), seed=1, profiles=profiles))
     app.config.update(settings)
     config = Config()
     config.bind = ["127.0.0.1:0"]
@@ -173,17 +252,33 @@ class RawClient:
         return True
 
 
-def body_in_second_write(port: int, method: str, path: str, ctype: str, data: str) -> list[str]:
+def body_in_second_write(
+    port: int, method: str, path: str, ctype: str, raw: bytes, framing: str = "length"
+) -> list[str]:
     """Headers, a pause, the body, then ``GET /_conntrack/health`` on the same
-    connection; answers what went wrong (empty when both were answered)."""
-    raw = data.encode()
+    connection; answers what went wrong (empty when both were answered).
+
+    ``framing``: ``length`` (``Content-Length``, the body in one write), ``chunked``
+    (``Transfer-Encoding: chunked``, the body in two chunks written apart) or ``expect``
+    (``Expect: 100-continue``: the body once the server says go, or after the pause)."""
     client = RawClient(port)
     try:
-        head = [("Content-Type", ctype), ("Content-Length", str(len(raw)))]
+        if framing == "chunked":
+            head = [("Content-Type", ctype), ("Transfer-Encoding", "chunked")]
+        else:
+            head = [("Content-Type", ctype), ("Content-Length", str(len(raw)))]
+        if framing == "expect":
+            head.append(("Expect", "100-continue"))
         client.sock.sendall(client.head(method, path, head))
         if client.answer_ready(PAUSE):  # an app that did not wait for the body answered
             time.sleep(PAUSE)  # and the server is done with that exchange
-        client.sock.sendall(client.body(raw))
+        if framing == "chunked":
+            half = len(raw) // 2
+            client.sock.sendall(client.h11.send(h11.Data(data=raw[:half])) or b"")
+            time.sleep(PAUSE / 2)
+            client.sock.sendall(client.body(raw[half:]))
+        else:
+            client.sock.sendall(client.body(raw))
         first = client.response()
         if first is None:
             return ["closed before the first answer"]
@@ -203,15 +298,55 @@ def body_in_second_write(port: int, method: str, path: str, ctype: str, data: st
         client.close()
 
 
-@pytest.mark.parametrize("ctype,data", [JSON_BODY, FORM_BODY], ids=["json", "form"])
-async def test_body_in_a_second_write_keeps_the_connection_usable(ctype: str, data: str) -> None:
-    async with served() as server:
-        failures = {}
+async def every_case(port: int, ctype: str, raw: bytes, framing: str) -> dict[str, list[str]]:
+    """:func:`body_in_second_write` for every case, a few connections at once (each
+    case waits a pause): what went wrong, by case."""
+    failures: dict[str, list[str]] = {}
+    limiter = trio.CapacityLimiter(8)
+
+    async def one(method: str, path: str) -> None:
+        wrong = await trio.to_thread.run_sync(
+            partial(body_in_second_write, port, method, path, ctype, raw, framing),
+            limiter=limiter,
+        )
+        if wrong:
+            failures[f"{method} {path}"] = wrong
+
+    async with trio.open_nursery() as nursery:
         for method, path in CASES:
-            wrong = await in_thread(body_in_second_write, server.port, method, path, ctype, data)
-            if wrong:
-                failures[f"{method} {path}"] = wrong
-        assert failures == {}
+            nursery.start_soon(one, method, path)
+    return failures
+
+
+@pytest.mark.parametrize("kind", list(BODIES))
+async def test_body_in_a_second_write_keeps_the_connection_usable(kind: str) -> None:
+    ctype, raw = BODIES[kind]
+    async with served() as server:
+        failures = await every_case(server.port, ctype, raw, "length")
+    assert failures == {}
+
+
+@pytest.mark.parametrize("framing", ["chunked", "expect"])
+async def test_chunked_and_expect_continue_bodies_keep_the_connection_usable(
+    framing: str,
+) -> None:
+    ctype, raw = JSON_BODY
+    async with served() as server:
+        failures = await every_case(server.port, ctype, raw, framing)
+    assert failures == {}
+
+
+async def test_the_second_profiles_keep_the_connection_usable() -> None:
+    """The same attack on a server of the other profiles of a protocol: TikTok's 2026
+    profile and Instagram through Facebook Login."""
+    profiles = {
+        "tiktok": load_profile("tiktok-2026"),
+        "facebook": load_profile("instagram-facebook"),
+    }
+    ctype, raw = JSON_BODY
+    async with served(profiles=profiles) as server:
+        failures = await every_case(server.port, ctype, raw, "length")
+    assert failures == {}
 
 
 def expect_eof_after_answer(port: int, extra: list[tuple[str, str]], version: bytes) -> str:
@@ -357,7 +492,35 @@ def load_requests(base: str) -> tuple[int, int]:
     return answered, timeouts
 
 
-@pytest.mark.parametrize("load", [load_httpx, load_requests], ids=["httpx", "requests"])
+def load_requests_without_timeout(base: str) -> tuple[int, int]:
+    """(requests answered, 0) over one requests Session with no timeout, as requests is
+    used by default: a dead connection hangs it (the caller's watchdog stops that)."""
+    answered = 0
+    with requests.Session() as session:
+        for i in range(LOAD):
+            method, path = CASES[i % len(CASES)]
+            session.request(method, base + path, **load_kwargs(i))
+            answered += 1
+    return answered, 0
+
+
+#: How long a whole load may take before the watchdog calls it hung.
+WATCHDOG = 60.0
+
+
+@pytest.mark.parametrize(
+    "load",
+    [load_httpx, load_requests, load_requests_without_timeout],
+    ids=["httpx", "requests", "requests-no-timeout"],
+)
 async def test_keep_alive_load_has_no_time_outs(load: Callable[[str], tuple[int, int]]) -> None:
+    """``LOAD`` requests on keep-alive connections, cycling through every case, with
+    JSON and form bodies; none times out. A load still running after ``WATCHDOG`` s is
+    hung: the server is stopped, which ends the client's wait."""
+    figures: tuple[int, int] | None = None
     async with served() as server:
-        assert await in_thread(load, server.base) == (LOAD, 0)
+        with trio.move_on_after(WATCHDOG):
+            figures = await trio.to_thread.run_sync(
+                partial(load, server.base), abandon_on_cancel=True
+            )
+    assert figures == (LOAD, 0), "hung: the watchdog stopped it" if figures is None else ""

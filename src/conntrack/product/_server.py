@@ -63,6 +63,7 @@ from quart_trio import QuartTrio
 from .._durations import format_instant, parse_duration, parse_instant
 from .._exceptions import ConntrackError
 from .._hosts import local_name, same_origin, split_host
+from .._wholebody import whole_body
 from ..clients import AppCredentials
 from ._interface import Company, CompanyUser, ConnectionView, Product, ProductError
 from ._model import DEFAULT_SYNC_EVERY, ClockBackwards, ModelProduct, UnknownConnection
@@ -305,6 +306,9 @@ def create_app(
     async def health() -> Response:
         return jsonify({"ok": True})
 
+    # Outermost: every answer (a refusal, a 404, a 405 too) comes after the whole
+    # request body, so a keep-alive connection serves the next request (issue 11).
+    app.asgi_app = whole_body(app.asgi_app, app.config)  # type: ignore[method-assign,assignment]
     return app
 
 
