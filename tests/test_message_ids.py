@@ -147,3 +147,65 @@ def test_two_files_of_one_name_and_seed_in_one_run_keep_their_ids_apart(
     assert len(both) == 2 * len(alone) > 0
     assert len(set(ids)) == len(ids)
     assert ids[: len(alone)] == [row["message_id"] for row in alone]
+
+
+def test_runs_with_other_seeds_appended_to_one_file_keep_their_ids_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same scenario run with two seeds, and a copy under another name, each to its
+    own outbox, the outboxes then appended to one file: every id is still its own."""
+    source = (LIBRARY / "facebook_password_change_reconnect.yaml").read_text(encoding="utf-8")
+    assert "\nseed: 7\n" in source and source.startswith("scenario: ")
+    variants = {
+        "seed7.yaml": source,
+        "seed8.yaml": source.replace("\nseed: 7\n", "\nseed: 8\n"),
+        "renamed.yaml": source.replace("scenario: ", "scenario: Renamed ", 1),
+    }
+    rows: list[dict[str, Any]] = []
+    for name, text in variants.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        rows += outbox_rows(tmp_path, tmp_path / name, name=f"{name}.jsonl")
+    capsys.readouterr()
+    ids = [r["message_id"] for r in rows]
+    assert len(rows) > 6 and len(set(ids)) == len(ids)
+    # The three runs email the same user ids at the same instants about the same
+    # connection (the renamed copy to the same addresses too): only the id differs.
+    same = {(r["at"], r["kind"], r["about"], r["to"]) for r in rows}
+    assert len(same) * 3 == len(rows)
+    by_address = {(r["at"], r["kind"], r["about"], r["to"], r["address"]) for r in rows}
+    assert len(by_address) * 3 == len(rows) * 2
+
+
+def test_a_retried_webhook_delivery_keeps_its_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A receiver that fails every other request: each email arrives, across retries and
+    a second ``conntrack deliver``, only ever with the id its outbox row records, so a
+    receiver that drops repeats by ``Idempotency-Key`` keeps exactly one of each."""
+    import httpx
+
+    from conntrack._delivery import WebhookSink
+
+    rows = outbox_rows(tmp_path, *(LIBRARY / name for name in TWINS))
+    capsys.readouterr()
+    seen: list[str] = []
+    kept: dict[str, dict[str, Any]] = {}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        key = request.headers["Idempotency-Key"]
+        seen.append(key)
+        if len(seen) % 2:
+            return httpx.Response(503)
+        kept.setdefault(key, json.loads(request.content))
+        return httpx.Response(200)
+
+    sink = WebhookSink("https://hooks.example.test/in", transport=httpx.MockTransport(flaky))
+    outbox = OutboxFile(tmp_path / "outbox.jsonl")
+    deliver(outbox, [sink], attempts=1, sleep=lambda s: None)  # half fail, kept as failed
+    assert deliver(outbox, [sink], attempts=3, sleep=lambda s: None).ok
+    ids = [r["message_id"] for r in rows]
+    assert len(seen) > len(rows) and set(seen) == set(ids)
+    assert sorted(kept) == sorted(ids)  # one of each, each under its own row's id
+    assert {(b["at"], b["kind"], b["about"], b["to"]) for b in kept.values()} == {
+        (r["at"], r["kind"], r["about"], r["to"]) for r in rows
+    }
