@@ -17,12 +17,16 @@ delete (a token forgotten, a code spent, a reset). A table the core *replaced* (
 dict assigned) is written whole. Keys only looked up while ``seq`` did not move are
 dropped: nothing changed. A record is written whole each time, so one changed without
 a mutation (nothing the core does today) is saved with the next one. A table whose
-values were listed is written whole if ``seq`` moved before the next write (a listing
-in a mutation, or next to one: costly at a hundred thousand tokens, so that a core's
-mutations find records by key — an account's families through
-``_base.FamiliesByAccount``, its grants by app — or read a table with ``dict.values``
-itself and change what they found by key, as ``delete_account`` does); the faults
-table, a few rows, is written whole whenever ``seq`` moved.
+values were listed is written whole if the one who listed it — the trio task (each
+request of the server is one), else the thread — also made a mutation (called
+``_bump``) before the next write: a listing inside a mutation may change what it listed
+in place. A listing by anyone else is a read (``GET /_conntrack/tokens`` while other
+requests issue tokens) and leaves no mark; before, it made the next write one of every
+row (seconds at a hundred thousand tokens, every answer held back meanwhile). Whole
+writes are costly, so a core's mutations find records by key — an account's families
+through ``_base.FamiliesByAccount``, its grants by app — or read a table with
+``dict.values`` itself and change what they found by key, as ``delete_account`` does;
+the faults table, a few rows, is written whole whenever ``seq`` moved.
 
 Pages belong to ``_pages`` and to their creator's ``Account.pages`` (and may outlive
 their place in ``_pages``): ``pages`` keeps every page once, ``live_pages`` the keys of
@@ -40,6 +44,8 @@ import dataclasses
 import gc
 import json
 import operator
+import sys
+import threading
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -59,20 +65,32 @@ if TYPE_CHECKING:
 FORMAT = 2
 
 
+def _actor() -> Any:
+    """Who runs now: the trio task (each request of the server is one), else the thread.
+    A listing and a change made by different actors cannot be one mutation's."""
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            return trio.lowlevel.current_task()
+        except RuntimeError:  # not inside trio
+            pass
+    return threading.get_ident()
+
+
 class Tracked(dict[Any, Any]):
     """A dict that notes the keys it is asked for, given or loses (``touched``),
-    whether it changed shape (``wrote``: a key set or removed), whether its values
-    were listed (``scanned``: any of them may have been changed in place) and whether
-    it was emptied (``cleared``)."""
+    whether it changed shape (``wrote``: a key set or removed), who listed its values
+    (``scanners``, :func:`_actor`: any of them may have been changed in place by a
+    mutation of the same actor) and whether it was emptied (``cleared``)."""
 
-    __slots__ = ("cleared", "scanned", "touched", "wrote")
+    __slots__ = ("cleared", "scanners", "touched", "wrote")
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
         #: In the order first noted: new rows are written in the order the keys came.
         self.touched: dict[Any, None] = {}
         self.wrote = False
-        self.scanned = False
+        self.scanners: set[Any] = set()
         self.cleared = False
 
     def __getitem__(self, key: Any) -> Any:
@@ -125,17 +143,18 @@ class Tracked(dict[Any, Any]):
         dict.clear(self)
 
     def values(self) -> Any:
-        self.scanned = True
+        self.scanners.add(_actor())
         return dict.values(self)
 
     def items(self) -> Any:
-        self.scanned = True
+        self.scanners.add(_actor())
         return dict.items(self)
 
     def forget(self) -> None:
         """Start noting afresh."""
         self.touched = {}
-        self.wrote = self.scanned = self.cleared = False
+        self.scanners = set()
+        self.wrote = self.cleared = False
 
 
 # -- rows -----------------------------------------------------------------------------
@@ -390,6 +409,16 @@ class Journal:
         schedule = getattr(core, "_forget_at", None)
         if getattr(schedule, "source", None) is tokens:
             schedule.source = core._tokens  # type: ignore[union-attr]
+        #: Who made a mutation (called ``_bump``) since the last take: a listing by one
+        #: of them may have been changed in place; a listing by anyone else was a read.
+        self._bumpers: set[Any] = set()
+        bump = core._bump
+
+        def noting_bump() -> Any:
+            self._bumpers.add(_actor())
+            return bump()
+
+        core._bump = noting_bump  # type: ignore[method-assign]
 
     def _track(self, attr: str) -> Tracked:
         table = Tracked(getattr(self.core, attr))
@@ -413,6 +442,7 @@ class Journal:
         if not everything and not self.pending():
             for table in self._tables.values():
                 table.forget()
+            self._bumpers = set()
             return None
         moved = everything or self.core.seq != self.seq
         out = Changes(self.core.seq)
@@ -424,7 +454,8 @@ class Journal:
                 table = self._tables[name] = self._track(attr)
                 table.wrote = whole = True
             else:
-                whole = everything or table.cleared or (moved and (table.scanned or name in SMALL))
+                scanned = not table.scanners.isdisjoint(self._bumpers)
+                whole = everything or table.cleared or (moved and (scanned or name in SMALL))
             if not (moved or table.wrote) or not (whole or table.touched):
                 table.forget()
                 continue
@@ -482,6 +513,7 @@ class Journal:
             out.upserts.setdefault("pages", []).extend(r for r in extra if r[0] not in written)
         self._unchanged(out)
         self.seq = out.seq
+        self._bumpers = set()
         return out
 
     def _unchanged(self, out: Changes) -> None:

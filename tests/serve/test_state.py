@@ -891,3 +891,50 @@ def test_a_seed_other_than_the_state_files_is_refused(tmp_path: Path) -> None:
             server.close()
     # A config's seed gives way to --seed, which agrees with the file.
     prepare(state=path, config=config, seed=3).close()
+
+
+def test_a_listing_next_to_changes_does_not_rewrite_the_table(tmp_path: Path) -> None:
+    """Under load, a read that lists a table (``GET /_conntrack/tokens``) lands between
+    changes other requests make. The write after them holds their rows, not every row
+    of the listed table (seconds at 100 000 tokens, all answers held back meanwhile, and
+    a kill -9 inside it loses tokens answered long before). A change that lists and
+    changes what it listed in the same step still writes the whole table."""
+    server = prepare(state=tmp_path / "state.db", seed=3)
+    core = server.core
+    try:
+        populate(core)
+        for _ in range(50):
+            core.create_account("linkedin", pages=1)
+        assert server.save() and server.state is not None
+
+        async def read() -> None:
+            core.tokens(), core.families(), core.grants(), core.snapshot()
+            await trio.sleep(0)
+
+        async def change() -> None:
+            await trio.sleep(0)
+            core.create_account("facebook")
+
+        async def both() -> None:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(read)
+                nursery.start_soon(change)
+            await server.saved()
+
+        trio.run(both)
+        assert server.state.last_rows <= 10, server.state.last_rows
+        # Listed and changed in one step: every row of that table is written.
+        pages = len(core._pages)
+
+        async def list_and_change() -> None:
+            for page in core.pages_of(core.accounts("linkedin")[0].id):
+                page.name = "Renamed in place"
+            core.create_account("facebook")
+            await server.saved()
+
+        trio.run(list_and_change)
+        assert server.state.last_rows >= pages, (server.state.last_rows, pages)
+        again = saved_copy(server.state, tmp_path / "copy.db", ManualClock())
+        assert any(p.name == "Renamed in place" for p in again._pages.values())
+    finally:
+        server.close()
