@@ -119,7 +119,7 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
                     Problem(str(given), 0, "no *.yaml or *.yml scenario files in this folder")
                 )
             found.extend(files)
-        elif path.exists():
+        elif path.exists() or path.is_symlink():  # a link to nowhere: read_text says why
             found.append(path)
         else:
             problems.append(

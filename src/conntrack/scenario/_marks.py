@@ -19,18 +19,23 @@ The conversion is stricter than ``yaml.safe_load`` on purpose:
 - nothing here raises for bad input: every problem becomes a :class:`Problem`.
 
 Every reader of a user's YAML file (scenarios, policies, population models, server
-configs) comes through here, so the limits of :mod:`conntrack._limits` that make a
-hostile file cheap to refuse are enforced here once: the file's size (checked before it
-is read whole), and, in one pass over the parser's events before anything is composed,
-the nesting depth and the *expanded* size of each file — an alias ``*a`` counts every
-value its anchor ``&a`` holds, each time it is used, which is what a "billion laughs"
-file multiplies. Composing is then safe (no deeper than the limit, no more nodes than
-the file has text), and converting cannot expand more values than were counted.
+configs, product files) comes through here, so the limits of :mod:`conntrack._limits`
+that make a hostile file cheap to refuse are enforced here once: that it is a regular
+file (a FIFO or ``/dev/zero`` is never read), the file's size (checked before it is read
+whole), the digits of a whole number (counted before PyYAML computes it), and, in one
+pass over the parser's events before anything is composed, the nesting depth and the
+*expanded* size of each file — an alias ``*a`` counts every value its anchor ``&a``
+holds, each time it is used, which is what a "billion laughs" file multiplies.
+Composing is then safe (no deeper than the limit, no more nodes than the file has
+text), and converting cannot expand more values than were counted.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
+import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -145,6 +150,8 @@ class _Converter:
         return None  # pragma: no cover
 
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
+        if node.tag == _INT_TAG and _too_many_digits(node.value):
+            return self._broken(node, path, _too_large(node.value))
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as e:
@@ -213,6 +220,29 @@ class _Converter:
         return result
 
 
+_INT_TAG = "tag:yaml.org,2002:int"
+_BASE_60 = re.compile(r"[-+]?[0-9_]+(?::[0-9_]+)+")
+
+
+def _too_many_digits(text: str) -> bool:
+    """Whether the whole number ``text`` has too many digits to lie within
+    ``MAX_INTEGER``, seen without computing it: PyYAML adds up a base-60 number
+    (``1:1:1…``, YAML 1.1) part by part, which takes quadratic time (23 CPU seconds for
+    300 000 parts), and ``int()`` refuses more than 4 300 decimal digits only after
+    reading them."""
+    digits = text.replace("_", "").strip().lstrip("+-")
+    if _BASE_60.fullmatch(text.strip()):
+        # 60**11 > 2**63: twelve parts or more, the first not zero, are out of range.
+        parts = digits.split(":")
+        while len(parts) > 1 and not parts[0].strip("0"):
+            parts.pop(0)
+        return len(parts) > 11
+    if digits[:2].lower() in ("0x", "0o", "0b"):
+        digits = digits[2:]
+    # In base 2 or more, 65 digits (without leading zeros) pass 2**64.
+    return len(digits.lstrip("0")) > 64
+
+
 def _shorten(text: str, size: int = 24) -> str:
     return text if len(text) <= size else f"{text[:size]}… ({len(text)} characters)"
 
@@ -224,11 +254,11 @@ def _too_large(text: str) -> str:
     )
 
 
-def _scan(loader_class: type[Any], text: str, file: str) -> Problem | None:
+def _scan(loader_class: type[Any], text: str, file: str) -> tuple[Problem | None, int]:
     """The first limit ``text`` passes, found from the parser's events alone: nesting
     deeper than ``MAX_DEPTH``, or more than ``MAX_NODES`` values once every alias is
     expanded. ``None`` if it passes none (or has a syntax error: :func:`_parse` reports
-    that in its own words).
+    that in its own words). And how many values it counted.
 
     Memory stays at the depth plus one number per anchor: nothing is composed, nothing
     expanded; an alias adds the size its anchor had when it closed.
@@ -256,7 +286,7 @@ def _scan(loader_class: type[Any], text: str, file: str) -> Problem | None:
                         _event_line(event),
                         f"lists and mappings nest more than {MAX_DEPTH} deep here; at most "
                         f"{MAX_DEPTH} levels are allowed: flatten the structure",
-                    )
+                    ), count
             elif isinstance(event, yaml.CollectionEndEvent):
                 anchor, before = opened.pop()
                 if anchor is not None:
@@ -271,13 +301,13 @@ def _scan(loader_class: type[Any], text: str, file: str) -> Problem | None:
                     "'*name' counts everything its anchor '&name' holds, each time it is "
                     f"used); at most {MAX_NODES} are allowed: write the values out, use "
                     "fewer aliases of aliases, or split the file",
-                )
+                ), count
     except yaml.YAMLError:
-        return None
+        return None, count
     finally:
         if loader is not None:
             loader.dispose()
-    return None
+    return None, count
 
 
 def _event_line(event: yaml.Event) -> int:
@@ -317,21 +347,29 @@ def load_documents(text: str, file: str) -> tuple[list[Document], list[Problem]]
     """
     if len(text) > MAX_FILE_BYTES:
         return [], [_too_big(file, text)]
-    documents, problems, failed = _parse(_FastLoader, text, file)
-    if failed and _FastLoader is not _Loader:
-        # Report syntax errors in PyYAML's own words, the same with or without libyaml.
+    documents, problems, read = _parse(_FastLoader, text, file)
+    if read is not None and read <= _REPARSE_VALUES and _FastLoader is not _Loader:
+        # Report syntax errors in PyYAML's own words, the same with or without libyaml,
+        # unless reading again in pure Python would cost a good part of a second.
         documents, problems, _ = _parse(_Loader, text, file)
     return documents, problems
 
 
+#: A syntax error found by libyaml after more values than this is reported in libyaml's
+#: words: the pure-Python parser reads about 30 000 values a second.
+_REPARSE_VALUES = 5_000
+
+
 def _parse(
     loader_class: type[Any], text: str, file: str
-) -> tuple[list[Document], list[Problem], bool]:
+) -> tuple[list[Document], list[Problem], int | None]:
+    """The documents of ``text`` and their problems, and, if a syntax error stopped the
+    parser, how many values it had read before (else ``None``)."""
     documents: list[Document] = []
     problems: list[Problem] = []
-    limit = _scan(loader_class, text, file)
+    limit, count = _scan(loader_class, text, file)
     if limit is not None:
-        return documents, [limit], False
+        return documents, [limit], None
     loader: Any = None
     try:
         loader = loader_class(text)
@@ -343,11 +381,11 @@ def _parse(
             documents.append(doc)
     except yaml.YAMLError as e:
         problems.append(Problem(file, _error_line(e, text), _error_message(e)))
-        return documents, problems, True
+        return documents, problems, count
     finally:
         if loader is not None:
             loader.dispose()
-    return documents, problems, False
+    return documents, problems, None
 
 
 def _nodes(loader: Any) -> Iterator[yaml.Node]:
@@ -435,17 +473,42 @@ def read_text(path: str | PurePath, what: str) -> tuple[str | None, list[Problem
     """The text of the file at ``path``, or why not: unreadable, not UTF-8, or larger
     than ``MAX_FILE_BYTES`` (found without reading more than that)."""
     file = str(path)
+    kind = None
     try:
-        with open(file, "rb") as stream:
-            data = stream.read(MAX_FILE_BYTES + 1)
+        # Opened without blocking (a FIFO with no writer would block the open for ever)
+        # and read only if it is a regular file: a FIFO or /dev/zero is never read.
+        fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as stream:
+            kind = _not_a_file(os.fstat(fd).st_mode)
+            data = b"" if kind else stream.read(MAX_FILE_BYTES + 1)
+    except IsADirectoryError:  # where a folder cannot be opened (Windows)
+        kind = "a folder"
     except OSError as e:
         return None, [Problem(file, 0, f"cannot read the {what}: {e.strerror or e}")]
+    if kind is not None:
+        message = f"cannot read the {what}: it is {kind}, not a file; give a YAML file's path"
+        return None, [Problem(file, 0, message)]
     if len(data) > MAX_FILE_BYTES:
         return None, [_too_big(file, data)]
     try:
         return data.decode("utf-8"), []
     except UnicodeDecodeError as e:
         return None, [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the {what} as UTF-8")]
+
+
+def _not_a_file(mode: int) -> str | None:
+    """What a path that is not a regular file is (``None``: it is one)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def read_one(path: str | PurePath, what: str) -> tuple[Document | None, list[Problem]]:
