@@ -51,8 +51,10 @@ ACTIVE_USER_CAP = "The daily quota for active publishing users from your client 
 MALFORMED = "The request parameters are malformed."
 #: [obs] An expired authorization code.
 CODE_EXPIRED = "Authorization code is expired."
+#: A spent code: the profile's ``used_code_description`` (TikTok answers it as an expired
+#: one [obs]); this when the profile has none.
+CODE_USED = CODE_EXPIRED
 # [U] The rest: TikTok's wording is not public; these follow its style.
-CODE_USED = "Authorization code has been used."
 CODE_INVALID = "Authorization code is invalid."
 REDIRECT_MISMATCH = "Redirect URI does not match the one used to request the code."
 VERIFIER_MISSING = "Code verifier is required."
@@ -141,11 +143,12 @@ def active_user_cap() -> ApiError:
     return ApiError(403, "reached_active_user_cap", ACTIVE_USER_CAP)
 
 
-def code_rejected(problem: CodeProblem) -> OAuthError:
-    """``invalid_grant`` for every code that cannot be spent (RFC 6749 semantics)."""
+def code_rejected(problem: CodeProblem, used: str = CODE_USED) -> OAuthError:
+    """``invalid_grant`` for every code that cannot be spent (RFC 6749 semantics);
+    ``used``: the text for a spent code (the profile's ``used_code_description``)."""
     text = {
         CodeProblem.EXPIRED: CODE_EXPIRED,
-        CodeProblem.USED: CODE_USED,
+        CodeProblem.USED: used,
         CodeProblem.REDIRECT_MISMATCH: REDIRECT_MISMATCH,
         CodeProblem.PKCE_MISSING: VERIFIER_MISSING,
         CodeProblem.PKCE_MISMATCH: VERIFIER_MISMATCH,

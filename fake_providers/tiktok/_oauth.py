@@ -165,7 +165,8 @@ def token(params: dict[str, str]) -> Response:
                 code_verifier=params.get("code_verifier") or None,
             )
         except CodeRejected as err:
-            raise e.code_rejected(err.problem) from None
+            used = str(c.profile(PROTOCOL).get("used_code_description", e.CODE_USED))
+            raise e.code_rejected(err.problem, used) from None
         return token_answer(pair)
     if grant_type == "refresh_token":
         if not params.get("refresh_token"):

@@ -16,6 +16,8 @@ import json
 import re
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +25,8 @@ import pytest
 from fp_support import PROVIDERS, REDIRECT, VERIFIER, ManualClock
 
 from conntrack import load_profile
-from fake_providers import Account, App, Core, Reason, create_app
+from conntrack._statefile import StateFile
+from fake_providers import Account, App, CodeProblem, CodeRejected, Core, Reason, create_app
 
 BASE = "http://conntrack.test"
 VOLATILE = re.compile(r'"(fbtrace_id|log_id)"\s*:\s*"[^"]*"')
@@ -54,9 +57,11 @@ USED = {
         "appid/redirect uri/code verifier does not match authorization code. Or "
         'authorization code expired. Or external member binding exists"}',
     ),
+    # A reused code is answered as an expired one [obs: Login Kit v1 answered a second
+    # exchange "10007 Authorization code expired"; v2's expired text is [obs] too].
     "tiktok": (
         200,
-        '{"error":"invalid_grant","error_description":"Authorization code has been used.",'
+        '{"error":"invalid_grant","error_description":"Authorization code is expired.",'
         '"log_id":"…"}',
     ),
     "twitter": (
@@ -68,9 +73,10 @@ USED = {
 }
 
 
-def normal(r: httpx.Response) -> tuple[int, Any]:
-    """Status and JSON body, per-request ids blanked."""
-    return r.status_code, json.loads(VOLATILE.sub(r'"\1":"…"', r.text))
+def normal(r: httpx.Response) -> tuple[int, Any, str | None]:
+    """Status, JSON body (per-request ids blanked) and ``WWW-Authenticate``."""
+    body = json.loads(VOLATILE.sub(r'"\1":"…"', r.text))
+    return r.status_code, body, r.headers.get("www-authenticate")
 
 
 def bearer(value: str) -> dict[str, str]:
@@ -191,9 +197,15 @@ def test_the_catalog_profiles_say_what_the_providers_do() -> None:
     assert load_profile("tiktok-2026").flag("code_reuse_revokes") is True
 
 
-def used(provider: str) -> tuple[int, Any]:
+#: The ``WWW-Authenticate`` of a spent code's answer (PROVIDERS.md §1 [obs]: Facebook's).
+USED_AUTH = {
+    "facebook": 'OAuth "Facebook Platform" "invalid_code" "This authorization code has been used."'
+}
+
+
+def used(provider: str) -> tuple[int, Any, str | None]:
     status, body = USED[provider]
-    return status, json.loads(body)
+    return status, json.loads(body), USED_AUTH.get(provider)
 
 
 CASES = [(p, flipped) for p in PROVIDERS for flipped in (False, True)]
@@ -241,3 +253,89 @@ async def test_a_reused_code(login: Login) -> None:
             assert "access_token" not in refreshed.json()
         else:
             assert refreshed.status_code == 200 and "access_token" in refreshed.json()
+
+
+@pytest.mark.parametrize(
+    "login", [(p, not REVOKES[p]) for p in PROVIDERS], indirect=True, ids=PROVIDERS
+)
+async def test_a_reuse_revokes_what_came_of_the_code_later(
+    login: Login, clock: ManualClock
+) -> None:
+    """Where a reuse revokes (the catalog's setting, else flipped), it takes everything the first exchange led to: the
+    long-lived token exchanged from it, page tokens, refreshed access tokens and
+    rotated refresh tokens, an Instagram token refreshed from the long-lived one — also
+    when the reuse comes after the code expired (a spent code stays spent)."""
+    core, app = login.core, login.app
+    assert core.profile(login.provider).flag("code_reuse_revokes")
+    code = login.code()
+    first = await login.tokens(code)
+    later: dict[str, str] = {}
+    if login.provider in ("facebook", "instagram"):
+        long = core.exchange_long_lived(first["access_token"], client_id=app.client_id)
+        later["long"] = long.value
+        if login.provider == "facebook":
+            later["page"] = core.page_token(long.value, login.account.pages[0].id).value
+        else:
+            clock.advance(timedelta(hours=25))  # ig_refresh_token takes a token 24 h old
+            later["refreshed"] = core.refresh_self(long.value, client_id=app.client_id).value
+    else:
+        again = await login.refresh(first["refresh_token"])
+        assert again.status_code == 200, again.text
+        later["access"] = again.json()["access_token"]
+        later["refresh"] = again.json().get("refresh_token") or first["refresh_token"]
+        clock.advance(timedelta(minutes=31))  # every provider's code expired meanwhile
+    assert all(core.check_token(v).valid for v in later.values())
+    # What still worked before the reuse (a rotated-out refresh token, an expired short
+    # token keep their own cause of death).
+    alive = {k: v for k, v in {**first, **later}.items() if core.check_token(v).valid}
+    reuse = await login.exchange(code)
+    assert normal(reuse) == used(login.provider), reuse.text  # spent, not expired
+    for kind, value in alive.items():
+        assert core.check_token(value).reason is Reason.REVOKED, kind
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_reuse_after_a_restart_still_revokes(
+    provider: str, clock: ManualClock, tmp_path: Path
+) -> None:
+    """``conntrack serve --state``: a code spent before a restart is still spent after
+    it, and still knows the tokens it led to (the state file keeps the code's family)."""
+    overrides = {"code_reuse_revokes": True}
+    profiles = {provider: load_profile(provider, overrides)}
+    state = StateFile.open(tmp_path / "state.db")
+    core = Core(clock, seed=3, profiles=profiles)
+    state.attach(core)
+    app = core.create_app_registration(provider, redirect_uris=[REDIRECT])
+    account = core.create_account(provider, pages=1)
+    scopes = list(core.profile(provider)["default_scopes"])
+    code = core.approve(
+        app.client_id, account.id, REDIRECT, requested=scopes, granted=scopes,
+        code_challenge=VERIFIER, code_challenge_method="plain",
+    ).value  # fmt: skip
+    kw: dict[str, Any] = {
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER,
+    }
+    if provider in ("facebook", "instagram"):
+        values = [core.exchange_code(code, **kw).value]
+    else:
+        pair = core.issue_from_code(code, **kw)
+        values = [pair.access.value] + ([pair.refresh.value] if pair.refresh else [])
+    assert state.flush(clock_offset=timedelta(0), now=clock.now())
+    state.close()
+    state = StateFile.open(tmp_path / "state.db")
+    try:
+        after = Core(clock, seed=3, profiles=profiles)
+        assert state.load(after) is not None
+        assert all(after.check_token(v).valid for v in values)
+        exchange = after.exchange_code if provider in ("facebook", "instagram") else None
+        with pytest.raises(CodeRejected) as err:
+            if exchange is not None:
+                exchange(code, **kw)
+            else:
+                after.issue_from_code(code, **kw)
+        assert err.value.problem is CodeProblem.USED
+        assert all(after.check_token(v).reason is Reason.REVOKED for v in values)
+    finally:
+        state.close()

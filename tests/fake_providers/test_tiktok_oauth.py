@@ -235,7 +235,8 @@ async def test_code_exchange_answers_tiktoks_token_shape(tt: TikTok) -> None:
 async def test_a_code_is_single_use(tt: TikTok) -> None:
     code = await tt.code()
     assert (await tt.exchange(code)).status_code == 200
-    oauth_error(await tt.exchange(code), "invalid_grant", "Authorization code has been used.")
+    # A spent code is answered as an expired one (profile used_code_description, [obs]).
+    oauth_error(await tt.exchange(code), "invalid_grant", "Authorization code is expired.")
     oauth_error(await tt.exchange("bogus"), "invalid_grant", "Authorization code is invalid.")
 
 
