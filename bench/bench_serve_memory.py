@@ -22,6 +22,10 @@ Environment:
   BENCH_SERVE_MEMORY_MAX      tokens at most (default 200000)
   BENCH_SERVE_MEMORY_TRAVEL   how far the clock moves each epoch (default 31d; 0: it does
                               not move, nothing expires, and the reset has it all to free)
+  BENCH_SERVE_MEMORY_STATE    1: serve with ``--state`` (a new file in a temporary folder,
+                              the default ``--state-lag``), and print the size of its
+                              ``-wal`` with each sample: the file's write-ahead log must
+                              not grow without bound under a steady load either
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +54,9 @@ EPOCH = 2.0
 SAMPLE = 5.0
 TRAVEL = os.environ.get("BENCH_SERVE_MEMORY_TRAVEL", "31d")
 EXE = Path(sys.executable).parent / "conntrack"
+STATE = os.environ.get("BENCH_SERVE_MEMORY_STATE", "") == "1"
+#: The state file of a ``--state`` run (None: none).
+WAL: Path | None = None
 
 
 def rss_mib(pid: int) -> float:
@@ -97,7 +109,8 @@ async def load(base: str, pid: int) -> None:
         while True:
             now = time.perf_counter() - t0
             print(
-                f"  t={now:4.0f} s  RSS {rss_mib(pid):6.1f} MiB  tokens issued {issued:7,}",
+                f"  t={now:4.0f} s  RSS {rss_mib(pid):6.1f} MiB  tokens issued {issued:7,}"
+                + ("" if WAL is None else f"  -wal {wal_mib():6.1f} MiB"),
                 flush=True,
             )
             if done.is_set():
@@ -122,7 +135,49 @@ async def load(base: str, pid: int) -> None:
         )
 
 
+def wal_mib() -> float:
+    """Size of the state file's write-ahead log in MiB (0 if there is none)."""
+    try:
+        return 0.0 if WAL is None else WAL.stat().st_size / 2**20
+    except FileNotFoundError:
+        return 0.0
+
+
+def serve_with_state(folder: str) -> int:
+    """As ``bench_server.serve_and_run``, with ``--state`` (a new file in ``folder``)."""
+    global WAL
+    state = Path(folder) / "state.db"
+    WAL = Path(f"{state}-wal")
+    args = ["serve", "--port", "0", "--seed", "1", "--providers", "facebook"]
+    with subprocess.Popen(
+        [str(EXE), *args, "--state", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            if not match:
+                print(f"conntrack serve did not start: {line!r}", file=sys.stderr)
+                return 1
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            asyncio.run(load(match.group(1), proc.pid))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+    return 0
+
+
 def main() -> int:
+    if STATE:
+        with tempfile.TemporaryDirectory() as folder:
+            return serve_with_state(folder)
     return serve_and_run(load)
 
 

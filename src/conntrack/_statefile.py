@@ -141,7 +141,13 @@ class StateFile:
             state._prepare()
         except sqlite3.DatabaseError as e:
             state.close()
-            if "not a database" in str(e) or "malformed" in str(e):
+            if "malformed" in str(e):
+                # An SQLite header, pages missing or overwritten: a copy cut short.
+                raise StateError(
+                    f"{where}: the state file is damaged ({e}); give another --state "
+                    "file, or move this one away"
+                ) from None
+            if "not a database" in str(e):
                 raise StateError(
                     f"{where}: not a conntrack state file (not an SQLite database); give "
                     "another --state file, or move this one away"

@@ -854,6 +854,14 @@ def test_a_damaged_state_file_is_refused_without_a_traceback(
     assert main(["serve", "--port", "0", "--state", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"{path}: the state file is damaged" in err, err
+    # Cut short (a copy that stopped half-way, a full disk): damaged, not "not SQLite".
+    path.unlink()
+    _saved_file(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert main(["serve", "--port", "0", "--state", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"{path}: the state file is damaged" in err, err
     for body in ("not json", "[1, 2", '"a string"', "[]", "{}", "null"):
         other = tmp_path / "rows.db"
         _saved_file(other)
