@@ -10,8 +10,10 @@ and held to the routes by ``tests/fake_providers/test_openapi.py``); ``GET
 Every bad request answers 4xx ``{"error": {"message": ..., "field": ...}}`` naming the
 offending field — a body key, a query parameter or a path parameter (``account_id``,
 ``client_id``, ``fault_id``); ``null`` when it is the body as a whole. An unknown
-account, app, page, token or fault is 404; a deleted account 409; a body key or query
-parameter the route does not take is 400 naming it.
+account, app, page, token or fault is 404; a deleted account 409, and so is a
+well-formed request the state refuses (a ``client_id`` or account ``id`` in use, the
+clock moved backwards); a body key or query parameter the route does not take is 400
+naming it.
 """
 
 from __future__ import annotations
@@ -176,9 +178,12 @@ async def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
         raise ControlError(400, "expected a JSON object as the request body")
     for key, value in data.items():
         if key not in allowed:
-            raise ControlError(
-                400, f"unknown field {key!r}; this route takes: {', '.join(allowed)}", key
+            takes = (
+                f"this route takes: {', '.join(allowed)}"
+                if allowed
+                else "this route takes no fields: send {} or no body"
             )
+            raise ControlError(400, f"unknown field {key!r}; {takes}", key)
         if value is None:
             raise ControlError(400, f"{key} cannot be null: leave it out for its default", key)
     return data
@@ -246,6 +251,17 @@ def _account_filter(c: Core, query: dict[str, str]) -> str | None:
         except NotFound as err:
             raise ControlError(404, str(err), "account") from None
     return account
+
+
+def _taken(c: Core, account_id: str) -> bool:
+    """Whether an account has (or had: deleted ids are not given again) this id."""
+    try:
+        c.account_seq(account_id)
+    except AccountDeleted:
+        return True
+    except NotFound:
+        return False
+    return True
 
 
 def _provider_filter(c: Core, query: dict[str, str]) -> str | None:
@@ -339,9 +355,14 @@ def blueprint() -> Blueprint:
             raise ControlError(
                 400, "redirect_uris must be a non-empty list of URIs", "redirect_uris"
             )
-        app = _core().create_app_registration(
+        c = _core()
+        client_id = _str(body, "client_id")
+        if client_id is not None and c.app(client_id) is not None:
+            # Well formed, but taken: a conflict with what exists, not a bad request.
+            raise ControlError(409, f"client_id {client_id!r} is already registered", "client_id")
+        app = c.create_app_registration(
             provider,
-            client_id=_str(body, "client_id"),
+            client_id=client_id,
             client_secret=_str(body, "client_secret"),
             redirect_uris=uris,
             name=_str(body, "name"),
@@ -376,6 +397,9 @@ def blueprint() -> Blueprint:
         if not isinstance(linked, bool):
             raise ControlError(400, "linked_instagram must be true or false", "linked_instagram")
         c = _core()
+        account_id = _str(body, "id")
+        if account_id is not None and _taken(c, account_id):
+            raise ControlError(409, f"account {account_id!r} already exists", "id")
         try:
             account = c.create_account(
                 provider,
@@ -386,7 +410,7 @@ def blueprint() -> Blueprint:
                 page_kind=_str(body, "page_kind"),
                 linked_instagram=linked,
                 linked_page=_str(body, "linked_page"),
-                account_id=_str(body, "id"),
+                account_id=account_id,
             )
         except NotFound as err:
             # The core names the page it looked for; here the body key is linked_page.
@@ -537,7 +561,7 @@ def blueprint() -> Blueprint:
         before = c.now()
         if to is not None and to < before:
             raise ControlError(
-                400,
+                409,
                 f"the clock cannot move backwards: to is before now ({format_instant(before)})",
                 "to",
             )

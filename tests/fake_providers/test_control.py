@@ -134,7 +134,6 @@ async def test_clock(client: httpx.AsyncClient) -> None:
 
 async def test_clock_errors_name_the_field(client: httpx.AsyncClient) -> None:
     cases: list[tuple[Any, str | None]] = [
-        ({"to": "2026-01-01T00:00:00Z"}, "to"),  # backwards
         ({"to": "2026-01-06T00:00:00"}, "to"),  # no zone
         ({"to": 5}, "to"),
         ({"by": "soon"}, "by"),
@@ -149,6 +148,10 @@ async def test_clock_errors_name_the_field(client: httpx.AsyncClient) -> None:
         r = await client.post("/_conntrack/clock/advance", json=body)
         assert r.status_code == 400, body
         assert r.json()["error"]["field"] == field and r.json()["error"]["message"], body
+    # Backwards: a well-formed request the clock's state refuses (409).
+    r = await client.post("/_conntrack/clock/advance", json={"to": "2026-01-01T00:00:00Z"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "to"
+    assert "backwards" in r.json()["error"]["message"]
     now = (await client.get("/_conntrack/clock")).json()["now"]
     assert now == "2026-01-05T09:00:00Z"
     r = await client.get("/_conntrack/clock", params={"tz": "UTC"})
@@ -437,7 +440,8 @@ async def test_an_account_with_a_chosen_id(client: httpx.AsyncClient) -> None:
     again = await client.post(
         "/_conntrack/accounts", json={"provider": "linkedin", "id": "acme-admin"}
     )
-    assert again.status_code == 400 and again.json()["error"]["field"] == "id"
+    # Taken: a conflict with what exists (409), not a malformed request.
+    assert again.status_code == 409 and again.json()["error"]["field"] == "id"
     assert "already exists" in again.json()["error"]["message"]
     bad = await client.post("/_conntrack/accounts", json={"provider": "facebook", "id": "a b"})
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "id"
@@ -464,3 +468,20 @@ async def test_x_account_ids_are_numbers(client: httpx.AsyncClient) -> None:
     # Other providers keep their word ids.
     r = await client.post("/_conntrack/accounts", json={"provider": "facebook", "id": "ada"})
     assert r.status_code == 201
+
+
+async def test_a_key_sent_to_a_route_that_takes_none_says_so(client: httpx.AsyncClient) -> None:
+    # The message listed what the route takes: nothing, so it ended in "takes: ".
+    r = await client.post("/_conntrack/reset", json={"everything": True})
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["field"] == "everything"
+    assert "takes no fields" in error["message"] and "{}" in error["message"]
+
+
+async def test_a_client_id_in_use_is_a_conflict(client: httpx.AsyncClient) -> None:
+    body = {"provider": "facebook", "redirect_uris": ["https://a.example/cb"], "client_id": "42"}
+    assert (await client.post("/_conntrack/apps", json=body)).status_code == 201
+    r = await client.post("/_conntrack/apps", json={**body, "provider": "google"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "client_id"
+    assert "already registered" in r.json()["error"]["message"]
