@@ -252,6 +252,19 @@ def test_a_syntax_error_after_many_values_is_found_at_once(tmp_path: Path) -> No
     assert problem.startswith(f"{path}:99007: YAML syntax error: "), problem
 
 
+@pytest.mark.parametrize(
+    "text",
+    ['start: {command: [acme], cwd: "a\\0b"}', 'start: {command: ["a\\0b"]}',
+     'start: {command: [acme], env: {A: "\\0"}}', 'start: {command: [acme]}\nname: "\\0"'],
+)  # fmt: skip
+def test_a_nul_in_a_product_file_is_a_problem(tmp_path: Path, text: str) -> None:
+    """A NUL in 'cwd' ended in a ValueError traceback (found by ``make fuzz``)."""
+    path = tmp_path / "product.yaml"
+    path.write_text("base: http://127.0.0.1:{port}/t\nredirect_uri: http://x/{protocol}\n" + text)
+    [problem] = problems_of(load_product, path)
+    assert "holds a NUL character" in problem, problem
+
+
 # --- what is not a file ----------------------------------------------------------------
 
 

@@ -1,5 +1,10 @@
 """Hostile YAML documents for every reader of a user's file, and the check each must pass.
 
+The readers: scenarios (``conntrack run``/``validate``/``notifications`` and the pytest
+plugin), policies (``--policy``), population models (``population --config``), server
+configs (``serve --config``, the ``conntrack_fakes`` marker's ``config=``) and product
+files (``run --product``, ``--conntrack-product``).
+
 One generator drives both the quick hypothesis fuzz of ``make test``
 (``test_readers.py``, through ``st.randoms()``) and the long ``make fuzz``
 (``fuzz_yaml.py``, through seeded ``random.Random``): a document is a function of one
@@ -18,6 +23,7 @@ words for the report.
 from __future__ import annotations
 
 import random
+import re
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +35,7 @@ from conntrack._exceptions import InputError, ScenarioError
 from conntrack._policy import load_policy
 from conntrack._serveconfig import load_config
 from conntrack.population import load_population
+from conntrack.product._file import load_product
 from conntrack.scenario import load_file
 
 GOOD: dict[str, dict[str, Any]] = {
@@ -99,6 +106,29 @@ GOOD: dict[str, dict[str, Any]] = {
             {"provider": "linkedin", "id": "lin-1", "type": "personal"},
         ],
     },
+    "product": {
+        "name": "fuzz",
+        "base": "http://127.0.0.1:{port}/_test",
+        "redirect_uri": "http://127.0.0.1:{port}/oauth/{protocol}/callback",
+        "start": {
+            "command": ["{python}", "-m", "acme"],
+            "cwd": ".",
+            "env": {"ACME_DB": "{data}/acme.db"},
+            "ready": {"url": "http://127.0.0.1:{port}/health", "timeout": "30s"},
+            "stop_timeout": "5s",
+        },
+        "providers": ["facebook", "linkedin"],
+        "states": {"active": "connected", "needs_reconnect": "invalid"},
+        "reasons": {"password_reset": "password_changed"},
+        "banners": {"expiring": "disconnects on", "invalid": "^Acme lost access"},
+        "emails": {
+            "kind": {"subject": {"expires (today|tomorrow)": "expiry_reminder"}},
+            "connection": {"header": "X-Acme-Connection"},
+        },
+        "step": "6h",
+        "timeouts": {"clock": "30s", "request": "10s"},
+        "tls": False,
+    },
 }
 
 LOADERS: dict[str, Callable[[Path], object]] = {
@@ -106,6 +136,7 @@ LOADERS: dict[str, Callable[[Path], object]] = {
     "policy": load_policy,
     "population": load_population,
     "serve config": load_config,
+    "product": load_product,
 }
 READERS = tuple(GOOD)
 
@@ -265,7 +296,7 @@ def deep(rng: random.Random, reader: str) -> str:
 
 
 def huge_number(rng: random.Random, reader: str) -> str:
-    digits = rng.choice([19, 20, 300, 309, 4300, 4301, 10_000, 100_000])
+    digits = rng.choice([19, 20, 300, 309, 4300, 4301, 10_000, 100_000, 300_000])
     number = rng.choice(
         [
             "9" * digits,
@@ -276,7 +307,9 @@ def huge_number(rng: random.Random, reader: str) -> str:
             "1" + "0" * digits + ".5",
             f"1e{digits}",
             f"-1e-{digits}",
-            ":".join(["59"] * min(digits, 3000)),
+            ":".join(["59"] * digits),  # base 60 (YAML 1.1): PyYAML sums it part by part
+            "-" + ":".join(["1"] * digits),
+            "1:" + "0_" * min(digits, 300_000) + "0",
             "1_" * min(digits, 50_000) + "1",
         ]
     )
@@ -299,6 +332,38 @@ def odd_date(rng: random.Random, reader: str) -> str:
     if rng.random() < 0.5:
         return _dump(rng, doc).replace(f"'{text}'", text)  # unquoted: YAML may resolve it
     return _dump(rng, doc)
+
+
+ODD_DURATIONS = [
+    "0s", "0d", "1s", "-1d", "36500d", "36501d", "5215w", "5216w", "876000h", "876001h",
+    "1e400d", "1e-400s", "0.0000001s", "nand", "infd", "99999999999999999999999999d",
+    "9" * 5000 + "s", "1d" * 50_000, "1d " * 30_000 + "x", "P1Y", "1:00:00", "1d -1h",
+    "20 d", "1.5.5d", ".5d", "5.d", "1D", "1 d 2 h", "\uff11d", "d", "", " ", "2026-01-05T09:00:00Z",
+    "9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "5d..6d", "..", "1e9", "1e18", "-0",
+]  # fmt: skip
+
+
+def odd_duration(rng: random.Random, reader: str) -> str:
+    """Every value of the good document that is a duration (or an instant) replaced by
+    an odd one, quoted or not."""
+    doc: Any = GOOD[reader]
+    timed = [
+        p for p in _paths(doc)
+        if p and isinstance(_at(doc, p), str) and _TIMED.fullmatch(_at(doc, p))
+    ]  # fmt: skip
+    for path in rng.sample(timed, rng.randint(1, len(timed))) if timed else []:
+        doc = _replace(doc, path, rng.choice(ODD_DURATIONS))
+    text = _dump(rng, doc)
+    return text.replace("'", "") if rng.random() < 0.3 else text
+
+
+_TIMED = re.compile(r"[0-9][0-9.]*[wdhms]( [0-9]+[wdhms])*|\d{4}-\d\d-\d\dT.*|\d\d:\d\d")
+
+
+def _at(doc: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        doc = doc[key]
+    return doc
 
 
 def junk(rng: random.Random, reader: str) -> bytes:
@@ -366,13 +431,17 @@ def many_items(rng: random.Random, reader: str) -> str:
         ["1", "{at: 1d, event: password_change, connection: fb}", "[]", "{data_gap: fb, total: 0s}"]
     )
     key = rng.choice(["timeline", "expect", "connections", "rules", "accounts", "apps", "x"])
+    # Sometimes a syntax error at the very end, after every value was read.
+    tail = rng.choice(["", "", "", "  x: [\n", "- : -\n", "\t\x00\n"])
     if key == "connections" and reader == "scenario":
         body = "".join(f"  c{i}: {{provider: facebook}}\n" for i in range(min(count, 2_000)))
         doc = {k: v for k, v in GOOD[reader].items() if k not in ("connections", "timeline")}
         doc.pop("expect", None)
-        return _dump(rng, doc) + "connections:\n" + body
+        return _dump(rng, doc) + "connections:\n" + body + tail
     doc = {k: v for k, v in GOOD[reader].items() if k != key}
-    return _dump(rng, doc) + f"{key}:\n" + f"  - {item}\n" * count
+    if rng.random() < 0.3:  # aliases of one anchor: a short text of many values
+        return _dump(rng, doc) + f"{key}:\n  - &i {item}\n" + "  - *i\n" * count + tail
+    return _dump(rng, doc) + f"{key}:\n" + f"  - {item}\n" * count + tail
 
 
 def edit_text(rng: random.Random, reader: str) -> str:
@@ -403,6 +472,7 @@ SHAPES: dict[str, Callable[[random.Random, str], str | bytes]] = {
     "deep": deep,
     "huge_number": huge_number,
     "odd_date": odd_date,
+    "odd_duration": odd_duration,
     "junk": junk,
     "tagged": tagged,
     "merge_and_duplicates": merge_and_duplicates,

@@ -68,7 +68,15 @@ class _Reader(DocReader):
         if not text.strip():
             self.problem(path, f"'{_name(path)}' must be {what}, not empty")
             return None
-        return text
+        return None if self.nul(path, text) else text
+
+    def nul(self, path: DataPath, text: str) -> bool:
+        """Whether ``text`` holds a NUL character (a problem: no path, command, variable
+        or header can hold one; the start of the product would end in a traceback)."""
+        if "\x00" not in text:
+            return False
+        self.problem(path, f"'{_name(path)}' holds a NUL character ('\\0'); remove it")
+        return True
 
     def template(self, path: DataPath, value: str, allowed: Sequence[str]) -> bool:
         try:
@@ -309,7 +317,10 @@ class _Reader(DocReader):
             else:
                 self.problem(where, f"'{name}' must be text; got {_kind(raw)}")
                 text = None
-            if text is None or not self.template(where, text, START_PLACEHOLDERS):
+            if text is None or self.nul(where, text):
+                ok = False
+                continue
+            if not self.template(where, text, START_PLACEHOLDERS):
                 ok = False
                 continue
             out[name] = text
