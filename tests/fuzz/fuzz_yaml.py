@@ -1,5 +1,5 @@
 """``make fuzz``: a long fuzz of every YAML reader (scenarios, policies, population
-models, server configs) with the hostile shapes of ``hostile.py``.
+models, server configs, product files) with the hostile shapes of ``hostile.py``.
 
 Every document must load, or be refused with ``file:line`` problems, in at most
 ``--slow`` CPU seconds (a wall-clock alarm of ``--hang`` seconds catches a hang), and

@@ -1,9 +1,10 @@
 """A quick fuzz of every YAML reader (``make fuzz`` runs the same shapes for longer).
 
-Scenarios, policies, population models and server configs each get a few hundred hostile
-documents (alias bombs, deep nesting, huge numbers, odd dates, junk bytes, tags, merge
-and duplicate keys, long strings and lists, edits of the text): every one must load or
-be refused with ``file:line`` problems, in under a few seconds.
+Scenarios, policies, population models, server configs and product files each get a
+few hundred hostile documents (alias bombs, deep nesting, huge numbers, odd dates and
+durations, junk bytes, tags, merge and duplicate keys, long strings and lists, edits of
+the text): every one must load or be refused with ``file:line`` problems, in under a
+few seconds.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ FOUND = [
         "serve config",
         "apps:\n- provider: facebook\n  redirect_uris:\n  - http://localost]:3000/callback\n",
         "doc.yaml:4: not a URI: 'http://localost]:3000/callback'",
+    ),
+    (
+        "product",
+        'base: http://x/\nredirect_uri: http://x/{protocol}\nstart: {command: [a], cwd: "\\0"}\n',
+        "doc.yaml:3: 'cwd' holds a NUL character",
     ),
 ]
 
