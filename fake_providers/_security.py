@@ -40,6 +40,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlsplit
 
 from quart import Quart, Response, current_app, request
 from werkzeug.exceptions import Forbidden
@@ -73,6 +74,20 @@ class Security:
     def host_allowed(self, host: str) -> bool:
         return self.allowed_hosts is None or host in self.allowed_hosts or local_name(host)
 
+    def csrf_for(self, form: str) -> str:
+        """The CSRF token of one kind of form: ``"index"`` (the index page's) or
+        ``"consent"`` (every consent page's). Two tokens, so that a consent page, which
+        anyone who reaches the server may open (no control token guards it), never shows
+        the token of the index page's forms."""
+        return hmac.new(self.csrf.encode(), form.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def sign(self, text: str) -> str:
+        """A signature of ``text`` only this server can make: the index page shows the
+        message of a form's redirect (``?ok=…``) only with it, so that a link from
+        another site cannot put words of its own on the page."""
+        mac = hmac.new(self.csrf.encode(), b"flash\0" + text.encode(), hashlib.sha256)
+        return mac.hexdigest()[:32]
+
     def cookie_value(self) -> str:
         """What the index page's cookie holds: derived from the token, never the token."""
         assert self.control_token is not None
@@ -86,18 +101,30 @@ def settings() -> Security:
     return s
 
 
+def same_secret(given: str, expected: str) -> bool:
+    """Whether ``given`` is ``expected``, in a time that tells nothing of either (not
+    even the length: both are hashed first)."""
+    digest = hashlib.sha256
+    return hmac.compare_digest(digest(given.encode()).digest(), digest(expected.encode()).digest())
+
+
 def csrf_token() -> str:
-    """This app's CSRF token (a template global); empty outside a request."""
+    """The CSRF token of the page being rendered (a template global): the index page's
+    under ``/_conntrack/``, the consent pages' elsewhere; empty outside a request."""
     try:
-        return settings().csrf
-    except RuntimeError:  # no app context: a page rendered outside a request
+        s = settings()
+        path = request.path
+    except RuntimeError:  # no app or request context: a page rendered outside a request
         return ""
+    return s.csrf_for("index" if path.startswith(INDEX) else "consent")
 
 
 def hosts_allowed(provider_hosts: Iterable[str], extra: Iterable[str] = ()) -> frozenset[str]:
     """The names a server answers for: loopback, provider hosts and ``extra``."""
-    names = {split_host(h)[0] for h in (*provider_hosts, *extra) if h.strip()}
-    return frozenset(LOOPBACK_NAMES | names)
+    names = {split_host(h)[0] for h in (*provider_hosts, *extra)}
+    # ("" is what a Host that does not parse names: never to be answered, whatever
+    # was bound, such as ``--host ::``.)
+    return frozenset(LOOPBACK_NAMES | names) - {""}
 
 
 def _problem(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -150,12 +177,10 @@ def _authorized(s: Security) -> bool:
     assert s.control_token is not None
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(
-        value.strip().encode(), s.control_token.encode()
-    ):
+    if scheme.lower() == "bearer" and same_secret(value.strip(), s.control_token):
         return True
     cookie = request.cookies.get(_cookie_name(), "")
-    return hmac.compare_digest(cookie.encode(), s.cookie_value().encode())
+    return same_secret(cookie, s.cookie_value())
 
 
 def _unauthorized(path: str) -> Response:
@@ -179,7 +204,7 @@ def _token_login(s: Security) -> Response:
     """``GET /_conntrack/?token=…``: a right token sets the cookie and drops the query."""
     assert s.control_token is not None
     given = request.args.get("token", "")
-    if not hmac.compare_digest(given.encode(), s.control_token.encode()):
+    if not same_secret(given, s.control_token):
         return _unauthorized(INDEX)
     response = Response("", status=303, headers={"Location": INDEX, "Cache-Control": "no-store"})
     response.set_cookie(
@@ -217,16 +242,21 @@ def _not_json() -> Response | None:
 async def _form_csrf_ok(s: Security) -> bool:
     form = await request.form
     sent = form.get(CSRF_FIELD, "")
-    return bool(sent) and hmac.compare_digest(sent.encode(), s.csrf.encode())
+    return bool(sent) and same_secret(sent, s.csrf_for("index"))
 
 
 async def _check() -> Response | None:
     """The before-request hook: refuse what a hostile page could send."""
     s = settings()
-    host = request.headers.get("Host")
-    if host is not None and s.allowed_hosts is not None:
+    for host in _hosts_named():
         name, _ = split_host(host)
-        if not s.host_allowed(name):
+        if s.allowed_hosts is not None and not s.host_allowed(name):
+            if not name:
+                return _problem(
+                    421,
+                    f"this server does not answer for the host {host!r}: it is not a "
+                    "host name, an IP address or either with a port",
+                )
             return _problem(
                 421,
                 f"this server does not answer for the host {name!r} (so that a web page "
@@ -262,6 +292,17 @@ async def _check() -> Response | None:
     return None
 
 
+def _hosts_named() -> list[str]:
+    """The hosts a request names: its ``Host`` header, and the authority of an
+    absolute-form target (``GET http://host/path``, RFC 9112 §3.2.2), which a server
+    must take instead of the header; both must be allowed."""
+    names = [h for h in (request.headers.get("Host"),) if h is not None]
+    target = request.scope.get("path", "")
+    if target.startswith(("http://", "https://")):
+        names.append(urlsplit(target).netloc.rpartition("@")[2])
+    return names
+
+
 def check_consent(sent: str | None) -> None:
     """A consent form's POST: raise 403 (in the provider's error shape) when a browser
     posts it from elsewhere or without this server's CSRF token (``sent``)."""
@@ -272,7 +313,7 @@ def check_consent(sent: str | None) -> None:
     browser = "Origin" in request.headers or "Sec-Fetch-Site" in request.headers
     if sent is None and not browser:
         return  # a scripted client, not a browser: nothing a web page can forge
-    if not sent or not hmac.compare_digest(sent.encode(), s.csrf.encode()):
+    if not sent or not same_secret(sent, s.csrf_for("consent")):
         raise Forbidden(
             "the consent form came without this server's CSRF token: open the consent "
             "page again and submit it from there"
@@ -297,7 +338,8 @@ def install(
 async def _headers(response: Response) -> Response:
     """No page of the fakes may be framed by another (clickjacking: the index page's
     buttons and the consent pages' Approve would post from their own origin), and no
-    control answer is read as anything but what it says it is."""
+    answer is read as anything but what it says it is (``nosniff``, as the real
+    providers send it)."""
     if response.mimetype == "text/html":
         response.headers.setdefault("X-Frame-Options", "DENY")
         csp = response.headers.get("Content-Security-Policy")
@@ -305,8 +347,7 @@ async def _headers(response: Response) -> Response:
             response.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
         elif "frame-ancestors" not in csp:
             response.headers["Content-Security-Policy"] = f"{csp}; frame-ancestors 'none'"
-    if request.path.startswith(INDEX):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     return response
 
 
@@ -319,5 +360,6 @@ __all__ = [
     "hosts_allowed",
     "install",
     "same_origin",
+    "same_secret",
     "split_host",
 ]

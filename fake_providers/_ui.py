@@ -10,7 +10,8 @@ Its buttons are plain HTML forms that POST to small endpoints under
 origin, a post is refused before it gets here: ``_security``); each calls the same
 core function as the JSON control API (``_control``) and answers ``303 See Other`` back
 to the page, with what happened (or what was wrong) in the query (``?ok=…`` /
-``?error=…``) and a fragment that scrolls to the thing changed:
+``?error=…``, signed with ``sig``: a link from elsewhere cannot put its own words on the
+page, :func:`_flash`) and a fragment that scrolls to the thing changed:
 
 - ``POST /_conntrack/ui/apps``: register an app (``provider``, ``redirect_uris`` one a
   line, ``name``, ``client_id``, ``client_secret``, ``publishing_status``);
@@ -40,6 +41,7 @@ from quart import Blueprint, Response, current_app, request
 
 from conntrack import DurationError, format_duration, format_instant, parse_duration, parse_instant
 
+from ._security import same_secret, settings
 from ._templates import render
 from .core import AccountType, App, Core, EventType, FakeProviderError, FaultKind, Token
 
@@ -264,8 +266,10 @@ def _needs_pkce(core: Core, app: App) -> bool:
 
 
 def _back(*, ok: str = "", error: str = "", anchor: str = "") -> Response:
-    """``303 See Other`` to the index page, saying what happened."""
-    query = urlencode({"error": error} if error else {"ok": ok} if ok else {})
+    """``303 See Other`` to the index page, saying what happened (signed)."""
+    kind, text = ("error", error) if error else ("ok", ok)
+    fields = {kind: text, "sig": settings().sign(f"{kind}:{text}")} if text else {}
+    query = urlencode(fields)
     location = INDEX + (f"?{query}" if query else "") + (f"#{anchor}" if anchor else "")
     return Response("", status=303, headers={"Location": location})
 
@@ -406,6 +410,18 @@ def _clear_faults(core: Core, form: dict[str, str]) -> tuple[str, str]:
     return f"{len(cleared)} fault(s) cleared", "faults"
 
 
+def _flash() -> dict[str, str]:
+    """The message a form's redirect carries (``?ok=`` or ``?error=``), if this server
+    signed it: any page may link here with a query of its own ("your fakes are
+    compromised, run …"), which must not show as the server's word."""
+    sig = request.args.get("sig", "")
+    for kind in ("error", "ok"):
+        text = request.args.get(kind)
+        if text and same_secret(sig, settings().sign(f"{kind}:{text}")):
+            return {kind: text}
+    return {}
+
+
 def blueprint() -> Blueprint:
     """A fresh blueprint with the index page, its form endpoints and the ``/`` redirect."""
     bp = Blueprint("conntrack_ui", __name__)
@@ -416,9 +432,7 @@ def blueprint() -> Blueprint:
 
     @bp.get(INDEX)
     async def index() -> Response:
-        html = index_page(
-            _core(), ok=request.args.get("ok", ""), error=request.args.get("error", "")
-        )
+        html = index_page(_core(), **_flash())
         return Response(
             html,
             status=200,

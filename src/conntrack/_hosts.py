@@ -11,24 +11,29 @@ an answer (``False``), never an exception.
 from __future__ import annotations
 
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 LOOPBACK_NAMES = frozenset({"localhost"})
 """Names that always mean this machine (``*.localhost`` too: RFC 6761)."""
 
+#: A ``Host`` header as RFC 9110 §7.2 allows it: a DNS name or an IPv4 literal, or an
+#: IPv6 literal in brackets, then an optional port.
+_HOST = re.compile(r"(?:\[(?P<v6>[0-9a-f:.]+)\]|(?P<name>[a-z0-9_.-]+))(?::(?P<port>[0-9]{1,5}))?")
+
 
 def split_host(value: str) -> tuple[str, int | None]:
-    """``Host`` header → (lowercase name, port or None); IPv6 literals in brackets."""
-    value = value.strip().lower()
-    port: str | None = None
-    if value.startswith("["):
-        name, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif value.count(":") == 1:
-        name, port = value.split(":")
-    else:
-        name = value
-    return name.rstrip("."), int(port) if port and port.isdigit() else None
+    """``Host`` header → (lowercase name, port or None); IPv6 literals in brackets.
+
+    A value that is no host (``127.0.0.1:80/x``, ``a b``, ``evil@127.0.0.1``, empty)
+    answers the name ``""``, which no server answers for: a header that does not parse
+    is never taken for the part of it that does."""
+    match = _HOST.fullmatch(value.strip().lower())
+    if match is None:
+        return "", None
+    name = match["v6"] if match["v6"] is not None else match["name"]
+    port = match["port"]
+    return name.rstrip("."), int(port) if port is not None else None
 
 
 def local_name(name: str) -> bool:
@@ -42,6 +47,15 @@ def local_name(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def loopback(bind: str) -> bool:
+    """Whether a server bound to ``bind`` (an address or a name, as ``--host`` takes
+    it) is reachable from this machine only: a loopback address or ``localhost``."""
+    try:
+        return ipaddress.ip_address(bind.strip("[]")).is_loopback
+    except ValueError:
+        return bind.lower().rstrip(".") == "localhost"
 
 
 def same_origin(origin: str, host: str | None) -> bool:

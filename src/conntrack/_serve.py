@@ -25,12 +25,11 @@ caller cancels it) saves the last of it.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import sqlite3
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,7 @@ from fake_providers import StateFormatError, StateProviderError
 
 from ._clock import TravelClock
 from ._exceptions import InputError
+from ._hosts import loopback
 from ._serveconfig import (
     ConfigError,
     ProvidersError,
@@ -465,21 +465,49 @@ def _app(server: Server, host: str) -> QuartTrio:
     )
 
 
+#: The environment variable a control token may come from (``--control-token`` wins).
+TOKEN_ENV = "CONNTRACK_CONTROL_TOKEN"
+
+
+def control_token_of(option: str | None, environ: Mapping[str, str]) -> str | None:
+    """The control token ``conntrack serve`` requires: ``--control-token``, else
+    :data:`TOKEN_ENV`, else none. Raises :class:`InputError` for one that is given but
+    cannot guard anything: empty (``--control-token ''``, or the variable set to nothing,
+    as when ``$(cat token-file)`` found no file) would otherwise mean no token at all, and
+    whitespace or a character outside printable ASCII cannot be sent in an
+    ``Authorization`` header."""
+    where, value = ("--control-token", option) if option is not None else (TOKEN_ENV, None)
+    if option is None:
+        value = environ.get(TOKEN_ENV)
+        if value is None:
+            return None
+    assert value is not None
+    if not value.strip():
+        how = "give a token" + (f", or unset {TOKEN_ENV}" if where == TOKEN_ENV else "")
+        raise InputError(
+            f"{where} is empty: an empty token guards nothing; {how} (a long random one: "
+            "openssl rand -hex 16)"
+        )
+    bad = sorted({c for c in value if not "!" <= c <= "~"})
+    if bad:
+        raise InputError(
+            f"{where}: the token may hold printable ASCII only, no spaces (it is sent as "
+            f"'Authorization: Bearer TOKEN'), and has {', '.join(map(repr, bad))}; "
+            "give another (openssl rand -hex 16)"
+        )
+    return value
+
+
 def bind_warning(host: str, control_token: str | None) -> str | None:
     """What to say when ``host`` reaches beyond loopback and no control token guards the
     control API; None when all is well."""
-    if control_token:
-        return None
-    try:
-        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        loopback = host.lower() == "localhost"
-    if loopback:
+    if control_token or loopback(host):
         return None
     return (
         f"warning: serving on {host}, beyond loopback, without a control token: whoever "
         "reaches this address can read every client secret and token and change "
-        "everything; start it with --control-token TOKEN (or CONNTRACK_CONTROL_TOKEN)"
+        f"everything; start it with --control-token TOKEN (or {TOKEN_ENV}), or leave "
+        "--host at 127.0.0.1"
     )
 
 

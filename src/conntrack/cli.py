@@ -516,12 +516,12 @@ def _run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import trio
 
-    from ._serve import bind_warning, prepare, serve
+    from ._serve import bind_warning, control_token_of, prepare, serve
     from ._serveconfig import parse_providers
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port must be between 0 and 65535, got {args.port}")
-    token = args.control_token or os.environ.get("CONNTRACK_CONTROL_TOKEN") or None
+    token = control_token_of(args.control_token, os.environ)
     warning = bind_warning(args.host, token)
     if warning is not None:
         print(f"conntrack: {warning}", file=sys.stderr, flush=True)

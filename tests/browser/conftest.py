@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +66,16 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of a `conntrack serve` process for the session (of this worker)."""
+@contextmanager
+def serving(tmp: Path, *args: str) -> Iterator[str]:
+    """A `conntrack serve` process (with ``args``) on a port the OS chose: its base URL.
+    Stopped (SIGINT, then killed) on the way out, whatever happened."""
     exe = Path(sys.executable).parent / "conntrack"
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = tmp / "serve.log"
     with (
         log.open("w") as out,
         subprocess.Popen(
-            [str(exe), "serve", "--port", "0", "--seed", "3"],
+            [str(exe), "serve", "--port", "0", "--seed", "3", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
@@ -83,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             deadline = time.monotonic() + 30
             while True:
-                match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", log.read_text())
+                match = re.search(r"listening on (https?://127\.0\.0\.1:\d+)", log.read_text())
                 if match:
                     break
                 assert proc.poll() is None, f"conntrack serve exited: {log.read_text()}"
@@ -101,8 +103,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.wait()
 
 
-def control(base: str, method: str, path: str, **body: Any) -> Any:
-    """Call the control API; fail the test on an error."""
-    r = httpx.request(method, f"{base}/_conntrack/{path.lstrip('/')}", json=body or None)
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL of a `conntrack serve` process for the session (of this worker)."""
+    with serving(tmp_path_factory.mktemp("serve")) as url:
+        yield url
+
+
+def control(
+    base: str, method: str, path: str, control_token: str | None = None, **body: Any
+) -> Any:
+    """Call the control API (with the server's ``control_token``, if it has one); fail
+    the test on an error."""
+    headers = {"Authorization": f"Bearer {control_token}"} if control_token else {}
+    url = f"{base}/_conntrack/{path.lstrip('/')}"
+    r = httpx.request(method, url, json=body or None, headers=headers, verify=False)
     assert r.status_code < 300, r.text
     return r.json()

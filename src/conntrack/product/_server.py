@@ -25,7 +25,8 @@ route runs:
 - **Host allow-list**: a ``Host`` naming neither an IP address, nor ``localhost`` /
   ``*.localhost``, nor a name given in ``allow_hosts`` (the name the server was bound
   to), is refused with 421: a page that points its own name at this address (DNS
-  rebinding) would otherwise read every answer.
+  rebinding) would otherwise read every answer. The authority of an absolute-form
+  target (``GET http://host/…``) must be allowed too.
 - **Origin**: a request whose ``Origin`` is not the server's own (``null`` included), or
   a browser's request marked ``Sec-Fetch-Site: cross-site`` / ``same-site`` that is not
   a top-level ``GET`` navigation, is refused with 403. The protocol's clients (the
@@ -53,6 +54,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import trio
 from hypercorn.config import Config
@@ -62,7 +64,7 @@ from quart_trio import QuartTrio
 
 from .._durations import format_instant, parse_duration, parse_instant
 from .._exceptions import ConntrackError
-from .._hosts import local_name, same_origin, split_host
+from .._hosts import local_name, loopback, same_origin, split_host
 from .._wholebody import whole_body
 from ..clients import AppCredentials
 from ._interface import Company, CompanyUser, ConnectionView, Product, ProductError
@@ -137,18 +139,23 @@ def refusal(
     *,
     navigation: bool = False,
     allowed: frozenset[str] = frozenset(),
+    target: str = "",
 ) -> tuple[int, str] | None:
     """Why a request is refused (status, message), or None to serve it (the module
     docstring's rules). ``headers``: the request's, names in any case; ``navigation``:
     the route is a browser's top-level destination (the OAuth callback), which only
-    the ``Host`` rule concerns."""
+    the ``Host`` rule concerns; ``target``: the request target as sent (its authority,
+    when absolute-form, is a host the request names, RFC 9112 §3.2.2)."""
     headers = {k.lower(): v for k, v in headers.items()}
     host = headers.get("host")
-    if host is not None:
-        name, _ = split_host(host)
+    named = [] if host is None else [host]
+    if target.startswith(("http://", "https://")):
+        named.append(urlsplit(target).netloc.rpartition("@")[2])
+    for value in named:
+        name, _ = split_host(value)
         if not host_allowed(name, allowed):
             return 421, (
-                f"this product does not answer for the host {name!r} (so that a web page "
+                f"this product does not answer for the host {name or value!r} (so that a web page "
                 "that points its own name at this address cannot use it): reach it as "
                 "127.0.0.1 or localhost"
             )
@@ -206,7 +213,7 @@ def create_app(
     app = QuartTrio(__name__)
     prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
     lock = trio.Lock()
-    allowed = frozenset(split_host(h)[0] for h in allow_hosts if h.strip())
+    allowed = frozenset(split_host(h)[0] for h in allow_hosts) - {""}  # "": no host
 
     @app.before_request
     async def guard() -> Response | None:
@@ -215,6 +222,7 @@ def create_app(
             dict(request.headers.items()),
             navigation=request.endpoint == "oauth_callback",
             allowed=allowed,
+            target=request.scope.get("path", ""),
         )
         return None if why is None else _error(*why)
 
@@ -332,6 +340,16 @@ async def serve_product(
     await hypercorn_serve(app, config, task_status=task_status)
 
 
+def beyond_loopback(host: str) -> str:
+    """The warning for a reference product bound to ``host``, beyond loopback."""
+    return (
+        f"warning: the reference product listens on {host}, beyond loopback, and has no "
+        "control token: whoever reaches this address can drive it (move its clock, "
+        "start logins, disconnect connections); leave --host at 127.0.0.1 unless "
+        "another machine must reach it"
+    )
+
+
 def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> int:
     """``conntrack reference-product``: :class:`~._model.ModelProduct` built from the
     ``CONNTRACK_*`` environment, served until SIGINT or SIGTERM. The port is ``port``,
@@ -343,6 +361,8 @@ def run_reference_product(host: str = "127.0.0.1", port: int | None = None) -> i
 
     from .._exceptions import InputError
 
+    if not loopback(host):  # said first, whatever stops it later
+        print(f"conntrack: {beyond_loopback(host)}", file=sys.stderr, flush=True)
     if port is None:
         text = os.environ.get("CONNTRACK_PRODUCT_PORT", "")
         if not text.isdigit():
