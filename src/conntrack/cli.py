@@ -26,10 +26,12 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._cliargs import Parser, check_attempts, only, text, whole
 from ._exceptions import InputError
 
 if TYPE_CHECKING:
     from ._policy import PolicySet
+    from .population import PopulationSpec
     from .product._file import ProductFile
     from .scenario import Scenario
 
@@ -37,7 +39,9 @@ EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    from ._limits import MAX_INTEGER
+
+    p = Parser(
         prog="conntrack",
         description="Simulate and test social-media account connections in virtual time.",
     )
@@ -51,6 +55,13 @@ def _parser() -> argparse.ArgumentParser:
         "--html", metavar="FILE", help="write one self-contained HTML page of every scenario"
     )
     run.add_argument("--outbox", metavar="FILE", help="write every email as JSON lines")
+    run.add_argument(
+        "--run-id",
+        metavar="TEXT",
+        help="the run's id, part of every email's Message-ID/Idempotency-Key (default: a "
+        "random one, so a second run is new emails with new ids); the same TEXT again "
+        "gives the same ids on purpose (up to 128 printable characters)",
+    )
     from ._delivery import add_deliver_arguments, add_delivery_options
 
     add_delivery_options(run)
@@ -108,8 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     pop.add_argument(
         "--config", metavar="FILE", help="population, disruption and behaviour model (YAML)"
     )
-    pop.add_argument("--companies", type=int, help="how many companies (overrides the file)")
-    pop.add_argument("--days", type=int, help="how many days (overrides the file)")
+    pop.add_argument(
+        "--companies",
+        type=int,
+        help="how many companies (overrides the file; at most a million)",
+    )
+    pop.add_argument("--days", type=int, help="how many days (overrides the file; at most 36500)")
     pop.add_argument("--seed", type=int, help="the seed (overrides the file)")
     pop.add_argument("--policy", metavar="FILE", help="the notification policy in force")
     pop.add_argument(
@@ -120,7 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         "asgi: every company through the full stack (fakes over HTTP, every sync a request); "
         "both give the same series",
     )
-    pop.add_argument("--workers", type=int, default=1, help="processes, sharded by company")
+    pop.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes, sharded by company (at most 32)",
+    )
     pop.add_argument(
         "--out",
         metavar="DIR",
@@ -140,9 +160,16 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="+", metavar="PATH")
 
     srv = sub.add_parser("serve", help="serve the fake providers over HTTP")
-    srv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    srv.add_argument(
+        "--host", type=text, default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
     srv.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 = any)")
-    srv.add_argument("--seed", type=int, default=None, help="seed for names and tokens (default 0)")
+    srv.add_argument(
+        "--seed",
+        type=whole(0, MAX_INTEGER, "7"),
+        default=None,
+        help="seed for names and tokens (default 0)",
+    )
     srv.add_argument(
         "--providers",
         metavar="NAMES",
@@ -201,7 +228,9 @@ def _parser() -> argparse.ArgumentParser:
         help="serve conntrack's own model as a product under test (the product test "
         "protocol; configured by the CONNTRACK_* environment the harness sets)",
     )
-    ref.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    ref.add_argument(
+        "--host", type=text, default="127.0.0.1", help="address to bind (default 127.0.0.1)"
+    )
     ref.add_argument(
         "--port", type=int, default=None, help="port (default: $CONNTRACK_PRODUCT_PORT)"
     )
@@ -215,7 +244,16 @@ def _err(message: str) -> None:
 def _load(paths: Sequence[str]) -> list[Scenario]:
     from .scenario import load_paths
 
+    if any(not p.strip() for p in paths):
+        raise InputError(
+            "a scenario path is empty (''): give a scenario file or folder, like scenarios/"
+        )
     return load_paths(paths)
+
+
+def _inputs(scenarios: Sequence[Scenario], *files: str | None) -> list[str]:
+    """The files a command reads (an output may not overwrite one of them)."""
+    return [s.where.file for s in scenarios] + [f for f in files if f]
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -234,12 +272,18 @@ def _policy(path: str | None) -> PolicySet | None:
 
 def cmd_notifications(args: argparse.Namespace) -> int:
     from ._console import make_console
+    from ._output import check_distinct, check_output, write_output
     from ._schedule import schedule, schedule_table, summarise, summary_table, to_csv, to_json
     from .scenario._runner import run_scenario
 
     policy = _policy(args.policy)
     other = _policy(args.compare)
     scenarios = _load(args.paths)
+    for option in ("csv", "json"):
+        if getattr(args, option) is not None:
+            inputs = _inputs(scenarios, args.policy, args.compare)
+            check_output(f"--{option}", getattr(args, option), inputs=inputs, stdout=True)
+    check_distinct({"--csv": args.csv, "--json": args.json})
     console = make_console(args.color)
     csv_parts, json_parts = [], []
     for s in scenarios:
@@ -253,25 +297,28 @@ def cmd_notifications(args: argparse.Namespace) -> int:
         csv_parts.append(to_csv(schedule(first)))
         json_parts.append(to_json(results))
     if args.csv:
-        _write(args.csv, "".join(csv_parts))
+        write_output("--csv", args.csv, "".join(csv_parts))
     if args.json:
-        _write(
-            args.json, json_parts[0] if len(json_parts) == 1 else "[" + ",".join(json_parts) + "]\n"
-        )
+        text = json_parts[0] if len(json_parts) == 1 else "[" + ",".join(json_parts) + "]\n"
+        write_output("--json", args.json, text)
     return EXIT_OK
 
 
 def cmd_population(args: argparse.Namespace) -> int:
     import dataclasses
-    import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from ._console import make_console
-    from ._limits import MAX_DAYS
-    from .population import load_population, run_sharded
-    from .population._model import days_problem, syncs_problem
-    from .population._report import summary_table, write_outputs
+    from ._limits import MAX_DAYS, MAX_INTEGER
+    from .population import load_population
+    from .population._model import (
+        MAX_COMPANIES,
+        MAX_WORKERS,
+        asgi_problem,
+        companies_problem,
+        days_problem,
+        size_problem,
+        syncs_problem,
+    )
+    from .population._report import out_folder
 
     spec = load_population(args.config)
     overrides = {k: getattr(args, k) for k in ("companies", "days", "seed")}
@@ -282,15 +329,44 @@ def cmd_population(args: argparse.Namespace) -> int:
             )
     if (args.days or 0) > MAX_DAYS:
         raise InputError(f"--days {days_problem(args.days)}")
+    if (args.companies or 0) > MAX_COMPANIES:
+        raise InputError(f"--companies {companies_problem(args.companies)}")
+    if (args.seed or 0) > MAX_INTEGER:
+        raise InputError(f"--seed must be at most 2**63 - 1, got {len(str(args.seed))} digits")
     spec = dataclasses.replace(spec, **{k: v for k, v in overrides.items() if v is not None})
     # The full-stack engine replays every sync (the direct one computes them).
     many = syncs_problem(spec) if args.transport == "asgi" else None
+    where = f"{args.config}: " if args.config else ""
     if many is not None:
-        where = f"{args.config}: " if args.config else ""
         raise InputError(f"{where}{many} (--days {spec.days}, --transport asgi)")
-    if args.workers < 1:
-        raise InputError(f"--workers must be 1 or more, got {args.workers}")
+    big = size_problem(spec) or (asgi_problem(spec) if args.transport == "asgi" else None)
+    if big is not None:
+        raise InputError(f"{where}too large a run: {big} (--companies, --days or the file)")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise InputError(
+            f"--workers must be 1 or more and at most {MAX_WORKERS}, got {args.workers} (this "
+            f"machine has {os.cpu_count()} cores; more workers than cores are no faster)"
+        )
     policy = _policy(args.policy)
+    out = out_folder(args.out)
+    try:
+        return _population(args, spec, policy, out)
+    except KeyboardInterrupt:
+        print(f"\nconntrack: interrupted; nothing written to {out}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _population(
+    args: argparse.Namespace, spec: PopulationSpec, policy: PolicySet | None, out: Path
+) -> int:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from ._console import make_console
+    from .population import run_sharded
+    from .population._report import summary_table, write_outputs
+
     console = make_console("auto")
     t0 = time.perf_counter()
     with Progress(
@@ -320,7 +396,7 @@ def cmd_population(args: argparse.Namespace) -> int:
         "workers": args.workers,
         "policy": policy.name if policy else "default",
     }
-    written = write_outputs(series, Path(args.out), meta=meta, wall=wall)
+    written = write_outputs(series, out, meta=meta, wall=wall)
     console.print(summary_table(series, meta, wall))
     for path in written:
         print(f"wrote {path}")
@@ -328,16 +404,23 @@ def cmd_population(args: argparse.Namespace) -> int:
 
 
 def _cmd_deliver(args: argparse.Namespace) -> int:
+    import stat
+
     from ._delivery import cmd_deliver
 
+    check_attempts(args)
+
+    try:
+        mode = os.stat(args.outbox).st_mode if args.outbox else None
+    except OSError as e:
+        raise InputError(f"{args.outbox}: cannot read the outbox file: {e.strerror}") from None
+    if mode is None or not stat.S_ISREG(mode):
+        what = "an empty name" if mode is None else "not a regular file"
+        raise InputError(
+            f"OUTBOX_FILE {args.outbox!r} is {what}: give the file that 'conntrack run "
+            "--outbox FILE' wrote"
+        )
     return cmd_deliver(args)
-
-
-def _write(target: str, text: str) -> None:
-    if target == "-":
-        sys.stdout.write(text)
-    else:
-        Path(target).write_text(text, encoding="utf-8")
 
 
 IN_PROCESS_ONLY = {
@@ -438,19 +521,32 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ._console import make_console, print_result
     from ._delivery import OutboxFile, deliver, sinks_from_args
-    from ._notify import JsonlOutbox, Outbox
+    from ._notify import Outbox
+    from ._records import new_run_id, run_id_problem
     from ._report import json_report, junit_report, ok, summary
     from .scenario._runner import RunResult, run_name, run_scenario
 
+    # One run id for the whole invocation, in every email's id: random, or pinned.
+    run_id = new_run_id() if args.run_id is None else args.run_id
+    problem = run_id_problem(run_id)
+    if problem is not None:
+        raise InputError(f"--run-id {problem}; leave --run-id out for a random one")
     product = _product(args)
     label = None if product is None else product.name
     policy = _policy(args.policy)
     sinks = sinks_from_args(args)
+    check_attempts(args)
     if sinks and not args.outbox:
         raise InputError(
             "--smtp/--webhook need --outbox FILE: every email is kept there with its "
             "delivery status, so none is lost when a server refuses it"
         )
+    from ._output import check_distinct, check_output, jsonl_outbox, write_output
+
+    reports = {"--json": args.json, "--junit": args.junit, "--html": args.html}
+    check_distinct({**reports, "--outbox": args.outbox})
+    if args.outbox is not None:
+        check_output("--outbox", args.outbox, inputs=args.paths, regular=True)
     if args.outbox and Path(args.outbox).exists():
         waiting = [e for e in OutboxFile(args.outbox).load() if e.status == "failed"]
         if waiting:
@@ -460,18 +556,24 @@ def _run(args: argparse.Namespace) -> int:
                 "choose another --outbox file"
             )
     scenarios = _load(args.paths)
+    inputs = _inputs(scenarios, args.policy, args.product, args.outbox)
+    for option, target in reports.items():
+        if target is not None:
+            check_output(option, target, inputs=inputs)
     console = make_console(args.color)
     if product is not None:
         print(f"product: {product.name}  ({product.file})")
-    jsonl = JsonlOutbox.open(args.outbox) if args.outbox else None
     results: list[RunResult] = []
     # Copies of one scenario (same name and seed) in one run: each its own email ids.
     runs: Counter[tuple[str, int]] = Counter()
-    try:
+    # The outbox replaces the old file only once every scenario has run (Ctrl-C, a full
+    # disk: the old one stays, no half-written one).
+    with jsonl_outbox(args.outbox) as jsonl:
         for s in scenarios:
             outboxes: list[Outbox] = []
             if jsonl:
                 jsonl.scenario = s.name
+                jsonl.run_id = run_id
                 outboxes.append(jsonl)
             repeat = runs[s.name, s.seed]
             runs[s.name, s.seed] += 1
@@ -481,20 +583,17 @@ def _run(args: argparse.Namespace) -> int:
                     outboxes=outboxes,
                     exact_sync=args.exact_sync,
                     policy=policy,
-                    run=run_name(s, repeat),
+                    run=run_name(s, repeat, run_id),
                 )
             else:
                 from .product._harness import run_product_scenario
 
                 result = run_product_scenario(
-                    s, product, outboxes=outboxes, run=run_name(s, repeat)
+                    s, product, outboxes=outboxes, run=run_name(s, repeat, run_id)
                 )
             results.append(result)
             print_result(console, result, verbose=args.verbose)
             sys.stdout.flush()
-    finally:
-        if jsonl:
-            jsonl.close()
     failed = sum(not ok(r) for r in results)  # errors count; skips do not
     print(f"\n{summary(results)}")
     if sinks:
@@ -503,13 +602,13 @@ def _run(args: argparse.Namespace) -> int:
         if not report.ok:
             return EXIT_FAILED  # the summary says which, and they wait in the outbox
     if args.json:
-        Path(args.json).write_text(json_report(results, product=label), encoding="utf-8")
+        write_output("--json", args.json, json_report(results, product=label))
     if args.junit:
-        Path(args.junit).write_text(junit_report(results, product=label), encoding="utf-8")
+        write_output("--junit", args.junit, junit_report(results, product=label))
     if args.html:
         from ._html import html_report
 
-        Path(args.html).write_text(html_report(results, product=label), encoding="utf-8")
+        write_output("--html", args.html, html_report(results, product=label))
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -569,8 +668,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         trio.run(main)
-    except OSError as e:
-        raise InputError(f"cannot listen on {args.host}:{args.port}: {e.strerror or e}") from None
+    except (OSError, BaseExceptionGroup) as e:
+        # hypercorn's bind fails inside a nursery: the OSError comes wrapped in a group.
+        cause = e if isinstance(e, OSError) else only(e, OSError)
+        if cause is None:
+            raise
+        raise InputError(
+            f"cannot listen on {args.host}:{args.port}: {cause.strerror or cause}; choose "
+            "another --port (0: any free one) or --host"
+        ) from None
     finally:
         server.close()
     if args.state and server.unsaved:
@@ -610,6 +716,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         _err(f"{e.filename or ''}: {e.strerror or e}")
         return EXIT_INPUT
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

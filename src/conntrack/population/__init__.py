@@ -3,6 +3,7 @@ and a user-behaviour model; the output is a daily series (see ``conntrack popula
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterable
 
 from .._policy import PolicySet, default_policy
@@ -84,7 +85,11 @@ def run_sharded(
     ]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     total = Series(spec.start, spec.days)
-    with multiprocessing.get_context(method).Pool(workers) as pool:
+    # No more processes than chunks; a Ctrl-C is the parent's to handle (it stops the
+    # pool on its way out), so the workers ignore it rather than each print a traceback.
+    with multiprocessing.get_context(method).Pool(
+        min(workers, len(jobs)), initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+    ) as pool:
         for part, done in pool.imap_unordered(_chunk, jobs):
             total.merge(part)
             if progress is not None:

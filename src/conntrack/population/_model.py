@@ -47,6 +47,17 @@ from ..scenario._marks import Path as DataPath
 #: A company has at most as many users as a scenario's (``company: {users: N}``).
 MAX_COMPANY_USERS = 10_000
 
+#: A run has at most a million companies (file or ``--companies``).
+MAX_COMPANIES = 1_000_000
+
+#: A run simulates at most 50 million connection-days (companies x their mean number of
+#: connections x days): a year of about 137 000 connections, a little over a minute on
+#: one core at the direct engine's measured ~750 000 connection-days/s (README, "Speed").
+MAX_CONNECTION_DAYS = 50_000_000
+
+#: At most 32 worker processes (``--workers``); more than the machine's cores are no faster.
+MAX_WORKERS = 32
+
 #: The account events a population's disruption model may use. A ``checkpoint`` is
 #: cleared by itself ``checkpoint_clears_after`` later (default 2 days).
 DISRUPTIONS = ("password_change", "app_removed", "username_change", "checkpoint", "admin_removed")
@@ -127,6 +138,9 @@ class _Reader(DocReader):
     def count(self, value: Any, path: DataPath, low: int = 1) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             self.problem(path, f"'{path[-1]}' must be a whole number >= {low}; got {value!r}")
+            return None
+        if path[-1] == "companies" and value > MAX_COMPANIES:
+            self.problem(path, f"'companies' {companies_problem(value)}")
             return None
         return value
 
@@ -274,6 +288,54 @@ def days_problem(days: int) -> str:
     return (
         f"must be at most {MAX_DAYS} (100 years), got {days}: a run lasts at most 100 "
         "years, like a scenario's 'until'"
+    )
+
+
+def _n(number: float) -> str:
+    """``1 000 000``: a whole number with spaces between thousands, as the README writes."""
+    return f"{round(number):,}".replace(",", " ")
+
+
+def companies_problem(companies: int) -> str:
+    """Why ``companies`` is too many (the caller checked that it is)."""
+    return (
+        f"must be at most {_n(MAX_COMPANIES)} (a million), got {_n(companies)}: simulate a "
+        "sample of the base (several seeds, if need be) and scale its series"
+    )
+
+
+def mean_connections(spec: PopulationSpec) -> float:
+    """How many connections a company has on average."""
+    return sum(spec.connections) / 2
+
+
+def size_problem(spec: PopulationSpec) -> str | None:
+    """Why a run of ``spec`` is too large to simulate in a minute or two (``None``: it is
+    not): more than ``MAX_CONNECTION_DAYS`` connection-days."""
+    each = mean_connections(spec) * spec.days
+    if spec.companies * each <= MAX_CONNECTION_DAYS:
+        return None
+    return (
+        f"{_n(spec.companies)} companies x {mean_connections(spec):g} connections x "
+        f"{_n(spec.days)} days are {_n(spec.companies * each)} connection-days; at most "
+        f"{_n(MAX_CONNECTION_DAYS)} are allowed (about a minute's work): use at most "
+        f"{_n(max(MAX_CONNECTION_DAYS // each, 1))} companies for {_n(spec.days)} days, or "
+        "fewer days"
+    )
+
+
+def asgi_problem(spec: PopulationSpec) -> str | None:
+    """Why ``--transport asgi``, which replays every sync of every connection, would take
+    too long (``None``: it would not): more syncs in all than a scenario run may make."""
+    each = mean_connections(spec) * spec.days * 86400 / spec.sync_every.total_seconds()
+    if spec.companies * each <= _limits.MAX_RUN_SYNCS:
+        return None
+    return (
+        f"--transport asgi replays every sync: {_n(spec.companies)} companies x "
+        f"{mean_connections(spec):g} connections x {_n(each / mean_connections(spec))} syncs "
+        f"are {_n(spec.companies * each)} syncs; at most {_n(_limits.MAX_RUN_SYNCS)} are "
+        f"allowed (a few minutes' work): use at most {_n(max(_limits.MAX_RUN_SYNCS // each, 1))} "
+        "companies, fewer days, or the direct transport"
     )
 
 
