@@ -28,9 +28,13 @@ def split_host(value: str) -> tuple[str, int | None]:
     A value that is no host (``127.0.0.1:80/x``, ``a b``, ``evil@127.0.0.1``, empty)
     answers the name ``""``, which no server answers for: a header that does not parse
     is never taken for the part of it that does."""
-    match = _HOST.fullmatch(value.strip().lower())
+    value = value.strip().lower()
+    match = _HOST.fullmatch(value)
     if match is None:
-        return "", None
+        try:  # a bare IPv6 address, as a server is bound to it (``--host ::1``)
+            return str(ipaddress.IPv6Address(value)), None
+        except ValueError:
+            return "", None
     name = match["v6"] if match["v6"] is not None else match["name"]
     port = match["port"]
     return name.rstrip("."), int(port) if port is not None else None

@@ -44,7 +44,7 @@ from fake_providers import StateFormatError, StateProviderError
 
 from ._clock import TravelClock
 from ._exceptions import InputError
-from ._hosts import loopback
+from ._hosts import loopback, split_host
 from ._serveconfig import (
     ConfigError,
     ProvidersError,
@@ -323,6 +323,12 @@ def prepare(
     :class:`InputError` (exit 2) for bad input, having released what it opened.
     ``state_lag`` (seconds, ``--state-lag``; None: :data:`DEFAULT_STATE_LAG`): see
     :attr:`Server.lag`."""
+    for name in allow_hosts:
+        if not split_host(name)[0]:  # it would admit nothing, without a word
+            raise InputError(
+                f"--allow-host {name!r}: not a host name; give the name clients put in the "
+                "Host header, such as fakes.internal (a port may follow: fakes.internal:8400)"
+            )
     if ca_file is not None and not tls:
         raise InputError("--ca-file goes with --tls: add --tls, or leave --ca-file out")
     if state_lag and state is None:

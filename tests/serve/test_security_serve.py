@@ -6,6 +6,7 @@ beyond loopback without one."""
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -213,3 +214,41 @@ def test_the_reference_product_reads_hosts_as_serve_does() -> None:
     assert status("127.0.0.1:1/x") == 421 and status("") == 421
     assert status("127.0.0.1", "http://localhost:1/x") is None
     assert status("localhost.:8000") is None
+
+
+async def test_the_fakes_the_product_harness_serves_refuse_a_hostile_page() -> None:
+    # `conntrack run --product` serves the fakes on 127.0.0.1 for the product's process:
+    # as `conntrack serve` serves them, to the product and to no web page.
+    import fake_providers
+    from conntrack.product._harness import WorldClock, _Fakes, _served
+
+    clock = WorldClock(datetime(2026, 1, 5, tzinfo=UTC))
+    core = fake_providers.Core(clock, seed=0)
+    core.create_app_registration("facebook", redirect_uris=["https://a.example/cb"],
+                                 client_secret="s3cret")  # fmt: skip
+    fakes = _Fakes(clock, core, fake_providers.create_app(core), {})
+    async with _served(fakes) as url, httpx.AsyncClient(base_url=url) as http:
+        r = await http.get("/_conntrack/state", headers={"Host": "rebind.evil.example"})
+        assert r.status_code == 421 and "s3cret" not in r.text
+        body = '{"provider": "facebook", "redirect_uris": ["https://evil.example/cb"]}'
+        for headers in (
+            {"Content-Type": "text/plain"},
+            {"Content-Type": "application/json", "Origin": "http://evil.localhost:1"},
+            {"Content-Type": "application/json", "Sec-Fetch-Site": "same-site"},
+        ):
+            r = await http.post("/_conntrack/apps", content=body, headers=headers)
+            assert r.status_code in (403, 415), (headers, r.text)
+        assert len(core.apps()) == 1
+        r = await http.get("/_conntrack/state")  # the harness's own calls: answered
+        assert r.status_code == 200 and "s3cret" in r.text
+
+
+@pytest.mark.parametrize("name", ["http://fakes.internal", "fakes internal", "", "a/b"])
+def test_an_allow_host_that_is_no_host_is_an_option_error(
+    name: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # It used to be kept, and to admit nothing: the name's requests got 421s.
+    missing = str(tmp_path / "none.yaml")
+    assert main(["serve", "--allow-host", name, "--config", missing]) == 2
+    err = capsys.readouterr().err
+    assert "--allow-host" in err and "fakes.internal" in err and "none.yaml" not in err, err
