@@ -301,6 +301,8 @@ def test_notifications_outputs_are_checked_and_whole(
     assert "cannot write --csv /dev/full: No space left on device" in err
     err = _one_line(capsys, ["notifications", str(scenario), "--json", str(scenario)])
     assert f"--json {scenario} is also an input" in err
+    err = _one_line(capsys, ["notifications", str(scenario), "--csv", "-", "--json", "-"])
+    assert "--csv and --json both name -" in err
     assert main(["notifications", str(scenario), "--csv", "-"]) == 0
     assert "expiry_reminder" in capsys.readouterr().out
 

@@ -102,12 +102,18 @@ def check_output(
 
 
 def check_distinct(outputs: dict[str, str | None]) -> None:
-    """Refuse two options that name the same file (``--json r --junit r``)."""
+    """Refuse two options that name the same file (``--json r --junit r``), or both
+    standard output (``--csv - --json -`` would mix CSV and JSON in one stream)."""
     seen: dict[str, str] = {}
     for option, target in outputs.items():
-        if not target or target == "-":
+        if not target:
             continue
-        key = os.path.realpath(target)
+        key = "-" if target == "-" else os.path.realpath(target)
+        if key in seen and key == "-":
+            raise InputError(
+                f"{seen[key]} and {option} both name - (standard output), which would mix "
+                "them; give one of them a file"
+            )
         if key in seen:
             raise InputError(
                 f"{seen[key]} and {option} both name {target}: one would overwrite the "
