@@ -84,6 +84,10 @@ FAULT_FIELDS = (
 )
 CLOCK_FIELDS = ("by", "to")
 
+#: Body keys that take a whole number: JSON Schema's ``integer`` takes ``2.0`` too, so
+#: the API reads a whole number written with a fraction as that number.
+WHOLE_NUMBER_FIELDS = ("pages", "count", "status", "delay_ms")
+
 #: Body keys of the events endpoint, and the event parameter each one is.
 EVENT_PARAMS = {
     "client_id": "client_id",
@@ -186,6 +190,8 @@ async def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
             raise ControlError(400, f"unknown field {key!r}; {takes}", key)
         if value is None:
             raise ControlError(400, f"{key} cannot be null: leave it out for its default", key)
+        if key in WHOLE_NUMBER_FIELDS and isinstance(value, float) and value.is_integer():
+            data[key] = int(value)
     return data
 
 

@@ -485,3 +485,27 @@ async def test_a_client_id_in_use_is_a_conflict(client: httpx.AsyncClient) -> No
     r = await client.post("/_conntrack/apps", json={**body, "provider": "google"})
     assert r.status_code == 409 and r.json()["error"]["field"] == "client_id"
     assert "already registered" in r.json()["error"]["message"]
+
+
+async def test_whole_numbers_written_with_a_fraction_are_whole_numbers(
+    client: httpx.AsyncClient,
+) -> None:
+    """JSON Schema's ``integer`` takes ``2.0`` (found by schemathesis: ``count:
+    10000001.0`` was refused); so does the API. ``2.5`` stays refused."""
+    r = await client.post(
+        "/_conntrack/faults", json={"provider": "facebook", "kind": "outage", "count": 2.0}
+    )
+    assert r.status_code == 201 and r.json()["remaining"] == 2, r.text
+    for body in (
+        {"provider": "facebook", "kind": "status", "status": 503.0, "for": "1h"},
+        {"provider": "facebook", "kind": "latency", "delay_ms": 5.0, "for": "1h"},
+    ):
+        r = await client.post("/_conntrack/faults", json=body)
+        assert r.status_code == 201, r.text
+        assert isinstance(r.json()["status"] or r.json()["delay_ms"], int)
+    r = await client.post("/_conntrack/accounts", json={"provider": "facebook", "pages": 2.0})
+    assert r.status_code == 201 and len(r.json()["pages"]) == 2, r.text
+    r = await client.post(
+        "/_conntrack/faults", json={"provider": "facebook", "kind": "outage", "count": 2.5}
+    )
+    assert r.status_code == 400 and r.json()["error"]["field"] == "count"

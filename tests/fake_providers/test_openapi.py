@@ -465,3 +465,31 @@ async def test_fault_bodies_are_documented_per_kind(
                             wrong.append((body, r.status_code))
     await client.delete("/_conntrack/faults")
     assert wrong == []
+
+
+async def test_fault_endpoints_are_documented_as_the_server_reads_them(
+    client: httpx.AsyncClient, doc: dict[str, Any]
+) -> None:
+    """``endpoint``: a path of one or more segments; ``/`` alone (found by schemathesis)
+    was document-valid and refused."""
+    wrong = []
+    for endpoint in ("/", "//", "/me", "//v21.0//me/", "/me?x=1", "/a b", "/*/accounts", "me"):
+        body = {"provider": "facebook", "kind": "outage", "count": 1, "endpoint": endpoint}
+        r = await client.post("/_conntrack/faults", json=body)
+        if _valid(doc, "FaultCreate", body) != (r.status_code == 201):
+            wrong.append((endpoint, r.status_code))
+    assert wrong == []
+
+
+async def test_account_ids_are_documented_as_the_server_reads_them(
+    client: httpx.AsyncClient, doc: dict[str, Any]
+) -> None:
+    """``id``: letters, digits, ``.``, ``_`` and ``-``, up to 64 (an id with other
+    characters, found by schemathesis, was document-valid and refused)."""
+    wrong = []
+    for given in ("ok-1.2_3", "a b", "Õü", "a/b", "x" * 64, "x" * 65):
+        body = {"provider": "facebook", "id": given}
+        r = await client.post("/_conntrack/accounts", json=body)
+        if _valid(doc, "AccountCreate", body) != (r.status_code == 201):
+            wrong.append((given, r.status_code))
+    assert wrong == []

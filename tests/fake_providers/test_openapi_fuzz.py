@@ -28,8 +28,10 @@ schemathesis CLI runs longer still, with its stateful phase and
     schemathesis run http://127.0.0.1:8400/_conntrack/openapi.json \
         --url http://127.0.0.1:8400 -c all -n 500 --workers 1
 
-What that last check can still find is what no JSON Schema says: a duration past 100
-years, a fault ``until`` already past, a page linked to another account (400s by design).
+What that last check can still find is what no JSON Schema says, 400s by design: a
+duration of zero or past 100 years, a fault ``until`` already past, a page linked to
+another account, an id a provider refuses (X ids are numbers), ``linked_instagram`` on a
+server without Instagram.
 """
 
 from __future__ import annotations
