@@ -379,10 +379,11 @@ async def test_a_connection_the_server_says_it_closes_is_closed() -> None:
         assert line.startswith("HTTP/1.1 200")
 
 
-def short_body(port: int, path: str) -> tuple[int | None, bool]:
-    """Announce 100 bytes, send 10, then nothing: the status answered (if any) and
-    whether the server closed the connection."""
+def short_body(port: int, path: str, patience: float) -> tuple[int | None, bool]:
+    """Announce 100 bytes, send 10, then nothing: the status answered within
+    ``patience`` seconds (if any) and whether the server closed the connection."""
     client = RawClient(port)
+    client.sock.settimeout(patience)
     try:
         head = [("Content-Type", "application/json"), ("Content-Length", "100")]
         client.sock.sendall(client.head("POST", path, head) + b'{"provider')
@@ -404,10 +405,13 @@ async def test_a_body_shorter_than_announced_times_out_alone() -> None:
     ``BODY_TIMEOUT``; meanwhile every other connection is served."""
     stuck_paths = ["/_conntrack/accounts", "/oauth2.googleapis.com/token", "/nowhere"]
     results: dict[str, tuple[int | None, bool]] = {}
-    async with served(BODY_TIMEOUT=2) as server, trio.open_nursery() as nursery:
+    # 5 s: room for the other requests on a machine busy with other work (2 s was
+    # not always enough on two shared cores).
+    timeout = 5
+    async with served(BODY_TIMEOUT=timeout) as server, trio.open_nursery() as nursery:
 
         async def stuck(path: str) -> None:
-            results[path] = await in_thread(short_body, server.port, path)
+            results[path] = await in_thread(short_body, server.port, path, timeout + WAIT)
 
         for path in stuck_paths:
             nursery.start_soon(stuck, path)
