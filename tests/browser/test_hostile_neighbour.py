@@ -21,13 +21,20 @@ never run as script.
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 
 from .conftest import REDIRECT_URI, control, serving
@@ -327,3 +334,86 @@ def test_names_and_parameters_are_never_run_as_script(server: str, page: Any) ->
         page.wait_for_timeout(50)
         assert page.evaluate("() => window.__pwned") is None, url
     assert dialogs == []
+
+
+@pytest.fixture
+def reference(server: str, tmp_path: Path) -> Iterator[str]:
+    """A `conntrack reference-product` process (the model product) on a free port, using
+    the session's fakes: its protocol's base URL."""
+    app = control(server, "POST", "apps", provider="facebook", redirect_uris=[REDIRECT_URI])
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "CONNTRACK_FAKES_URL": server,
+        "CONNTRACK_START": "2026-01-05T09:00:00Z",
+        "CONNTRACK_APPS": json.dumps(
+            {
+                "facebook": {
+                    "client_id": app["client_id"],
+                    "client_secret": app["client_secret"],
+                    "redirect_uri": REDIRECT_URI,
+                }
+            }
+        ),
+    }
+    exe = Path(sys.executable).parent / "conntrack"
+    log = tmp_path / "reference.log"
+    with (
+        log.open("w") as out,
+        subprocess.Popen(
+            [str(exe), "reference-product", "--port", "0"], stdout=out,
+            stderr=subprocess.STDOUT, env=env,
+        ) as proc,
+    ):  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while not (found := re.search(r"ready: (http://\S+)", log.read_text())):
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+            yield found.group(1)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def test_a_page_on_another_origin_cannot_drive_the_reference_product(
+    reference: str, site: Site, page: Any
+) -> None:
+    later = json.dumps({"now": "2030-01-01T00:00:00Z"})
+    company = json.dumps({"timezone": "UTC", "users": [{"id": "m", "email": "m@evil.test"}]})
+    fetches = [
+        ("clock", "POST", later, "text/plain"),
+        ("clock", "POST", later, "application/x-www-form-urlencoded"),
+        ("company", "PUT", company, "application/json"),  # needs a preflight: refused
+        ("connections/fb/login", "POST", "{}", "text/plain"),
+    ]
+    script = "".join(
+        f"fetch({json.dumps(f'{reference}/{path}')}, {{method: '{method}', mode: 'no-cors', "
+        f"headers: {{'Content-Type': '{kind}'}}, body: {json.dumps(body)}}}).catch(() => 0);"
+        for path, method, body, kind in fetches
+    )
+    script += f"navigator.sendBeacon({json.dumps(reference + '/clock')}, {json.dumps(later)});"
+    form = hidden_form(f"{reference}/clock", {'{"now": "2030-01-01T00:00:00Z", "z": "': '"}'},
+                       "text/plain")  # fmt: skip
+    site.pages["/product"] = (
+        f"<!DOCTYPE html>{form}<script>{script}document.forms[0].submit();</script>"
+    )
+    asked: list[str] = []
+    page.context.on(
+        "request", lambda r: asked.append(r.method) if r.url.startswith(reference) else None
+    )
+    page.goto(f"http://evil.localhost:{site.port}/product")
+    for _ in range(100):
+        if asked.count("POST") >= 5:
+            break
+        page.wait_for_timeout(100)
+    assert asked.count("POST") >= 5, asked
+    page.wait_for_timeout(300)
+    # Had the clock moved to 2030, this would be a 409 (a clock moving back).
+    r = httpx.post(f"{reference}/clock", json={"now": "2026-01-05T10:00:00Z"})
+    assert r.status_code == 200, r.text
+    assert httpx.get(f"{reference}/connections").json() == []
