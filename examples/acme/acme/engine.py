@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
+from . import texts
 from .mail import Mailer, local_day
 from .providers import base as pb
 from .providers.base import Provider
@@ -41,22 +42,6 @@ SEND_AT = time(9, 0)
 #: Reminder days before expiry, as acme's notification settings have them.
 REMINDERS = {("facebook", "monitored"): (10,), ("twitter", "*"): ()}
 DEFAULT_REMINDERS = (10, 5, 1, 0)
-
-#: How the dashboard explains each reason.
-WHY = {
-    pb.PASSWORD_RESET: "the password changed",
-    pb.APP_REMOVED: "Acme's access was removed from the account",
-    pb.NOT_ADMIN: "the person who connected it lost their role on the page",
-    pb.CHECKPOINT: "the provider asks for a security check",
-    pb.LOCKED: "the account is locked",
-    pb.SUSPENDED: "the account is suspended",
-    pb.RESTRICTED: "the account is restricted",
-    pb.NO_ORG_ROLE: "the person who connected it is no longer an admin of the organization",
-    pb.PERMISSION: "a permission Acme needs was not granted",
-    pb.DATA_ACCESS: "data access ended (90 days without a login)",
-    pb.REFRESH_FAILED: "the provider refused to renew Acme's access",
-    pb.UNKNOWN: "an unexpected error",
-}
 
 # Order of jobs due at one instant.
 _REMIND, _NOTICE, _EXPIRE, _SYNC = range(4)
@@ -215,8 +200,8 @@ class Engine:
         if not conn.incident_mailed:
             conn.incident_mailed = True
             if not self.settings.bug("no_invalid_email"):
-                why = WHY.get(reason, reason)
-                await self.mailer.needs_attention(conn, why, self.store.users(), self._now)
+                why, step = self._explain(conn)
+                await self.mailer.needs_attention(conn, why, step, self.store.users(), self._now)
 
     async def _remind(self, conn: Connection, days: int) -> None:
         assert conn.hard_expiry is not None
@@ -409,9 +394,13 @@ class Engine:
                 f"Expired on {day}. Reconnect",
             )
         if conn.status == NEEDS_RECONNECT:
-            why = WHY.get(conn.reason or "", "an unexpected error")
-            return (
-                f"Acme lost access to {what}: {why}. Reconnect it to resume publishing.",
-                f"Lost access: {why}. Reconnect",
-            )
+            why, step = self._explain(conn)
+            return f"Acme lost access to {what}: {why}. {step}", f"Lost access: {why}. Reconnect"
         return "", ""
+
+    def _explain(self, conn: Connection) -> tuple[str, str]:
+        """Why ``conn`` needs a reconnect and what to do first, in its provider's terms."""
+        display = self.providers[conn.provider].display
+        return texts.why(conn.provider, display, conn.reason), texts.first_step(
+            conn.provider, display, conn.reason
+        )

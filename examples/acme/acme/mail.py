@@ -52,7 +52,7 @@ class Mailer:
         await self._send("reminder", conn, users, at, subject, body)
 
     async def needs_attention(
-        self, conn: Connection, why: str, users: list[User], at: datetime
+        self, conn: Connection, why: str, step: str, users: list[User], at: datetime
     ) -> None:
         what = _what(conn)
         subject = f"[Acme] Action needed: your {what} connection stopped working"
@@ -60,6 +60,7 @@ class Mailer:
             "Hi {name},\n\n"
             f"Acme can no longer reach your {what}: {why}. Nothing is "
             "published or synced until someone reconnects it.\n\n"
+            f"What to do: {step}\n\n"
             f"Reconnect it now: {DASHBOARD}/{conn.name}/reconnect\n\n— Acme\n"
         )
         await self._send("broken", conn, users, at, subject, body)

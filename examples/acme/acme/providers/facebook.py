@@ -10,6 +10,14 @@ Errors are Graph envelopes: code 190 with a subcode tells why a token died (460
 password changed, 458 app removed, 459 checkpoint, 490 locked, 492 page role lost, 463
 expired), ``(#10)``/``(#200)`` a missing permission, 368 a restricted account, 4/17/32/613
 rate limits and 1/2 or a 5xx a Facebook outage.
+
+A ``(#200)`` on the Page says only that this token may not read it: a permission taken
+back, or the person who connected it no longer having a role on the Page (another admin
+removed them). The sync then asks Facebook which: ``/me/accounts`` lists the Pages the
+person has a role on; the Page missing from a complete list while ``pages_show_list``
+(which that list needs) is still granted in ``/me/permissions`` means the role was
+lost. Anything else (either read fails, the list goes on past one page, the permission
+is gone, the Page is still listed) keeps the ``(#200)``'s own meaning, a permission.
 """
 
 from __future__ import annotations
@@ -145,17 +153,53 @@ class Facebook:
         user_id = str(data.get("user_id") or "")
         return b.Grant(tokens, user_id, page_id, listed[page_id], synced=check.ok)
 
-    async def _posts(self, token: str, page_id: str) -> b.Verdict:
+    async def _posts(self, token: str, page_id: str, *, roles: bool = False) -> b.Verdict:
+        """The Page's posts; with ``roles``, a ``(#200)`` is read with the page roles."""
         response = await self.ctx.http.get(
             self._graph(f"{page_id}/posts"), params={"access_token": token, "limit": "25"}
         )
         if response.status_code < 300:
             return b.Verdict(b.OK)
-        return classify(response.status_code, b.body_of(response), self.ctx.settings.bug)
+        body = b.body_of(response)
+        verdict = classify(response.status_code, body, self.ctx.settings.bug)
+        if (
+            roles
+            and verdict.reason == b.PERMISSION
+            and _is_200(body)
+            and await self._role_lost(token, page_id)
+        ):
+            return b.Verdict(b.RECONNECT, b.NOT_ADMIN, verdict.detail)
+        return verdict
 
     async def read(self, conn: Connection) -> b.Verdict:
         assert conn.access_token and conn.resource_id
-        return await self._posts(conn.access_token, conn.resource_id)
+        return await self._posts(conn.access_token, conn.resource_id, roles=True)
+
+    async def _role_lost(self, token: str, page_id: str) -> bool:
+        """Whether the person whose token this is no longer has a role on the Page: it is
+        missing from their complete ``/me/accounts`` while ``pages_show_list`` is granted."""
+        pages = await self.ctx.http.get(
+            self._graph("me/accounts"),
+            params={"fields": "id", "access_token": token, "limit": "100"},
+        )
+        body = b.body_of(pages)
+        data = body.get("data") if pages.status_code == 200 and isinstance(body, dict) else None
+        paging = body.get("paging") if isinstance(body, dict) else None
+        if not isinstance(data, list) or (isinstance(paging, dict) and paging.get("next")):
+            return False  # unreadable, or more Pages than one answer lists: cannot tell
+        if any(isinstance(p, dict) and str(p.get("id")) == page_id for p in data):
+            return False  # still listed: a permission, not the role
+        granted = await self.ctx.http.get(
+            self._graph("me/permissions"), params={"access_token": token}
+        )
+        perms = b.body_of(granted)
+        rows = perms.get("data") if granted.status_code == 200 and isinstance(perms, dict) else None
+        return isinstance(rows, list) and any(
+            isinstance(p, dict)
+            and p.get("permission") == "pages_show_list"
+            and p.get("status") == "granted"
+            for p in rows
+        )
 
     def refresh_due(self, conn: Connection) -> datetime | None:
         return None  # no refresh grant: the 60-day reconnect
@@ -190,6 +234,13 @@ def classify(status: int, body: Any, bug: Any = None) -> b.Verdict:
     if code == 102:
         return b.Verdict(b.RECONNECT, b.UNKNOWN, detail)
     return b.Verdict(b.IGNORE, detail=detail)
+
+
+def _is_200(body: Any) -> bool:
+    """A Graph ``(#200)``-``(#299)`` permission error (not ``(#10)``)."""
+    err = body.get("error") if isinstance(body, dict) else None
+    code = err.get("code") if isinstance(err, dict) else None
+    return isinstance(code, int) and not isinstance(code, bool) and 200 <= code <= 299
 
 
 def _epoch(value: Any) -> datetime | None:

@@ -15,6 +15,14 @@ refused. The ACL names the organization by URN only; acme then reads
 ``localizedName``, the label its emails and banners show. A 401/403 there refuses the
 login, like the ACL's; any other error (429, 5xx, 404) or a body without the name does
 not: acme shows the id instead.
+
+A sync answered 401 65601 ("revoked by the user") is asked about once more: LinkedIn
+answers it both for a token the member revoked (acme removed from their Permitted
+Services, a password change) and for one whose member's account LinkedIn has
+restricted. ``introspectToken`` tells them apart: a revoked token says ``revoked``; one
+it still calls ``active`` was not revoked, so the account is restricted and the
+connection waits for LinkedIn to lift that before a reconnect can help. An
+introspection that fails or says anything else keeps "access removed".
 """
 
 from __future__ import annotations
@@ -162,7 +170,25 @@ class LinkedIn:
 
     async def read(self, conn: Connection) -> b.Verdict:
         assert conn.access_token and conn.resource_id
-        return await self._posts(conn.access_token, conn.resource_id)
+        verdict = await self._posts(conn.access_token, conn.resource_id)
+        if verdict.reason == b.APP_REMOVED and await self._still_active(conn.access_token):
+            return b.Verdict(b.RECONNECT, b.RESTRICTED, verdict.detail)
+        return verdict
+
+    async def _still_active(self, token: str) -> bool:
+        """Whether ``introspectToken`` calls the token active (not revoked, not expired)."""
+        app = self.ctx.app(self.name)
+        response = await self.ctx.http.post(
+            self.ctx.settings.url(WWW, "oauth/v2/introspectToken"),
+            data={"client_id": app.client_id, "client_secret": app.client_secret, "token": token},
+        )
+        body = b.body_of(response)
+        if response.status_code != 200 or not isinstance(body, dict):
+            log.warning(
+                "LinkedIn introspectToken answered %s: %s", response.status_code, b.short(body)
+            )
+            return False
+        return body.get("status") == "active" and body.get("active") is not False
 
     def refresh_due(self, conn: Connection) -> datetime | None:
         if not conn.refresh_token or conn.access_expires_at is None:
