@@ -76,6 +76,9 @@ class Schedule:
         self._seconds: list[int] = []
         #: ``dead_token_retention`` by provider (profiles do not change during a run).
         self.keep: dict[str, timedelta | None] = {}
+        #: ``refresh_token_unused_lifetime`` by provider, for the same reason: parsed
+        #: once, not once a refresh token (a load schedules tens of thousands).
+        self.unused: dict[str, timedelta | None] = {}
         #: The token table this schedule was made for: a load that replaces the tables
         #: (``_persist``) makes the next sweep schedule everything again.
         self.source: dict[str, Token] | None = None
@@ -112,6 +115,7 @@ class Schedule:
         self._buckets.clear()
         self._seconds.clear()
         self.keep.clear()
+        self.unused.clear()
 
 
 class Retention(Faults):
@@ -177,6 +181,13 @@ class Retention(Faults):
                 known[provider] = DEFAULT_RETENTION
         return known[provider]
 
+    def _unused_lifetime(self, provider: str) -> timedelta | None:
+        """``refresh_token_unused_lifetime`` of ``provider`` (None: none or never)."""
+        known = self._forget_at.unused
+        if provider not in known:
+            known[provider] = self._lifetime(provider, "refresh_token_unused_lifetime")
+        return known[provider]
+
     def _dead_since(self, token: Token) -> datetime | None:
         """When ``token`` died for good, or ``None`` if it has not (or might recover)."""
         ends = [at for at, _, reason, _ in self._causes(token) if reason not in _NOT_FOR_GOOD]
@@ -185,7 +196,7 @@ class Retention(Faults):
     def _first_deadline(self, token: Token) -> datetime | None:
         times = [at for at, _ in self._deadlines(token)]
         if token.kind is TokenKind.REFRESH and token.last_used_at is None:
-            unused = self._lifetime(token.provider, "refresh_token_unused_lifetime")
+            unused = self._unused_lifetime(token.provider)
             if unused is not None:
                 times.append(token.issued_at + unused)
         return min(times) if times else None
@@ -261,7 +272,7 @@ class Retention(Faults):
         times = [] if token.expires_at is None else [token.expires_at]
         family = dict.get(self._families, token.family)
         if token.kind is TokenKind.REFRESH:
-            unused = self._lifetime(token.provider, "refresh_token_unused_lifetime")
+            unused = self._unused_lifetime(token.provider)
             if unused is not None:
                 times.append((token.last_used_at or token.issued_at) + unused)
             if family is not None and family.testing_expires_at is not None:
