@@ -12,9 +12,11 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from faker import Faker
 
+from .._profiles import load_profile
 from ._model import PopulationSpec, Reaction
 
 YEAR = 365 * 86400
@@ -49,6 +51,12 @@ class Company:
         return sum(not out for _, out in self.users)
 
 
+@cache
+def _protocol(provider: str) -> str:
+    """The protocol a provider profile speaks (``tiktok-2026`` -> ``tiktok``)."""
+    return load_profile(provider).protocol
+
+
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     names = [n for n, w in weights.items() if w > 0]
     return rng.choices(names, weights=[weights[n] for n in names])[0]
@@ -62,8 +70,14 @@ def company(spec: PopulationSpec, index: int) -> Company:
     )
     conns = []
     end = spec.until
+    # A company's connections of one protocol follow one profile (tiktok or tiktok-2026,
+    # not both), as in a scenario: the fakes serve one profile per protocol in a run, so
+    # the actor engine played a tiktok connection by tiktok-2026's rules when a company
+    # held both, and parted from the direct engine. The first drawn is kept.
+    chosen: dict[str, str] = {}
     for c in range(rng.randint(*spec.connections)):
-        provider = _pick(rng, spec.providers)
+        drawn = _pick(rng, spec.providers)
+        provider = chosen.setdefault(_protocol(drawn), drawn)
         kind = _pick(rng, spec.kinds)
         connect_at = spec.start + timedelta(seconds=rng.randrange(86400))
         events = []
