@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,10 +67,23 @@ def test_json_report_and_outbox(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_json_reports_are_byte_identical(
     tmp_path: Path, folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    a, b = tmp_path / "a.json", tmp_path / "b.json"
-    main(["run", str(folder), "--json", str(a)])
-    main(["run", str(folder), "--json", str(b)])
+    """Two runs under the same --run-id: the same bytes (every email's id included). Each
+    run's id is random unless pinned, so two unpinned runs differ in it and in the email
+    ids (tests/test_message_ids.py), and in nothing else."""
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    main(["run", str(folder), "--json", str(a), "--run-id", "report"])
+    main(["run", str(folder), "--json", str(b), "--run-id", "report"])
     assert a.read_bytes() == b.read_bytes()
+    main(["run", str(folder), "--json", str(c)])
+
+    def without_ids(doc: Any) -> Any:
+        if isinstance(doc, dict):
+            return {k: without_ids(v) for k, v in doc.items() if k not in ("run_id", "message_id")}
+        return [without_ids(v) for v in doc] if isinstance(doc, list) else doc
+
+    first, unpinned = json.loads(a.read_text()), json.loads(c.read_text())
+    assert first != unpinned
+    assert without_ids(first) == without_ids(unpinned)
 
 
 def test_validate(capsys: pytest.CaptureFixture[str]) -> None:

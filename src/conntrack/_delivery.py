@@ -19,10 +19,11 @@ delivered afterwards, in real time, by :func:`deliver`:
 
 Delivery is at least once: an email whose connection dropped after the server took it is
 sent again. The ``Message-ID`` (and the webhook's ``Idempotency-Key``) is the email's
-``message_id``, given when the run sent it (from the scenario and seed, the email's instant,
-kind, connection, recipient and address: distinct for every email of a run, and between
-runs of differently named scenarios) and kept in the outbox file, so a receiver can drop
-the duplicate and only it.
+``message_id``, given when the run sent it (from the run's id — random for every run
+unless ``--run-id`` pins it — the scenario and seed, the email's instant, kind, connection,
+recipient and address: distinct for every email of a run and between runs, also two runs
+of the same scenario and seed) and kept in the outbox file, so a retry sends the same id
+and a receiver can drop the duplicate and only it.
 """
 
 from __future__ import annotations

@@ -91,12 +91,15 @@ class MemoryOutbox:
 
 
 class JsonlOutbox:
-    """Appends one JSON object a line; ``scenario`` names the run each email came from.
-    Each line holds the email's ``message_id`` (one is derived for an email without)."""
+    """Appends one JSON object a line; ``scenario`` names the scenario each email came
+    from and ``run_id`` the run (``conntrack run``'s, random unless ``--run-id`` pins
+    it). Each line holds the email's ``message_id`` (one is derived for an email
+    without), which a later ``conntrack deliver`` sends again unchanged."""
 
-    def __init__(self, stream: IO[str], scenario: str = "") -> None:
+    def __init__(self, stream: IO[str], scenario: str = "", run_id: str = "") -> None:
         self._stream = stream
         self.scenario = scenario
+        self.run_id = run_id
 
     @classmethod
     def open(cls, path: str | Path) -> JsonlOutbox:
@@ -104,6 +107,7 @@ class JsonlOutbox:
 
     def deliver(self, email: EmailRecord) -> None:
         data = {"scenario": self.scenario, **asdict(email), "at": format_instant(email.at)}
+        data["run_id"] = self.run_id
         data["message_id"] = email.message_id or email_id(email, self.scenario)
         self._stream.write(json.dumps(data, sort_keys=True) + "\n")
         self._stream.flush()
@@ -216,7 +220,7 @@ class Notifier:
         tz: ZoneInfo | None = None,
         send_at: time = time(9, 0),
         on_send: Callable[[Subject, str, datetime], None] | None = None,
-        run: str = "",
+        run: str | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.recorder = recorder
@@ -230,9 +234,11 @@ class Notifier:
         self.send_at = send_at
         self.on_send = on_send
         """Called after each send (subject, kind, instant): how people react to it."""
-        self.run = run
-        """The run's name (scenario and seed), part of every email's id (``email_id``)."""
         self._email_id = EmailIds(run)
+        self.run = self._email_id.run
+        """The run's name (its run id, the scenario's name and seed: ``run_name``), part
+        of every email's id (``email_id``); without one, a run of its own (a random run
+        id), so that a product's notifier never sends two runs' emails under one id."""
         self._pending: dict[str, list[Timer]] = {}
         self._shown: dict[str, tuple[str, str, str]] = {}
         self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}

@@ -8,6 +8,7 @@ order deterministic. The :class:`Timeline` is the read side: records sorted by i
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,32 +30,79 @@ class EmailRecord:
     body: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     message_id: str = field(default="", compare=False)
-    """``<32 hex digits@conntrack.test>``, unique within the run (:func:`email_id`): the
-    ``Message-ID`` and the webhook's ``Idempotency-Key``. Empty for an email made by hand;
-    the outboxes and sinks then derive one. Not part of equality: the same email is the
-    same whatever id a run gave it."""
+    """``<32 hex digits@conntrack.test>``, unique to this email of this run (:func:`email_id`,
+    from the run id): the ``Message-ID`` and the webhook's ``Idempotency-Key``. Empty for
+    an email made by hand; the outboxes and sinks then derive one. Not part of equality:
+    the same email is the same whatever id a run gave it."""
+
+
+MAX_RUN_ID = 128
+"""The longest run id (characters) ``--run-id`` takes."""
+
+
+def new_run_id() -> str:
+    """A fresh random run id (a UUID4): every run is other emails with other ids."""
+    return str(uuid.uuid4())
+
+
+def run_id_problem(run_id: str) -> str | None:
+    """What is wrong with a run id given by hand (``--run-id``), ``None`` when nothing:
+    1 to :data:`MAX_RUN_ID` printable characters (no line break, tab, escape or control
+    character, nothing undecodable), not blank and without spaces around it, so that it
+    reads the same in the JSON report and the outbox as on the command line."""
+    shown = repr(run_id) if len(run_id) <= 40 else f"{run_id[:40]!r}… ({len(run_id)} characters)"
+    if not run_id.strip():
+        return f"must be 1 to {MAX_RUN_ID} printable characters, got {shown}"
+    if len(run_id) > MAX_RUN_ID:
+        return f"must be at most {MAX_RUN_ID} characters, got {shown}"
+    if not run_id.isprintable():
+        return (
+            f"must be 1 to {MAX_RUN_ID} printable characters (no line break, tab, escape or "
+            f"control character), got {shown}"
+        )
+    if run_id != run_id.strip():
+        return f"must not start or end with a space (1 to {MAX_RUN_ID} characters), got {shown}"
+    return None
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` when it is a good one; raises ``ValueError`` saying what is wrong."""
+    problem = run_id_problem(run_id)
+    if problem is not None:
+        raise ValueError(f"the run id {problem}")
+    return run_id
 
 
 def email_id(email: EmailRecord, run: str = "", repeat: int = 0) -> str:
-    """``<32 hex digits@conntrack.test>`` from the ``run`` (scenario name and seed), the
-    email's instant, kind, connection, recipient and address, and ``repeat`` (how many
-    emails with all of those the run sent before). Deterministic: the same scenario and
-    seed give the same ids; distinct for every email of a run, and, as the run names its
-    scenario, for the emails of different runs in one outbox."""
+    """``<32 hex digits@conntrack.test>``: a SHA-256 of the ``run`` (its name: the run id,
+    the scenario's name and seed, see ``scenario._runner.run_name``), the email's instant,
+    kind, connection, recipient and address, and ``repeat`` (how many emails with all of
+    those the run sent before).
+
+    Distinct for every email of a run and between runs: the run id is random unless a
+    user pins it, so running the same scenario and seed again sends new messages under
+    new ids (RFC 5322 §3.6.4: a Message-ID is unique to its message) and a receiver that
+    drops repeats by id loses none of them. The same ``run`` (a pinned run id) gives the
+    same ids again, on purpose. An email made by hand (``run`` empty) gets the id of its
+    fields alone, the same each time: it is the same message, delivered again."""
     at = email.at.astimezone(UTC) if email.at.tzinfo else email.at.replace(tzinfo=UTC)
     parts = (run, at.isoformat(), email.kind, email.about, email.to, email.address)
     key = "\0".join((*parts, str(repeat))) if repeat else "\0".join(parts)
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@conntrack.test>"
+    return (
+        f"<{hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}@conntrack.test>"
+    )
 
 
 class EmailIds:
     """Numbers a run's emails as they are sent (:func:`email_id`): a second email with
     the same instant, kind, connection, recipient and address counts as a repeat and
     gets an id of its own. Repeats are counted for the current instant only (the
-    instant is part of the id), so memory stays flat over a run."""
+    instant is part of the id), so memory stays flat over a run. ``run`` names the run
+    (its run id first); without one, the ids are those of a run of its own (a fresh
+    random run id), never those of another run."""
 
-    def __init__(self, run: str = "") -> None:
-        self.run = run
+    def __init__(self, run: str | None = None) -> None:
+        self.run = new_run_id() if run is None else run
         self._at: datetime | None = None
         self._seen: Counter[str] = Counter()
 

@@ -4,8 +4,9 @@ The console's table (``conntrack run``, the pytest plugin's failures) lives in
 :mod:`conntrack._console`; the plain one-line-a-record text here is what JUnit's
 ``system-out`` and ``failure`` carry.
 
-The JSON report holds no wall-clock figure, so the same scenario and seed always give a
-byte-identical file. Times appear twice: as UTC instants and as offsets from ``start``.
+The JSON report holds no wall-clock figure, so the same scenario, seed and run id (each
+run's is random unless ``--run-id`` pins it; it is part of every email's id) always give
+a byte-identical file. Times appear twice: as UTC instants and as offsets from ``start``.
 
 A run against a product under test (``conntrack run --product FILE``) has two more
 verdicts than pass and fail: *skipped* (a scenario for a provider the product does not
@@ -219,6 +220,9 @@ def result_dict(result: RunResult, *, product: bool = False) -> dict[str, Any]:
         "file": s.where.file,
         "line": s.where.line,
         "seed": s.seed,
+        # Part of every email's id: random unless pinned (--run-id), so a report is
+        # byte-identical to another only under the same run id.
+        "run_id": result.run_id,
         "policy": result.policy.name if result.policy else "default",
         "timezone": s.company.timezone,
         "start": format_instant(s.start),

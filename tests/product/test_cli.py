@@ -175,7 +175,7 @@ def run_mixed(standin: StandIn, product: Path, *extra: str) -> int:
 def test_each_verdict_is_shown_and_errors_fail_the_run(
     standin: StandIn, product: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run_mixed(standin, product) == 1
+    assert run_mixed(standin, product, "--run-id", "mixed") == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert lines[0] == f"product: tiny  ({product})"
@@ -196,7 +196,7 @@ def test_each_verdict_is_shown_and_errors_fail_the_run(
     # Each scenario went to the product once, named as an in-process run names it.
     assert [c["scenario"] for c in standin.calls] == list(MIXED)
     [lifespan] = load_paths([LIFESPAN])
-    assert standin.calls[0]["run"] == run_name(lifespan)
+    assert standin.calls[0]["run"] == run_name(lifespan, run_id="mixed")
     assert all(isinstance(c["product"], ProductFile) for c in standin.calls)
 
 

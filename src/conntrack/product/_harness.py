@@ -75,7 +75,7 @@ from .._worldcontrol import WorldControl, create_account, create_apps
 from ..clients import AppCredentials
 from ..scenario._expectations import check_all
 from ..scenario._model import Scenario
-from ..scenario._runner import RunResult, RunStats, make_users, run_name
+from ..scenario._runner import RunResult, RunStats, make_users, run_id_of, run_name
 from ._file import ProductFile, load_product
 from ._interface import CapturedEmail, Product, ProductError
 from ._observe import Observer
@@ -207,8 +207,9 @@ def run_product_scenario(
     giving one, e.g. ``lambda env: ModelProduct(...).running()``), or ``product`` itself
     when it is a ready :class:`Product` (it then knows its apps and gives its emails to
     no one: build it from the env for that). The emails recorded
-    also go to ``outboxes``; ``run`` names the run in their ids (default: the
-    scenario's name and seed). ``step`` is the grid between instants (default: the
+    also go to ``outboxes``; ``run`` names the run in their ids (default:
+    :func:`~conntrack.scenario._runner.run_name`: a random run id, the scenario's name
+    and seed). ``step`` is the grid between instants (default: the
     product file's ``step``, else the smallest ``sync_every``, used only while the
     product does not answer ``next``). A scenario the product cannot run (see
     :func:`skip_reason`) comes back with ``skipped``; a product that broke the
@@ -241,6 +242,7 @@ def run_product_scenario(
             raise leaves[0] from None
         raise
     result.stats.wall_seconds = time.perf_counter() - t0
+    result.run_id = run_id_of(options.run)
     return result
 
 

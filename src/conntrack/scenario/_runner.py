@@ -28,7 +28,7 @@ from .._clock import Scheduler, SimClock
 from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
 from .._policy import PolicySet, default_policy
 from .._profiles import Profile, load_profile
-from .._records import Recorder, Timeline
+from .._records import Recorder, Timeline, check_run_id, new_run_id
 from .._worldcontrol import create_account, create_apps, world_events
 from ..clients import ClientContext, make_client
 from ._expectations import Outcome, check_all
@@ -62,6 +62,10 @@ class RunResult:
     """What broke when the run could not finish (a product that broke the product test
     protocol: the request and the answer); ``None`` when it finished. An error is not a
     failure: no expectation was judged on it."""
+    run_id: str = ""
+    """The run's id, part of every email's id (:func:`run_name`): random unless pinned
+    (``conntrack run --run-id``, ``run_scenario(run_id=...)``); the JSON report and the
+    outbox rows say it."""
 
     @property
     def passed(self) -> bool:
@@ -90,13 +94,23 @@ def run_scenario(
     policy: PolicySet | None = None,
     react: Reacting | None = None,
     run: str | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision);
     ``policy`` is the notification policy in force (default: the packaged one), under
     the scenario's own ``policy:`` overrides; ``react(connection, kind, sent_at)`` says
     after how long someone reconnects after an email (``None``: nobody) — the user
     behaviour of population runs. ``run`` names the run in every email's id (default:
-    :func:`run_name`)."""
+    :func:`run_name` of ``run_id``, itself random by default: two calls are two runs,
+    their emails' ids disjoint; the same ``run_id`` gives the same ids again). Everything
+    but the ids is the same from one call to the next. Raises ``ValueError`` for a
+    ``run_id`` that :func:`~conntrack._records.check_run_id` refuses."""
+    if run is None:
+        run = run_name(scenario, run_id=run_id)
+    elif run_id is not None:
+        raise ValueError(
+            "give run or run_id, not both (run_name(scenario, run_id=...) names a run)"
+        )
     sim = SimClock(scenario.start)
     t0 = time.perf_counter()
     in_force = policy_in_force(scenario, policy)
@@ -108,10 +122,11 @@ def run_scenario(
         exact_sync,
         in_force,
         react,
-        run or run_name(scenario),
+        run,
         clock=sim.mock_clock,
     )
     result.policy = in_force
+    result.run_id = run_id_of(run)
     result.stats.wall_seconds = time.perf_counter() - t0
     return result
 
@@ -125,12 +140,21 @@ def policy_in_force(scenario: Scenario, base: PolicySet | None = None) -> Policy
 Reacting = Callable[[str, str, datetime], timedelta | None]
 
 
-def run_name(scenario: Scenario, repeat: int = 0) -> str:
-    """What a run is called in its emails' ids: the scenario's name and seed, and, for
-    the ``repeat``-th other run of the same name and seed in one invocation (a copy of a
-    file), that count, so their ids differ."""
-    name = f"{scenario.name} (seed {scenario.seed})"
+def run_name(scenario: Scenario, repeat: int = 0, run_id: str | None = None) -> str:
+    """What a run is called in its emails' ids (:func:`~conntrack._records.email_id`):
+    the ``run_id`` (default: a fresh random one; a given one is checked), a tab, the
+    scenario's name and seed, and, for the ``repeat``-th other run of the same name and
+    seed in one invocation (a copy of a file), that count, so their ids differ. A run id
+    holds no tab, so no two (run id, scenario) pairs share a name."""
+    run_id = new_run_id() if run_id is None else check_run_id(run_id)
+    name = f"{run_id}\t{scenario.name} (seed {scenario.seed})"
     return f"{name} #{repeat + 1}" if repeat else name
+
+
+def run_id_of(run: str) -> str:
+    """The run id in a :func:`run_name` (``""`` for a name made otherwise)."""
+    head, tab, _ = run.partition("\t")
+    return head if tab else ""
 
 
 async def _run(
