@@ -179,22 +179,27 @@ def test_nobody_reconnects_after_a_reminder_nobody_got() -> None:
     assert direct.rows() == run_population(spec, transport="asgi").rows()
 
 
-def test_a_company_follows_one_profile_per_protocol() -> None:
+def test_a_company_follows_one_profile_per_provider() -> None:
     """A scenario runs one profile per protocol (the fakes serve one), so a company that
     drew tiktok and tiktok-2026 connections had its tiktok one played by tiktok-2026's
     rules in the actor engine: the engines parted (busy model with opt_out 0.5, users
     [1, 2], seed 3, 30 companies: company 14 from day 177, a reminder the direct engine
-    never sent). Every company now keeps the first profile it draws for a protocol."""
-    from conntrack.population._generate import _protocol
-
+    never sent). Every company now keeps the first profile it draws for a provider;
+    Facebook and Instagram through Facebook Login (one protocol, two products) still
+    meet in one company."""
     spec = PopulationSpec(
-        companies=200, seed=3, connections=(2, 6), providers={"tiktok": 1, "tiktok-2026": 1}
+        companies=200,
+        seed=3,
+        connections=(2, 6),
+        providers={"tiktok": 1, "tiktok-2026": 1, "facebook": 1, "instagram-facebook": 1},
     )
-    mixed = 0
+    tiktoks, both_facebook = set(), 0
     for i in range(spec.companies):
         drawn = {c.provider for c in company(spec, i).connections}
-        assert len(drawn) == len({_protocol(p) for p in drawn}), (i, drawn)
-        mixed += drawn == {"tiktok-2026"}
-    assert 0 < mixed < spec.companies  # both profiles still occur, in different companies
+        assert not {"tiktok", "tiktok-2026"} <= drawn, (i, drawn)
+        tiktoks |= drawn & {"tiktok", "tiktok-2026"}
+        both_facebook += {"facebook", "instagram-facebook"} <= drawn
+    assert tiktoks == {"tiktok", "tiktok-2026"}  # both still occur, in different companies
+    assert both_facebook
     found = dataclasses.replace(BUSY, companies=30, days=365, seed=3, opt_out=0.5, users=(1, 2))
     assert len({c.provider for c in company(found, 14).connections}) == 1

@@ -52,9 +52,12 @@ class Company:
 
 
 @cache
-def _protocol(provider: str) -> str:
-    """The protocol a provider profile speaks (``tiktok-2026`` -> ``tiktok``)."""
-    return load_profile(provider).protocol
+def _provider_of(profile: str) -> tuple[str, str]:
+    """Which provider a profile describes: its protocol and display name. ``tiktok`` and
+    ``tiktok-2026`` are two descriptions of TikTok; ``instagram-facebook`` speaks the
+    Facebook protocol but is Instagram, another product beside Facebook's."""
+    loaded = load_profile(profile)
+    return loaded.protocol, str(loaded["display_name"])
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -70,14 +73,14 @@ def company(spec: PopulationSpec, index: int) -> Company:
     )
     conns = []
     end = spec.until
-    # A company's connections of one protocol follow one profile (tiktok or tiktok-2026,
-    # not both), as in a scenario: the fakes serve one profile per protocol in a run, so
-    # the actor engine played a tiktok connection by tiktok-2026's rules when a company
-    # held both, and parted from the direct engine. The first drawn is kept.
-    chosen: dict[str, str] = {}
+    # A company's TikTok behaves one way: its connections of one provider follow one
+    # profile (tiktok or tiktok-2026, not both), the first it draws. A scenario run serves
+    # one profile per protocol, so the actor engine played a tiktok connection by
+    # tiktok-2026's rules when a company held both, and parted from the direct engine.
+    chosen: dict[tuple[str, str], str] = {}
     for c in range(rng.randint(*spec.connections)):
         drawn = _pick(rng, spec.providers)
-        provider = chosen.setdefault(_protocol(drawn), drawn)
+        provider = chosen.setdefault(_provider_of(drawn), drawn)
         kind = _pick(rng, spec.kinds)
         connect_at = spec.start + timedelta(seconds=rng.randrange(86400))
         events = []
