@@ -599,9 +599,9 @@ def load(
     :class:`StateFormatError` or ``StateProviderError`` (``core`` unchanged then)."""
     with _no_gc():
         _load(core, bodies, keys, seed, seq, saved_columns, random)
-        rebuild = getattr(core, "_rebuild_retention", None)
-        if rebuild is not None:
-            rebuild()
+        # Retention's schedule is not made here: the core's first mutation makes it
+        # (``_sweep`` finds it made for other tables), after the server is ready — a
+        # fifth of a second at a hundred thousand tokens off the start.
         # Hundreds of thousands of long-lived objects, none in a cycle: out of the cyclic
         # collector's sight (else its next full pass walks them all, and the first one,
         # counting every allocation made while it was paused, comes at once).

@@ -505,10 +505,13 @@ def install(
     not saved at ``seq`` (a server killed since): the generators then start streams of
     their own for (seed, seq), which no earlier run drew from, so no id or token already
     handed out is made again."""
-    records: list[Any] = [
-        *apps, *accounts, *deleted, *grants, *codes, *tokens, *requests, *families,
-    ]  # fmt: skip
-    foreign = sorted({r.provider for r in [*records, *faults]} - set(core._profiles))
+    # The providers of every record, a table at a time in C (a start with a hundred
+    # thousand tokens: a tenth of a second by a comprehension over them all).
+    named: set[str] = set()
+    provider = operator.attrgetter("provider")
+    for group in (apps, accounts, deleted, grants, codes, tokens, requests, families, faults):
+        named.update(map(provider, group))
+    foreign = sorted(named - set(core._profiles))
     if foreign:
         raise StateProviderError(
             f"the saved state holds records of {', '.join(foreign)}, which this server does "

@@ -46,6 +46,7 @@ import contextlib
 import gc
 import heapq
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -93,6 +94,23 @@ class Schedule:
             self._buckets[second] = bucket = []
             heapq.heappush(self._seconds, second)
         bucket.append(value)
+
+    def extend(self, entries: Iterable[tuple[datetime, str]]) -> None:
+        """:meth:`push` of many (instant, value) pairs, in their order; the heap made
+        once at the end instead of an insertion a new second (a load schedules every
+        record it read)."""
+        buckets = self._buckets
+        ceil = math.ceil
+        for at, value in entries:
+            second = ceil(at.timestamp())
+            bucket = buckets.get(second)
+            if bucket is None:
+                buckets[second] = [value]
+            else:
+                bucket.append(value)
+        if len(buckets) != len(self._seconds):
+            self._seconds = list(buckets)
+            heapq.heapify(self._seconds)
 
     def due(self, now: datetime, limit: int) -> list[str]:
         """Take out up to ``limit`` values due at ``now``, in the order they became due."""
@@ -257,14 +275,21 @@ class Retention(Faults):
         ``dict.values`` and ``dict.get`` themselves: a table that tracks what it is
         asked for (``_journal``) must not take this read-only pass for a change of
         every record."""
-        self._forget_at = Schedule()
-        self._forget_at.source = self._tokens
+        schedule = self._forget_at = Schedule()
+        schedule.source = self._tokens
+        keep_of, first_look = self.dead_token_retention, self._first_look
+        entries: list[tuple[datetime, str]] = []
         for token in list(dict.values(self._tokens)):
-            self._schedule(token.value, self._first_look(token), token.provider)
+            keep = keep_of(token.provider)
+            if keep is not None:
+                entries.append((first_look(token) + keep, token.value))
         records: list[Token | Code] = [*dict.values(self._requests), *dict.values(self._codes)]
         for record in records:
-            at = record.expires_at if record.expires_at is not None else record.issued_at
-            self._schedule(record.value, at, record.provider)
+            keep = keep_of(record.provider)
+            if keep is not None:
+                at = record.expires_at if record.expires_at is not None else record.issued_at
+                entries.append((at + keep, record.value))
+        schedule.extend(entries)
 
     def _first_look(self, token: Token) -> datetime:
         """:meth:`_first_deadline`, the family's revocation and the token's end, the

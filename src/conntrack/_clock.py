@@ -20,10 +20,12 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
-import trio.testing
+
+if TYPE_CHECKING:
+    import trio.testing
 
 
 class Clock(Protocol):
@@ -49,6 +51,10 @@ class SimClock:
         if start.tzinfo is None:
             raise ValueError("SimClock start must be timezone-aware")
         self.start = start.astimezone(UTC)
+        # Imported here: trio.testing imports pytest (a fifth of a second), which
+        # ``conntrack serve`` and the fakes never need.
+        import trio.testing
+
         self._mock = trio.testing.MockClock(autojump_threshold=0)
 
     @property
@@ -102,6 +108,8 @@ class Scheduler:
     def __init__(
         self, clock: Clock, *, settle: Callable[[], Awaitable[None]] | None = None
     ) -> None:
+        import trio.testing  # see SimClock
+
         self.clock = clock
         self._settle = settle or trio.testing.wait_all_tasks_blocked
         self._heap: list[Timer] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +360,22 @@ def test_revoking_again_schedules_nothing_more(clock: ManualClock) -> None:
     for _ in range(5):
         assert core.revoke(short).reason is Reason.REVOKED
     assert len(core._forget_at) == scheduled
+
+
+def test_a_schedule_extended_at_once_is_due_as_one_pushed_value_by_value() -> None:
+    """A load schedules its records in one ``extend``: due in the same order, at the
+    same instants, as pushed one by one — also onto a schedule not empty."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    entries = [
+        (start + timedelta(seconds=(i * 7919) % 500, microseconds=i), f"v{i}") for i in range(300)
+    ]
+    pushed, extended = _retention.Schedule(), _retention.Schedule()
+    for at, value in entries:
+        pushed.push(at, value)
+    extended.push(*entries[0])
+    extended.extend(entries[1:])
+    assert len(extended) == len(pushed) == 300
+    for second in (0, 1, 100, 250, 499, 500, 600, 600, 600, 600, 600):
+        now = start + timedelta(seconds=second)
+        assert extended.due(now, 40) == pushed.due(now, 40)
+    assert len(extended) == len(pushed) == 0
