@@ -13,14 +13,13 @@ offending field — a body key, a query parameter or a path parameter (``account
 account, app, page, token or fault is 404; a deleted account 409, and so is a
 well-formed request the state refuses (a ``client_id`` or account ``id`` in use, the
 clock moved backwards); a body key or query parameter the route does not take is 400
-naming it.
+naming it. What a route reads (body, query, typed keys) is checked in ``_controlinput``.
 """
 
 from __future__ import annotations
 
-import json
 from copy import deepcopy
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
 from html import escape
 from importlib.resources import files
@@ -30,15 +29,21 @@ import yaml
 from quart import Blueprint, Response, current_app, jsonify, request
 
 from conntrack import (
-    DurationError,
     format_duration,
     format_instant,
     load_profile,
-    parse_duration,
-    parse_instant,
     providers,
 )
 
+from ._controlinput import (
+    ControlError,
+    control_error,
+)
+from ._controlinput import body_duration as _duration
+from ._controlinput import body_instant as _instant
+from ._controlinput import body_str as _str
+from ._controlinput import read_body as _body
+from ._controlinput import read_query as _query
 from ._current import forget_world_state
 from .core import (
     AccountDeleted,
@@ -84,10 +89,6 @@ FAULT_FIELDS = (
 )
 CLOCK_FIELDS = ("by", "to")
 
-#: Body keys that take a whole number: JSON Schema's ``integer`` takes ``2.0`` too, so
-#: the API reads a whole number written with a fraction as that number.
-WHOLE_NUMBER_FIELDS = ("pages", "count", "status", "delay_ms")
-
 #: Body keys of the events endpoint, and the event parameter each one is.
 EVENT_PARAMS = {
     "client_id": "client_id",
@@ -105,20 +106,6 @@ MAX_COUNT = 1_000_000_000
 MAX_TRAVEL = timedelta(days=36500)
 #: The OpenAPI document, packaged beside this module.
 OPENAPI = "openapi.yaml"
-
-
-class ControlError(Exception):
-    """A control API error: status, message, field."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-
-
-def control_error(status: int, message: str, field: str | None = None) -> Response:
-    response = jsonify({"error": {"message": message, "field": field}})
-    response.status_code = status
-    return response
 
 
 @cache
@@ -156,94 +143,6 @@ def _core() -> Core:
     c = current_app.config["CONNTRACK_CORE"]
     assert isinstance(c, Core)
     return c
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-async def _body(allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The JSON object of the request; a key not in ``allowed`` is a 400 naming it, and
-    so is a ``null`` (leave the key out for its default). The content type was checked
-    before (``_security``: ``application/json`` only)."""
-    raw = await request.get_data(as_text=False)
-    assert isinstance(raw, bytes)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ControlError(
-            400, f"the request body is not UTF-8 (byte {err.start}): send JSON in UTF-8"
-        ) from None
-    try:
-        data = json.loads(text, parse_constant=_no_constant)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise ControlError(400, "expected a JSON object as the request body")
-    for key, value in data.items():
-        if key not in allowed:
-            takes = (
-                f"this route takes: {', '.join(allowed)}"
-                if allowed
-                else "this route takes no fields: send {} or no body"
-            )
-            raise ControlError(400, f"unknown field {key!r}; {takes}", key)
-        if value is None:
-            raise ControlError(400, f"{key} cannot be null: leave it out for its default", key)
-        if key in WHOLE_NUMBER_FIELDS and isinstance(value, float) and value.is_integer():
-            data[key] = int(value)
-    return data
-
-
-def _query(allowed: tuple[str, ...]) -> dict[str, str]:
-    """The query parameters; one not in ``allowed`` is a 400 naming it."""
-    for key in request.args:
-        if key not in allowed:
-            known = ", ".join(allowed) if allowed else "none"
-            raise ControlError(400, f"unknown query parameter {key!r}; known: {known}", key)
-    for key, values in request.args.lists():
-        if len(values) > 1:
-            raise ControlError(400, f"{key} is given {len(values)} times: give it once", key)
-        if values[0] == "":
-            raise ControlError(400, f"{key} cannot be empty: leave it out for all", key)
-    return dict(request.args.items())
-
-
-def _str(body: dict[str, Any], key: str, *, required: bool = False) -> str | None:
-    value = body.get(key)
-    if value is None:
-        if required:
-            raise ControlError(400, f"{key} is required", key)
-        return None
-    if not isinstance(value, str) or not value:
-        raise ControlError(400, f"{key} must be a non-empty string", key)
-    return value
-
-
-def _duration(body: dict[str, Any], key: str) -> timedelta | None:
-    """A duration body key (a string like ``6h 30m``), or None when absent."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ControlError(400, f"{key} must be a duration like '6h' or '60d'", key)
-    try:
-        return parse_duration(value)
-    except DurationError as err:
-        raise ControlError(400, str(err), key) from None
-
-
-def _instant(body: dict[str, Any], key: str) -> datetime | None:
-    """An instant body key (ISO 8601 with an offset), or None when absent."""
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ControlError(400, f"{key} must be an instant like '2026-03-06T09:00:00Z'", key)
-    try:
-        return parse_instant(value)
-    except DurationError as err:
-        raise ControlError(400, str(err), key) from None
 
 
 def _account_filter(c: Core, query: dict[str, str]) -> str | None:
