@@ -48,6 +48,7 @@ from ._current import forget_world_state
 from .core import (
     AccountDeleted,
     ClockError,
+    Conflict,
     Core,
     FakeProviderError,
     InvalidRequest,
@@ -208,7 +209,7 @@ def blueprint() -> Blueprint:
 
     @bp.errorhandler(InvalidRequest)
     async def _invalid(err: InvalidRequest) -> Response:
-        return control_error(400, str(err), err.field)
+        return control_error(409 if isinstance(err, Conflict) else 400, str(err), err.field)
 
     @bp.errorhandler(ClockError)
     async def _clock(err: ClockError) -> Response:
@@ -384,7 +385,8 @@ def blueprint() -> Blueprint:
             field = err.field
             if field == "type" and "type" in params and not str(err).startswith("unknown event"):
                 field = "account_type"
-            raise ControlError(404 if isinstance(err, NotFound) else 400, str(err), field) from None
+            status = 404 if isinstance(err, NotFound) else 409 if isinstance(err, Conflict) else 400
+            raise ControlError(status, str(err), field) from None
         return jsonify(event.to_json())
 
     # -- grants and tokens ---------------------------------------------------------

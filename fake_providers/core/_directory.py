@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from ._base import CoreBase
-from ._errors import InvalidRequest, NotFound
+from ._errors import Conflict, InvalidRequest, NotFound
 from ._model import Account, AccountState, AccountType, App, Page, Post
 
 POSTS_PER_PAGE = 5
@@ -85,9 +85,7 @@ class Directory(CoreBase):
         if client_id is not None and (not isinstance(client_id, str) or not client_id):
             raise InvalidRequest("client_id must be a non-empty string", field="client_id")
         if client_id is not None and client_id in self._apps:
-            raise InvalidRequest(
-                f"client_id {client_id!r} is already registered", field="client_id"
-            )
+            raise Conflict(f"client_id {client_id!r} is already registered", field="client_id")
         if client_secret is not None and (not isinstance(client_secret, str) or not client_secret):
             raise InvalidRequest("client_secret must be a non-empty string", field="client_secret")
         self._check_status(publishing_status)
@@ -187,7 +185,7 @@ class Directory(CoreBase):
             if problem is not None:
                 raise InvalidRequest(problem, field="id")
             if account_id in self._accounts:
-                raise InvalidRequest(f"account {account_id!r} already exists", field="id")
+                raise Conflict(f"account {account_id!r} already exists", field="id")
         made_name, made_email = self.ids.person()
         if account_id is None:
             account_id = self._unique(self._accounts, lambda: self.ids.digits(17))

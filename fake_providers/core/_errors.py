@@ -6,6 +6,7 @@
     ├── NotFound             an unknown app, account or page (names the field)
     │   └── AccountDeleted   an account that existed and was deleted
     ├── InvalidRequest       a value the core cannot use (names the field)
+    │   └── Conflict         a well-formed value the current state refuses
     ├── CodeRejected         an authorization code (or OAuth 1.0a request token) that
     │                        cannot be exchanged (a CodeProblem)
     ├── TokenRejected        a token that does not work now (carries its TokenCheck)
@@ -47,6 +48,13 @@ class InvalidRequest(FakeProviderError):
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+class Conflict(InvalidRequest):
+    """A well-formed value (named by ``field``) that the current state refuses: an
+    instant already past, a page linked to another account, an id in use. The control
+    API answers 409 instead of 400; everything that catches :class:`InvalidRequest`
+    still catches it."""
 
 
 class LoginRefused(InvalidRequest):

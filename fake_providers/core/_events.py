@@ -26,7 +26,7 @@ from typing import Any
 from conntrack import Profile, ProfileError
 
 from ._directory import Directory
-from ._errors import InvalidRequest, NotFound
+from ._errors import Conflict, InvalidRequest
 from ._model import Account, AccountEvent, AccountType, EventType, Grant, Mark, Page, Reason
 from ._tokenmodel import Token
 
@@ -232,24 +232,18 @@ class Events(Directory):
         elif kind is EventType.PAGE_LINKED:
             page = self._need_page(page_id)
             if page.instagram_account_id not in (None, aid):
-                raise InvalidRequest(
-                    f"page {page_id!r} is linked to another account", field="page_id"
-                )
+                raise Conflict(f"page {page_id!r} is linked to another account", field="page_id")
             return [page]
         elif kind is EventType.PAGE_UNLINKED:
             if account.linked_page_id is not None:
                 if page_id not in (None, account.linked_page_id):
-                    raise InvalidRequest(
-                        f"account is not linked to page {page_id!r}", field="page_id"
-                    )
+                    raise Conflict(f"account is not linked to page {page_id!r}", field="page_id")
                 return [self._pages[account.linked_page_id]]
             if page_id is None:
-                raise InvalidRequest(
-                    "the account is linked to no page: give page_id", field="page_id"
-                )
+                raise Conflict("the account is linked to no page: give page_id", field="page_id")
             page = self._require_admin(aid, page_id)
             if page.instagram_account_id is None:
-                raise NotFound(f"page {page_id!r} is linked to no account", field="page_id")
+                raise Conflict(f"page {page_id!r} is linked to no account", field="page_id")
             return [page]
         return []
 

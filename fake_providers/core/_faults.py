@@ -29,7 +29,7 @@ from typing import Literal
 
 from conntrack import format_instant
 
-from ._errors import InvalidRequest, NotFound
+from ._errors import Conflict, InvalidRequest, NotFound
 from ._model import Fault, FaultError, FaultKind
 from ._oauth1 import OAuth1
 
@@ -146,9 +146,7 @@ class Faults(OAuth1):
             if not isinstance(until, datetime) or until.tzinfo is None:
                 raise InvalidRequest("until must be an instant with a UTC offset", field="until")
             if until <= now:
-                raise InvalidRequest(
-                    f"until must be after now ({format_instant(now)})", field="until"
-                )
+                raise Conflict(f"until must be after now ({format_instant(now)})", field="until")
             end = until
         elif isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InvalidRequest("count must be a whole number of at least 1", field="count")

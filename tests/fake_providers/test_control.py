@@ -509,3 +509,47 @@ async def test_whole_numbers_written_with_a_fraction_are_whole_numbers(
         "/_conntrack/faults", json={"provider": "facebook", "kind": "outage", "count": 2.5}
     )
     assert r.status_code == 400 and r.json()["error"]["field"] == "count"
+
+
+async def test_refusals_the_state_makes_are_conflicts(client: httpx.AsyncClient) -> None:
+    """A well-formed request the current state refuses is 409, as a client_id in use is:
+    a fault ``until`` an instant already past, ``page_unlinked`` on an account linked to
+    no page, ``page_linked`` to a page another account holds, ``page_unlinked`` naming a
+    page the account is not linked to, or a page linked to no account. A malformed one
+    stays 400."""
+    now = (await client.get("/_conntrack/clock")).json()["now"]
+    for until in (now, "2001-01-01T00:00:00Z"):
+        r = await client.post(
+            "/_conntrack/faults", json={"provider": "facebook", "kind": "outage", "until": until}
+        )
+        assert r.status_code == 409 and r.json()["error"]["field"] == "until", r.text
+        assert "after now" in r.json()["error"]["message"]
+    r = await client.post(
+        "/_conntrack/faults", json={"provider": "facebook", "kind": "outage", "until": "soon"}
+    )
+    assert r.status_code == 400 and r.json()["error"]["field"] == "until"
+    fb = (await client.post("/_conntrack/accounts", json={"provider": "facebook"})).json()
+    page = fb["pages"][0]["id"]
+    ig = (await client.post("/_conntrack/accounts", json={"provider": "instagram"})).json()
+    other = (await client.post("/_conntrack/accounts", json={"provider": "instagram"})).json()
+    ig_url = f"/_conntrack/accounts/{ig['id']}/events"
+    other_url = f"/_conntrack/accounts/{other['id']}/events"
+    fb_url = f"/_conntrack/accounts/{fb['id']}/events"
+    # Linked to no page yet.
+    r = await client.post(ig_url, json={"type": "page_unlinked"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "page_id", r.text
+    # The page admin unlinks a page that has no Instagram account.
+    r = await client.post(fb_url, json={"type": "page_unlinked", "page_id": page})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "page_id", r.text
+    assert (await client.post(ig_url, json={"type": "page_linked", "page_id": page})).is_success
+    r = await client.post(other_url, json={"type": "page_linked", "page_id": page})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "page_id", r.text
+    fb2 = (await client.post("/_conntrack/accounts", json={"provider": "facebook"})).json()
+    r = await client.post(ig_url, json={"type": "page_unlinked", "page_id": fb2["pages"][0]["id"]})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "page_id", r.text
+    # Unknown pages stay 404, malformed bodies 400.
+    r = await client.post(other_url, json={"type": "page_linked", "page_id": "nope"})
+    assert r.status_code == 404
+    r = await client.post(ig_url, json={"type": "page_unlinked", "page_id": ""})
+    assert r.status_code == 400
+

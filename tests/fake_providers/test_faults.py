@@ -439,7 +439,6 @@ async def test_control_api_fault_errors_name_the_field(
         ({**base, "for": True}, "for"),
         ({**base, "until": "tomorrow"}, "until"),
         ({**base, "until": "2026-01-05T10:00:00"}, "until"),
-        ({**base, "until": "2026-01-05T08:00:00Z"}, "until"),
         ({**base, "count": 0}, "count"),
         ({**base, "count": "3"}, "count"),
         ({**base, "count": 2.5}, "count"),
@@ -454,4 +453,7 @@ async def test_control_api_fault_errors_name_the_field(
         assert r.status_code == 400, body
         assert r.json()["error"]["field"] == field, body
         assert r.json()["error"]["message"], body
+    # An instant already past is well formed; the clock refuses it: a conflict (409).
+    r = await client.post("/_conntrack/faults", json={**base, "until": "2026-01-05T08:00:00Z"})
+    assert r.status_code == 409 and r.json()["error"]["field"] == "until"
     assert core.faults() == [] and core.seq == 0
