@@ -69,6 +69,7 @@ from .core import (
     TokenPair,
     TokenRejected,
     account_id_problem,
+    redirect_uri_problem,
 )
 
 __all__ = [
@@ -110,5 +111,6 @@ __all__ = [
     "account_id_problem",
     "app_shape",
     "create_app",
+    "redirect_uri_problem",
     "reuse_app",
 ]

@@ -33,6 +33,7 @@ from ._model import (
     Reason,
 )
 from ._persist import StateFormatError, StateProviderError
+from ._redirecturi import redirect_uri_problem
 from ._tokenmodel import Code, Family, Token, TokenCheck, TokenKind, TokenPair
 
 __all__ = [
@@ -73,4 +74,5 @@ __all__ = [
     "TokenPair",
     "TokenRejected",
     "account_id_problem",
+    "redirect_uri_problem",
 ]

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from ._base import CoreBase
 from ._errors import Conflict, InvalidRequest, NotFound
 from ._model import Account, AccountState, AccountType, App, Page, Post
+from ._redirecturi import redirect_uri_problem
 
 POSTS_PER_PAGE = 5
 #: The protocol whose accounts link to Facebook Pages (``linked_instagram``).
@@ -82,6 +83,10 @@ class Directory(CoreBase):
             raise InvalidRequest(
                 "redirect_uris must be a non-empty list of URIs", field="redirect_uris"
             )
+        for uri in uris:
+            problem = redirect_uri_problem(uri)
+            if problem is not None:
+                raise InvalidRequest(problem, field="redirect_uris")
         if client_id is not None and (not isinstance(client_id, str) or not client_id):
             raise InvalidRequest("client_id must be a non-empty string", field="client_id")
         if client_id is not None and client_id in self._apps:

@@ -274,6 +274,13 @@ class _Reader(DocReader):
                     f"not a URI: {uri!r}; write it whole, like http://localhost:3000/callback",
                 )
                 ok = False
+                continue
+            from fake_providers import redirect_uri_problem
+
+            problem = redirect_uri_problem(uri)
+            if problem is not None:
+                self.problem(where, problem)
+                ok = False
         return ok
 
     def account(self, path: DataPath, entry: dict[str, Any]) -> bool:

@@ -553,3 +553,85 @@ async def test_refusals_the_state_makes_are_conflicts(client: httpx.AsyncClient)
     r = await client.post(ig_url, json={"type": "page_unlinked", "page_id": ""})
     assert r.status_code == 400
 
+
+#: Redirect URIs a real provider registers: web apps, loopback, native apps' own schemes.
+GOOD_REDIRECTS = (
+    "https://app.example/callback",
+    "http://localhost:3000/callback",
+    "http://127.0.0.1:8080/cb?x=1",
+    "com.example.app:/oauth2redirect",
+    "myapp://callback",
+    "fb123456789://authorize",
+    "urn:ietf:wg:oauth:2.0:oob",
+)
+#: What a browser runs or reads locally instead of returning to an app, written as an
+#: attacker would: any case, whitespace or control characters browsers strip.
+BAD_REDIRECTS = (
+    "javascript:alert(document.cookie)",
+    "JavaScript:alert(1)",
+    "JAVASCRIPT://%0aalert(1)",
+    " javascript:alert(1)",
+    "java\tscript:alert(1)",
+    "javascript\n:alert(1)",
+    "\x00javascript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "DATA:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    "vbscript:msgbox(1)",
+    "file:///etc/passwd",
+    "FILE://localhost/etc/passwd",
+    "blob:https://app.example/1234",
+    "about:blank",
+    "https:evil.example",
+    "https:///path",
+    "http:/cb",
+    "callback",
+    "/relative/cb",
+    "://no-scheme",
+    "1app://cb",
+    "myapp:",
+)
+
+
+async def test_redirect_uris_a_browser_would_run_are_refused(client: httpx.AsyncClient) -> None:
+    """``javascript:``, ``data:``, ``vbscript:``, ``file:`` (and the other schemes a browser
+    handles itself) are never a place to send a user back to: 400 naming redirect_uris
+    and saying which schemes are allowed; http(s) with a host and a native app's own
+    scheme stay allowed. No app is made."""
+    for uri in BAD_REDIRECTS:
+        r = await client.post(
+            "/_conntrack/apps",
+            json={"provider": "google", "redirect_uris": ["https://ok.example/cb", uri]},
+        )
+        assert r.status_code == 400, (uri, r.text)
+        error = r.json()["error"]
+        assert error["field"] == "redirect_uris", uri
+        assert "https://" in error["message"] and "myapp://callback" in error["message"], error
+    assert (await client.get("/_conntrack/apps")).json()["data"] == []
+    for uri in GOOD_REDIRECTS:
+        r = await client.post(
+            "/_conntrack/apps", json={"provider": "google", "redirect_uris": [uri]}
+        )
+        assert r.status_code == 201 and r.json()["redirect_uris"] == [uri], (uri, r.text)
+    # PATCH apps/{id} takes publishing_status only: no way to swap the URIs in.
+    cid = r.json()["client_id"]
+    r = await client.patch(
+        f"/_conntrack/apps/{cid}", json={"redirect_uris": ["javascript:alert(1)"]}
+    )
+    assert r.status_code == 400 and r.json()["error"]["field"] == "redirect_uris"
+    assert (await client.get("/_conntrack/apps")).json()["data"][-1]["redirect_uris"] == [uri]
+
+
+def test_the_documented_redirect_uri_pattern_is_what_the_api_takes() -> None:
+    """The OpenAPI document's pattern takes exactly the URIs the core takes."""
+    import re
+
+    from fake_providers import redirect_uri_problem
+    from fake_providers._control import openapi_document
+    from fake_providers.core._redirecturi import REDIRECT_URI_PATTERN
+
+    schema = openapi_document()["components"]["schemas"]["AppCreate"]
+    written = schema["properties"]["redirect_uris"]["items"]["pattern"]
+    assert written == REDIRECT_URI_PATTERN
+    pattern = re.compile(written)
+    for uri in (*GOOD_REDIRECTS, *BAD_REDIRECTS):
+        assert (pattern.search(uri) is not None) == (redirect_uri_problem(uri) is None), uri

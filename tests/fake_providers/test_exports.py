@@ -17,7 +17,7 @@ EXPECTED = {
     "TokenKind", "TokenRejected", "create_app", "AccountState", "AccountType", "Family",
     "RefreshProblem", "RefreshRejected", "TokenPair", "Fault", "FaultKind", "FaultError",
     "AccountDeleted", "StateFormatError", "StateProviderError", "account_id_problem",
-    "reuse_app", "app_shape",
+    "reuse_app", "app_shape", "redirect_uri_problem",
 }  # fmt: skip
 
 #: A store that writes a core's state change by change (conntrack serve --state) uses

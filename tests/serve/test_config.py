@@ -317,3 +317,25 @@ def test_an_x_account_id_must_be_a_number(tmp_path: Path) -> None:
         assert ids == ["123", "1234567890123", "2244994945", "7"]
     finally:
         server.close()
+
+
+def test_a_redirect_uri_a_browser_would_run_is_refused_at_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        apps:
+          - provider: facebook
+            redirect_uris: ["javascript:alert(1)"]
+          - provider: google
+            redirect_uris:
+              - com.example.app:/oauth2redirect
+              - "data:text/html,<script>alert(1)</script>"
+          - {provider: linkedin, redirect_uris: "FILE:///etc/passwd"}
+          - {provider: twitter, redirect_uris: ["myapp://callback", "https://a.example/cb"]}
+        """,
+    )
+    got = problems(path)
+    assert [p.split(": ", 1)[0] for p in got] == [f"{path}:3", f"{path}:7", f"{path}:8"]
+    for problem, scheme in zip(got, ("javascript", "data", "FILE"), strict=True):
+        assert f"{scheme}:" in problem and "https://" in problem, problem
+        assert "myapp://callback" in problem, problem
