@@ -61,6 +61,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .._durations import format_instant, parse_duration, parse_instant
 from .._exceptions import ConntrackError
@@ -225,6 +226,28 @@ def create_app(
             target=request.scope.get("path", ""),
         )
         return None if why is None else _error(*why)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(e: HTTPException) -> Response:
+        # Quart's own answers (an unknown path, a method a route does not take) are HTML
+        # pages; every error of the protocol is JSON ``{"error": ...}`` (openapi.json).
+        where = f"{request.method} {request.path}"
+        if isinstance(e, MethodNotAllowed) and e.valid_methods:
+            message = f"{where}: method not allowed; this route takes {', '.join(e.valid_methods)}"
+        elif e.code == 404:
+            message = f"{where}: no such route"
+        else:
+            message = f"{where}: {e.description or e.name}"
+        response = _error(e.code or 500, message)
+        for name, value in e.get_headers():
+            if name.lower() != "content-type":  # Allow on a 405
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    async def unexpected(e: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.path)
+        return _error(500, f"internal error: {type(e).__name__}: {e}")
 
     @app.after_request
     async def headers(response: Response) -> Response:
