@@ -69,7 +69,8 @@ CORE_ATTRIBUTES = {
     "_requests": True,
     "_refresh_index": True,
     "_faults": True,
-    # Retention's schedule (``_retention``): made again from the records on load.
+    # Retention's schedule (``_retention``): made again from the records by the first
+    # mutation after a load.
     "_forget_at": False,
     # Family ids by account (``_base.FamiliesByAccount``): made again from the families.
     "_account_families": False,
