@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import random
 import string
+from typing import TYPE_CHECKING
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
+
 
 _BASE62 = string.ascii_letters + string.digits
 _URLSAFE = _BASE62 + "-_"
@@ -53,8 +56,25 @@ class IdSource:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(f"conntrack-fakes:{seed}:things")
         self.noise = random.Random(f"conntrack-fakes:{seed}:noise")
-        self.faker = Faker("en_US")
-        self.faker.seed_instance(seed)
+        self._seed = seed
+        self._faker: Faker | None = None
+        #: The faker's random stream, kept here so that a state file can save and
+        #: restore it without making the faker (see :attr:`faker`).
+        self.faker_random = random.Random()
+        self.faker_random.seed(seed)
+
+    @property
+    def faker(self) -> Faker:
+        """The seeded faker, made on first use: importing faker costs ~40 ms and
+        making one more, which ``conntrack serve`` would pay before its ready line
+        even when it only loads a state file."""
+        if self._faker is None:
+            from faker import Faker
+
+            self._faker = Faker("en_US")
+            self._faker.seed_instance(self._seed)
+            self._faker.random = self.faker_random  # type: ignore[attr-defined]  # proxy.pyi lacks it
+        return self._faker
 
     def digits(self, n: int, *, first: str = "1") -> str:
         """A numeric id of ``n`` digits (Facebook ids are numeric strings)."""

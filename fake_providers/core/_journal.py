@@ -578,7 +578,7 @@ def random_states(core: Core) -> dict[str, Any]:
         "seq": core.seq,
         "things": _rng_state(core.ids.rng),
         "noise": _rng_state(core.ids.noise),
-        "faker": _rng_state(core.ids.faker.random),
+        "faker": _rng_state(core.ids.faker_random),
     }
 
 

@@ -355,7 +355,7 @@ def _dump(core: Core) -> dict[str, Any]:
         "random": {
             "things": _rng_state(core.ids.rng),
             "noise": _rng_state(core.ids.noise),
-            "faker": _rng_state(core.ids.faker.random),
+            "faker": _rng_state(core.ids.faker_random),
         },
         "apps": [enc_app(a) for a in core._apps.values()],
         "accounts": [account(a) for a in core._accounts.values()],
@@ -523,11 +523,11 @@ def install(
         things, noise, faker = random_states
         core.ids.rng.setstate(things)
         core.ids.noise.setstate(noise)
-        core.ids.faker.random.setstate(faker)
+        core.ids.faker_random.setstate(faker)
     else:
         core.ids.rng.seed(f"conntrack-fakes:{seed}:things:after:{seq}")
         core.ids.noise.seed(f"conntrack-fakes:{seed}:noise:after:{seq}")
-        core.ids.faker.random.seed(f"conntrack-fakes:{seed}:faker:after:{seq}")
+        core.ids.faker_random.seed(f"conntrack-fakes:{seed}:faker:after:{seq}")
     core.seed = seed
     core._seq = seq
     core._apps = {a.client_id: a for a in apps}

@@ -573,7 +573,7 @@ def _fresh_streams(core: Core, seed: int, seq: int, starts: int) -> None:
     for name, rng in (
         ("things", core.ids.rng),
         ("noise", core.ids.noise),
-        ("faker", core.ids.faker.random),
+        ("faker", core.ids.faker_random),
     ):
         rng.seed(f"conntrack-fakes:{seed}:{name}:after:{seq}:start:{starts}")
 
