@@ -19,6 +19,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Problems listed per file. A hostile (or badly generated) file can hold tens of
+#: thousands of mistakes; listing them all costs seconds and megabytes and helps nobody:
+#: the author fixes the first ones and runs again. Past this many the readers only count
+#: (see :func:`add_problem`) or stop looking, and the message ends in one line saying so.
+MAX_PROBLEMS = 100
+
+# Markers in a problem list, never shown: one problem past MAX_PROBLEMS (counted, its
+# words dropped), and "the reader stopped looking here" (more may follow, uncounted).
+_MORE = "\0more"
+_STOPPED = "\0stopped"
+
 
 class ConntrackError(Exception):
     """Root of every exception conntrack raises on purpose."""
@@ -46,12 +57,60 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+def add_problem(problems: list[Problem], problem: Problem) -> None:
+    """Append ``problem``; past :data:`MAX_PROBLEMS` only a marker that counts it."""
+    if len(problems) < MAX_PROBLEMS:
+        problems.append(problem)
+    else:
+        problems.append(Problem(problem.file, 0, _MORE))
+
+
+def full(problems: list[Problem]) -> bool:
+    """Whether ``problems`` holds :data:`MAX_PROBLEMS`: a reader may stop looking."""
+    return len(problems) >= MAX_PROBLEMS
+
+
+def stopped(problems: list[Problem], file: str) -> None:
+    """Note that a reader of ``file`` stopped looking: more problems may follow."""
+    problems.append(Problem(file, 0, _STOPPED))
+
+
 class ScenarioError(InputError):
-    """A scenario file that does not load or validate: one or more problems."""
+    """A scenario file that does not load or validate: one or more problems.
+
+    ``problems`` holds the problems found, sorted; the message lists at most
+    :data:`MAX_PROBLEMS` per file and then one line with how many more there are (or
+    that the reader stopped looking), so a file with 20 000 mistakes is refused at once.
+    """
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        more: dict[str, int] = {}
+        halted: set[str] = set()
+        kept: list[Problem] = []
+        for p in problems:
+            if p.message == _MORE:
+                more[p.file] = more.get(p.file, 0) + 1
+            elif p.message == _STOPPED:
+                halted.add(p.file)
+            else:
+                kept.append(p)
+        self.problems = sorted(kept)
+        by_file: dict[str, list[Problem]] = {f: [] for f in sorted(set(more) | halted)}
+        for p in self.problems:
+            by_file.setdefault(p.file, []).append(p)
+        lines: list[str] = []
+        for file in sorted(by_file):
+            found = by_file[file]
+            lines += [str(p) for p in found[:MAX_PROBLEMS]]
+            extra = more.get(file, 0) + max(0, len(found) - MAX_PROBLEMS)
+            if file in halted:
+                lines.append(
+                    f"{file}: … and more problems (conntrack stops looking after "
+                    f"{MAX_PROBLEMS} per file); fix these first"
+                )
+            elif extra:
+                lines.append(f"{file}: … and {extra} more problems; fix these first")
+        super().__init__("\n".join(lines))
 
 
 class ProfileError(InputError):

@@ -16,20 +16,28 @@ input: a scenario author must see ``file:line: what is wrong``, never a tracebac
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jsonschema
 
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
-from .._exceptions import DurationError, Problem, ScenarioError
+from .._exceptions import (
+    MAX_PROBLEMS,
+    DurationError,
+    Problem,
+    ScenarioError,
+    add_problem,
+    stopped,
+)
 from .._lifecycle import REASONS, STATES
 from .._limits import (
     MAX_CONNECTIONS,
@@ -62,6 +70,8 @@ from ._model import (
 
 if TYPE_CHECKING:
     from .._policy import PolicyPatch
+
+_T = TypeVar("_T")
 
 SUFFIXES = (".yaml", ".yml")
 #: The providers whose connections may say ``account_type:`` (Instagram's professional or
@@ -251,10 +261,14 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
 
     def add(path: DataPath, message: str, *, key: bool = False) -> None:
         line = doc.key_line_of(path) if key else doc.line_of(path)
-        problems.append(Problem(file, line, message))
+        add_problem(problems, Problem(file, line, message))
         bad.add(path)
 
-    errors = list(_validator().iter_errors(doc.data))
+    # iter_errors is lazy: take a few times the problems that will be listed (one value
+    # may draw several complaints) and stop, so 20 000 mistakes cost no more than 300.
+    errors = list(itertools.islice(_validator().iter_errors(doc.data), 3 * MAX_PROBLEMS + 1))
+    halted = len(errors) > 3 * MAX_PROBLEMS
+    del errors[3 * MAX_PROBLEMS :]
     # A value of the wrong type gets one message: the first type error that has words
     # for what was expected. Other complaints about it (an expectation's shape, say)
     # would only repeat the same mistake.
@@ -287,13 +301,14 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
             for name in error.validator_value:
                 if name not in value and (*path, name) not in bad:
                     bad.add((*path, name))
-                    problems.append(
+                    add_problem(
+                        problems,
                         Problem(
                             file,
                             doc.line_of(path),
                             f"{_title(sub, path)} is missing the required key '{name}'; "
                             f"add {_example(sub, name)}",
-                        )
+                        ),
                     )
         elif error.validator == "enum":
             add(path, _unknown(_key(path), value, [str(v) for v in error.validator_value]))
@@ -320,6 +335,8 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
             add(path, str(sub["x-message"]))
         else:  # pragma: no cover - every keyword of schema.json is handled above
             add(path, f"{_label(path)}: {error.message}")
+    if halted:
+        stopped(problems, file)
     return problems, bad
 
 
@@ -484,6 +501,9 @@ class _Builder(DocReader):
         schema_problems, bad = _schema_problems(self.file, self.doc)
         self.problems.extend(schema_problems)
         self.bad = bad | self.doc.broken
+        if self.full():  # enough to fix first: the checks of meaning would only add more
+            stopped(self.problems, self.file)
+            return None
 
         start = self.get(("start",), str)
         if start is not None:
@@ -506,7 +526,8 @@ class _Builder(DocReader):
         apps = self.apps()
         self.connections = self.connection_specs()
         timeline = self.events()
-        expect = [x for x in map(self.expectation, self.items(("expect",))) if x is not None]
+        wanted = self.each(self.items(("expect",)), self.expectation)
+        expect = [x for x in wanted if x is not None]
 
         if (
             len(self.problems) > self.count_before
@@ -690,9 +711,17 @@ class _Builder(DocReader):
             joins = self.get((*p, "event"), str) == "user_joined"
             if joins and user and self.users is not None and user not in self.users:
                 self.users.append(user)
-        found = [e for e in map(self.event, paths) if e is not None]
+        found = [e for e in self.each(paths, self.event) if e is not None]
         found.sort(key=lambda e: e.at)
-        return self.check_sequence(found)
+        return found if self.full() else self.check_sequence(found)
+
+    def each(self, paths: list[DataPath], read: Callable[[DataPath], _T]) -> Iterator[_T]:
+        """``read`` of each path until the file has :data:`MAX_PROBLEMS` problems."""
+        for path in paths:
+            if self.full():
+                stopped(self.problems, self.file)
+                return
+            yield read(path)
 
     def check_sequence(self, events: list[TimelineEvent]) -> list[TimelineEvent]:
         """Membership and connect/disconnect order, in time order."""

@@ -43,7 +43,7 @@ from typing import Any, ClassVar
 
 import yaml
 
-from .._exceptions import Problem
+from .._exceptions import Problem, add_problem, full
 from .._limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_INTEGER, MAX_NODES
 
 PathKey = str | int
@@ -433,7 +433,12 @@ class DocReader:
     def problem(self, path: Path, message: str, *, key: bool = False) -> None:
         """Add ``message`` at the line of the value at ``path`` (or of its key)."""
         line = self.doc.key_line_of(path) if key else self.doc.line_of(path)
-        self.problems.append(Problem(self.file, line, message))
+        add_problem(self.problems, Problem(self.file, line, message))
+
+    def full(self) -> bool:
+        """Whether this file has :data:`MAX_PROBLEMS` problems: stop looking for more
+        (after :func:`~conntrack._exceptions.stopped`), as a long list only costs time."""
+        return full(self.problems)
 
     def mapping(self, path: Path, value: Any, allowed: Sequence[str], what: str) -> bool:
         """Whether ``value`` is a mapping to read on; a problem if not, and one per unknown key.
