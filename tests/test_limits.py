@@ -626,3 +626,27 @@ def test_every_reader_lists_at_most_the_cap(tmp_path: Path, reader: str) -> None
     assert more, lines[-1]
     assert more.group(1) in (None, f"{150 - MAX_PROBLEMS} ")
 
+
+#: What `run` and `notifications` need only once the scenarios have loaded: the runner,
+#: the fakes and the console (about 0.3-0.5 CPU s of imports).
+_HEAVY = ("conntrack.scenario._runner", "conntrack._console", "conntrack.product._harness")
+
+
+@pytest.mark.parametrize("command", ["run", "notifications", "validate"])
+def test_a_bad_file_is_refused_before_the_runner_is_imported(
+    tmp_path: Path, command: str
+) -> None:
+    """`run` and `notifications` refuse a bad file as fast as `validate`: they load the
+    scenarios before importing what runs them."""
+    path = tmp_path / "bad.yaml"
+    path.write_text(SCENARIO + "until2: 1d\n")
+    probe = (
+        "import sys\nfrom conntrack.cli import main\n"
+        f"code = main([{command!r}, {str(path)!r}])\n"
+        f"print(code, [m for m in {_HEAVY!r} if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.stdout.split("\n")[0] == "2 []", (done.stdout, done.stderr)
+    assert f"{path}:5: unknown key 'until2'" in done.stderr
