@@ -9,6 +9,7 @@ lie after start, how many events and syncs a run may hold.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -633,9 +635,7 @@ _HEAVY = ("conntrack.scenario._runner", "conntrack._console", "conntrack.product
 
 
 @pytest.mark.parametrize("command", ["run", "notifications", "validate"])
-def test_a_bad_file_is_refused_before_the_runner_is_imported(
-    tmp_path: Path, command: str
-) -> None:
+def test_a_bad_file_is_refused_before_the_runner_is_imported(tmp_path: Path, command: str) -> None:
     """`run` and `notifications` refuse a bad file as fast as `validate`: they load the
     scenarios before importing what runs them."""
     path = tmp_path / "bad.yaml"
@@ -650,3 +650,33 @@ def test_a_bad_file_is_refused_before_the_runner_is_imported(
     )
     assert done.stdout.split("\n")[0] == "2 []", (done.stdout, done.stderr)
     assert f"{path}:5: unknown key 'until2'" in done.stderr
+
+
+def _errors(validator: Any, data: object) -> list[tuple[object, ...]]:
+    return sorted(
+        (
+            tuple(e.absolute_path),
+            e.validator,
+            e.message,
+            repr(e.schema.get("x-expected") if isinstance(e.schema, dict) else None),
+        )
+        for e in validator.iter_errors(data)
+    )
+
+
+def test_the_validator_gives_the_same_errors_without_refs() -> None:
+    """Scenario documents are validated with the ``$ref`` s inlined (a lookup per use
+    was half the time of 10 000 valid events): same errors, same schema words."""
+    import jsonschema
+
+    from conntrack.scenario import _loader
+
+    inlined = {k: v for k, v in _loader._validator().schema.items() if k != "$defs"}
+    assert "$ref" not in json.dumps(inlined)
+    plain = jsonschema.Draft202012Validator(_loader.schema())
+    texts = [p.read_text() for p in sorted(Path("scenarios").glob("*.yaml"))]
+    texts += [_timeline(20), SCENARIO + "expect:\n  - {at: x, state: nope, connection: 1}\n"]
+    texts += [SCENARIO + "timeline:\n  - {at: [1], event: add, by: {a: 1}, for: -1}\n"]
+    for text in texts:
+        for doc in _marks.load_documents(text, "f")[0]:
+            assert _errors(_loader._validator(), doc.data) == _errors(plain, doc.data)

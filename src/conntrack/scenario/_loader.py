@@ -97,7 +97,32 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema())
+    return jsonschema.Draft202012Validator(_inlined(schema()))
+
+
+def _inlined(schema_: dict[str, Any]) -> dict[str, Any]:
+    """``schema_`` with each local ``$ref`` replaced by what it names (its siblings are
+    annotations only: description, examples), for the same verdicts and messages.
+
+    A ``$ref`` is looked up through ``referencing`` at every use: 10 000 timeline events
+    cost 40 000 lookups, about half of validating them (0.65 -> 0.28 CPU s). The
+    ``$defs`` are not recursive.
+    """
+    defs: dict[str, Any] = schema_.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                named = defs[str(node["$ref"]).removeprefix("#/$defs/")]
+                notes = {k: v for k, v in node.items() if k != "$ref"}
+                return {**notes, **inline(named)}
+            return {k: v if k == "$defs" else inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
+    inlined: dict[str, Any] = inline(schema_)
+    return inlined
 
 
 # --- public API -------------------------------------------------------------------
