@@ -51,6 +51,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -128,8 +129,7 @@ class StateFile:
     def open(cls, path: str | Path) -> StateFile:
         """Open (or create) a state file, lock it and check that it is one of ours."""
         where = Path(path)
-        if where.is_dir():
-            raise StateError(f"{where}: is a folder; --state names a file (e.g. {where}/state.db)")
+        _check_path(where)
         lock = _lock(where)
         try:
             # isolation_level=None: we say BEGIN and COMMIT ourselves.
@@ -582,6 +582,44 @@ def _stamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
+def _check_path(where: Path) -> None:
+    """Refuse, by what it is, a path that cannot be a state file, before anything opens
+    it: a folder, a named pipe (opening one may wait for a writer; SQLite would then say
+    "disk I/O error"), a device or a socket; and, for a new file, a folder that does not
+    exist (not made: a typo would make a tree) or is not a folder."""
+    try:
+        mode = where.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except OSError as e:
+        raise StateError(f"{where}: cannot open the state file: {e.strerror or e}") from None
+    if mode is None:
+        folder = where.parent
+        if not folder.exists():
+            raise StateError(
+                f"{where}: the folder {folder} does not exist; create it, or give --state a "
+                "path in an existing folder"
+            )
+        if not folder.is_dir():
+            raise StateError(f"{where}: {folder} is not a folder; give --state a path in a folder")
+        return
+    if stat.S_ISDIR(mode):
+        raise StateError(f"{where}: is a folder; --state names a file (e.g. {where}/state.db)")
+    if not stat.S_ISREG(mode):
+        what = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a special file"
+        )
+        raise StateError(
+            f"{where}: is {what}, not a file; give --state a path to a regular file or a new name"
+        )
+
+
 def _lock(path: Path) -> int | None:
     """An exclusive ``flock`` on the file (created if missing), or StateError if another
     process holds it. None where ``fcntl`` does not exist (Windows): no lock there."""
@@ -590,9 +628,17 @@ def _lock(path: Path) -> int | None:
     except ImportError:  # pragma: no cover - not on POSIX
         return None
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NONBLOCK", 0), 0o600)
     except OSError as e:
-        raise StateError(f"{path}: cannot open the state file: {e.strerror or e}") from None
+        if not path.exists():
+            raise StateError(
+                f"{path}: cannot create the state file in {path.parent}: "
+                f"{e.strerror or e}; give --state a path in a folder you can write"
+            ) from None
+        raise StateError(
+            f"{path}: cannot open the state file: {e.strerror or e}; give --state a file "
+            "you can read and write"
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

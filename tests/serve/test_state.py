@@ -946,3 +946,68 @@ def test_a_listing_next_to_changes_does_not_rewrite_the_table(tmp_path: Path) ->
         assert any(p.name == "Renamed in place" for p in again._pages.values())
     finally:
         server.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_or_device_is_refused_unread(tmp_path: Path) -> None:
+    """A FIFO, a device or a socket is not a state file: refused at once by what it is
+    (SQLite would say "disk I/O error", and reading a FIFO may wait for a writer)."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    started = time.monotonic()
+    with pytest.raises(StateError, match="is a named pipe \\(FIFO\\), not a file") as e:
+        StateFile.open(fifo)
+    assert "a regular file or a new name" in str(e.value)
+    assert time.monotonic() - started < 2
+    for device in ("/dev/null", "/dev/zero"):
+        if Path(device).exists():
+            with pytest.raises(StateError, match="is a device, not a file"):
+                StateFile.open(device)
+    assert fifo.exists() and not fifo.is_file()  # left as it was
+
+
+def test_a_missing_or_unusable_folder_is_said_plainly(tmp_path: Path) -> None:
+    """The folder of a new state file must exist (it is not made: a typo would make a
+    tree) and be a folder; the message names it."""
+    missing = tmp_path / "no" / "such" / "state.db"
+    with pytest.raises(StateError, match=r"the folder .*no/such does not exist") as e:
+        StateFile.open(missing)
+    assert "create it" in str(e.value)
+    assert not (tmp_path / "no").exists()
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    with pytest.raises(StateError, match="plain is not a folder"):
+        StateFile.open(plain / "state.db")
+
+
+def test_cli_refuses_a_fifo_state_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``conntrack serve --state FIFO``: exit 2 with one line, before it listens."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("named pipes are POSIX")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["serve", "--port", "0", "--state", str(fifo)]) == 2
+    err = capsys.readouterr()
+    assert "listening" not in err.out
+    lines = err.err.strip().splitlines()
+    assert len(lines) == 1 and "named pipe (FIFO)" in lines[0], lines
+
+
+def test_an_unwritable_folder_is_said_plainly(tmp_path: Path) -> None:
+    """A new state file where it cannot be made: the message names the folder and says
+    what to do (root may write anywhere chmod forbids, so /proc stands in on Linux)."""
+    if Path("/proc/self").is_dir():
+        where = Path("/proc/conntrack-state.db")
+    elif os.geteuid() != 0:
+        folder = tmp_path / "ro"
+        folder.mkdir()
+        folder.chmod(0o555)
+        where = folder / "state.db"
+    else:
+        pytest.skip("no folder here that this user cannot write")
+    with pytest.raises(StateError, match="cannot create the state file in") as e:
+        StateFile.open(where)
+    assert "a folder you can write" in str(e.value)
+    assert not where.exists()
