@@ -33,12 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -144,34 +140,12 @@ def wal_mib() -> float:
 
 
 def serve_with_state(folder: str) -> int:
-    """As ``bench_server.serve_and_run``, with ``--state`` (a new file in ``folder``)."""
+    """As ``bench_server.serve_and_run``, with ``--state`` (a new file in ``folder``); the
+    final save may take a while, so the server gets 30 s to stop."""
     global WAL
     state = Path(folder) / "state.db"
     WAL = Path(f"{state}-wal")
-    args = ["serve", "--port", "0", "--seed", "1", "--providers", "facebook"]
-    with subprocess.Popen(
-        [str(EXE), *args, "--state", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
-            if not match:
-                print(f"conntrack serve did not start: {line!r}", file=sys.stderr)
-                return 1
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            asyncio.run(load(match.group(1), proc.pid))
-        finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-    return 0
+    return serve_and_run(load, "--state", str(state), stop_timeout=30)
 
 
 def main() -> int:

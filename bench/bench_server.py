@@ -180,11 +180,14 @@ async def bench(base: str, pid: int) -> None:
         )
 
 
-def serve_and_run(load: Callable[[str, int], Awaitable[None]]) -> int:
-    """Start ``conntrack serve --port 0 --providers facebook`` as its own process, run
-    ``load(base_url, pid)`` on asyncio against it, and stop it (SIGINT, then kill)."""
+def serve_and_run(
+    load: Callable[[str, int], Awaitable[None]], *extra: str, stop_timeout: float = 10
+) -> int:
+    """Start ``conntrack serve --port 0 --providers facebook`` (and ``extra`` options) as
+    its own process, run ``load(base_url, pid)`` on asyncio against it, and stop it
+    (SIGINT, then kill after ``stop_timeout`` seconds)."""
     with subprocess.Popen(
-        [str(EXE), "serve", "--port", "0", "--seed", "1", "--providers", "facebook"],
+        [str(EXE), "serve", "--port", "0", "--seed", "1", "--providers", "facebook", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -203,7 +206,7 @@ def serve_and_run(load: Callable[[str, int], Awaitable[None]]) -> int:
         finally:
             proc.send_signal(signal.SIGINT)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
     return 0
