@@ -32,7 +32,12 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def _kind(mode: int) -> str:
+def not_a_file(mode: int) -> str | None:
+    """What a path whose ``st_mode`` is ``mode`` is when it is no regular file ("a
+    folder", "a FIFO (named pipe)", …; ``None``: it is one). The YAML readers refuse
+    such paths unread, and output options refuse them as targets."""
+    if stat.S_ISREG(mode):
+        return None
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):
@@ -41,7 +46,11 @@ def _kind(mode: int) -> str:
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    return "a file" if stat.S_ISREG(mode) else "not a regular file"
+    return "not a regular file"
+
+
+def _kind(mode: int) -> str:
+    return not_a_file(mode) or "a file"
 
 
 def check_output(

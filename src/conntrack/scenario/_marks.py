@@ -35,7 +35,6 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -45,6 +44,7 @@ import yaml
 
 from .._exceptions import Problem, add_problem, full
 from .._limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_INTEGER, MAX_NODES
+from .._output import not_a_file
 
 PathKey = str | int
 Path = tuple[PathKey, ...]
@@ -484,7 +484,7 @@ def read_text(path: str | PurePath, what: str) -> tuple[str | None, list[Problem
         # and read only if it is a regular file: a FIFO or /dev/zero is never read.
         fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with open(fd, "rb") as stream:
-            kind = _not_a_file(os.fstat(fd).st_mode)
+            kind = not_a_file(os.fstat(fd).st_mode)
             data = b"" if kind else stream.read(MAX_FILE_BYTES + 1)
     except IsADirectoryError:  # where a folder cannot be opened (Windows)
         kind = "a folder"
@@ -499,21 +499,6 @@ def read_text(path: str | PurePath, what: str) -> tuple[str | None, list[Problem
         return data.decode("utf-8"), []
     except UnicodeDecodeError as e:
         return None, [Problem(file, 0, f"not UTF-8 text ({e.reason}); save the {what} as UTF-8")]
-
-
-def _not_a_file(mode: int) -> str | None:
-    """What a path that is not a regular file is (``None``: it is one)."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def read_one(path: str | PurePath, what: str) -> tuple[Document | None, list[Problem]]:
