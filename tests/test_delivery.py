@@ -809,3 +809,50 @@ def test_run_delivers_a_scenarios_emails_over_smtp_and_keeps_what_fails(
     assert {m["Subject"] for m in got} == {line["subject"] for line in kept}
     assert all("Reconnect: https://app.conntrack.test/connections/fb/reconnect" in m.get_content()
                for m in got)  # fmt: skip
+
+
+# -- every caller gets the checks (not only the conntrack CLI) ------------------------------
+
+
+@pytest.mark.parametrize("attempts", ["11", "1000000000"])
+def test_deliver_main_caps_attempts(tmp_path: Path, attempts: str) -> None:
+    """--attempts 1000000000 against a dead sink waited 30 s an attempt, for ever: the cap
+    holds for deliver_main (and any caller of cmd_deliver), not only for ``conntrack``."""
+    path = tmp_path / "outbox.jsonl"
+    OutboxFile(path).write([mail()])
+    before = path.read_bytes()
+    code, out, err = _run([str(path), "--webhook", "http://127.0.0.1:9/", "--attempts", attempts])
+    assert (code, out) == (2, "")
+    assert err.startswith(f"conntrack deliver: --attempts must be at most 10, got {attempts}")
+    assert err.count("\n") == 1
+    assert path.read_bytes() == before
+
+
+def test_deliver_main_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """A FIFO nobody writes waited for ever; /dev/zero read until memory ran out; /dev/null
+    passed for an empty outbox. Each is refused at once, unread, in one line."""
+    targets = [str(tmp_path)]
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        targets.append(str(fifo))
+    targets += [d for d in ("/dev/null", "/dev/zero") if Path(d).exists()]
+    for target in targets:
+        code, out, err = _run([target, "--webhook", "http://127.0.0.1:9/"])
+        assert (code, out) == (2, ""), target
+        assert err == (
+            f"conntrack deliver: OUTBOX_FILE {target!r} is not a regular file: give the file "
+            "that 'conntrack run --outbox FILE' wrote\n"
+        )
+    code, _, err = _run(["", "--webhook", "http://127.0.0.1:9/"])
+    assert code == 2 and "OUTBOX_FILE '' is an empty name" in err
+
+
+def test_outbox_file_load_does_not_wait_on_a_fifo(tmp_path: Path) -> None:
+    """OutboxFile.load itself refuses a FIFO (reading one waits for a writer)."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("named pipes are POSIX")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is not a regular file"):
+        OutboxFile(fifo).load()

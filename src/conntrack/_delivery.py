@@ -36,6 +36,7 @@ import os
 import re
 import smtplib
 import ssl
+import stat
 import sys
 import tempfile
 import time
@@ -615,11 +616,9 @@ class OutboxFile:
     def load(self) -> list[OutboxEntry]:
         """Every entry; raises :class:`OutboxError` (``file:line: message``) on bad lines."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = _read_regular(self.path).decode("utf-8")
         except FileNotFoundError:
             raise InputError(f"{self.path}: no such outbox file") from None
-        except IsADirectoryError:
-            raise InputError(f"{self.path}: is a directory, not an outbox file") from None
         except UnicodeDecodeError as e:
             raise InputError(f"{self.path}: not UTF-8 text ({e.reason})") from None
         except OSError as e:
@@ -984,12 +983,49 @@ def add_deliver_arguments(parser: argparse.ArgumentParser) -> None:
     add_delivery_options(parser)
 
 
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file; InputError if it is anything else (a
+    folder, a FIFO, a device, a socket), unread: reading a FIFO nobody writes waits for
+    ever (hence O_NONBLOCK, and the check on the open file itself) and /dev/zero never
+    ends. OSError (FileNotFoundError …) for the caller to word."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(_not_an_outbox(str(path), "not a regular file"))
+        return f.read()
+
+
+def _not_an_outbox(name: str, what: str) -> str:
+    return f"OUTBOX_FILE {name!r} is {what}: give the file that 'conntrack run --outbox FILE' wrote"
+
+
+def check_deliver_args(args: argparse.Namespace) -> None:
+    """The rules of ``conntrack deliver``'s arguments that argparse does not check, here so
+    that every caller of :func:`cmd_deliver` gets them (not only the ``conntrack`` CLI):
+    ``--attempts`` at most ``MAX_ATTEMPTS``, and an OUTBOX_FILE that is a name of a
+    regular file (a FIFO, a device or a folder is refused unread; see :func:`_read_regular`)."""
+    from ._cliargs import check_attempts
+
+    check_attempts(args)
+    if not args.outbox:
+        raise InputError(_not_an_outbox(args.outbox, "an empty name"))
+    try:
+        mode = os.stat(args.outbox).st_mode
+    except FileNotFoundError:
+        return  # OutboxFile.load says "no such outbox file"
+    except OSError as e:
+        raise InputError(f"{args.outbox}: cannot read the outbox file: {e.strerror}") from None
+    if not stat.S_ISREG(mode):
+        raise InputError(_not_an_outbox(args.outbox, "not a regular file"))
+
+
 def cmd_deliver(
     args: argparse.Namespace, *, out: IO[str] | None = None, err: IO[str] | None = None
 ) -> int:
     """``conntrack deliver``: 0 all delivered, 1 some kept in the file; raises InputError."""
     out = out or sys.stdout
     err = err or sys.stderr
+    check_deliver_args(args)
     sinks = sinks_from_args(args)
     if not sinks:
         raise InputError("nothing to deliver to: give --smtp HOST[:PORT] and/or --webhook URL")
