@@ -26,6 +26,7 @@ caller cancels it) saves the last of it.
 from __future__ import annotations
 
 import logging
+import socket
 import sqlite3
 import sys
 import time
@@ -35,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import trio
-from hypercorn.config import Config
+from hypercorn.config import Config, Sockets
 from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
@@ -73,8 +74,42 @@ log = logging.getLogger("conntrack.serve")
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
-def make_config(host: str, port: int, tls: TlsFiles | None = None) -> Config:
-    config = Config()
+class _BoundConfig(Config):
+    """hypercorn's config, serving on a socket already bound (:func:`bind_socket`)."""
+
+    def __init__(self, sock: socket.socket, secure: bool) -> None:
+        super().__init__()
+        self._bound = sock
+        self._secure = secure
+
+    def create_sockets(self) -> Sockets:
+        sock = [self._bound]
+        return Sockets(sock if self._secure else [], [] if self._secure else sock, [])
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` as hypercorn binds one, or the OSError with the
+    socket closed: hypercorn's own bind leaves the socket that failed unclosed (a
+    ResourceWarning; one file descriptor a try for a caller that tries port after port),
+    and its error comes out of its nurseries wrapped in exception groups."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def make_config(
+    host: str, port: int, tls: TlsFiles | None = None, *, sock: socket.socket | None = None
+) -> Config:
+    """hypercorn's config for ``host:port``; with ``sock`` (bound to it) serving on that."""
+    config = Config() if sock is None else _BoundConfig(sock, secure=tls is not None)
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = log
@@ -538,13 +573,17 @@ async def serve(
         clock = TravelClock()
         server = Server(core or fake_providers.Core(clock, seed=seed), clock)
     app = server.durable(_app(server, host))
+    # Bound here, before anything starts: a port in use raises the plain OSError.
+    sock = bind_socket(host, port)
     try:
         async with trio.open_nursery() as nursery:
             if server.state is not None:
                 nursery.start_soon(server.saver)
                 if server.lag > 0:
                     nursery.start_soon(server.lagging)
-            await hypercorn_serve(app, make_config(host, port, server.tls), task_status=task_status)
+            config = make_config(host, port, server.tls, sock=sock)
+            await hypercorn_serve(app, config, task_status=task_status)
             nursery.cancel_scope.cancel()
     finally:
+        sock.close()
         server.save(random=True)

@@ -4,18 +4,25 @@ that trusts only the CA the server wrote."""
 
 from __future__ import annotations
 
+import gc
+import os
 import signal
+import socket
 import sqlite3
 import ssl
 import subprocess
+import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import requests
+
+from conntrack._serve import serve
 
 from .support import CONNTRACK, REDIRECT, Process, facebook_login, running, start
 
@@ -238,3 +245,60 @@ def test_tls_writes_the_ca_in_the_current_folder_by_default(tmp_path: Path) -> N
         assert requests.get(f"{server.url}/_conntrack/health", verify=str(ca), timeout=30).ok
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(f"{server.url}/_conntrack/health", timeout=30)
+
+
+def _serve_fails(*args: str) -> str:
+    """``conntrack serve ARGS`` in a child with ResourceWarning shown: it must exit 2 at
+    once; its stderr, stripped."""
+    argv = [sys.executable, "-W", "always::ResourceWarning", "-X", "tracemalloc=1"]
+    argv += ["-m", "conntrack.cli", "serve", *args]
+    child = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert child.returncode == 2, child.stderr
+    assert "listening" not in child.stdout
+    return child.stderr.strip()
+
+
+def test_a_port_in_use_is_one_line_and_leaves_no_socket_open() -> None:
+    """hypercorn's own bind left the socket that failed to bind unclosed (a
+    ResourceWarning at exit, one fd per try for a caller that retries)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        err = _serve_fails("--port", str(port))
+    assert err == (
+        f"conntrack: cannot listen on 127.0.0.1:{port}: Address already in use; choose "
+        "another --port (0: any free one) or --host"
+    )
+
+
+def test_an_address_not_here_is_one_line_and_leaves_no_socket_open() -> None:
+    """203.0.113.5 (TEST-NET-3) is on no interface of this machine."""
+    token = "t" * 32  # no beyond-loopback warning: the one line is the error
+    err = _serve_fails("--host", "203.0.113.5", "--port", "0", "--control-token", token)
+    assert err.startswith("conntrack: cannot listen on 203.0.113.5:0: ")
+    assert err.count("\n") == 0 and "--port" in err
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may bind a low port"
+)
+def test_a_low_port_without_permission_is_one_line() -> None:
+    err = _serve_fails("--port", "1")
+    assert err.startswith("conntrack: cannot listen on 127.0.0.1:1: Permission denied")
+    assert err.count("\n") == 0
+
+
+async def test_serve_closes_its_socket_when_the_bind_fails() -> None:
+    """In-process: ``serve`` raises the OSError with no socket left behind, so a caller
+    that tries the next port leaks nothing."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ResourceWarning)
+            with pytest.raises(OSError) as e:
+                await serve("127.0.0.1", port)
+            del e
+            gc.collect()
