@@ -347,8 +347,8 @@ def test_usage_errors_are_one_line(
 
 
 def test_serve_on_a_port_in_use_is_one_line() -> None:
-    """It ended in an exception group's traceback with exit 1. (In a child process: the
-    failed bind leaves an unclosed socket behind, see the findings.)"""
+    """It ended in an exception group's traceback with exit 1. (In a child process, as a
+    user runs it; tests/serve/test_process.py checks no socket is left unclosed.)"""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -208,22 +208,8 @@ def _population(
 
 
 def _cmd_deliver(args: argparse.Namespace) -> int:
-    import stat
+    from ._delivery import cmd_deliver  # it checks --attempts and the outbox path itself
 
-    from ._delivery import cmd_deliver
-
-    check_attempts(args)
-
-    try:
-        mode = os.stat(args.outbox).st_mode if args.outbox else None
-    except OSError as e:
-        raise InputError(f"{args.outbox}: cannot read the outbox file: {e.strerror}") from None
-    if mode is None or not stat.S_ISREG(mode):
-        what = "an empty name" if mode is None else "not a regular file"
-        raise InputError(
-            f"OUTBOX_FILE {args.outbox!r} is {what}: give the file that 'conntrack run "
-            "--outbox FILE' wrote"
-        )
     return cmd_deliver(args)
 
 
