@@ -15,11 +15,11 @@ one. One test per scenario, so that xdist spreads them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import timedelta
 from functools import cache
@@ -233,9 +233,14 @@ def _acme() -> Any:
     return acme
 
 
-def _verdict(provider: str, answers: dict[str, tuple[int, object]]) -> tuple[str | None, list[str]]:
+def _verdict(
+    run: Callable[[Coroutine[Any, Any, Any]], Any],
+    provider: str,
+    answers: dict[str, tuple[int, object]],
+) -> tuple[str | None, list[str]]:
     """The reason acme's ``provider`` gives a sync whose requests get ``answers`` (by
-    path ending), and the paths it asked, in order."""
+    path ending), and the paths it asked, in order; ``run`` is the ``asyncio_run``
+    fixture (a browser test's loop may be running on this worker)."""
     acme = _acme()
     asked: list[str] = []
 
@@ -272,7 +277,7 @@ def _verdict(provider: str, answers: dict[str, tuple[int, object]]) -> tuple[str
         finally:
             await ctx.aclose()
 
-    verdict = asyncio.run(read())
+    verdict = run(read())
     return verdict.reason, asked
 
 
@@ -298,14 +303,16 @@ def _perms(status: str) -> tuple[int, object]:
         ("permissions unreadable", {"/accounts": _pages(), "/permissions": (400, GRAPH_10)}, "permission_declined"),
     ],
 )  # fmt: skip
-def test_facebook_200_reads_the_page_roles(case: str, answers: dict, reason: str) -> None:
-    got, asked = _verdict("facebook", {f"/{PAGE}/posts": (403, GRAPH_200), **answers})
+def test_facebook_200_reads_the_page_roles(
+    case: str, answers: dict, reason: str, asyncio_run: Callable[..., Any]
+) -> None:
+    got, asked = _verdict(asyncio_run, "facebook", {f"/{PAGE}/posts": (403, GRAPH_200), **answers})
     assert got == reason, case
     assert asked[0].endswith(f"/{PAGE}/posts") and asked[1].endswith("/me/accounts"), asked
 
 
-def test_facebook_10_is_a_permission_without_asking() -> None:
-    got, asked = _verdict("facebook", {f"/{PAGE}/posts": (403, GRAPH_10)})
+def test_facebook_10_is_a_permission_without_asking(asyncio_run: Callable[..., Any]) -> None:
+    got, asked = _verdict(asyncio_run, "facebook", {f"/{PAGE}/posts": (403, GRAPH_10)})
     assert got == "permission_declined"
     assert len(asked) == 1, asked
 
@@ -321,10 +328,12 @@ def test_facebook_10_is_a_permission_without_asking() -> None:
     ],
 )
 def test_linkedin_65601_asks_introspect_token(
-    case: str, introspection: tuple[int, object], reason: str
+    case: str, introspection: tuple[int, object], reason: str, asyncio_run: Callable[..., Any]
 ) -> None:
     got, asked = _verdict(
-        "linkedin", {"/rest/posts": (401, REVOKED_65601), "/introspectToken": introspection}
+        asyncio_run,
+        "linkedin",
+        {"/rest/posts": (401, REVOKED_65601), "/introspectToken": introspection},
     )
     assert got == reason, case
     assert asked[-1].endswith("/oauth/v2/introspectToken"), asked
