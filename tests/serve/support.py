@@ -19,6 +19,7 @@ from typing import IO, Any
 import httpx
 
 from conntrack._profiles import load_profile
+from conntrack._statefile import StateFile
 from fake_providers import Core
 
 REDIRECT = "https://app.example.test/callback"
@@ -243,3 +244,17 @@ def running(*args: str, cwd: Path | None = None) -> Iterator[Process]:
         yield server
     finally:
         server.kill()
+
+
+def populated_state_file(path: Path) -> Core:
+    """Write a state file at ``path`` with one of every kind of record (:func:`populate`)
+    and close it; answers the core it was made of."""
+    clock = ManualClock()
+    state = StateFile.open(path)
+    core = Core(clock, seed=4)
+    state.load(core)
+    state.attach(core)
+    populate(core)
+    state.flush(clock_offset=timedelta(0), now=clock.now(), random=True)
+    state.close()
+    return core

@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -17,20 +16,7 @@ import pytest
 from conntrack._statefile import StateError, StateFile
 from fake_providers import Core, StateFormatError
 
-from .support import ManualClock, populate
-
-
-def _saved(path: Path) -> Core:
-    """A state file with one of every kind of record, closed; the core it was made of."""
-    clock = ManualClock()
-    state = StateFile.open(path)
-    core = Core(clock, seed=4)
-    state.load(core)
-    state.attach(core)
-    populate(core)
-    state.flush(clock_offset=timedelta(0), now=clock.now(), random=True)
-    state.close()
-    return core
+from .support import ManualClock, populated_state_file
 
 
 def _readers() -> list[threading.Thread]:
@@ -52,7 +38,7 @@ def test_serve_imports_no_test_tools() -> None:
 
 def test_a_load_reads_every_table_back(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
-    core = _saved(path)
+    core = populated_state_file(path)
     state = StateFile.open(path)
     again = Core(ManualClock(), seed=4)
     try:
@@ -68,7 +54,7 @@ def test_a_row_that_cannot_be_read_leaves_no_reader_behind(tmp_path: Path, table
     """A bad row early (pages: read first), in the middle or last: the load's error,
     the core unchanged, and the reading thread finished."""
     path = tmp_path / "state.db"
-    _saved(path)
+    populated_state_file(path)
     db = sqlite3.connect(path)
     with db:
         assert db.execute(f"UPDATE {table} SET body = '{{' WHERE rowid = 1").rowcount == 1

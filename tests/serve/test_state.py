@@ -25,7 +25,16 @@ from conntrack.cli import main
 from fake_providers import Core, Reason, StateFormatError, StateProviderError, create_app
 from fake_providers.core import _persist  # the core's attributes it must keep: internals
 
-from .support import REDIRECT, ManualClock, facebook_login, populate, running, start, tiktok_2026
+from .support import (
+    REDIRECT,
+    ManualClock,
+    facebook_login,
+    populate,
+    populated_state_file,
+    running,
+    start,
+    tiktok_2026,
+)
 
 
 def restarted(core: Core, clock: ManualClock, **kw: Any) -> Core:
@@ -829,25 +838,13 @@ def test_state_lag_needs_a_state_file(tmp_path: Path, capsys: pytest.CaptureFixt
         prepare(state=tmp_path / "state.db", state_lag=-1)
 
 
-def _saved_file(path: Path) -> None:
-    """A state file with one of every kind of record, closed."""
-    clock = ManualClock()
-    state = StateFile.open(path)
-    core = Core(clock, seed=4)
-    state.load(core)
-    state.attach(core)
-    populate(core)
-    state.flush(clock_offset=timedelta(0), now=clock.now(), random=True)
-    state.close()
-
-
 def test_a_damaged_state_file_is_refused_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A file whose pages were overwritten in the middle (a disk error, a copy cut
     short), or whose rows are not what this module writes: exit 2 naming the file."""
     path = tmp_path / "state.db"
-    _saved_file(path)
+    populated_state_file(path)
     data = path.read_bytes()
     assert len(data) > 8192
     path.write_bytes(data[:4096] + b"\xff" * 4096 + data[8192:])
@@ -856,7 +853,7 @@ def test_a_damaged_state_file_is_refused_without_a_traceback(
     assert "Traceback" not in err and f"{path}: the state file is damaged" in err, err
     # Cut short (a copy that stopped half-way, a full disk): damaged, not "not SQLite".
     path.unlink()
-    _saved_file(path)
+    populated_state_file(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     assert main(["serve", "--port", "0", "--state", str(path)]) == 2
@@ -864,7 +861,7 @@ def test_a_damaged_state_file_is_refused_without_a_traceback(
     assert "Traceback" not in err and f"{path}: the state file is damaged" in err, err
     for body in ("not json", "[1, 2", '"a string"', "[]", "{}", "null"):
         other = tmp_path / "rows.db"
-        _saved_file(other)
+        populated_state_file(other)
         with sqlite3.connect(other) as db:
             db.execute("UPDATE tokens SET body = ? WHERE rowid = 1", (body,))
         db.close()
