@@ -279,7 +279,9 @@ class WorldControl:
         if ev.event in self.PAGE_EVENTS and ref.page_id:
             body["page_id"] = ref.page_id
         account = ref.account_id
-        if ev.event in self.LINKED_EVENTS and ref.linked_account_id:
+        if (ev.event in self.LINKED_EVENTS or ev.event == "page_linked") and ref.linked_account_id:
+            # The Instagram account links itself to the Page: fired on the Page's admin,
+            # the fake would link the Facebook account itself to the Page.
             account = ref.linked_account_id
         r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
         detail = "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
