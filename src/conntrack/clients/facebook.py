@@ -33,6 +33,8 @@ WWW = "www.facebook.com"
 GRAPH = "graph.facebook.com"
 #: What the sync reads of an Instagram account's media.
 IG_MEDIA_FIELDS = "id,caption,media_type,timestamp"
+#: At most this many requests of ``me/accounts`` (100 Pages each) to find one Page.
+MAX_PAGE_REQUESTS = 50
 
 
 class FacebookClient:
@@ -146,16 +148,34 @@ class FacebookClient:
 
     async def _instagram_account(self, token: str) -> str | None:
         """The Instagram business account linked to the connection's Page, if any."""
-        answer = await self._get(
-            "me/accounts",
-            self._graph("me/accounts"),
-            {"fields": "id,name,instagram_business_account", "access_token": token},
-        )
-        for page in answer.body.get("data", []):
-            if str(page.get("id")) == self.page_id:
-                linked = page.get("instagram_business_account")
-                return str(linked["id"]) if isinstance(linked, dict) else None
-        return None
+        found = await self._linked_instagram(token)
+        if isinstance(found, Answer):
+            raise ProviderCallError("me/accounts", found)
+        return found
+
+    async def _my_pages(self, token: str, fields: str) -> list[dict[str, Any]] | Answer:
+        """Every Page ``me/accounts`` lists, following ``paging.next``: the Graph answers
+        25 Pages a request by default (at most 100), and someone who manages many Pages
+        may find the connection's one past the first request. The error answer of a
+        request that fails; at most :data:`MAX_PAGE_REQUESTS` requests."""
+        url: str | None = self._graph("me/accounts")
+        params: dict[str, str] | None = {"fields": fields, "access_token": token, "limit": "100"}
+        pages: list[dict[str, Any]] = []
+        for _ in range(MAX_PAGE_REQUESTS):
+            if url is None:
+                break
+            answer = answer_of(PROTOCOL, await self.http.get(url, params=params))
+            data = answer.body.get("data") if isinstance(answer.body, dict) else None
+            if not answer.ok:
+                return answer
+            if not isinstance(data, list):
+                break
+            pages += [p for p in data if isinstance(p, dict)]
+            paging = answer.body.get("paging")
+            nxt = paging.get("next") if isinstance(paging, dict) else None
+            # ``next`` carries the query (the token, the cursor) itself.
+            url, params = (nxt, None) if isinstance(nxt, str) and nxt and data else (None, None)
+        return pages
 
     def can_refresh(self, info: TokenInfo) -> bool:
         return False  # no refresh grant: the 60-day reconnect
@@ -188,14 +208,10 @@ class FacebookClient:
         listed) leaves the ``(#200)`` its own meaning, ``permission_missing``."""
         if self.page_id is None:
             return False
-        listed = await self.http.get(
-            self._graph("me/accounts"),
-            params={"fields": "id,tasks", "access_token": token, "limit": "100"},
-        )
-        pages = json_object(listed).get("data") if listed.status_code == 200 else None
-        if not isinstance(pages, list):
+        pages = await self._my_pages(token, "id,tasks")
+        if isinstance(pages, Answer):
             return False
-        if any(isinstance(p, dict) and str(p.get("id")) == self.page_id for p in pages):
+        if any(str(p.get("id")) == self.page_id for p in pages):
             return False
         granted = await self.http.get(self._graph("me/permissions"), params={"access_token": token})
         perms = json_object(granted).get("data") if granted.status_code == 200 else None
@@ -244,14 +260,10 @@ class FacebookClient:
 
     async def _linked_instagram(self, token: str) -> str | Answer | None:
         """The Page's Instagram business account now, or the error answer of the call."""
-        response = await self.http.get(
-            self._graph("me/accounts"),
-            params={"fields": "id,name,instagram_business_account", "access_token": token},
-        )
-        answer = answer_of(PROTOCOL, response)
-        if not answer.ok:
-            return answer
-        for page in answer.body.get("data", []):
+        pages = await self._my_pages(token, "id,name,instagram_business_account")
+        if isinstance(pages, Answer):
+            return pages
+        for page in pages:
             if str(page.get("id")) == self.page_id:
                 linked = page.get("instagram_business_account")
                 return str(linked["id"]) if isinstance(linked, dict) else None
