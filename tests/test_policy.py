@@ -53,7 +53,7 @@ def test_a_bad_policy_file_names_every_problem_with_its_line() -> None:
         "6: a reminder offset cannot be negative (got -1d): it is how long before the "
         "expiry, like 10d, or 0d for the day itself",
         "6: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, "
-        "instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
+        "google-business, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
         "7: unknown channel 'sms' (allowed: email, banner, settings)",
         "7: unknown connection kind 'rented' (allowed: owned, monitored, paid)",
         "8: a rule needs 'reminders': offsets like [10d, 5d, 1d, 0d], or []",

@@ -16,11 +16,16 @@ See PROVIDERS.md §6 for the behaviour reproduced. Routes:
 - ``GET /accounts.google.com/.well-known/openid-configuration`` (discovery),
   ``/www.googleapis.com/oauth2/v3/certs`` (JWKS) and ``/oauth2/v1/certs`` (X.509): the
   keys that verify the RS256 ``id_token`` (``_keys``);
-- ``GET /{www,youtube}.googleapis.com/youtube/v3/channels``.
+- ``GET /{www,youtube}.googleapis.com/youtube/v3/channels``;
+- the Business Profile APIs (``_business``): ``GET
+  /mybusinessaccountmanagement.googleapis.com/v1/accounts``, ``GET
+  /mybusinessbusinessinformation.googleapis.com/v1/accounts/{a}/locations`` and
+  ``/v1/locations/{l}``, ``GET /mybusiness.googleapis.com/v4/accounts/{a}/locations/{l}/reviews``.
 
 The modules: ``_oauth`` (consent, token), ``_identity`` (id_token, tokeninfo, userinfo,
 revoke), ``_keys`` (signing key, JWKS, discovery), ``_people`` (the People API),
-``_youtube`` (the Data API), ``_errors`` (every body), ``_http`` (the rest).
+``_youtube`` (the Data API), ``_business`` (the Business Profile APIs), ``_errors``
+(every body), ``_http`` (the rest).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from quart import Blueprint, Response, request
 from .._faults import outage_page, phrase
 from .._registry import register
 from ..core import Fault, FaultKind
+from . import _business
 from . import _errors as e
 from ._errors import ApiError, OAuthError
 from ._http import error_response, html, render
@@ -47,7 +53,7 @@ OIDC = "openidconnect.googleapis.com"
 WWW = "www.googleapis.com"
 YOUTUBE = "youtube.googleapis.com"
 PEOPLE = "people.googleapis.com"
-HOSTS = (ACCOUNTS, OAUTH2, OIDC, WWW, YOUTUBE, PEOPLE)
+HOSTS = (ACCOUNTS, OAUTH2, OIDC, WWW, YOUTUBE, PEOPLE, *_business.HOSTS)
 
 __all__ = ["HOSTS", "blueprint"]
 
@@ -111,6 +117,9 @@ def blueprint() -> Blueprint:
 async def dispatch(host: str, rest: str) -> Response:
     route = ROUTES.get((host, rest))
     try:
+        if host in _business.HOSTS:
+            business = await _business.dispatch(host, rest)
+            return business if business is not None else not_found(host, rest)
         if route is None:
             return not_found(host, rest)
         methods, handler = route
@@ -122,8 +131,11 @@ async def dispatch(host: str, rest: str) -> Response:
 
 
 def _is_api(host: str, rest: str) -> bool:
-    """The Google API envelope's paths: the YouTube Data API and the People API."""
-    return (host in (WWW, YOUTUBE) and rest.startswith("youtube/")) or host == PEOPLE
+    """The Google API envelope's paths: the YouTube Data API, the People API and the
+    Business Profile APIs."""
+    if host == PEOPLE or host in _business.HOSTS:
+        return True
+    return host in (WWW, YOUTUBE) and rest.startswith("youtube/")
 
 
 def not_found(host: str, rest: str) -> Response:
@@ -176,8 +188,9 @@ async def unexpected(path: str, err: Exception) -> Response | None:
     return error_response(e.backend_error()) if _host_of(path) else None
 
 
-#: The data endpoints a rate limit hits: the YouTube Data API, the People API and
-#: userinfo (the OAuth endpoints — token, revoke, tokeninfo, consent — are spared).
+#: The data endpoints a rate limit hits: the YouTube Data API, the People API, the
+#: Business Profile APIs and userinfo (the OAuth endpoints — token, revoke, tokeninfo,
+#: consent — are spared).
 def _is_data(host: str, rest: str) -> bool:
     if _is_api(host, rest):
         return True

@@ -513,6 +513,25 @@ ENDPOINTS.update(
                 headers=bearer(v),
             ),
         ),
+        "g-business-accounts": (
+            "google",
+            lambda w, v: google(w, "mybusinessaccountmanagement.googleapis.com", "v1/accounts", v),
+        ),
+        "g-business-locations": (
+            "google",
+            lambda w, v: google(
+                w,
+                "mybusinessbusinessinformation.googleapis.com",
+                "v1/accounts/1/locations?readMask=name,title",
+                v,
+            ),
+        ),
+        "g-business-reviews": (
+            "google",
+            lambda w, v: google(
+                w, "mybusiness.googleapis.com", "v4/accounts/1/locations/2/reviews", v
+            ),
+        ),
         "g-revoke-query": (
             "google",
             lambda w, v: w.client.post("/oauth2.googleapis.com/revoke", params={"token": v}),

@@ -87,6 +87,8 @@ OTHERS = [
     ("POST", "/open.tiktokapis.com/v2/no/such/route/"),
     ("POST", "/api.x.com/2/no/such/route"),
     ("POST", "/people.googleapis.com/v1/no/such/route"),
+    ("POST", "/mybusiness.googleapis.com/v4/accounts/1/locations/2/reviews"),
+    ("POST", "/mybusinessbusinessinformation.googleapis.com/v1/no/such/route"),
     ("POST", "/_conntrack/no-such-route"),
     ("PUT", "/oauth2.googleapis.com/token"),
     ("PUT", "/www.linkedin.com/oauth/v2/accessToken"),

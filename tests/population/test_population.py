@@ -88,7 +88,7 @@ def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
         "1: 'companies' must be a whole number >= 1; got 0",
         "2: 'users' must be a number >= 1 or a range [low, high] like [1, 5]; got [5, 2]",
         "3: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, "
-        "instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
+        "google-business, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
         "4: unknown disruption 'password_chnage' — did you mean 'password_change'? (allowed: "
         "password_change, app_removed, username_change, checkpoint, admin_removed)",
         "5: 'reconnect' must be a share between 0 and 1; got 2",

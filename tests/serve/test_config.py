@@ -133,10 +133,10 @@ def test_a_bad_config_names_file_and_line(tmp_path: Path) -> None:
     assert got == [
         f"{f}:1: 'seed' must be a whole number; got 'seven'",
         f"{f}:2: unknown key 'providrs' in a server config — did you mean 'providers'? (allowed: seed, providers, profiles, apps, accounts)",
-        f"{f}:4: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
+        f"{f}:4: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, google-business, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
         got[3],
         f"{f}:6: profile 'tiktok', setting 'access_token_lifetime': expected a duration like '20d 6h' (units w, d, h, m, s), got 'soon'; write a duration like '30d' or 'never'",
-        f"{f}:8: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
+        f"{f}:8: unknown provider 'facebok' — did you mean 'facebook'? (allowed: facebook, google, google-business, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)",
         f"{f}:12: not a URI: 'localhost'; write it whole, like http://localhost:3000/callback",
         f"{f}:13: 'publishing_status' must be one of production, testing; got 'tsting' — did you mean 'testing'?",
         f"{f}:14: unknown key 'secret' in an app — did you mean 'client_secret'? (allowed: provider, client_id, client_secret, redirect_uris, name, publishing_status)",
@@ -219,7 +219,8 @@ def test_the_command_exits_2_with_the_problems(
     err = capsys.readouterr().err
     assert err == (
         "conntrack: --providers: unknown provider 'linkdin' — did you mean 'linkedin'? (allowed: "
-        "facebook, google, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, twitter)\n"
+        "facebook, google, google-business, instagram, instagram-facebook, linkedin, tiktok, tiktok-2026, "
+        "twitter)\n"
     )
     assert main(["serve", "--port", "0", "--ca-file", "x.pem"]) == 2
     assert "--ca-file goes with --tls" in capsys.readouterr().err
