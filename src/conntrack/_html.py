@@ -1,27 +1,51 @@
-"""The HTML report: one self-contained page, every scenario as bands coloured by state.
+"""The HTML report: one self-contained page, failures first, each scenario as bands.
 
-No scripts, no external files: inline CSS and SVG, so the page opens anywhere (a CI
-artifact, an email attachment). Each connection is a band across the run, coloured by
-its state; emails, world events and sync errors are markers above it, each with a
-tooltip; the expectations follow as a table of what was expected and what happened. Like
-the JSON report it holds no wall-clock figure: the same run gives the same bytes.
+No scripts, no external files: the CSS is inline, so the page opens anywhere (a CI
+artifact, an email attachment) without the network. Like the JSON report it holds no
+wall-clock figure: the same run gives the same bytes.
 
-A run against a product under test names the product under the title; a scenario it
-skipped says why (and has no bands: nothing ran), one where the product broke the
-protocol shows the request and the answer above the bands of what happened until then.
-An in-process run's page is byte for byte what it was before products existed.
+What the page shows, in this order:
+
+- a summary line (``2 scenarios: 1 passed, 1 failed, 0 skipped``; errors too against a
+  product under test) and an index;
+- the scenarios that failed (or where the product broke the protocol), then those that
+  passed, then those skipped; run order within each group;
+- for each failed expectation, on top of its scenario: what was expected, what happened,
+  and the timeline around it as text, the very table the console prints
+  (:func:`conntrack._console.timeline_table`, rendered plain): readable without hovering;
+- the chart: a row per connection, its state band across the whole width of the chart
+  (positions are percentages of the row's track, so it fits any window), the state
+  named in the band as well as coloured (and hatched when it is bad); markers above it,
+  each kind its own shape and colour (invalid-connection email, expiry reminder, other
+  email, world event) and below it (sync error, a failed expectation), each with a
+  tooltip and a text alternative; a legend with the same shapes;
+- the expectations as a table, failed ones first, each linked to its excerpt.
+
+A skipped scenario says why (and has no chart: nothing ran); one where the product broke
+the protocol shows the request and the answer above what happened until then.
+
+The markup is a Jinja template (``templates/report/page.html.j2``) with autoescape on:
+every text that comes from a scenario (names, descriptions, ``says:``, provider messages)
+is data, never markup. The view below computes what the template shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
+from functools import cache
+from importlib import resources
 
+import jinja2
+from markupsafe import Markup
+
+from ._console import render_plain, timeline_table
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
 from ._records import EmailRecord, EventRecord, SyncErrorRecord, Timeline
-from ._report import status
+from ._report import Status, status
+from .scenario._expectations import Outcome
 from .scenario._runner import RunResult
 
 COLOURS = {
@@ -33,211 +57,271 @@ COLOURS = {
     "invalid": "#ef4444",
     "disconnected": "#1f2937",
 }
-WIDTH, LEFT, ROW, BAND = 960, 110, 46, 18
+"""The band's states, in the legend's order, and their colours (the population plot's
+too); each has a CSS class ``st-…``."""
+TEXT_COLOURS = {"expired": "#fff", "disconnected": "#fff", "invalid": "#450a0a"}
+"""The colour of a state's name in its band where black would not read well."""
+HATCHES = {"invalid": "#f87171", "expired": "#4b5563"}
+"""The bad states are striped as well as coloured: told apart without colour."""
 
-CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#111827}
-h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 2px}
-.summary{color:#374151;margin-bottom:12px} .index{columns:2;font-size:13px;margin:0 0 12px}
-a{color:#1d4ed8;text-decoration:none}
-.pass{color:#15803d;font-weight:600} .fail{color:#b91c1c;font-weight:600}
-.scenario{border:1px solid #e5e7eb;border-radius:8px;padding:12px 16px;margin:16px 0}
-.meta{color:#6b7280;font-size:12px} .desc{margin:6px 0 8px;color:#374151}
-table{border-collapse:collapse;margin-top:8px;width:100%;font-size:13px}
-td,th{border-top:1px solid #e5e7eb;padding:4px 6px;text-align:left;vertical-align:top}
-th{color:#6b7280;font-weight:500} td.ok{color:#15803d} td.ko{color:#b91c1c}
-.legend span{display:inline-block;margin-right:12px;font-size:12px}
-.legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:4px;
-vertical-align:-1px}
-svg text{font:11px system-ui,sans-serif;fill:#374151}
-"""
-PRODUCT_CSS = """.skip{color:#a16207;font-weight:600} .error{color:#7e22ce;font-weight:600}
-pre.error{font-weight:400;white-space:pre-wrap;background:#faf5ff;padding:8px;border-radius:4px}
-p.skip{font-weight:400}
-"""
-"""Added only to a product run's page, so an in-process page keeps its bytes."""
+MARKERS = {
+    "invalid-email": "invalid-connection email",
+    "reminder-email": "expiry reminder email",
+    "other-email": "other email",
+    "event": "world event",
+    "sync-error": "sync error",
+    "failed": "failed expectation",
+}
+"""Marker kinds (CSS class ``mk-…``) and what the legend calls them."""
 
-BADGES = {
+LANES = {
+    "event": "events",
+    "invalid-email": "emails",
+    "reminder-email": "emails",
+    "other-email": "emails",
+    "sync-error": "errors",
+    "failed": "checks",
+}
+"""Which lane of a row a marker sits in: events and emails above the band, sync errors
+and failed expectations below it, each kind of thing in a lane of its own, so that
+markers of one instant do not hide each other."""
+
+ORDER: dict[Status, int] = {"failed": 0, "error": 1, "passed": 2, "skipped": 3}
+"""The page's order of scenarios: what needs looking at first."""
+
+BADGES: dict[Status, tuple[str, str]] = {
     "passed": ("pass", "PASS"),
     "failed": ("fail", "FAIL"),
     "skipped": ("skip", "SKIPPED"),
     "error": ("error", "ERROR"),
 }
+EMAIL_MARKERS = {"invalid": "invalid-email", "expiry_reminder": "reminder-email"}
+TICK_STEPS = (1, 2, 5, 7, 10, 15, 30, 60, 90, 180, 365, 730)
 
 
-def _x(t: datetime, tl: Timeline) -> float:
+@dataclass(frozen=True)
+class Band:
+    """One stretch of one state: ``left`` and ``width`` in percent of the track."""
+
+    left: str
+    width: str
+    state: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Marker:
+    """Things of one kind at one instant: ``left`` in percent of the track."""
+
+    left: str
+    kind: str
+    text: str
+
+
+@dataclass
+class Row:
+    """One connection (``""``: the company's row, its people's events only)."""
+
+    name: str
+    bands: list[Band] = field(default_factory=list)
+    lanes: dict[str, list[Marker]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed expectation as the page shows it on top of its scenario."""
+
+    anchor: str
+    outcome: Outcome
+    around: str | None
+    excerpt: str | None
+
+
+@dataclass
+class ScenarioView:
+    """What the template shows of one scenario: its failures with their excerpts, the
+    chart's ticks and rows, and the expectations (failed first, with their excerpt's
+    anchor)."""
+
+    anchor: str
+    result: RunResult
+    status: Status
+    badge: tuple[str, str]
+    span: str
+    ticks: list[tuple[str, str]] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    outcomes: list[tuple[Outcome, str | None]] = field(default_factory=list)
+
+
+def _pct(t: datetime, tl: Timeline) -> float:
+    """Where instant ``t`` falls on the track, in percent, rounded so that the widths of
+    consecutive bands add up to exactly 100."""
     span = (tl.until - tl.start).total_seconds() or 1.0
-    return LEFT + (WIDTH - LEFT - 10) * (t - tl.start).total_seconds() / span
+    share = (t - tl.start).total_seconds() / span
+    return round(100 * min(max(share, 0.0), 1.0), 3)
 
 
-def _segments(tl: Timeline, connection: str) -> list[tuple[datetime, datetime, str]]:
+def _num(value: float) -> str:
+    """A percentage for CSS: at most three decimals, no trailing zeros."""
+    return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def _bands(tl: Timeline, connection: str) -> list[Band]:
+    """The connection's states from the start to the end of the run, touching each
+    other: the first starts at 0 %, the last ends at 100 %."""
     first = tl.initial.get(connection)
-    segs: list[tuple[datetime, datetime, str]] = []
+    segs: list[tuple[datetime, datetime, str, str]] = []
     if first is None:
-        return [(tl.start, tl.until, "not connected")]
-    if first[0] > tl.start:
-        segs.append((tl.start, first[0], "not connected"))
-    state, since = first[1], first[0]
-    for t in tl.transitions(connection):
-        if t.dest != state:
-            segs.append((since, t.at, state))
-            state, since = t.dest, t.at
-    segs.append((since, tl.until, state))
-    return [s for s in segs if s[1] > s[0]]
+        segs.append((tl.start, tl.until, "not connected", ""))
+    else:
+        if first[0] > tl.start:
+            segs.append((tl.start, first[0], "not connected", ""))
+        state, since, why = first[1], first[0], ""
+        for t in tl.transitions(connection):
+            if t.dest != state:
+                segs.append((since, t.at, state, why))
+                state, since, why = t.dest, t.at, _why(t)
+        segs.append((since, tl.until, state, why))
+    bands = []
+    for a, b, state, why in segs:
+        left, right = _pct(a, tl), _pct(b, tl)
+        if right <= left:
+            continue
+        text = f"{state}{why}: {format_duration(a - tl.start)} → {format_duration(b - tl.start)}"
+        bands.append(Band(_num(left), _num(right - left), state, text))
+    return bands
 
 
-def _axis(tl: Timeline, height: float) -> list[str]:
-    days = max(1, (tl.until - tl.start).days)
-    step = next(s for s in (1, 2, 5, 7, 10, 15, 30, 60, 90, 180, 365, 730) if days / s <= 12)
-    out = []
-    for d in range(0, days + 1, step):
-        x = LEFT + (WIDTH - LEFT - 10) * d / days
-        out.append(f'<line x1="{x:.1f}" y1="14" x2="{x:.1f}" y2="{height}" stroke="#f3f4f6"/>')
-        out.append(f'<text x="{x:.1f}" y="10" text-anchor="middle">{d}d</text>')
-    return out
+def _why(t: TransitionRecord) -> str:
+    """`` (reason) ← cause`` of the transition that began a band."""
+    return (f" ({t.reason})" if t.reason else "") + (f" ← {t.cause}" if t.cause else "")
 
 
-def _band(tl: Timeline, connection: str, y: float) -> list[str]:
-    """One connection's band (``""``: the company's row, its people's events only)."""
-    label = connection or "company"
-    out = [f'<text x="0" y="{y + BAND - 5}">{escape(label)}</text>']
-    for a, b, state in _segments(tl, connection) if connection else []:
-        x1, x2 = _x(a, tl), _x(b, tl)
-        tip = f"{state}: {format_duration(a - tl.start)} → {format_duration(b - tl.start)}"
-        out.append(
-            f'<rect x="{x1:.1f}" y="{y}" width="{max(x2 - x1, 0.8):.1f}" height="{BAND}" '
-            f'fill="{COLOURS.get(state, "#9ca3af")}"><title>{escape(tip)}</title></rect>'
-        )
-    marks: dict[tuple[datetime, str], list[str]] = {}
+def _marker_text(rec: object, company: bool) -> tuple[str, str] | None:
+    """(kind, text) of a record shown as a marker; ``None`` for the others."""
+    if isinstance(rec, EmailRecord):
+        kind = EMAIL_MARKERS.get(rec.kind, "other-email")
+        return kind, f"{rec.kind} email to {rec.to}"
+    if isinstance(rec, EventRecord):
+        who = f" {rec.by}" if rec.by and company else f" by {rec.by}" if rec.by else ""
+        return "event", rec.event + who + (f" ({rec.detail})" if rec.detail else "")
+    if isinstance(rec, SyncErrorRecord):
+        return "sync-error", f"{rec.step} error {rec.status} {rec.code}"
+    return None
+
+
+def _row(tl: Timeline, connection: str, failures: Sequence[Failure]) -> Row:
+    row = Row(connection, _bands(tl, connection) if connection else [])
+    found: dict[tuple[str, datetime], list[str]] = {}
     for rec in tl.records_only:
         about = getattr(rec, "connection", getattr(rec, "about", None))
         if about != connection or isinstance(rec, TransitionRecord):
             continue
-        if isinstance(rec, EmailRecord):
-            key, text = (rec.at, "email"), f"{rec.kind} email to {rec.to}"
-        elif isinstance(rec, EventRecord):
-            who = "" if not rec.by else f" {rec.by}" if not connection else f" by {rec.by}"
-            key, text = (
-                (rec.at, "event"),
-                rec.event + who + (f" ({rec.detail})" if rec.detail else ""),
-            )
-        elif isinstance(rec, SyncErrorRecord):
-            key, text = (rec.at, "error"), f"{rec.step} error {rec.status} {rec.code}"
-        else:
-            continue
-        marks.setdefault(key, []).append(text)
-    for (at, kind), texts in marks.items():
-        x = _x(at, tl)
-        tip = escape(f"{format_duration(at - tl.start)}: " + "; ".join(dict.fromkeys(texts)))
-        if kind == "email":
-            out.append(
-                f'<rect x="{x - 4:.1f}" y="{y - 12}" width="8" height="6" fill="#fff" '
-                f'stroke="#2563eb"><title>{tip}</title></rect>'
-            )
-        elif kind == "event":
-            out.append(
-                f'<path d="M{x:.1f} {y - 13} l4 4 l-4 4 l-4 -4 z" fill="#7c3aed">'
-                f"<title>{tip}</title></path>"
-            )
-        else:
-            out.append(
-                f'<line x1="{x:.1f}" y1="{y + BAND}" x2="{x:.1f}" y2="{y + BAND + 6}" '
-                f'stroke="#dc2626" stroke-width="2"><title>{tip}</title></line>'
-            )
-    return out
+        shown = _marker_text(rec, company=not connection)
+        if shown is not None:
+            found.setdefault((shown[0], rec.at), []).append(shown[1])
+    for f in failures:
+        o = f.outcome
+        if o.at is not None and (o.connection or "") == connection:
+            found.setdefault(("failed", o.at), []).append(f"✗ {o.summary}")
+    for (kind, at), texts in found.items():
+        text = f"{format_duration(at - tl.start)}: " + "; ".join(dict.fromkeys(texts))
+        lane = row.lanes.setdefault(LANES[kind], [])
+        lane.append(Marker(_num(_pct(at, tl)), kind, text))
+    return row
 
 
-def _svg(tl: Timeline, connections: Sequence[str]) -> str:
-    if any(isinstance(r, EventRecord) and r.connection == "" for r in tl.records_only):
-        connections = [*connections, ""]  # users joining, leaving, opting out or in
-    height = 22 + ROW * len(connections)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
-        f'viewBox="0 0 {WIDTH} {height}" role="img">'
-    ]
-    parts += _axis(tl, height)
-    for i, cid in enumerate(connections):
-        parts += _band(tl, cid, 30 + ROW * i)
-    parts.append("</svg>")
-    return "\n".join(parts)
+def _ticks(tl: Timeline) -> list[tuple[str, str]]:
+    days = max(1, (tl.until - tl.start).days)
+    step = next(s for s in TICK_STEPS if days / s <= 12)
+    return [(_num(round(100 * d / days, 3)), f"{d}d") for d in range(0, days + 1, step)]
 
 
-def _anchor(i: int) -> str:
-    return f"s{i + 1}"
+def _failure(outcome: Outcome, tl: Timeline, anchor: str) -> Failure:
+    """The failed ``outcome`` with the console's excerpt of the timeline around it."""
+    if not outcome.context:
+        return Failure(anchor, outcome, None, None)
+    around = format_duration(outcome.at - tl.start) if outcome.at else "?"
+    excerpt = render_plain(timeline_table(outcome.context, tl, failed=outcome))
+    return Failure(anchor, outcome, around, excerpt)
 
 
-def _badge(r: RunResult, lower: bool = False) -> str:
-    cls, word = BADGES[status(r)]
-    return f'<span class="{cls}">{word.lower() if lower else word}</span>'
-
-
-def _scenario(r: RunResult, anchor: str) -> str:
-    s, tl = r.scenario, r.timeline
-    head = (
-        f'<section class="scenario" id="{anchor}"><h2>{_badge(r)} {escape(s.name)}</h2>'
-        f'<div class="meta">{escape(s.where.file)} · seed {s.seed} · '
-        f"{escape(format_instant(s.start))} + {escape(format_duration(s.until))}</div>"
-        f'<div class="desc">{escape(s.description.strip())}</div>'
-    )
+def _view(r: RunResult, anchor: str) -> ScenarioView:
+    s, tl, verdict = r.scenario, r.timeline, status(r)
+    span = f"{format_instant(s.start)} + {format_duration(s.until)}"
+    view = ScenarioView(anchor, r, verdict, BADGES[verdict], span)
     if r.skipped is not None:
-        return f'{head}<p class="skip">skipped: {escape(r.skipped)}</p></section>'
-    broke = f'<pre class="error">{escape(r.error)}</pre>' if r.error is not None else ""
-    rows = []
-    for o in r.outcomes:
-        cls, mark = ("ok", "✓") if o.passed else ("ko", "✗")
-        rows.append(
-            f'<tr><td class="{cls}">{mark}</td><td>{escape(str(o.where))}</td>'
-            f"<td>{escape(o.summary)}</td><td>{escape(o.actual) if not o.passed else ''}</td></tr>"
-        )
-    if rows:
-        table = (
-            "<table><tr><th></th><th>where</th><th>expectation</th><th>what happened</th></tr>"
-            + "".join(rows)
-            + "</table>"
-        )
-    elif r.error is not None:
-        table = "<p class='meta'>no expectation was judged: the product broke the protocol</p>"
-    else:
-        table = "<p class='meta'>no expectations</p>"
-    return f"{head}{broke}{_svg(tl, list(s.connections))}{table}</section>"
+        return view
+    failed = [o for o in r.outcomes if not o.passed]
+    view.failures = [_failure(o, tl, f"{anchor}-x{i + 1}") for i, o in enumerate(failed)]
+    links = iter(f.anchor for f in view.failures)
+    view.outcomes = [(o, next(links)) for o in failed]
+    view.outcomes += [(o, None) for o in r.outcomes if o.passed]
+    view.ticks = _ticks(tl)
+    connections = list(s.connections)
+    if any(isinstance(rec, EventRecord) and rec.connection == "" for rec in tl.records_only):
+        connections.append("")  # users joining, leaving, opting out or in
+    view.rows = [_row(tl, cid, view.failures) for cid in connections]
+    return view
+
+
+def _state_css() -> str:
+    rules = []
+    for state, colour in COLOURS.items():
+        fill = colour
+        if state in HATCHES:
+            fill = f"repeating-linear-gradient(135deg,{colour} 0 6px,{HATCHES[state]} 6px 12px)"
+        text = TEXT_COLOURS.get(state, "#111827")
+        rules.append(f".st-{state.replace(' ', '-')}{{background:{fill};color:{text}}}")
+    return "\n".join(rules)
+
+
+def summary_line(results: Sequence[RunResult], product: str | None = None) -> str:
+    """``3 scenarios: 1 passed, 1 failed, 1 skipped`` (``, 1 error`` when a product broke
+    the protocol; `` · product NAME`` against a product)."""
+    verdicts = [status(r) for r in results]
+    n = len(results)
+    line = f"{n} scenario{'' if n == 1 else 's'}: " + ", ".join(
+        f"{verdicts.count(v)} {v}" for v in ("passed", "failed", "skipped")
+    )
+    if errors := verdicts.count("error"):
+        line += f", {errors} error{'s' if errors > 1 else ''}"
+    return line + (f" · product {product}" if product is not None else "")
+
+
+@cache
+def _css() -> str:
+    return (resources.files("conntrack") / "templates" / "report" / "page.css").read_text("utf-8")
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("conntrack", "templates"),
+        autoescape=True,  # scenario text is data, never markup
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
 
 
 def html_report(results: Sequence[RunResult], *, product: str | None = None) -> str:
     """The page of a run; ``product`` (its name) for a run against a product under test."""
-    passed = sum(r.passed for r in results)
-    legend = "".join(
-        f'<span><i style="background:{c}"></i>{escape(name)}</span>' for name, c in COLOURS.items()
-    )
-    legend += (
-        '<span><i style="background:#fff;border:1px solid #2563eb"></i>email</span>'
-        '<span><i style="background:#7c3aed"></i>event</span>'
-        '<span><i style="background:#dc2626"></i>sync error</span>'
-    )
-    body = "\n".join(_scenario(r, _anchor(i)) for i, r in enumerate(results))
-    index = "".join(
-        f'<li><a href="#{_anchor(i)}">{escape(r.scenario.name)}</a> '
-        + _badge(r, lower=True)
-        + "</li>"
-        for i, r in enumerate(results)
-    )
-    title, css, summary = "conntrack report", CSS, f"{passed} of {len(results)} scenarios passed"
-    verdicts = [status(r) for r in results]
-    if product is not None or {"skipped", "error"} & set(verdicts):
-        css += PRODUCT_CSS
-    if product is not None:
-        title = f"conntrack report: {product}"
-        summary = f"{verdicts.count('passed')} of {len(results)} scenarios passed"
-        if skipped := verdicts.count("skipped"):
-            summary += f", {skipped} skipped"
-        if errors := verdicts.count("error"):
-            summary += f", {errors} error{'s' if errors > 1 else ''}"
-        summary += f" · product {product}"
+    ordered = sorted(results, key=lambda r: ORDER[status(r)])
+    views = [_view(r, f"s{i + 1}") for i, r in enumerate(ordered)]
+    title = "conntrack report" if product is None else f"conntrack report: {product}"
     return (
-        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{escape(title)}</title>"
-        f"<style>{css}</style></head><body>"
-        f"<h1>{escape(title)}</h1>"
-        f'<div class="summary">{escape(summary)}</div>'
-        f'<ul class="index">{index}</ul>'
-        f'<div class="legend">{legend}</div>{body}</body></html>\n'
+        _env()
+        .get_template("report/page.html.j2")
+        .render(
+            title=title,
+            summary=summary_line(results, product),
+            views=views,
+            states=list(COLOURS),
+            markers=MARKERS,
+            lanes=("events", "emails", "band", "errors", "checks"),
+            css=Markup(_css() + _state_css()),
+        )
     )
