@@ -197,7 +197,11 @@ def timeline_table(
         if pending is not None and pending.at is not None and at > pending.at:
             add(*_marker(pending, timeline), style=FAILED)
             pending = None
-        add(format_duration(at - timeline.start), format_instant(at), _row(item))
+        cells = _row(item)
+        event = timeline.cause_of(item[0] if isinstance(item, tuple) else item)
+        if event is not None:  # what a world event's cause: led to
+            cells[2].append(f"  (cause: {event.detail})", style="dim")
+        add(format_duration(at - timeline.start), format_instant(at), cells)
     if pending is not None:
         add(*_marker(pending, timeline), style=FAILED)
     return table

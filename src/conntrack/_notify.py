@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ._causes import why_text
 from ._clock import PRIORITY_NOTIFY, Scheduler, Timer
 from ._durations import format_instant
 from ._lifecycle import State
@@ -387,6 +388,7 @@ class Notifier:
             first_step=first_step(
                 subject.provider, subject.display_provider, subject.account, reason
             ),
+            why=why_text(subject.provider, subject.display_provider, reason),
             link=RECONNECT_LINK.format(connection=subject.connection),
         )
         self._send("invalid", subject, recipients, subj, body, {"reason": reason})

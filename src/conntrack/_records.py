@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._causes import CAUSE_EVENTS as _CAUSE_EVENTS
 from ._lifecycle import State, TransitionRecord
 
 
@@ -124,6 +125,9 @@ class EventRecord:
     event: str
     by: str | None = None
     detail: str = ""
+    cause: str = ""
+    """Why the provider acted (a word of :data:`conntrack._causes.CAUSES`, from the
+    scenario's ``cause:``), ``""`` when not said; ``detail`` then says it in words."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,30 @@ class Recorder:
             gaps.append(Gap(connection, at))
 
 
+def _incident_causes(records: list[Record]) -> dict[int, EventRecord]:
+    """Which records (by ``id``) an event with a ``cause`` led to: the next transition of
+    its connection to ``invalid`` for that event's reason (a ``checkpoint`` leads to
+    ``invalid (checkpoint)``), and the invalid emails until the connection leaves
+    ``invalid``. A provider's answer never says why (:mod:`conntrack._causes`), so this
+    ties them on the world's side, for a product's records as for the model's. A later
+    event of the same kind without a cause replaces it."""
+    pending: dict[tuple[str, str], EventRecord] = {}
+    current: dict[str, EventRecord] = {}
+    found: dict[int, EventRecord] = {}
+    for rec in records:
+        if isinstance(rec, EventRecord):
+            if rec.event in _CAUSE_EVENTS:
+                pending[rec.connection, rec.event] = rec
+        elif isinstance(rec, TransitionRecord):
+            current.pop(rec.connection, None)
+            event = pending.pop((rec.connection, rec.reason or ""), None)
+            if rec.dest == State.INVALID.value and event is not None and event.cause:
+                current[rec.connection] = found[id(rec)] = event
+        elif isinstance(rec, EmailRecord) and rec.kind == "invalid" and rec.about in current:
+            found[id(rec)] = current[rec.about]
+    return found
+
+
 class Timeline:
     """Read-only view of a finished run."""
 
@@ -246,6 +274,12 @@ class Timeline:
         self.gaps = recorder.gaps
         self.syncs = recorder.syncs
         self.initial = recorder.initial
+        self._causes = _incident_causes(self.records_only)
+
+    def cause_of(self, rec: Record) -> EventRecord | None:
+        """The world event whose ``cause:`` led to ``rec`` (the connection turning
+        invalid, or the invalid-connection email of that incident), ``None`` if none."""
+        return self._causes.get(id(rec))
 
     def transitions(self, connection: str | None = None) -> list[TransitionRecord]:
         return [

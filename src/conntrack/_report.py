@@ -102,11 +102,16 @@ def describe(rec: Record, timeline: Timeline) -> str:
     when = format_duration(rec.at - timeline.start)
     if isinstance(rec, TransitionRecord):
         what = f"{rec.source} → {rec.dest}" + (f" ({rec.reason})" if rec.reason else "")
-        return f"{when:>16}  {rec.connection:<10} {rec.trigger:<12} {what}" + (
-            f"  ← {rec.cause}" if rec.cause else ""
+        return (
+            f"{when:>16}  {rec.connection:<10} {rec.trigger:<12} {what}"
+            + (f"  ← {rec.cause}" if rec.cause else "")
+            + _because(rec, timeline)
         )
     if isinstance(rec, EmailRecord):
-        return f"{when:>16}  {rec.about:<10} email        {rec.kind} to {rec.to} <{rec.address}>"
+        return (
+            f"{when:>16}  {rec.about:<10} email        {rec.kind} to {rec.to} <{rec.address}>"
+            + _because(rec, timeline)
+        )
     if isinstance(rec, EventRecord):
         by = f" by {rec.by}" if rec.by else ""
         detail = f"  ({rec.detail})" if rec.detail else ""
@@ -122,6 +127,13 @@ def describe(rec: Record, timeline: Timeline) -> str:
         f"{when:>16}  {rec.connection:<10} {rec.step + ' error':<12} HTTP {rec.status} {rec.code} "
         f"→ {rec.action}: {rec.message[:120]}"
     )
+
+
+def _because(rec: Record, timeline: Timeline) -> str:
+    """``  (cause: Facebook held the account at a security check after …)`` for what an
+    event with ``cause:`` led to (:meth:`Timeline.cause_of`), else ``""``."""
+    event = timeline.cause_of(rec)
+    return f"  (cause: {event.detail})" if event is not None else ""
 
 
 def group_sends(records: Sequence[Record]) -> list[Record | tuple[EmailRecord, ...]]:
@@ -159,7 +171,10 @@ def _grouped_emails(records: Sequence[Record], timeline: Timeline) -> list[str]:
             first = item[0]
             when = format_duration(first.at - timeline.start)
             to = ", ".join(e.to for e in item)
-            lines.append(f"{when:>16}  {first.about:<10} email        {first.kind} to {to}")
+            lines.append(
+                f"{when:>16}  {first.about:<10} email        {first.kind} to {to}"
+                + _because(first, timeline)
+            )
         else:
             lines.append(describe(item, timeline))
     return lines
@@ -214,6 +229,10 @@ def result_dict(result: RunResult, *, product: bool = False) -> dict[str, Any]:
     for rec in tl.records_only:
         d = _jsonable(record_dict(rec))
         d["offset"] = format_duration(rec.at - tl.start)
+        event = tl.cause_of(rec)
+        if event is not None:  # the world's cause of this incident, not the product's
+            d["incident_cause"] = event.cause
+            d["incident_cause_text"] = event.detail
         records.append(d)
     return {
         "scenario": s.name,

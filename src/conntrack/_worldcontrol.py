@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
+from ._causes import cause_sentence
 from ._durations import format_duration
 from ._notify import User
 from ._profiles import Profile
@@ -40,6 +41,8 @@ class WorldEvent:
     decline: tuple[str, ...] | str | None = None
     after_send: datetime | None = None
     """A reaction to an email sent then: dropped if someone reconnected since."""
+    cause: str | None = None
+    """Why the provider held, locked, suspended or restricted the account (``cause:``)."""
 
 
 def world_events(scenario: Scenario) -> list[WorldEvent]:
@@ -64,6 +67,7 @@ def world_events(scenario: Scenario) -> list[WorldEvent]:
             account=ev.account,
             popup=ev.popup,
             decline=ev.decline,
+            cause=ev.cause,
         )
         for ev in scenario.timeline
     ]
@@ -284,5 +288,11 @@ class WorldControl:
             # the fake would link the Facebook account itself to the Page.
             account = ref.linked_account_id
         r = await self.http.post(f"{self.control}/accounts/{account}/events", json=body)
-        detail = "" if r.status_code < 300 else f"control API said {r.status_code}: {r.text}"
-        return EventRecord(ev.at, ev.connection, ev.event, ev.by, detail)
+        # The cause is the world's alone: the fake is told only what happened (its error
+        # bodies are the provider's, which never say why); the record says it in words.
+        said = []
+        if ev.cause:
+            said.append(cause_sentence(ev.event, ev.cause, self.protocols[ev.connection]))
+        if r.status_code >= 300:
+            said.append(f"control API said {r.status_code}: {r.text}")
+        return EventRecord(ev.at, ev.connection, ev.event, ev.by, "; ".join(said), ev.cause or "")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import jsonschema
 
+from .._causes import CAUSE_EVENTS
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
 from .._exceptions import (
     MAX_PROBLEMS,
@@ -827,6 +828,8 @@ class _Builder(DocReader):
         name = self.get((*path, "event"), str)
         if name is None:
             return None
+        if not self.only_for(path, name, "cause", CAUSE_EVENTS):
+            return None
         if name in COMPANY_EVENTS:
             return self.company_event(path, name, at)
         if self.get((*path, "connection")) is None and (*path, "connection") not in self.bad:
@@ -898,6 +901,7 @@ class _Builder(DocReader):
             account=self.get((*path, "account"), str),
             popup=self.get((*path, "popup"), str),
             decline=decline,
+            cause=self.get((*path, "cause"), str),
         )
         self.event_paths[id(event)] = path
         return event

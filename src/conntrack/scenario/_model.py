@@ -108,6 +108,9 @@ class TimelineEvent:
     """``blocked``: the browser blocks the pop-up; the provider's page never opens."""
     decline: tuple[str, ...] | str | None = None
     """Permissions the person unticks on the consent page, or ``all`` (they cancel)."""
+    cause: str | None = None
+    """Why the provider acted (``checkpoint``, ``locked``, ``suspended``, ``restricted``):
+    a word of :data:`conntrack._causes.CAUSES`, like ``copyright``; the world's side only."""
 
 
 @dataclass(frozen=True)
