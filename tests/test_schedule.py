@@ -1,11 +1,17 @@
-"""`conntrack notifications`: the schedule as a table, CSV and JSON; two policies compared."""
+"""`conntrack notifications`: the schedule as a table, CSV and JSON; two policies compared.
+
+Who is left out, ``--by-recipient``, ``--offsets`` and the ``--compare`` differences:
+tests/test_schedule_people.py and tests/test_schedule_diff.py.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -53,7 +59,8 @@ def test_notifications_prints_the_table_in_the_company_time_zone(
     assert main(["notifications", DST]) == 0
     out = capsys.readouterr().out
     assert "policy default, times in Europe/Paris" in out
-    assert "2026-03-27 09:00 CET" in out and "2026-04-01 09:00 CEST" in out
+    # The local date once per day, then the local time with the zone of that instant.
+    assert "Fri 2026-03-27   09:00 CET" in out and "Wed 2026-04-01   09:00 CEST" in out
     assert "expiry_reminder" in out and "user1 user2" in out
     assert "expired without a warning" in out
 
@@ -62,7 +69,10 @@ def test_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     out_csv, out_json = tmp_path / "s.csv", tmp_path / "s.json"
     assert main(["notifications", DST, "--csv", str(out_csv), "--json", str(out_json)]) == 0
     rows = list(csv.DictReader(io.StringIO(out_csv.read_text())))
-    assert list(rows[0]) == ["offset", "at", "local", "channel", "kind", "about", "recipients"]
+    # The columns scripts read stay first, in their order; issue 14's follow.
+    old = ["offset", "at", "local", "channel", "kind", "about", "recipients"]
+    assert list(rows[0])[:7] == old
+    assert {"date", "time", "zone", "opted_out", "left", "not_yet_joined"} <= set(rows[0])
     reminders = [r for r in rows if r["kind"] == "expiry_reminder"]
     assert [r["at"] for r in reminders] == [
         "2026-03-27T08:00:00Z",
@@ -70,21 +80,38 @@ def test_csv_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "2026-04-05T07:00:00Z",
         "2026-04-06T07:00:00Z",
     ]
+    paris = ZoneInfo("Europe/Paris")
+    for r in rows:
+        local = datetime.fromisoformat(r["at"].replace("Z", "+00:00")).astimezone(paris)
+        assert (r["date"], r["time"], r["zone"]) == (
+            f"{local:%Y-%m-%d}",
+            f"{local:%H:%M}",
+            local.tzname(),
+        )
+        assert r["local"] == f"{r['date']} {r['time']} {r['zone']}"
+    assert {r["time"] for r in reminders} == {"09:00"}  # the policy's send_at, local
     doc = json.loads(out_json.read_text())
     assert doc["timezone"] == "Europe/Paris" and len(doc["runs"]) == 1
+    json_rows = doc["runs"][0]["rows"]
+    assert [{k: str(v) for k, v in x.items()} for x in json_rows] == rows  # the same fields
     summary = doc["runs"][0]["summary"]
     assert summary["sends_by_kind"] == {"expiry_reminder": 4}
     assert summary["expiries"] == [
         # Expiry 2026-04-06 08:59:04 UTC; first reminder 2026-03-27 08:00 UTC (09:00 CET).
-        {"connection": "fb", "expired": "59d 23h 59m 4s", "earliest_warning": "10d 59m 4s"}
+        {
+            "connection": "fb",
+            "expired": "59d 23h 59m 4s",
+            "earliest_warning": "10d 59m 4s",
+            "expired_local": "2026-04-06 10:59 CEST",
+        }
     ]
     assert summary["expired_without_warning"] == []
     capsys.readouterr()
     assert main(["notifications", DST, "--csv", "-"]) == 0
-    assert "offset,at,local,channel,kind,about,recipients" in capsys.readouterr().out
+    assert "offset,at,local,channel,kind,about,recipients," in capsys.readouterr().out
 
 
-def test_compare_two_policies_side_by_side(
+def test_compare_two_policies_summarises_both(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     late = tmp_path / "late.yaml"

@@ -72,15 +72,30 @@ def parser() -> argparse.ArgumentParser:
 
     notes = sub.add_parser(
         "notifications",
-        help="the notification schedule of scenarios: when, channel, kind, about, recipients",
+        help="the notification schedule of scenarios in the company's local time: channel, "
+        "kind, about, recipients, and who each email left out and why",
     )
     notes.add_argument("paths", nargs="+", metavar="SCENARIO", help="scenario files or folders")
     notes.add_argument("--policy", metavar="FILE", help="replay with this policy")
     notes.add_argument(
         "--compare",
         metavar="FILE",
-        help="replay also with this policy and show both side by side (emails sent, "
-        "earliest warning, connections that expired without a warning)",
+        help="replay also with this policy and list the differences date by date (sends "
+        "added, removed, moved; banner and settings windows that changed), then both "
+        "summaries (emails sent, earliest warning, connections that expired without a "
+        "warning)",
+    )
+    notes.add_argument(
+        "--offsets",
+        action="store_true",
+        help="also show each row's offset from the scenario's start (as an expectation's "
+        "'at:' writes it)",
+    )
+    notes.add_argument(
+        "--by-recipient",
+        action="store_true",
+        help="the schedule by person: each user, every email and whether it reached them "
+        "or why not (opted out, left, not yet joined)",
     )
     notes.add_argument("--csv", metavar="FILE", help="write the schedule as CSV ('-': stdout)")
     notes.add_argument("--json", metavar="FILE", help="write schedule and summary as JSON ('-')")

@@ -1,9 +1,13 @@
 """The notification schedule of a run: what went out when, to whom, through which channel.
 
-``conntrack notifications SCENARIO`` prints it as a table (``--csv``, ``--json``), and with
-``--compare FILE`` replays the scenario under a second policy and sets the two side by
-side: emails sent, the earliest warning before each expiry, and the connections that
-expired without any warning.
+``conntrack notifications SCENARIO`` prints it as a table in the company's local date and
+time (``--offsets`` adds each row's offset from the scenario's start), with who each
+email left out and why (opted out, left, not yet joined: :mod:`._schedule_people`);
+``--by-recipient`` turns it around by person; ``--csv`` and ``--json`` write it; and
+``--compare FILE`` replays the scenario under a second policy and lists the differences
+date by date (:mod:`._schedule_diff`) before a summary of both: emails sent, the earliest
+warning before each expiry, and the connections that expired without any warning. The
+rich tables are :mod:`._schedule_view`'s.
 """
 
 from __future__ import annotations
@@ -12,34 +16,85 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from rich import box
-from rich.table import Table
-from rich.text import Text
-
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
-from ._records import BannerRecord, EmailRecord
+from ._records import BannerRecord, EmailRecord, EventRecord
+from ._schedule_people import (
+    LEFT,
+    NOT_SENT,
+    NOT_YET_JOINED,
+    OPTED_OUT,
+    Company,
+    by_recipient,
+    left_out,
+    people_dict,
+)
 from .scenario._runner import RunResult
 
-COLUMNS = ("offset", "at", "local", "channel", "kind", "about", "recipients")
+COLUMNS = (
+    "offset",
+    "at",
+    "local",
+    "channel",
+    "kind",
+    "about",
+    "recipients",
+    # Added for issue 14 after the columns scripts already read (none removed or moved).
+    "date",
+    "time",
+    "zone",
+    "expires_at",
+    "opted_out",
+    "left",
+    "not_yet_joined",
+    "not_sent",
+    "opted_out_reached",
+)
 
 
 @dataclass(frozen=True)
 class Row:
-    """One notification: an email send (all its recipients), or a change of what the
-    dashboard banner or the settings page shows."""
+    """One notification: an email send (all its recipients, and who it left out by
+    reason), or a change of what the dashboard banner or the settings page shows."""
 
     offset: str
+    """From the scenario's start, exactly (``59d 23h 59m 4s``)."""
     at: str
+    """The UTC instant (``2026-07-31T08:59:04Z``)."""
     local: str
+    """The company's local date, time and zone (``2026-07-31 10:59 CEST``)."""
     channel: str  # email | banner | settings
     kind: str  # expiry_reminder | invalid | expiring | expired | invalid | none
     about: str
     recipients: str
+    """Space-separated user ids (``dashboard`` / ``settings page`` for what a page shows)."""
+    date: str = ""
+    """The local date (``2026-07-31``)."""
+    time: str = ""
+    """The local time of day to the minute (``10:59``)."""
+    zone: str = ""
+    """The zone's abbreviation at that instant (``CEST``)."""
+    expires_at: str = ""
+    """A reminder's expiry (UTC instant): which expiry it warns of."""
+    opted_out: str = ""
+    """Members left out because they opted out (space-separated)."""
+    left: str = ""
+    """People left out because they had left the company."""
+    not_yet_joined: str = ""
+    """People left out because they joined the company later."""
+    not_sent: str = ""
+    """Members, opted in, left out for no reason the run knows (never, in the model)."""
+    opted_out_reached: str = ""
+    """Recipients who had opted out: an invalid email, which an opt-out does not silence
+    (unless the policy's ``invalid: {opt_out_silences: true}``)."""
+
+    @property
+    def instant(self) -> datetime:
+        return datetime.fromisoformat(self.at.replace("Z", "+00:00"))
 
 
 @dataclass(frozen=True)
@@ -49,6 +104,8 @@ class Warning_:
     connection: str
     expired: str
     lead: timedelta | None
+    expired_local: str = ""
+    """The expiry in the company's local date, time and zone (``2026-07-31 08:59 UTC``)."""
 
 
 @dataclass(frozen=True)
@@ -64,26 +121,25 @@ class Summary:
         return [w for w in self.warnings if w.lead is None]
 
 
-def _local(at: datetime, tz: ZoneInfo) -> str:
-    local = at.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-
-
 def schedule(result: RunResult) -> list[Row]:
     """Every notification of the run, in time order."""
     tl = result.timeline
     tz = ZoneInfo(result.scenario.company.timezone)
-    rows: list[tuple[Row, list[str] | None]] = []
+    company = Company(result.scenario)
+    rows: list[tuple[Row, list[str] | None, dict[str, str]]] = []
     sends: dict[tuple[datetime, str, str], list[str]] = {}
     shown: dict[tuple[str, str], str] = {}
     for rec in tl.records_only:
-        if isinstance(rec, EmailRecord):
+        if isinstance(rec, EventRecord):
+            company.apply(rec)
+        elif isinstance(rec, EmailRecord):
             key = (rec.at, rec.kind, rec.about)
             if key not in sends:
                 sends[key] = []
-                rows.append(
-                    (_row(rec.at, tl.start, tz, "email", rec.kind, rec.about, ""), sends[key])
-                )
+                row = _row(rec.at, tl.start, tz, "email", rec.kind, rec.about, "")
+                row = replace(row, expires_at=str(rec.detail.get("expires_at", "")))
+                why = {u: company.why_not(u) for u in company.everyone}
+                rows.append((row, sends[key], why))
             sends[key].append(rec.to)
         elif isinstance(rec, BannerRecord):
             for place, text in (("banner", rec.dashboard), ("settings", rec.settings)):
@@ -92,24 +148,47 @@ def schedule(result: RunResult) -> list[Row]:
                     shown[(rec.connection, place)] = shows
                     who = "dashboard" if place == "banner" else "settings page"
                     rows.append(
-                        (_row(rec.at, tl.start, tz, place, shows, rec.connection, who), None)
+                        (_row(rec.at, tl.start, tz, place, shows, rec.connection, who), None, {})
                     )
-    return [
-        row if to is None else Row(**{**asdict(row), "recipients": " ".join(to)})
-        for row, to in rows
-    ]
+    return [row if to is None else _sent(row, to, company.everyone, why) for row, to, why in rows]
+
+
+def _sent(row: Row, to: list[str], everyone: Sequence[str], why: dict[str, str]) -> Row:
+    out = left_out(everyone, to, why)
+    return replace(
+        row,
+        recipients=" ".join(to),
+        opted_out=" ".join(out[OPTED_OUT]),
+        left=" ".join(out[LEFT]),
+        not_yet_joined=" ".join(out[NOT_YET_JOINED]),
+        not_sent=" ".join(out[NOT_SENT]),
+        opted_out_reached=" ".join(u for u in to if why.get(u) == OPTED_OUT),
+    )
 
 
 def _row(
     at: datetime, start: datetime, tz: ZoneInfo, channel: str, kind: str, about: str, who: str
 ) -> Row:
-    return Row(format_duration(at - start), format_instant(at), _local(at, tz), channel, kind,
-               about, who)  # fmt: skip
+    local = at.astimezone(tz)
+    zone = local.tzname() or ""
+    return Row(
+        offset=format_duration(at - start),
+        at=format_instant(at),
+        local=f"{local:%Y-%m-%d %H:%M} {zone}",
+        channel=channel,
+        kind=kind,
+        about=about,
+        recipients=who,
+        date=f"{local:%Y-%m-%d}",
+        time=f"{local:%H:%M}",
+        zone=zone,
+    )
 
 
 def summarise(result: RunResult) -> Summary:
     """Emails sent, and for every expiry the lead of its first warning."""
     tl = result.timeline
+    tz = ZoneInfo(result.scenario.company.timezone)
     emails = tl.emails()
     by_kind: dict[str, int] = {}
     for kind in sorted({e.kind for e in emails}):
@@ -121,7 +200,8 @@ def summarise(result: RunResult) -> Summary:
             if t.dest == "expired":
                 warned = [e.at for e in tl.emails("expiry_reminder", conn) if since <= e.at <= t.at]
                 lead = t.at - min(warned) if warned else None
-                warnings.append(Warning_(conn, format_duration(t.at - tl.start), lead))
+                local = _row(t.at, tl.start, tz, "", "", conn, "").local
+                warnings.append(Warning_(conn, format_duration(t.at - tl.start), lead, local))
             if _restarts(t):
                 since = t.at
     return Summary(
@@ -158,6 +238,7 @@ def _summary_dict(s: Summary) -> dict[str, object]:
                 "connection": w.connection,
                 "expired": w.expired,
                 "earliest_warning": format_duration(w.lead) if w.lead is not None else None,
+                "expired_local": w.expired_local,
             }
             for w in s.warnings
         ],
@@ -165,69 +246,26 @@ def _summary_dict(s: Summary) -> dict[str, object]:
     }
 
 
+def _run_dict(result: RunResult) -> dict[str, object]:
+    rows = schedule(result)
+    return {
+        "summary": _summary_dict(summarise(result)),
+        "rows": [asdict(x) for x in rows],
+        "people": people_dict(by_recipient(result, rows)),
+    }
+
+
 def to_json(results: Sequence[RunResult]) -> str:
-    """One run, or two under two policies (``--compare``)."""
+    """One run, or two under two policies (``--compare``, with their differences)."""
+    from ._schedule_diff import diff, diff_dict
+
     first = results[0]
     doc: dict[str, object] = {
         "scenario": first.scenario.name,
         "file": first.scenario.where.file,
         "timezone": first.scenario.company.timezone,
-        "runs": [
-            {"summary": _summary_dict(summarise(r)), "rows": [asdict(x) for x in schedule(r)]}
-            for r in results
-        ],
+        "runs": [_run_dict(r) for r in results],
     }
+    if len(results) == 2:
+        doc["differences"] = diff_dict(diff(schedule(results[0]), schedule(results[1])))
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def lead_text(lead: timedelta | None) -> str:
-    return "no warning" if lead is None else f"{format_duration(lead)} before"
-
-
-def schedule_table(rows: Sequence[Row], title: str = "") -> Table:
-    """The schedule as a rich table: when, local time, channel, kind, about, recipients."""
-    table = Table(box=box.SIMPLE_HEAD, title=title or None, title_justify="left")
-    for name, justify in (
-        ("when", "right"),
-        ("local time", "left"),
-        ("channel", "left"),
-        ("kind", "left"),
-        ("about", "left"),
-        ("recipients", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in rows:
-        style = (
-            "red"
-            if r.kind in ("invalid", "expired")
-            else ("yellow" if r.kind in ("expiry_reminder", "expiring") else "")
-        )
-        table.add_row(r.offset, r.local, r.channel, Text(r.kind, style=style), r.about,
-                      r.recipients)  # fmt: skip
-    if not rows:
-        table.add_row("", "", "", "nothing was sent or shown", "", "")
-    return table
-
-
-def summary_table(summaries: Sequence[Summary]) -> Table:
-    """One column per policy: emails sent, earliest warnings, unwarned expiries."""
-    table = Table(box=box.SIMPLE_HEAD)
-    table.add_column("")
-    for s in summaries:
-        table.add_column(f"policy {s.policy}", justify="left")
-    table.add_row("email sends", *[str(s.sends) for s in summaries])
-    table.add_row("emails (one per recipient)", *[str(s.emails) for s in summaries])
-    kinds = sorted({k for s in summaries for k in s.by_kind})
-    for kind in kinds:
-        table.add_row(f"  {kind} sends", *[str(s.by_kind.get(kind, 0)) for s in summaries])
-    expiries = summaries[0].warnings
-    for i, w in enumerate(expiries):
-        cells = [lead_text(s.warnings[i].lead) if i < len(s.warnings) else "?" for s in summaries]
-        table.add_row(f"earliest reminder: {w.connection} expiring at {w.expired}", *cells)
-    if not expiries:
-        table.add_row("earliest reminder", *["no expiry in the run" for _ in summaries])
-    table.add_row(
-        "expired without a warning",
-        *[", ".join(sorted({w.connection for w in s.unwarned})) or "none" for s in summaries],
-    )
-    return table

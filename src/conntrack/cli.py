@@ -8,8 +8,10 @@
 ``conntrack deliver OUTBOX``    (re)deliver an outbox file's emails over SMTP / webhook
 ``conntrack population``       a seeded customer base over time: daily series (CSV, JSON,
                                 PNG, HTML)
-``conntrack notifications PATH`` the notification schedule (table, --csv, --json),
-                                ``--policy FILE``, ``--compare FILE``
+``conntrack notifications PATH`` the notification schedule in local time, who each
+                                email left out and why (table, --csv, --json),
+                                ``--offsets``, ``--by-recipient``, ``--policy FILE``,
+                                ``--compare FILE`` (the differences, date by date)
 ``conntrack serve``             the fake providers over HTTP (default 127.0.0.1:8400)
 """
 
@@ -80,7 +82,10 @@ def cmd_notifications(args: argparse.Namespace) -> int:
     scenarios = _load(args.paths)
     # Only now what runs them (~0.3 CPU s): a bad file is refused as fast as `validate`.
     from ._console import make_console
-    from ._schedule import schedule, schedule_table, summarise, summary_table, to_csv, to_json
+    from ._schedule import schedule, summarise, to_csv, to_json
+    from ._schedule_diff import diff
+    from ._schedule_people import by_recipient
+    from ._schedule_view import diff_table, people_table, schedule_table, summary_table
     from .scenario._runner import run_scenario
 
     for option in ("csv", "json"):
@@ -94,11 +99,20 @@ def cmd_notifications(args: argparse.Namespace) -> int:
         first = run_scenario(s, policy=policy)
         results = [first] if other is None else [first, run_scenario(s, policy=other)]
         zone = s.company.timezone
-        for r in results:
-            name = r.policy.name if r.policy else "default"
-            console.print(schedule_table(schedule(r), f"{s.name} — policy {name}, times in {zone}"))
-        console.print(summary_table([summarise(r) for r in results]))
-        csv_parts.append(to_csv(schedule(first)))
+        rows = [schedule(r) for r in results]
+        names = [r.policy.name if r.policy else "default" for r in results]
+        for r, r_rows, name in zip(results, rows, names, strict=True):
+            title = f"{s.name} — policy {name}, times in {zone}"
+            if args.by_recipient:
+                people = by_recipient(r, r_rows)
+                console.print(people_table(people, f"{title}, by person", offsets=args.offsets))
+            elif other is None:
+                console.print(schedule_table(r_rows, title, offsets=args.offsets))
+        if other is not None:
+            title = f"{s.name} — policy {names[1]} against {names[0]}, times in {zone}"
+            console.print(diff_table(diff(rows[0], rows[1]), title, offsets=args.offsets))
+        console.print(summary_table([summarise(r) for r in results], offsets=args.offsets))
+        csv_parts.append(to_csv(rows[0]))
         json_parts.append(to_json(results))
     if args.csv:
         write_output("--csv", args.csv, "".join(csv_parts))
