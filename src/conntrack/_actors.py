@@ -30,7 +30,7 @@ from ._durations import format_instant
 from ._lifecycle import HEALTHY, Connection, State, can_fire, fire
 from ._notify import Notifier, Subject, User
 from ._records import EventRecord, Recorder, SyncErrorRecord
-from ._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail
+from ._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail, login_misfit
 from .clients import Answer, ProviderCallError, ProviderClient, TokenInfo, consent
 
 
@@ -145,26 +145,11 @@ class ConnectionActor:
 
     def misfit(self, cause: str) -> str | None:
         """Why a login of this kind does not fit the connection's state, saying what to do
-        instead; ``None`` when it fits. The product offers Add only for a connection it
-        has disconnected and Reconnect only for one it still has, so a scenario's 'add'
-        of a connected connection or 'reconnect' of a disconnected one (the loader cannot
-        know whether an earlier 'add' succeeded) is a failed attempt, never a silent
-        no-op. The first login (no state yet) always fits."""
+        instead (:func:`~._worldcontrol.login_misfit`); ``None`` when it fits. The first
+        login (no state yet) always fits."""
         if self.model is None:
             return None
-        if cause == "add" and self.state != State.DISCONNECTED:
-            return (
-                f"add does not fit: connection '{self.id}' is {self.state}, not disconnected "
-                "(the product offers Add only for a disconnected connection); "
-                "use 'reconnect' instead"
-            )
-        if cause == "reconnect" and self.state == State.DISCONNECTED:
-            return (
-                f"reconnect does not fit: connection '{self.id}' is disconnected (the product "
-                "offers Reconnect only for a connection it still has); add it again instead "
-                "({event: add})"
-            )
-        return None
+        return login_misfit(self.id, cause, self.state)
 
     @property
     def required_scopes(self) -> tuple[str, ...]:

@@ -194,6 +194,28 @@ def login_detail(ev: WorldEvent) -> str:
     return "; ".join(detail)
 
 
+def login_misfit(connection: str, event: str, state: str) -> str | None:
+    """Why a login of this kind (``add``, ``reconnect``) does not fit a connection in
+    ``state``, saying what to do instead; ``None`` when it fits. A product offers Add only
+    for a connection it has disconnected and Reconnect only for one it still has, so a
+    scenario's 'add' of a connected connection or 'reconnect' of a disconnected one (the
+    loader cannot know whether an earlier 'add' succeeded) is a failed attempt, never a
+    silent no-op — in process and against a product alike (issue 14)."""
+    if event == "add" and state != "disconnected":
+        return (
+            f"add does not fit: connection '{connection}' is {state}, not disconnected "
+            "(the product offers Add only for a disconnected connection); "
+            "use 'reconnect' instead"
+        )
+    if event == "reconnect" and state == "disconnected":
+        return (
+            f"reconnect does not fit: connection '{connection}' is disconnected (the product "
+            "offers Reconnect only for a connection it still has); add it again instead "
+            "({event: add})"
+        )
+    return None
+
+
 #: What a blocked pop-up's failed attempt says.
 POPUP_BLOCKED = (
     "pop-up blocked: the browser never opened the provider's page; "

@@ -22,7 +22,14 @@ from .._durations import format_duration, format_instant
 from .._exceptions import ConntrackError
 from .._notify import User
 from .._records import EventRecord
-from .._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail, world_events
+from .._worldcontrol import (
+    POPUP_BLOCKED,
+    WorldControl,
+    WorldEvent,
+    login_detail,
+    login_misfit,
+    world_events,
+)
 from ..clients import consent
 from ..scenario._model import (
     BannerExpect,
@@ -277,6 +284,13 @@ class Walk:
         by = ev.by or account.connected_by
         if ev.event != "connect":
             self.observer.event(EventRecord(t, cid, ev.event, by, login_detail(ev)))
+        seen = self.observer.state.get(cid)
+        misfit = None if seen is None else login_misfit(cid, ev.event, seen)
+        if misfit is not None:
+            # The product offers no such button for what it shows: no pop-up, and the
+            # product is not asked (it might take an 'add' of a connection it still has).
+            self.observer.connect_failed(t, cid, by, misfit)
+            return
         if ev.popup == "blocked":
             self.observer.connect_failed(t, cid, by, POPUP_BLOCKED)
             return
