@@ -43,7 +43,7 @@ from markupsafe import Markup
 from ._console import render_plain, timeline_table
 from ._durations import format_duration, format_instant
 from ._lifecycle import TransitionRecord
-from ._records import EmailRecord, EventRecord, SyncErrorRecord, Timeline
+from ._records import EmailRecord, EventRecord, Record, SyncErrorRecord, Timeline
 from ._report import Status, status
 from .scenario._expectations import Outcome
 from .scenario._runner import RunResult
@@ -181,7 +181,7 @@ def _bands(tl: Timeline, connection: str) -> list[Band]:
         for t in tl.transitions(connection):
             if t.dest != state:
                 segs.append((since, t.at, state, why))
-                state, since, why = t.dest, t.at, _why(t)
+                state, since, why = t.dest, t.at, _why(t) + _cause(tl, t)
         segs.append((since, tl.until, state, why))
     bands = []
     for a, b, state, why in segs:
@@ -196,6 +196,13 @@ def _bands(tl: Timeline, connection: str) -> list[Band]:
 def _why(t: TransitionRecord) -> str:
     """`` (reason) ← cause`` of the transition that began a band."""
     return (f" ({t.reason})" if t.reason else "") + (f" ← {t.cause}" if t.cause else "")
+
+
+def _cause(tl: Timeline, rec: Record) -> str:
+    """`` (cause: …)`` for what a world event's ``cause:`` led to (an invalid band, the
+    invalid email of that incident), else ``""``."""
+    event = tl.cause_of(rec)
+    return f" (cause: {event.detail})" if event is not None else ""
 
 
 def _marker_text(rec: object, company: bool) -> tuple[str, str] | None:
@@ -220,7 +227,7 @@ def _row(tl: Timeline, connection: str, failures: Sequence[Failure]) -> Row:
             continue
         shown = _marker_text(rec, company=not connection)
         if shown is not None:
-            found.setdefault((shown[0], rec.at), []).append(shown[1])
+            found.setdefault((shown[0], rec.at), []).append(shown[1] + _cause(tl, rec))
     for f in failures:
         o = f.outcome
         if o.at is not None and (o.connection or "") == connection:

@@ -260,9 +260,13 @@ def test_the_console_timeline_says_it(tmp_path: Path) -> None:
     assert f"checkpoint ({COPYRIGHT})" in text  # the event itself
 
 
-def test_the_html_report_says_it_on_the_event(tmp_path: Path) -> None:
+def test_the_html_report_says_it_on_the_event_the_band_and_the_email(tmp_path: Path) -> None:
     from html import escape
 
     from conntrack._html import html_report
 
-    assert escape(COPYRIGHT) in html_report([_run(tmp_path, "copyright")])
+    page = html_report([_run(tmp_path, "copyright")])
+    said = escape(COPYRIGHT)
+    assert f"checkpoint ({said})" in page  # the event's marker
+    assert f"invalid (checkpoint) ← sync answered 400 190/459 (cause: {said})" in page  # band
+    assert f"invalid email to user1 (cause: {said})" in page  # the email's marker
