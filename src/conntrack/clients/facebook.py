@@ -224,13 +224,17 @@ class FacebookClient:
 
     async def _read_instagram(self, info: TokenInfo) -> Answer:
         """The Instagram account's media; ``not_eligible`` when there is no professional
-        account linked to the Page any more (none found, turned personal, unlinked)."""
+        account linked to the Page any more (none found, turned personal, unlinked);
+        ``admin_removed`` when the person lost their role on the Page (only someone who
+        can perform tasks on the Page reaches its Instagram account)."""
         if self.target is None:
             # None at connect: look again, the link may have been made since.
             found = await self._linked_instagram(info.access_token)
             if isinstance(found, Answer):
                 return found
             if found is None:
+                if await self._page_role_lost(info.access_token):
+                    return _admin_removed(_ROLE_LOST)
                 return _not_eligible()
             self.target = found
         answer = await self._media(info.access_token)
@@ -239,12 +243,15 @@ class FacebookClient:
         if _not_business(answer.body):
             return _not_eligible(answer)
         if answer.verdict.code == "100/33":
-            # The token cannot see the account: is it still linked to the Page?
+            # The token cannot see the account: is it still linked to the Page, and does
+            # the person still have a role on the Page?
             found = await self._linked_instagram(info.access_token)
             if isinstance(found, Answer):
                 return found
             if found is None:
                 self.target = None
+                if await self._page_role_lost(info.access_token):
+                    return _admin_removed(answer)
                 return _not_eligible(answer)
             if found != self.target:
                 self.target = found
@@ -315,6 +322,20 @@ def _not_eligible(answer: Answer | None = None) -> Answer:
     return Answer(answer.status, answer.body, verdict)
 
 
+#: What the first read of a login says when the person has no role on the Page any more
+#: (``me/accounts`` no longer lists it): no call failed, the Page is out of reach.
+_ROLE_LOST = Answer(
+    200,
+    {"data": []},
+    Verdict(
+        Action.RECONNECT,
+        Reason.UNKNOWN,
+        code="page_role_lost",
+        message="the Page is not among the person's Pages (me/accounts) any more",
+    ),
+)
+
+
 def _is_200(answer: Answer) -> bool:
     """A ``(#200)`` to ``(#299)`` permission error (never a ``(#10)``)."""
     err = answer.body.get("error") if isinstance(answer.body, dict) else None
@@ -328,7 +349,8 @@ def _is_200(answer: Answer) -> bool:
 
 
 def _admin_removed(answer: Answer) -> Answer:
-    """The ``(#200)`` answer, read with the page roles: the person lost their role."""
+    """The ``(#200)`` answer (or the Instagram account's 100/33), read with the page
+    roles: the person lost their role."""
     verdict = Verdict(
         Action.RECONNECT,
         Reason.ADMIN_REMOVED,
