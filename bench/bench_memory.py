@@ -67,6 +67,7 @@ def actor(connections: int) -> dict[str, float]:
 
 def direct(connections: int) -> dict[str, float]:
     from conntrack.population import PopulationSpec, run_population
+    from conntrack.population._model import Churn
 
     spec = PopulationSpec(
         companies=1,
@@ -78,6 +79,9 @@ def direct(connections: int) -> dict[str, float]:
         providers={"facebook": 1.0},
         kinds={"owned": 1.0},
         disruptions={},
+        # Like the scenario it is compared with: every connection from day one, for good.
+        day_one="fresh",
+        churn=Churn(0.0, 0.0),
     )
     run_population(PopulationSpec(companies=1, days=2))  # warm-up: profiles, policies
     tracemalloc.start()

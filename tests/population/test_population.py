@@ -16,7 +16,7 @@ from conntrack.population import (
     run_population,
     run_sharded,
 )
-from conntrack.population._model import Reaction
+from conntrack.population._model import Arrivals, Churn, Reaction
 
 BUSY = PopulationSpec(
     companies=10,
@@ -34,6 +34,24 @@ BUSY = PopulationSpec(
         "expiry_reminder": Reaction(0.5, timedelta(days=1), 1.0),
         "invalid": Reaction(0.8, timedelta(hours=12), 0.8),
     },
+    # Every connection connects on day one and stays: the base before issue 14.
+    day_one="fresh",
+    churn=Churn(0.0, 0.0),
+)  # fmt: skip
+
+#: BUSY with a past, churn of both kinds and arrivals of their own mix: every new path
+#: (a connection played from before day one, disconnected by churn while healthy,
+#: expired or invalid, a company leaving, a connection arriving) in a small base. The
+#: past is cut at 150 days: the full stack replays every sync of it.
+BUSY_STEADY = dataclasses.replace(
+    BUSY,
+    companies=6,
+    days=120,
+    day_one="steady",
+    history=timedelta(days=150),
+    churn=Churn(connections=1.5, companies=0.5),
+    arrivals=Arrivals(per_day=0.02, providers={"linkedin": 1, "facebook": 1},
+                      kinds={"paid": 1}),
 )  # fmt: skip
 
 
@@ -50,10 +68,32 @@ def test_the_direct_engine_gives_the_full_stacks_series() -> None:
     assert direct.rows() == full.rows()
 
 
+def test_the_engines_agree_on_a_steady_base_with_churn_and_arrivals() -> None:
+    """The past before day one, churn (connections and whole companies) and arrivals are
+    played by both engines alike: same series."""
+    direct = run_population(BUSY_STEADY, transport="direct")
+    generated = [company(BUSY_STEADY, i) for i in range(BUSY_STEADY.companies)]
+    conns = [c for co in generated for c in co.connections]
+    # The base is busy enough to mean something: a past, churn, arrivals.
+    assert any(c.connect_at < BUSY_STEADY.start for c in conns)
+    assert any(c.connect_at > BUSY_STEADY.start + timedelta(days=1) for c in conns)
+    assert sum(c.leave_at is not None for c in conns) >= 5
+    assert direct.states["disconnected"][-1] >= 5
+    summary = direct.summary()
+    assert summary["reconnects"] and summary["emails"]["invalid"]  # type: ignore[index]
+    assert direct.rows() == run_population(BUSY_STEADY, transport="asgi").rows()
+
+
 def test_workers_give_the_same_series_as_one_process() -> None:
     spec = PopulationSpec(companies=120, days=200, seed=9)
     one = run_population(spec)
     assert run_sharded(spec, workers=2, chunk=25).to_csv() == one.to_csv()
+    # With a past, churn and base-wide arrivals (spread over the companies) too.
+    spec = dataclasses.replace(
+        BUSY_STEADY, companies=120, history=timedelta(days=3650),
+        arrivals=Arrivals(per_day=2.0, base=True),
+    )  # fmt: skip
+    assert run_sharded(spec, workers=2, chunk=25).to_csv() == run_population(spec).to_csv()
 
 
 def test_a_company_is_the_same_whatever_else_is_generated() -> None:
@@ -63,11 +103,12 @@ def test_a_company_is_the_same_whatever_else_is_generated() -> None:
 
 
 def test_series_add_up() -> None:
-    spec = PopulationSpec(companies=80, days=120, seed=2)
-    s = run_population(spec)
-    for d in range(spec.days):
-        assert sum(s.states[k][d] for k in s.states) == s.connections
-    assert s.rows()[0]["date"] == "2026-01-05"
+    for spec in (PopulationSpec(companies=80, days=120, seed=2),
+                 dataclasses.replace(BUSY_STEADY, companies=80, days=120)):  # fmt: skip
+        s = run_population(spec)
+        for d in range(spec.days):
+            assert sum(s.states[k][d] for k in s.states) == s.connections
+        assert s.rows()[0]["date"] == "2026-01-05"
 
 
 def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
@@ -94,7 +135,54 @@ def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
         "5: 'reconnect' must be a share between 0 and 1; got 2",
         "6: 'sync_every': expected a duration like '20d 6h' (units w, d, h, m, s), got '-6h'",
         "7: unknown key 'colour' (allowed: companies, days, start, seed, users, connections, "
-        "sync_every, opt_out, providers, kinds, disruptions, checkpoint_clears_after, behaviour)",
+        "sync_every, opt_out, providers, kinds, disruptions, checkpoint_clears_after, behaviour, "
+        "day_one, history, churn, arrivals)",
+    ]
+
+
+def test_the_steady_state_keys_load_and_bad_ones_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "companies: 10\n"
+        "day_one: fresh\n"
+        "history: 400d\n"
+        "churn: {connections: 0.2, companies: 0.05}\n"
+        "arrivals: {per_day: 30, providers: {linkedin: 1}}\n"
+    )
+    spec = load_population(path)
+    assert (spec.day_one, spec.history) == ("fresh", timedelta(days=400))
+    assert spec.churn == Churn(0.2, 0.05)
+    assert spec.arrivals == Arrivals(30.0, base=True, providers={"linkedin": 1.0})
+    assert spec.arrivals_per_day() == 3.0  # base-wide, spread over the 10 companies
+    path.write_text("arrivals: {per_company_month: 0.5, kinds: {paid: 1}}\n")
+    assert load_population(path).arrivals_per_day() == 0.5 * 12 / 365
+    path.write_text("churn: {connections: 0.4}\n")
+    # balance (the default): as many arrive as churn takes away, 2.5 a company on average
+    assert load_population(path).arrivals_per_day() == 0.4 / 365 * 2.5
+    path.write_text(
+        "day_one: stable\n"
+        "history: 101000d\n"
+        "churn: {connections: -1, compnies: 0.1}\n"
+        "arrivals: {per_day: 1, per_month: 3}\n"
+    )
+    with pytest.raises(PopulationError) as caught:
+        load_population(path)
+    got = [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+    assert got == [
+        "1: 'day_one' must be one of steady, fresh; got 'stable'",
+        "2: 'history': a duration must be at most 100 years (36500d), got '101000d'",
+        "3: 'connections' must be a number >= 0 (a yearly rate, like 0.3); got -1",
+        "3: unknown key 'compnies' — did you mean 'companies'? (allowed: connections, companies)",
+        "4: 'arrivals' needs exactly one rate of per_company_day, per_company_month, per_day, "
+        "per_month; got 2",
+    ]
+    path.write_text("arrivals: often\nchurn: 0.3\n")
+    with pytest.raises(PopulationError) as caught:
+        load_population(path)
+    got = [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+    assert got == [
+        "1: 'arrivals' must be 'balance' or a mapping like {per_company_month: 0.1}; got 'often'",
+        "2: 'churn' must be a mapping of yearly rates, like {connections: 0.3, companies: 0}",
     ]
 
 

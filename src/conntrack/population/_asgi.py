@@ -17,8 +17,15 @@ from ._model import PopulationSpec
 from ._series import Series
 
 
+def origin(spec: PopulationSpec, company: Company) -> datetime:
+    """When the company's scenario starts: day one, or the first arrival of its past in a
+    steady base (the past is played, not counted: the series starts on day one)."""
+    return min([spec.start, *(c.connect_at for c in company.connections)])
+
+
 def as_scenario(spec: PopulationSpec, company: Company) -> Scenario:
     where = Where(f"<population company {company.id}>", 0)
+    t0 = origin(spec, company)
     connections = {
         c.id: ConnectionSpec(
             id=c.id,
@@ -27,23 +34,31 @@ def as_scenario(spec: PopulationSpec, company: Company) -> Scenario:
             connected_by="user1",
             sync_every=spec.sync_every,
             where=where,
-            connect_at=c.connect_at - spec.start,
+            connect_at=c.connect_at - t0,
         )
         for c in company.connections
     }
+    leaving = [
+        TimelineEvent(c.leave_at - t0, "disconnect", c.id, where)
+        for c in company.connections
+        if c.leave_at is not None
+    ]
     timeline = sorted(
-        (
-            TimelineEvent(d.at - spec.start, d.event, c.id, where)
-            for c in company.connections
-            for d in c.disruptions
-        ),
+        [
+            *(
+                TimelineEvent(d.at - t0, d.event, c.id, where)
+                for c in company.connections
+                for d in c.disruptions
+            ),
+            *leaving,
+        ],
         key=lambda e: (e.at, e.connection or "", e.event),
     )
     return Scenario(
         name=company.id,
         seed=spec.seed * 1_000_003 + company.index,
-        start=spec.start,
-        until=timedelta(days=spec.days),
+        start=t0,
+        until=spec.until - t0,
         company=CompanySpec(
             users=len(company.users),
             opt_out=tuple(u for u, out in company.users if out),
@@ -69,6 +84,7 @@ def simulate_company(
     for rec in tl.records_only:
         if isinstance(rec, EmailRecord):
             series.email(rec.at, rec.kind, 1)
+    left = {c.id: c.leave_at for c in company.connections}
     for cid in scenario.connections:
         changes: list[tuple[datetime, str]] = []
         first = tl.initial.get(cid)
@@ -81,7 +97,13 @@ def simulate_company(
                 changes.append((t.at, t.dest))
         series.lifeline(changes)
         for gap in tl.gaps.get(cid, []):
-            series.gap(gap.start, gap.end)
+            end, leave = gap.end, left[cid]
+            # A connection that left the base (churn) lacks no data from then on.
+            if leave is not None and gap.start >= leave:
+                continue
+            if leave is not None and (end is None or end > leave):
+                end = leave
+            series.gap(gap.start, end)
     series.connections += len(scenario.connections)
     series.companies += 1
 

@@ -112,7 +112,7 @@ def _kills(p: Profile) -> frozenset[str]:
 
 
 # Agenda actions.
-_CONNECT, _EVENT, _RECONNECT, _REMIND, _NOTICE, _EXPIRE, _DETECT = range(7)
+_CONNECT, _EVENT, _RECONNECT, _REMIND, _NOTICE, _EXPIRE, _DETECT, _LEAVE = range(8)
 
 
 def simulate_company(
@@ -203,6 +203,8 @@ def _simulate(
     plan(conn.connect_at, PRIORITY_WORLD, _CONNECT)
     for d in conn.disruptions:
         plan(d.at, PRIORITY_WORLD, _EVENT, d.event)
+    if conn.leave_at is not None:
+        plan(conn.leave_at, PRIORITY_WORLD, _LEAVE)
 
     # What the provider account is going through (the fake's account flags).
     at_checkpoint = False
@@ -273,6 +275,13 @@ def _simulate(
             if move("reconnect", at):
                 series.reconnect(at)
                 login(at)
+        elif action == _LEAVE and move("disconnect", at):
+            # Churn: the company disconnects it (or leaves). Nothing of it is due any more,
+            # and a connection that left the base lacks no data.
+            generation += 1
+            if gap_start is not None:
+                series.gap(gap_start, at)
+                gap_start = None
     if gap_start is not None:
         series.gap(gap_start, None)
     series.lifeline(changes)

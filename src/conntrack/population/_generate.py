@@ -3,6 +3,11 @@
 Everything is drawn from random generators seeded by the population's seed and the
 company's index, so company ``i`` is the same whatever else is generated, in whatever
 order and in whichever worker process: the base shards by company.
+
+A company's life beyond its day-one connections — how old they are in a steady base,
+when each is disconnected (churn), when the company leaves, which connections arrive
+later — comes from a second generator of its own, so a ``fresh`` base without churn or
+arrivals draws exactly what it drew before these existed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ class Conn:
     kind: str
     connect_at: datetime
     disruptions: tuple[Disruption, ...]
+    leave_at: datetime | None = None
+    """When the company disconnects it (churn, or the company leaves); ``None``: not
+    within the run."""
 
 
 @dataclass(frozen=True)
@@ -65,41 +73,95 @@ def _pick(rng: random.Random, weights: dict[str, float]) -> str:
     return rng.choices(names, weights=[weights[n] for n in names])[0]
 
 
+def _after(rng: random.Random, at: datetime, yearly: float) -> datetime | None:
+    """The next event of a Poisson process of ``yearly`` rate after ``at`` (whole
+    seconds); ``None`` for a rate of 0."""
+    if yearly <= 0:
+        return None
+    return at + timedelta(seconds=math.ceil(rng.expovariate(yearly / YEAR)))
+
+
+def _age(life: random.Random, spec: PopulationSpec) -> int:
+    """How many seconds before day one a connection of a steady base arrived: with
+    constant arrivals and a churn of ``c`` a year, the connections still there are
+    exponentially old (mean 1/c years); cut at ``history`` (drawn from the exponential
+    on [0, history]: uniform without churn)."""
+    h = spec.history.total_seconds()
+    c = spec.churn.connections / YEAR
+    u = life.random()
+    if c * h < 1e-9:
+        return math.ceil(u * h)
+    return math.ceil(-math.log1p(-u * -math.expm1(-c * h)) / c)
+
+
 def company(spec: PopulationSpec, index: int) -> Company:
     """Company ``index`` of the base (0-based)."""
     rng = random.Random(f"{spec.seed}:company:{index}")
+    life = random.Random(f"{spec.seed}:life:{index}")
     users = tuple(
         (f"user{u}", rng.random() < spec.opt_out) for u in range(1, rng.randint(*spec.users) + 1)
     )
     conns = []
     end = spec.until
+    leaves = _after(life, spec.start, spec.churn.companies)
+    if leaves is not None and leaves >= end:
+        leaves = None
+    steady = spec.day_one == "steady"
     # A company's TikTok behaves one way: its connections of one provider follow one
     # profile (tiktok or tiktok-2026, not both), the first it draws. A scenario run serves
     # one profile per protocol, so the actor engine played a tiktok connection by
     # tiktok-2026's rules when a company held both, and parted from the direct engine.
     chosen: dict[tuple[str, str], str] = {}
-    for c in range(rng.randint(*spec.connections)):
-        drawn = _pick(rng, spec.providers)
+
+    def conn(n: int, mix: dict[str, float], kinds: dict[str, float], at: datetime | None) -> Conn:
+        """Connection ``k{n}``: present on day one (``at`` None) or arriving ``at``."""
+        drawn = _pick(rng, mix)
         provider = chosen.setdefault(_provider_of(drawn), drawn)
-        kind = _pick(rng, spec.kinds)
-        connect_at = spec.start + timedelta(seconds=rng.randrange(86400))
-        events = []
-        for name, rate in sorted(spec.disruptions.items()):
-            if rate <= 0:
-                continue
-            t = connect_at
-            while True:
-                t += timedelta(seconds=math.ceil(rng.expovariate(rate / YEAR)))
-                if t >= end:
-                    break
-                events.append(Disruption(t, name))
-                if name == "checkpoint":
-                    cleared = t + spec.checkpoint_clears_after
-                    if cleared < end:
-                        events.append(Disruption(cleared, "checkpoint_cleared"))
-        events.sort(key=lambda d: (d.at, d.event))
-        conns.append(Conn(f"k{c + 1}", provider, kind, connect_at, tuple(events)))
+        kind = _pick(rng, kinds)
+        if at is None:
+            at = spec.start + timedelta(seconds=rng.randrange(86400))
+            if steady:
+                at -= timedelta(seconds=_age(life, spec))
+        # Present on day one or arriving later: disconnected after that, never before.
+        leave = _after(life, max(at, spec.start), spec.churn.connections)
+        if leaves is not None and (leave is None or leave > leaves):
+            leave = leaves
+        if leave is not None and leave >= end:
+            leave = None
+        return Conn(f"k{n}", provider, kind, at, _disruptions(rng, spec, at, leave or end), leave)
+
+    for c in range(rng.randint(*spec.connections)):
+        conns.append(conn(c + 1, spec.providers, spec.kinds, None))
+    rate = spec.arrivals_per_day() * 365
+    mix = (spec.arrivals.providers if spec.arrivals else None) or spec.providers
+    kinds = (spec.arrivals.kinds if spec.arrivals else None) or spec.kinds
+    t = _after(life, spec.start, rate)
+    while t is not None and t < (leaves or end):
+        conns.append(conn(len(conns) + 1, mix, kinds, t))
+        t = _after(life, t, rate)
     return Company(index, f"c{index:06d}", users, tuple(conns))
+
+
+def _disruptions(
+    rng: random.Random, spec: PopulationSpec, since: datetime, end: datetime
+) -> tuple[Disruption, ...]:
+    """What befalls one connection's account from ``since`` until ``end``."""
+    events = []
+    for name, rate in sorted(spec.disruptions.items()):
+        if rate <= 0:
+            continue
+        t = since
+        while True:
+            t += timedelta(seconds=math.ceil(rng.expovariate(rate / YEAR)))
+            if t >= end:
+                break
+            events.append(Disruption(t, name))
+            if name == "checkpoint":
+                cleared = t + spec.checkpoint_clears_after
+                if cleared < end:
+                    events.append(Disruption(cleared, "checkpoint_cleared"))
+    events.sort(key=lambda d: (d.at, d.event))
+    return tuple(events)
 
 
 def reaction_delay(

@@ -23,13 +23,28 @@ Written as YAML (every key optional; the defaults make a plausible base)::
     behaviour:                    # per email kind: does someone reconnect after it, when
       expiry_reminder: {reconnect: 0.35, after: {median: 1d, spread: 1.0}}
       invalid: {reconnect: 0.7, after: {median: 12h, spread: 0.8}}
+    day_one: steady               # or fresh: every connection connects on day one
+    history: 3650d                # steady: how far back the base's past may reach
+    churn: {connections: 0.3, companies: 0}   # yearly rates (Poisson): disconnected, leave
+    arrivals: balance             # or {per_company_month: 0.1} / {per_day: 30}, with an
+                                  # optional providers/kinds mix (default: the base's)
 
 ``after`` is a log-normal delay (``median`` and ``spread`` = sigma of its logarithm).
+
+``day_one: steady`` (the default) starts the run in the middle of the base's life, as a
+product manager sees a normal day: each connection present on day one arrived some time
+before it, its age drawn from what constant arrivals and the connection churn leave
+(exponential, cut at ``history``), and its past is played by the same engine from that
+arrival — logins, reminders, reconnects, expiries, disruptions — without being counted,
+so reminders and expiries fall on day one as on any other day. ``fresh`` is the older
+behaviour: every connection connects on day one, and the 60-day cohorts show as spikes.
+
 Problems are reported as ``file:line: message`` like scenario files.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,9 +78,15 @@ MAX_WORKERS = 32
 DISRUPTIONS = ("password_change", "app_removed", "username_change", "checkpoint", "admin_removed")
 EMAIL_KINDS = ("expiry_reminder", "invalid")
 KINDS = ("owned", "monitored", "paid")
+DAY_ONE = ("steady", "fresh")
+#: Units of ``arrivals``: new connections per company a day/month, or base-wide.
+ARRIVAL_RATES = {"per_company_day": 1.0, "per_company_month": 12 / 365, "per_day": 1.0,
+                 "per_month": 12 / 365}  # fmt: skip
+CHURN_KEYS = ("connections", "companies")
 KEYS = (
     "companies", "days", "start", "seed", "users", "connections", "sync_every", "opt_out",
-    "providers", "kinds", "disruptions", "checkpoint_clears_after", "behaviour",
+    "providers", "kinds", "disruptions", "checkpoint_clears_after", "behaviour", "day_one",
+    "history", "churn", "arrivals",
 )  # fmt: skip
 
 
@@ -80,6 +101,26 @@ class Reaction:
     reconnect: float
     median: timedelta
     spread: float
+
+
+@dataclass(frozen=True)
+class Churn:
+    """Yearly rates (Poisson) at which a connection is disconnected by its company and
+    at which a company leaves (every connection of it disconnected at once)."""
+
+    connections: float = 0.3
+    companies: float = 0.0
+
+
+@dataclass(frozen=True)
+class Arrivals:
+    """New connections over time: ``per_day`` of one company (``base``: of the whole base,
+    spread evenly over its companies), with their own mix or the base's."""
+
+    per_day: float
+    base: bool = False
+    providers: dict[str, float] | None = None
+    kinds: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -118,10 +159,23 @@ class PopulationSpec:
             "invalid": Reaction(0.7, timedelta(hours=12), 0.8),
         }
     )
+    day_one: str = "steady"
+    history: timedelta = timedelta(days=3650)
+    churn: Churn = field(default_factory=Churn)
+    arrivals: Arrivals | None = None
+    """``None``: as many as the connection churn takes away (the base keeps its size)."""
 
     @property
     def until(self) -> datetime:
         return self.start + timedelta(days=self.days)
+
+    def arrivals_per_day(self) -> float:
+        """New connections a company gets a day, on average."""
+        if self.arrivals is None:
+            return self.churn.connections / 365 * mean_connections(self)
+        if self.arrivals.base:
+            return self.arrivals.per_day / self.companies
+        return self.arrivals.per_day
 
 
 class _Reader(DocReader):
@@ -245,9 +299,72 @@ class _Reader(DocReader):
             )
         if "behaviour" in data:
             spec["behaviour"] = self.behaviour(data["behaviour"])
+        if "day_one" in data:
+            spec["day_one"] = self.choice(data["day_one"], ("day_one",), DAY_ONE)
+        if "history" in data:  # at most 100 years, as every duration
+            spec["history"] = self.duration(data["history"], ("history",))
+        if "churn" in data:
+            spec["churn"] = self.churn(data["churn"])
+        if "arrivals" in data:
+            spec["arrivals"] = self.arrivals(data["arrivals"])
         if self.problems:
             return None
         return PopulationSpec(**{k: v for k, v in spec.items() if v is not None})
+
+    def choice(self, value: Any, path: DataPath, allowed: Sequence[str]) -> str | None:
+        if value not in allowed:
+            self.problem(path, f"'{path[-1]}' must be one of {', '.join(allowed)}; got "
+                         f"{value!r}")  # fmt: skip
+            return None
+        return str(value)
+
+    def rate(self, value: Any, path: DataPath, unit: str) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            self.problem(path, f"'{path[-1]}' must be a number >= 0 ({unit}); got {value!r}")
+            return None
+        return float(value)
+
+    def churn(self, value: Any) -> Churn | None:
+        path: DataPath = ("churn",)
+        if not isinstance(value, dict):
+            self.problem(path, "'churn' must be a mapping of yearly rates, like "
+                         "{connections: 0.3, companies: 0}")  # fmt: skip
+            return None
+        self.keys(value, path, CHURN_KEYS, "key")
+        rates = {
+            k: self.rate(value[k], (*path, k), "a yearly rate, like 0.3")
+            for k in CHURN_KEYS
+            if k in value
+        }
+        if any(r is None for r in rates.values()):
+            return None
+        return Churn(**{k: r for k, r in rates.items() if r is not None})
+
+    def arrivals(self, value: Any) -> Arrivals | None:
+        path: DataPath = ("arrivals",)
+        example = "'balance' or a mapping like {per_company_month: 0.1}"
+        if value == "balance":
+            return None
+        if not isinstance(value, dict):
+            self.problem(path, f"'arrivals' must be {example}; got {value!r}")
+            return None
+        self.keys(value, path, (*ARRIVAL_RATES, "providers", "kinds"), "key")
+        given = [k for k in ARRIVAL_RATES if k in value]
+        if len(given) != 1:
+            self.problem(path, f"'arrivals' needs exactly one rate of {', '.join(ARRIVAL_RATES)}"
+                         f"; got {len(given)}")  # fmt: skip
+            return None
+        key = given[0]
+        rate = self.rate(value[key], (*path, key), "new connections on average")
+        mix = {
+            k: self.weights(value[k], (*path, k), allowed, what)
+            for k, allowed, what in (("providers", providers(), "provider"),
+                                     ("kinds", KINDS, "connection kind"))
+            if k in value
+        }  # fmt: skip
+        if rate is None or any(m is None for m in mix.values()):
+            return None
+        return Arrivals(rate * ARRIVAL_RATES[key], not key.startswith("per_company"), **mix)
 
     def behaviour(self, value: Any) -> dict[str, Reaction] | None:
         path: DataPath = ("behaviour",)
@@ -305,16 +422,16 @@ def companies_problem(companies: int) -> str:
 
 
 def mean_connections(spec: PopulationSpec) -> float:
-    """How many connections a company has on average."""
+    """How many connections a company has on day one, on average."""
     return sum(spec.connections) / 2
 
 
 def size_problem(spec: PopulationSpec) -> str | None:
     """Why a run of ``spec`` is too large to simulate in a minute or two (``None``: it is
-    not): more than ``MAX_CONNECTION_DAYS`` connection-days."""
+    not): more than ``MAX_CONNECTION_DAYS`` connection-days, or too many arrivals."""
     each = mean_connections(spec) * spec.days
     if spec.companies * each <= MAX_CONNECTION_DAYS:
-        return None
+        return arrivals_problem(spec)
     return (
         f"{_n(spec.companies)} companies x {mean_connections(spec):g} connections x "
         f"{_n(spec.days)} days are {_n(spec.companies * each)} connection-days; at most "
@@ -324,28 +441,78 @@ def size_problem(spec: PopulationSpec) -> str | None:
     )
 
 
-def asgi_problem(spec: PopulationSpec) -> str | None:
-    """Why ``--transport asgi``, which replays every sync of every connection, would take
-    too long (``None``: it would not): more syncs in all than a scenario run may make."""
-    each = mean_connections(spec) * spec.days * 86400 / spec.sync_every.total_seconds()
-    if spec.companies * each <= _limits.MAX_RUN_SYNCS:
+def arrivals_problem(spec: PopulationSpec) -> str | None:
+    """Why the connections that ``arrivals`` bring are too many (``None``: they are not):
+    more than a scenario's connections a company, or, with the day-one connections, more
+    than ``MAX_CONNECTION_DAYS`` connection-days."""
+    arriving = spec.arrivals_per_day() * spec.days  # a company, on average
+    if arriving > MAX_CONNECTIONS:
+        return (
+            f"'arrivals' bring {_n(arriving)} connections a company over {_n(spec.days)} days "
+            f"on average; at most {MAX_CONNECTIONS} a company are allowed (a scenario's "
+            "limit): a lower rate, or fewer days"
+        )
+    total = spec.companies * (mean_connections(spec) + arriving / 2) * spec.days
+    if total <= MAX_CONNECTION_DAYS:
         return None
     return (
-        f"--transport asgi replays every sync: {_n(spec.companies)} companies x "
+        f"with the connections 'arrivals' bring ({_n(arriving)} a company on average), "
+        f"{_n(spec.companies)} companies x {_n(spec.days)} days are {_n(total)} "
+        f"connection-days; at most {_n(MAX_CONNECTION_DAYS)} are allowed (about a minute's "
+        "work): fewer companies, fewer days or a lower rate"
+    )
+
+
+def past_days(spec: PopulationSpec, *, longest: bool = False) -> float:
+    """How many days before day one a connection's past is played, on average (or at
+    most): the mean of the exponential of the churn cut at ``history`` (see
+    ``_generate._age``); 0 for a ``fresh`` base."""
+    if spec.day_one != "steady":
+        return 0.0
+    h = spec.history.total_seconds() / 86400
+    c = spec.churn.connections / 365
+    if longest or c * h < 1e-9:
+        return h if longest else h / 2
+    return 1 / c - h * math.exp(-c * h) / -math.expm1(-c * h)
+
+
+def asgi_problem(spec: PopulationSpec) -> str | None:
+    """Why ``--transport asgi``, which replays every sync of every connection (of a steady
+    base's past too), would take too long (``None``: it would not): more syncs in all than
+    a scenario run may make."""
+    days = spec.days + past_days(spec)
+    each = mean_connections(spec) * days * 86400 / spec.sync_every.total_seconds()
+    if spec.companies * each <= _limits.MAX_RUN_SYNCS:
+        return None
+    past = (
+        f" (and {_n(past_days(spec))} days of past on average)" if spec.day_one == "steady" else ""
+    )
+    return (
+        f"--transport asgi replays every sync{past}: {_n(spec.companies)} companies x "
         f"{mean_connections(spec):g} connections x {_n(each / mean_connections(spec))} syncs "
         f"are {_n(spec.companies * each)} syncs; at most {_n(_limits.MAX_RUN_SYNCS)} are "
         f"allowed (a few minutes' work): use at most {_n(max(_limits.MAX_RUN_SYNCS // each, 1))} "
-        "companies, fewer days, or the direct transport"
+        "companies, fewer days, a shorter 'history', or the direct transport"
     )
 
 
 def syncs_problem(spec: PopulationSpec) -> str | None:
     """Why the full-stack engine, which syncs every connection every ``sync_every``,
-    would take too long over ``spec.days`` (``None``: it would not)."""
-    many = _limits.syncs_problem(spec.days * 86400, spec.sync_every.total_seconds())
+    would take too long over ``spec.days``, or with the longest past of a steady base
+    (``None``: it would not)."""
+    every = spec.sync_every.total_seconds()
+    many = _limits.syncs_problem(spec.days * 86400, every)
+    if many is not None:
+        return f"'sync_every' {format_duration(spec.sync_every)} over {spec.days} days {many}"
+    days = spec.days + past_days(spec, longest=True)
+    many = _limits.syncs_problem(days * 86400, every)
     if many is None:
         return None
-    return f"'sync_every' {format_duration(spec.sync_every)} over {spec.days} days {many}"
+    return (
+        f"'sync_every' {format_duration(spec.sync_every)} over {spec.days} days and up to "
+        f"'history' {format_duration(spec.history)} of past before them {many} (or a "
+        "shorter 'history', or 'day_one: fresh')"
+    )
 
 
 def load_population(path: str | Path | None) -> PopulationSpec:
