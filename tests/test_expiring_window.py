@@ -1,8 +1,9 @@
 """The ``expiring`` window (state, banner, settings message) follows the policy.
 
 It opens at the connection's earliest reminder, or where the policy's ``expiring_window``
-says (a rule's, else the top-level one); with neither, the provider profile's
-``notice_window``. Under the packaged policy every provider keeps today's window.
+says (a rule's, else the top-level one); with neither and no reminder there is no window
+(the connection is connected until it expires). Under the packaged policies every
+connection that is reminded keeps its provider's 10 days.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from conntrack._policy import KINDS, PolicyError, default_policy, load_policy
+from conntrack._policy import (
+    KINDS,
+    PolicyError,
+    default_policy,
+    load_policy,
+    packaged_policies,
+    packaged_policy,
+)
 from conntrack._profiles import load_profile, providers
 from conntrack._records import BannerRecord
 from conntrack.population import PopulationSpec, run_population
@@ -29,11 +37,15 @@ def profile_window(provider: str) -> timedelta:
     return load_profile(provider).lifetime("notice_window") or timedelta(0)
 
 
+@pytest.mark.parametrize("name", packaged_policies())
 @pytest.mark.parametrize("provider", providers())
-def test_the_packaged_policy_keeps_every_providers_window(provider: str) -> None:
+def test_the_packaged_policies_keep_every_providers_window(provider: str, name: str) -> None:
+    """A connection that is reminded turns expiring at its provider's 10 days (the
+    earliest reminder); one that is not has no window."""
     for kind in KINDS:
-        policy = default_policy().for_(provider, kind)
-        assert policy.window(profile_window(provider)) == profile_window(provider)
+        policy = packaged_policy(name).for_(provider, kind)
+        got = policy.window(profile_window(provider))
+        assert got == (profile_window(provider) if policy.reminders else timedelta(0))
 
 
 def test_the_window_follows_the_earliest_reminder_unless_set(tmp_path: Path) -> None:
@@ -49,7 +61,7 @@ def test_the_window_follows_the_earliest_reminder_unless_set(tmp_path: Path) -> 
     policy = load_policy(path)
     assert policy.for_("facebook", "owned").window(10 * D) == 14 * D
     assert policy.for_("facebook", "paid").window(10 * D) == 3 * D
-    assert policy.for_("linkedin", "owned").window(10 * D) == 10 * D  # no reminder
+    assert policy.for_("linkedin", "owned").window(10 * D) == timedelta(0)  # no reminder
     assert policy.for_("tiktok", "owned").window(10 * D) == 2 * D
     assert any("expiring from 3d before" in line for line in policy.describe())
     # A top-level window is every rule's that sets none.
@@ -58,6 +70,11 @@ def test_the_window_follows_the_earliest_reminder_unless_set(tmp_path: Path) -> 
     assert policy.for_("facebook", "owned").window(10 * D) == 5 * D
     assert policy.for_("facebook", "paid").window(10 * D) == 3 * D
     assert policy.for_("linkedin", "owned").window(10 * D) == 5 * D
+    # A rule with no reminder may still show the banner: in-app notice without emails.
+    path.write_text("rules:\n  - {providers: [tiktok], reminders: [], expiring_window: 10d}\n")
+    policy = load_policy(path)
+    assert policy.for_("tiktok", "owned").window(D) == 10 * D
+    assert policy.for_("tiktok", "owned").reminders == ()
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,19 @@ D = timedelta(days=1)
 
 
 def test_the_packaged_policy_is_the_one_of_the_products_in_the_field() -> None:
+    """Settings of the packaged default; its reminders per provider and kind are checked
+    against the seeds' promises in test_packaged_policies."""
     p = default_policy()
     assert p.name == "default" and p.send_at == time(9, 0)
     owned = (10 * D, 5 * D, D, 0 * D)
     for provider in ("facebook", "instagram", "instagram-facebook", "linkedin"):
         assert p.for_(provider, "owned").reminders == owned
+    for provider in ("facebook", "instagram", "instagram-facebook"):
         assert p.for_(provider, "paid").reminders == owned
     assert p.for_("facebook", "monitored").reminders == (10 * D,)
     assert p.for_("instagram", "monitored").reminders == (10 * D, D, 0 * D)
     assert p.for_("instagram-facebook", "monitored").reminders == (10 * D, D, 0 * D)
-    for provider in ("twitter", "google"):
+    for provider in ("twitter", "google", "tiktok", "tiktok-2026"):
         assert p.for_(provider, "owned").reminders == ()
     every = p.for_("linkedin", "owned")
     assert every.invalid_email and not every.opt_out_silences_invalid
@@ -58,7 +61,7 @@ def test_a_bad_policy_file_names_every_problem_with_its_line() -> None:
         "7: unknown connection kind 'rented' (allowed: owned, monitored, paid)",
         "8: a rule needs 'reminders': offsets like [10d, 5d, 1d, 0d], or []",
         "9: 'reminders' must be a list like [10d, 1d, 0d]",
-        "10: unknown key 'colour' in a policy (allowed: name, send_at, invalid, "
+        "10: unknown key 'colour' in a policy (allowed: name, extends, send_at, invalid, "
         "banner_advance, expiring_window, rules)",
     ]
 
@@ -154,11 +157,13 @@ VALUES = st.recursive(
     st.none()
     | st.booleans()
     | st.integers(-5, 5)
-    | st.sampled_from(["10d", "-1d", "09:00", "x", "", "facebook", "email", "owned", "never"]),
+    | st.sampled_from(["10d", "-1d", "09:00", "x", "", "facebook", "email", "owned", "never",
+                       "default", "every-expiry", "every-expiri"]),
     lambda inner: st.lists(inner, max_size=3)
     | st.dictionaries(
         st.sampled_from(["rules", "providers", "kinds", "reminders", "channels", "invalid",
-                         "send_at", "banner_advance", "name", "opt_out_silences", "x"]),
+                         "send_at", "banner_advance", "name", "opt_out_silences", "x",
+                         "extends", "expiring_window"]),
         inner,
         max_size=4,
     ),

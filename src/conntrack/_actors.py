@@ -316,7 +316,9 @@ class ConnectionActor:
         if info.hard_expiry is None:
             return
         notice = info.hard_expiry - self.notice_window
-        if notice <= now:
+        if self.notice_window <= timedelta(0):
+            pass  # no `expiring` window (no reminder promised): connected until the expiry
+        elif notice <= now:
             self._fire("near_expiry", cause=f"expires {_iso(info)}")
         else:
             self._at("notice", notice, PRIORITY_EXPIRY)

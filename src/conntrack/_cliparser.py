@@ -42,9 +42,10 @@ def parser() -> argparse.ArgumentParser:
     add_delivery_options(run)
     run.add_argument(
         "--policy",
-        metavar="FILE",
-        help="the notification policy in force (default: the packaged one); a scenario's "
-        "own 'policy:' still applies on top",
+        metavar="FILE|NAME",
+        help="the notification policy in force: a policy file, or a packaged policy by name "
+        "(default, every-expiry; default: default); a scenario's own 'policy:' still "
+        "applies on top",
     )
     run.add_argument(
         "-v", "--verbose", action="store_true", help="show every expectation and the timeline"
@@ -76,10 +77,14 @@ def parser() -> argparse.ArgumentParser:
         "kind, about, recipients, and who each email left out and why",
     )
     notes.add_argument("paths", nargs="+", metavar="SCENARIO", help="scenario files or folders")
-    notes.add_argument("--policy", metavar="FILE", help="replay with this policy")
+    notes.add_argument(
+        "--policy",
+        metavar="FILE|NAME",
+        help="replay with this policy: a file, or a packaged one (default, every-expiry)",
+    )
     notes.add_argument(
         "--compare",
-        metavar="FILE",
+        metavar="FILE|NAME",
         help="replay also with this policy and list the differences date by date (sends "
         "added, removed, moved; banner and settings windows that changed), then both "
         "summaries (emails sent, earliest warning, connections that expired without a "
@@ -116,7 +121,11 @@ def parser() -> argparse.ArgumentParser:
     )
     pop.add_argument("--days", type=int, help="how many days (overrides the file; at most 36500)")
     pop.add_argument("--seed", type=int, help="the seed (overrides the file)")
-    pop.add_argument("--policy", metavar="FILE", help="the notification policy in force")
+    pop.add_argument(
+        "--policy",
+        metavar="FILE|NAME",
+        help="the notification policy in force: a file, or a packaged one (default, every-expiry)",
+    )
     pop.add_argument(
         "--transport",
         choices=["direct", "asgi"],

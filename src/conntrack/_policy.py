@@ -1,8 +1,12 @@
 """Notification policies as data: who is reminded of what, when, through which channel.
 
-A policy is a YAML document (the packaged ``policies/default.yaml`` is the products' own)::
+A policy is a YAML document. Two are packaged (``policies/*.yaml``), chosen by name where a
+file is also accepted (``--policy every-expiry``): ``default``, what the products in the
+field promise and nothing more, and ``every-expiry``, a reminder for every connection
+with a hard expiry (TikTok and monitored LinkedIn too)::
 
     name: default
+    extends: every-expiry            # optional: start from a packaged policy
     send_at: "09:00"                 # company-local time of day for reminders
     invalid: {channels: [email, banner, settings], opt_out_silences: false}
     banner_advance: never            # or a duration: "expires soon" banner that early
@@ -13,13 +17,16 @@ A policy is a YAML document (the packaged ``policies/default.yaml`` is the produ
 
 Channels: ``email`` (the reminder or invalid email), ``banner`` (the dashboard banner),
 ``settings`` (the message on the connection's settings page). A scenario's ``policy:``
-key overrides keys of the policy in force; its ``rules`` come before the policy's.
+key overrides keys of the policy in force; its ``rules`` come before the policy's; its
+``extends: NAME`` puts that packaged policy in force first.
 
 The ``expiring`` window (the connection's ``expiring`` state, its banner and settings
 message) opens at the connection's earliest reminder, so nobody gets a reminder while the
 product still shows the connection as fine. A rule's ``expiring_window`` (else the
-top-level one) sets it explicitly; with neither and no reminder, the provider profile's
-``notice_window`` applies.
+top-level one) sets it explicitly. With neither and no reminder there is no window: the
+product promises nothing before the expiry (in-app notices go with the emails, as
+Meltwater sends "both emails and in-app notifications"), so the connection shows as
+connected until it expires, then as expired.
 
 Every problem is reported as ``file:line: message`` naming the allowed values, with a
 "did you mean" for a misspelt name, like the scenario loader.
@@ -39,12 +46,12 @@ from typing import Any
 from ._durations import format_duration, parse_duration
 from ._exceptions import DurationError, Problem, ScenarioError
 from ._profiles import providers
-from .scenario._marks import DocReader, Document, read_one, suggest
+from .scenario._marks import DocReader, Document, kind_of, read_one, suggest
 from .scenario._marks import Path as DataPath
 
 CHANNELS = ("email", "banner", "settings")
 KINDS = ("owned", "monitored", "paid")
-KEYS = ("name", "send_at", "invalid", "banner_advance", "expiring_window", "rules")
+KEYS = ("name", "extends", "send_at", "invalid", "banner_advance", "expiring_window", "rules")
 RULE_KEYS = ("providers", "kinds", "reminders", "channels", "expiring_window")
 INVALID_KEYS = ("channels", "opt_out_silences")
 _HHMM = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
@@ -74,10 +81,12 @@ class Policy:
     expiring_window: timedelta | None = None
     """How long before the hard expiry the connection turns ``expiring`` (banner and
     settings message): the policy's explicit ``expiring_window``, else the earliest
-    reminder; ``None``: neither, the provider's own ``notice_window`` applies."""
+    reminder, else ``0`` (no reminder: no window, connected until the expiry). ``None``
+    (a ``Policy`` made by hand): the provider's own ``notice_window`` applies."""
 
     def window(self, profile_window: timedelta) -> timedelta:
-        """The ``expiring`` window of a connection whose profile says ``profile_window``."""
+        """The ``expiring`` window of a connection whose profile says ``profile_window``;
+        ``0``: none (the connection is ``connected`` until its hard expiry)."""
         return profile_window if self.expiring_window is None else self.expiring_window
 
 
@@ -119,8 +128,9 @@ class PolicySet:
         window = rule.expiring_window if rule else None
         if window is None:
             window = self.expiring_window
-        if window is None and reminders:
-            window = reminders[0]  # the earliest reminder
+        if window is None:
+            # The earliest reminder; none: no window (nothing promised before the expiry).
+            window = reminders[0] if reminders else timedelta(0)
         return Policy(
             reminders=reminders,
             invalid_email="email" in self.invalid_channels,
@@ -269,11 +279,25 @@ class _Reader(DocReader):
         count = len(self.problems)
         changes: dict[str, Any] = {}
         rules: tuple[Rule, ...] = ()
+        extends: str | None = None
         if "name" in top:
             if isinstance(top["name"], str) and top["name"]:
                 changes["name"] = top["name"]
             else:
                 self.problem((*self.base, "name"), "'name' must be text, like 'quieter'")
+        if "extends" in top:
+            value = top["extends"]
+            names = packaged_policies()
+            if isinstance(value, str) and value in names:
+                extends = value
+            else:
+                shown = f"'{value}'" if isinstance(value, str) else kind_of(value)
+                hint = suggest(value, names) if isinstance(value, str) else ""
+                self.problem(
+                    (*self.base, "extends"),
+                    f"'extends' names a packaged policy; unknown {shown}{hint} "
+                    f"(packaged: {', '.join(names)})",
+                )
         if "send_at" in top:
             text = top["send_at"]
             m = _HHMM.fullmatch(str(text).strip()) if isinstance(text, str) else None
@@ -327,7 +351,7 @@ class _Reader(DocReader):
             self.problem(self.base, "a policy needs 'rules', like [{reminders: [10d, 0d]}]")
         if len(self.problems) > count:
             return None
-        return PolicyPatch(changes, rules, self.file)
+        return PolicyPatch(changes, rules, self.file, extends)
 
 
 @dataclass(frozen=True)
@@ -337,10 +361,14 @@ class PolicyPatch:
     changes: dict[str, Any]
     rules: tuple[Rule, ...]
     source: str = ""
+    extends: str | None = None
+    """A packaged policy's name (``extends:``): it replaces ``base`` before the rest."""
 
     def apply(self, base: PolicySet) -> PolicySet:
-        """``base`` with these settings; these rules first (first match wins)."""
-        return replace(base, **self.changes, rules=self.rules + base.rules)
+        """``base`` (or the packaged policy this extends) with these settings; these
+        rules first (first match wins)."""
+        start = packaged_policy(self.extends) if self.extends else base
+        return replace(start, **self.changes, rules=self.rules + start.rules)
 
 
 def read_policy(
@@ -362,12 +390,59 @@ def load_policy(path: str | Path) -> PolicySet:
     patch, problems = read_policy(doc, file)
     if problems or patch is None:
         raise PolicyError(problems)
-    return patch.apply(PolicySet(name=Path(path).stem, rules=(), source=file))
+    policy = patch.apply(PolicySet(name=Path(path).stem, rules=(), source=file))
+    # A file that extends a packaged policy is still its own (its name, its source).
+    return replace(policy, name=patch.changes.get("name", Path(path).stem), source=file)
+
+
+_PACKAGED = resources.files("conntrack").joinpath("policies")
 
 
 @cache
-def default_policy() -> PolicySet:
-    """The packaged policy of the products in the field."""
-    ref = resources.files("conntrack").joinpath("policies", "default.yaml")
-    with resources.as_file(ref) as path:
+def packaged_policies() -> tuple[str, ...]:
+    """The names of the packaged policies (``policies/NAME.yaml``), ``default`` first."""
+    names = {p.name.removesuffix(".yaml") for p in _PACKAGED.iterdir() if p.name.endswith(".yaml")}
+    return tuple(sorted(names, key=lambda n: (n != "default", n)))
+
+
+@cache
+def packaged_policy(name: str) -> PolicySet:
+    """The packaged policy ``name`` (one of :func:`packaged_policies`)."""
+    if name not in packaged_policies():
+        raise PolicyError([Problem(f"policy '{name}'", 0, _unknown_name(name))])
+    with resources.as_file(_PACKAGED.joinpath(f"{name}.yaml")) as path:
         return load_policy(path)
+
+
+def default_policy() -> PolicySet:
+    """The packaged policy of the products in the field: what the seeds promise."""
+    return packaged_policy("default")
+
+
+def resolve_policy(value: str) -> PolicySet:
+    """What ``--policy VALUE`` (or ``--compare VALUE``) means: a policy file, or a
+    packaged policy by name.
+
+    A file that exists is read as a file, and so is anything that looks like a path (a
+    folder in it, or a ``.yaml``/``.yml`` suffix): ``--policy FILE`` works as it always
+    did, a missing file included. Otherwise the value is a packaged policy's name; an
+    unknown one is refused naming the packaged policies."""
+    path = Path(value)
+    try:
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for a file: the file reader says so
+        exists = True
+    looks_like_a_path = len(path.parts) > 1 or path.suffix in (".yaml", ".yml")
+    if exists or looks_like_a_path or not value:
+        return load_policy(value)
+    if value in packaged_policies():
+        return packaged_policy(value)
+    raise PolicyError([Problem(f"policy '{value}'", 0, _unknown_name(value))])
+
+
+def _unknown_name(name: str) -> str:
+    names = packaged_policies()
+    return (
+        f"no such policy file, and no packaged policy of that name{suggest(name, names)} "
+        f"(packaged: {', '.join(names)}); give a policy file's path or one of those names"
+    )

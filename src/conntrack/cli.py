@@ -68,10 +68,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _policy(path: str | None) -> PolicySet | None:
-    from ._policy import load_policy
+def _policy(value: str | None) -> PolicySet | None:
+    """``--policy``/``--compare``: a policy file, or a packaged policy by name."""
+    from ._policy import resolve_policy
 
-    return load_policy(path) if path else None
+    return resolve_policy(value) if value else None
 
 
 def cmd_notifications(args: argparse.Namespace) -> int:

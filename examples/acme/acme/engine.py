@@ -7,8 +7,9 @@ new instant, in time order (at one instant: reminders, then the "expires soon" n
 then the expiry, then syncs), each at its own instant, and answers when acme next has
 something to do.
 
-acme's states: ``active``, ``expires_soon`` (10 days before a connection's hard
-expiry), ``expired``, ``needs_reconnect`` (with a reason) and ``disconnected``.
+acme's states: ``active``, ``expires_soon`` (10 days before the hard expiry of a
+connection acme reminds of; one it sends no reminder about stays ``active`` until it
+expires), ``expired``, ``needs_reconnect`` (with a reason) and ``disconnected``.
 """
 
 from __future__ import annotations
@@ -39,8 +40,16 @@ LIVE = (ACTIVE, EXPIRES_SOON)
 
 NOTICE = timedelta(days=10)
 SEND_AT = time(9, 0)
-#: Reminder days before expiry, as acme's notification settings have them.
-REMINDERS = {("facebook", "monitored"): (10,), ("twitter", "*"): ()}
+#: Reminder days before expiry, as acme's notification settings have them: what the
+#: products in the field promise (conntrack's packaged policy `default`): owned and paid
+#: Facebook, owned LinkedIn 10, 5, 1 and 0 days; monitored Facebook 10 days; monitored
+#: and paid LinkedIn and X none.
+REMINDERS = {
+    ("facebook", "monitored"): (10,),
+    ("linkedin", "monitored"): (),
+    ("linkedin", "paid"): (),
+    ("twitter", "*"): (),
+}
 DEFAULT_REMINDERS = (10, 5, 1, 0)
 
 # Order of jobs due at one instant.
@@ -68,6 +77,12 @@ def reminder_days(provider: str, kind: str) -> tuple[int, ...]:
         if key in REMINDERS:
             return REMINDERS[key]
     return DEFAULT_REMINDERS
+
+
+def noticed(conn: Connection) -> bool:
+    """Whether acme shows the connection's expiry coming (``expires_soon``): only for a
+    connection it reminds of, so the page never says less than the emails."""
+    return bool(reminder_days(conn.provider, conn.kind))
 
 
 def reminder_at(expiry: datetime, days: int, tz: ZoneInfo) -> datetime:
@@ -140,7 +155,7 @@ class Engine:
         expiry = conn.hard_expiry
         if expiry is not None:
             jobs.append(Job(expiry, _EXPIRE, conn.name))
-            if conn.status == ACTIVE:
+            if conn.status == ACTIVE and noticed(conn):
                 jobs.append(Job(expiry - NOTICE, _NOTICE, conn.name))
             for days, at in self._reminders(conn):
                 jobs.append(Job(at, _REMIND, conn.name, days))
@@ -338,7 +353,11 @@ class Engine:
             conn.last_synced_at = self._now
         conn.next_sync_at = self._now + conn.sync_every
         conn.incident_mailed = False
-        soon = conn.hard_expiry is not None and conn.hard_expiry - NOTICE <= self._now
+        soon = (
+            noticed(conn)
+            and conn.hard_expiry is not None
+            and conn.hard_expiry - NOTICE <= self._now
+        )
         self._status(conn, EXPIRES_SOON if soon else ACTIVE)
         if previous is None:
             conn.status_since = self._now

@@ -188,11 +188,13 @@ def _simulate(
         if f.lifespan is None:
             return
         expiry = at + f.lifespan
-        notice = expiry - pol.window(f.notice)
-        if notice <= at:
+        window = pol.window(f.notice)
+        if window <= timedelta(0):
+            pass  # no `expiring` window (no reminder promised): connected until the expiry
+        elif expiry - window <= at:
             move("near_expiry", at)
         else:
-            plan(notice, PRIORITY_EXPIRY, _NOTICE, generation)
+            plan(expiry - window, PRIORITY_EXPIRY, _NOTICE, generation)
         plan(expiry, PRIORITY_EXPIRY, _EXPIRE, generation)
         if pol.reminder_email:
             for offset in pol.reminders:
