@@ -34,6 +34,7 @@ from conntrack._profiles import providers
 from conntrack.cli import main
 from conntrack.population import PopulationSpec, run_population
 from conntrack.population._direct import facts
+from conntrack.population._model import Churn
 from conntrack.scenario import load_file
 from conntrack.scenario._runner import policy_in_force
 
@@ -225,6 +226,9 @@ def test_the_engines_agree_on_connections_with_and_without_reminders(name: str) 
         companies=2, days=182, seed=6, connections=(1, 2), sync_every=D,
         providers={"tiktok-2026": 2, "facebook": 1}, kinds={"owned": 1, "monitored": 1},
         disruptions={}, behaviour={},
+        # Every connection from day one, for good: with nobody reacting to an email, a
+        # steady base (the default since 17fdde3) is all expired before day one.
+        day_one="fresh", churn=Churn(0.0, 0.0),
     )  # fmt: skip
     policy = packaged_policy(name)
     direct = run_population(spec, transport="direct", policy=policy)
