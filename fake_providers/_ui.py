@@ -80,8 +80,9 @@ _HINTS = {
 
 def consent_url(core: Core, app: App) -> str | None:
     """The path (from the server's root) of ``app``'s consent page with the profile's
-    default scopes, the app's first redirect URI and :data:`LINK_STATE`; ``None`` for a
-    protocol without an OAuth 2.0 consent page here."""
+    default scopes and optional ones (what a product asks for), the app's first redirect
+    URI and :data:`LINK_STATE`; ``None`` for a protocol without an OAuth 2.0 consent page
+    here."""
     where = AUTHORIZE.get(app.provider)
     if where is None or not app.redirect_uris:
         return None
@@ -91,7 +92,9 @@ def consent_url(core: Core, app: App) -> str | None:
         client_param: app.client_id,
         "redirect_uri": app.redirect_uris[0],
         "response_type": "code",
-        "scope": profile.scope_separator.join(profile.get("default_scopes") or []),
+        "scope": profile.scope_separator.join(
+            dict.fromkeys([*(profile.get("default_scopes") or []), *profile.optional_scopes])
+        ),
         "state": LINK_STATE,
     }
     if app.provider == "google":

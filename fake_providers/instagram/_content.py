@@ -2,7 +2,10 @@
 
 ``GET /{ig-user-id}/media`` (what the sync reads), ``POST /{ig-user-id}/media`` (a media
 container), ``POST /{ig-user-id}/media_publish`` (publish it; the daily limit answers
-code 9 / subcode 2207042) and ``GET /{ig-user-id}/content_publishing_limit``. The
+code 9 / subcode 2207042), ``GET /{ig-user-id}/content_publishing_limit`` and
+``GET /{ig-user-id}/insights`` (account insights: only with the login flavour's insights
+permission, else ``(#10)`` [U: the body Meta answers for a missing insights
+permission; (#10) is its answer for a missing permission of an action]). The
 caller (``graph.instagram.com`` or ``graph.facebook.com``) has resolved the token, the
 account and its eligibility; it passes the scopes the token carries now and the names
 of the read and publish permissions of its login flavour.
@@ -33,12 +36,21 @@ class Permissions:
 
     read: str
     publish: str
+    insights: str
 
 
-INSTAGRAM_LOGIN = Permissions("instagram_business_basic", "instagram_business_content_publish")
-FACEBOOK_LOGIN = Permissions("instagram_basic", "instagram_content_publish")
+INSTAGRAM_LOGIN = Permissions(
+    "instagram_business_basic",
+    "instagram_business_content_publish",
+    "instagram_business_manage_insights",
+)
+FACEBOOK_LOGIN = Permissions(
+    "instagram_basic", "instagram_content_publish", "instagram_manage_insights"
+)
 
-EDGES = (["media"], ["media_publish"], ["content_publishing_limit"])
+EDGES = (["media"], ["media_publish"], ["content_publishing_limit"], ["insights"])
+#: The account metrics ``GET /{ig-user-id}/insights`` answers (``metric=``), by period.
+INSIGHT_METRICS = ("reach", "views", "follower_count")
 
 
 def account_edge(
@@ -98,6 +110,38 @@ def account_edge(
                 "quota_duration": int(WINDOW.total_seconds()),
             }
         return json_response({"data": [one]})
+    if rest == ["insights"] and method == "GET":
+        if perms.insights not in scopes:
+            raise fb.permission_error(10)
+        return json_response({"data": insights(core, account, params)})
     if rest in EDGES:
         raise fb.unsupported(method, account.id)
     raise fb.unknown_path("/" + "/".join(rest))
+
+
+def insights(core: Core, account: Account, params: dict[str, str]) -> list[dict[str, Any]]:
+    """The account's insights for ``metric`` (comma-separated; default ``reach``) and
+    ``period`` (default ``day``), in the Graph's shape: one object a metric, its value
+    for the period ending at midnight UTC today. Values are made up from the account's
+    media count (steady, so a sync reads the same until something changes)."""
+    wanted = [m for m in params.get("metric", "reach").split(",") if m]
+    unknown = [m for m in wanted if m not in INSIGHT_METRICS]
+    if unknown:
+        raise GraphError(
+            400,
+            f"(#100) metric[0] must be one of the following values: {', '.join(INSIGHT_METRICS)}",
+            100,
+        )
+    period = params.get("period", "day")
+    end = core.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    base = 100 * (1 + len(store(core).media(core, account)))
+    return [
+        {
+            "name": metric,
+            "period": period,
+            "values": [{"value": base, "end_time": end.strftime("%Y-%m-%dT%H:%M:%S+0000")}],
+            "title": metric.replace("_", " ").capitalize(),
+            "id": f"{account.id}/insights/{metric}/{period}",
+        }
+        for metric in wanted
+    ]

@@ -28,7 +28,7 @@ from ._classifier import Action
 from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, PRIORITY_WORLD, Scheduler, Timer
 from ._durations import format_instant
 from ._lifecycle import HEALTHY, Connection, State, can_fire, fire
-from ._notify import Notifier, Subject, User
+from ._notify import Notifier, Subject, User, permissions_note
 from ._records import EventRecord, Recorder, SyncErrorRecord
 from ._worldcontrol import POPUP_BLOCKED, WorldControl, WorldEvent, login_detail, login_misfit
 from .clients import Answer, ProviderCallError, ProviderClient, TokenInfo, consent
@@ -119,6 +119,8 @@ class ConnectionActor:
         self._generation = 0
         self._pending_state: str | None = None
         self._quiet: tuple[int, datetime | None] | None = None
+        self._missing: tuple[str, ...] = ()
+        """The optional permissions the connection works without now."""
 
     @property
     def state(self) -> str:
@@ -135,7 +137,8 @@ class ConnectionActor:
     def begin_authorize(self) -> str:
         """The URL the product sends the person's browser to; remembers ``state``."""
         self._pending_state = f"{self.id}-{self._rng.getrandbits(64):016x}"
-        return self.client.authorize_url(self._pending_state, self.scopes)
+        asked = (*self.required_scopes, *self.client.profile.optional_scopes)
+        return self.client.authorize_url(self._pending_state, tuple(dict.fromkeys(asked)))
 
     def deliver_code(self, message: CodeReceived) -> None:
         self._send.send_nowait(message)
@@ -153,7 +156,26 @@ class ConnectionActor:
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
-        return tuple(self.scopes or self.client.profile["default_scopes"])
+        """What a login must grant: the asked permissions (the connection's ``scopes``,
+        else the profile's ``default_scopes``) but the profile's ``optional_scopes``."""
+        asked = self.scopes or self.client.profile["default_scopes"]
+        return tuple(s for s in asked if s not in self.client.profile.optional_scopes)
+
+    def _note_missing(self, info: TokenInfo | None, lacking: tuple[str, ...], by: str = "") -> None:
+        """Which optional permissions the connection works without now: those the tokens
+        were granted without (where the provider says what they carry) or a sync was
+        refused (``lacking``). When that changes, the timeline and the settings page say it."""
+        optional = self.client.profile.optional_scopes
+        granted = info.scopes if info is not None and info.scopes else tuple(optional)
+        missing = tuple(s for s in optional if s in lacking or s not in granted)
+        if missing == self._missing:
+            return
+        self._missing = missing
+        note = permissions_note({s: optional[s] for s in missing})
+        event = "permissions_missing" if missing else "permissions_granted"
+        detail = note or "every optional permission granted"
+        self.recorder.add(EventRecord(self.clock.now(), self.id, event, by, detail))
+        self.notifier.permissions_missing(self.subject, note)
 
     # -- scheduling -------------------------------------------------------------------
     def _at(self, kind: str, when: datetime, priority: int) -> None:
@@ -280,6 +302,8 @@ class ConnectionActor:
         self._schedule_expiry(info)
         self.notifier.expiry_known(self.subject, info.hard_expiry)
         self._show()
+        # An optional permission declined does not stop the login: the product notes it.
+        self._note_missing(info, answer.missing, msg.by)
         # Syncing resumes at once (the check above was the first read); the cadence
         # restarts from now.
         self._at("sync", now + self.sync_every, PRIORITY_SYNC)
@@ -300,6 +324,8 @@ class ConnectionActor:
         self._cancel("sync", "notice", "expire", "refresh")
         self.notifier.cancel(self.subject.connection)
         self.token = None
+        self._missing = ()
+        self.notifier.permissions_missing(self.subject, "")
         self._generation += 1
         self.recorder.open_gap(self.id, self.clock.now())
 
@@ -382,6 +408,9 @@ class ConnectionActor:
         assert self.token is not None
         if answer.ok and answer.verdict.action is Action.OK:
             self.recorder.sync_ok(self.id, now)
+            # A part of the sync that needs an optional permission taken back since
+            # (Facebook: removed in the app settings) is skipped, never fatal.
+            self._note_missing(self.token, answer.missing)
             if self.oracle is not None:
                 quiet = self.oracle.quiet_until(self.token.access_token)
                 self._quiet = None if quiet is False else (self.oracle.seq, _dt(quiet))

@@ -150,7 +150,9 @@ def _row(rec: Record | tuple[EmailRecord, ...]) -> tuple[str, Text, Text]:
             detail.append(f"  ({rec.detail})", style="dim")
         return rec.connection, Text("event", KIND_STYLES["event"]), detail
     if isinstance(rec, BannerRecord):
-        if rec.shows == "none":
+        if rec.shows == "none" and rec.settings:  # a working connection's note
+            detail = Text(f"settings: {_cut(rec.settings)}")
+        elif rec.shows == "none":
             detail = Text("cleared", style="dim")
         else:
             detail = Text.assemble("shows ", _state(rec.shows))

@@ -153,6 +153,20 @@ def _banner_texts(
     return "", ""
 
 
+def permissions_note(missing: dict[str, str]) -> str:
+    """The settings page's note about a connection that works without optional
+    permissions (``{permission: what is not collected without it}``), or ``""``:
+    ``Connected without instagram_manage_insights: media insights (reach, views) are not
+    collected; reconnect and grant it to get them``."""
+    if not missing:
+        return ""
+    it = "it" if len(missing) == 1 else "them"
+    effects = "; ".join(dict.fromkeys(missing.values()))
+    return (
+        f"Connected without {', '.join(missing)}: {effects}; reconnect and grant {it} to get them"
+    )
+
+
 #: What to do first for each reason the invalid email names, as the help centers of the
 #: products in the field (the seeds) tell people; ``(family, reason)`` before ``reason``.
 _FIRST_STEP: dict[tuple[str, str] | str, str] = {
@@ -243,6 +257,8 @@ class Notifier:
         self._pending: dict[str, list[Timer]] = {}
         self._shown: dict[str, tuple[str, str, str]] = {}
         self._facts: dict[str, tuple[str, str | None, datetime | None]] = {}
+        self._notes: dict[str, str] = {}
+        """What a connected connection works without (optional permissions declined)."""
 
     def _policy(self, subject: Subject) -> Policy:
         found = self.policies.get((subject.provider, subject.kind))
@@ -274,6 +290,17 @@ class Notifier:
         self._facts[subject.connection] = (state, reason, expiry)
         self._banner(subject)
 
+    def permissions_missing(self, subject: Subject, note: str) -> None:
+        """The connection works without some optional permissions: its settings page
+        says ``note`` (:func:`permissions_note`) while it is connected; ``""``: it has
+        them all. No banner and no email: the connection works (Traackr: the optional
+        permission "won't affect the connection")."""
+        if note:
+            self._notes[subject.connection] = note
+        else:
+            self._notes.pop(subject.connection, None)
+        self._banner(subject)
+
     def _banner(self, subject: Subject) -> None:
         fact = self._facts.get(subject.connection)
         if fact is None:
@@ -300,6 +327,9 @@ class Notifier:
             settings = ""
         if not dashboard and not settings:
             shows = "none"
+        note = self._notes.get(subject.connection)
+        if note and state in (State.CONNECTED, State.RECONNECTED, State.EXPIRING):
+            settings = f"{settings}. {note}" if settings else note
         shown = (shows, dashboard, settings)
         if self._shown.get(subject.connection, ("none", "", "")) == shown:
             return

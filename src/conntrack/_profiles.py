@@ -16,6 +16,16 @@ Refresh kinds (``refresh``):
   ``refresh_token_lifetime_resets`` say what it does to the refresh token;
 - ``self`` — the long-lived access token refreshes itself (Instagram Login), once it is
   ``refresh_min_age`` old and not expired.
+
+Permissions: ``default_scopes`` are the ones the product needs (a login without one of
+them is refused); ``optional_scopes`` are asked for too, but the connection works
+without them (Traackr: "three permissions required …, the fourth is optional and won't
+affect the connection"). It maps each optional permission to what the product does not
+do without it, the note its settings page shows ("media insights are not collected"); a
+plain list gets a generic note. An optional permission may not also be required, and
+must be one the provider knows where the profile lists them (``known_scopes``, or the
+app's ``app_scopes``): a packaged profile that breaks this is refused at load with its
+``file:line``, a scenario's or server config's override at its own line.
 """
 
 from __future__ import annotations
@@ -33,6 +43,9 @@ from ._exceptions import DurationError, ProfileError
 from ._limits import MAX_INTEGER
 
 REFRESH_KINDS = ("none", "exchange_only", "refresh_token", "self")
+
+#: The note of an optional permission given as a plain list (no text of its own).
+GENERIC_EFFECT = "what needs it is not collected"
 
 
 class Profile:
@@ -87,6 +100,12 @@ class Profile:
     def scope_separator(self) -> str:
         return str(self.settings.get("scope_separator", " "))
 
+    @property
+    def optional_scopes(self) -> dict[str, str]:
+        """The permissions the product asks for besides the required ones and can do
+        without, each with what it does not do without it (see the module docstring)."""
+        return optional_scopes_of(self.settings.get("optional_scopes"))
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         unknown = sorted(set(overrides) - set(self.settings))
         if unknown:
@@ -114,7 +133,89 @@ def _catalog() -> dict[str, dict[str, Any]]:
         assert parent in raw and parent not in seen, f"profile {name}: bad extends {parent}"
         return {**resolved(parent, (*seen, name)), **data}
 
-    return {name: resolved(name) for name in sorted(raw)}
+    catalog = {name: resolved(name) for name in sorted(raw)}
+    for name, settings in catalog.items():
+        problems = optional_scope_problems(name, settings)
+        if problems:
+            key, message = problems[0]
+            raise ProfileError(f"{_where(name, key, raw)}: {message}")
+    return catalog
+
+
+def _where(name: str, key: str, raw: Mapping[str, Mapping[str, Any]]) -> str:
+    """``profiles/NAME.yaml:LINE`` of ``key`` in the packaged profile that sets it (the
+    profile itself, or the one it ``extends``)."""
+    while key not in raw[name] and isinstance(raw[name].get("extends"), str):
+        name = raw[name]["extends"]
+    entry = resources.files("conntrack").joinpath("profiles", f"{name}.yaml")
+    node = yaml.compose(entry.read_text("utf-8"))
+    line = 1
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if k.value == key:
+                line = k.start_mark.line + 1
+    return f"src/conntrack/profiles/{name}.yaml:{line}"
+
+
+def optional_scopes_of(value: Any) -> dict[str, str]:
+    """``optional_scopes`` as ``{permission: note}``: a mapping as it is, a list with
+    :data:`GENERIC_EFFECT` as each note; anything else (refused at load) as nothing."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return {str(s): GENERIC_EFFECT for s in value}
+    return {}
+
+
+def optional_scope_problems(name: str, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What is wrong with the permissions of profile ``name`` (settings after any
+    overrides), as ``(setting, message)``: ``optional_scopes`` of the wrong shape, an
+    optional permission that is also required, one the provider does not know."""
+    value = settings.get("optional_scopes", {})
+    example = "{instagram_manage_insights: media insights are not collected}"
+    if isinstance(value, Mapping):
+        bad = [k for k, v in value.items() if not isinstance(k, str) or not isinstance(v, str)]
+        bad += [k for k, v in value.items() if isinstance(v, str) and not v.strip()]
+    elif isinstance(value, list):
+        bad = [v for v in value if not isinstance(v, str) or not v]
+    else:
+        bad = [value]
+    if bad:
+        return [
+            (
+                "optional_scopes",
+                f"profile '{name}', setting 'optional_scopes': must map each optional "
+                f"permission to what the product does not do without it, like {example} "
+                f"(or be a list of permissions); got {value!r}",
+            )
+        ]
+    optional = optional_scopes_of(value)
+    required = [str(s) for s in settings.get("default_scopes") or ()]
+    known = settings.get("known_scopes") or settings.get("app_scopes")
+    problems: list[tuple[str, str]] = []
+    for scope in optional:
+        if scope in required:
+            problems.append(
+                (
+                    "optional_scopes",
+                    f"profile '{name}': '{scope}' is both required (default_scopes) and "
+                    "optional (optional_scopes); a permission is one or the other: remove "
+                    "it from one of the two lists",
+                )
+            )
+        elif isinstance(known, list) and scope not in known:
+            from .scenario._marks import suggest  # the scenario package imports this module
+
+            which = "known_scopes" if settings.get("known_scopes") else "app_scopes"
+            problems.append(
+                (
+                    "optional_scopes",
+                    f"profile '{name}': '{scope}' is not a permission "
+                    f"{settings.get('display_name', name)} knows{suggest(scope, known)} "
+                    f"(its {which}: {', '.join(map(str, known))})",
+                )
+            )
+    return problems
 
 
 def providers() -> list[str]:
@@ -200,6 +301,10 @@ def override_problems(name: str, overrides: Mapping[str, Any]) -> list[OverrideP
     except ProfileError as e:
         return [(None, str(e), True)]
     problems: list[OverrideProblem] = []
+    scoped = [k for k in ("optional_scopes", "default_scopes") if k in overrides]
+    if scoped:
+        for _, message in optional_scope_problems(name, profile.settings):
+            problems.append((scoped[0], message, False))
     for key in overrides:
         wrong = _type_problem(key, base.settings[key], overrides[key])
         if wrong is not None:

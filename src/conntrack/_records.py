@@ -150,7 +150,8 @@ class BannerRecord:
 
     ``shows`` is ``expiring``, ``expired``, ``invalid`` or ``none`` (nothing shown);
     ``dashboard`` is the in-app banner's text and ``settings`` the message on the
-    connection's settings page (both empty when ``shows`` is ``none``).
+    connection's settings page (both empty when ``shows`` is ``none``, but for a
+    working connection's note: "Connected without instagram_manage_insights: …").
     """
 
     at: datetime

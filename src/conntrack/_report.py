@@ -118,7 +118,9 @@ def describe(rec: Record, timeline: Timeline) -> str:
         return f"{when:>16}  {rec.connection:<10} event        {rec.event}{by}{detail}"
     if isinstance(rec, BannerRecord):
         if rec.shows == "none":
-            shown = "cleared"
+            # A working connection's settings page may still carry a note (an optional
+            # permission declined: "Connected without …").
+            shown = f"settings: {rec.settings[:160]}" if rec.settings else "cleared"
         else:
             shown = f"shows {rec.shows}" + (f": {rec.dashboard[:120]}" if rec.dashboard else "")
         return f"{when:>16}  {rec.connection:<10} banner       {shown}"

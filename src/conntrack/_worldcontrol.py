@@ -52,7 +52,9 @@ def world_events(scenario: Scenario) -> list[WorldEvent]:
     first, then the timeline as written), which is the order both worlds play them in.
     """
     events = [
-        WorldEvent(scenario.start + c.connect_at, "connect", cid, c.connected_by)
+        WorldEvent(
+            scenario.start + c.connect_at, "connect", cid, c.connected_by, decline=c.decline or None
+        )
         for cid, c in scenario.connections.items()
     ]
     events += [

@@ -65,6 +65,10 @@ class Answer:
     status: int
     body: Any
     verdict: Verdict
+    missing: tuple[str, ...] = ()
+    """Optional permissions (the profile's ``optional_scopes``) that a part of a sync
+    needed and the token lacks: that part was skipped or refused, the rest read. The
+    connection stays connected; the product says what it does not collect."""
 
     @property
     def ok(self) -> bool:

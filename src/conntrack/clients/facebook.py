@@ -5,12 +5,17 @@ network, or to URLs of the real shape. Facebook has no refresh grant: a user tok
 code lives about an hour, ``fb_exchange_token`` makes it long-lived (about 60 days), and
 after that a person must log in again. The ``instagram-facebook`` profile uses the same
 flow for an Instagram professional account found through a Page
-(``instagram_business_account``) and reads its media.
+(``instagram_business_account``) and reads its media, then its insights when the
+product asks for ``instagram_manage_insights`` — an optional permission in that profile:
+without it the insights are skipped (declined at login) or refused (``(#10)``, taken
+back since) and the sync still succeeds, with the permission named in
+:attr:`Answer.missing`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -35,6 +40,9 @@ GRAPH = "graph.facebook.com"
 IG_MEDIA_FIELDS = "id,caption,media_type,timestamp"
 #: At most this many requests of ``me/accounts`` (100 Pages each) to find one Page.
 MAX_PAGE_REQUESTS = 50
+#: The permission an Instagram account's insights need, and what the sync reads of them.
+IG_INSIGHTS_PERMISSION = "instagram_manage_insights"
+IG_INSIGHTS_QUERY = {"metric": "reach", "period": "day"}
 
 
 class FacebookClient:
@@ -53,6 +61,10 @@ class FacebookClient:
         self.instagram = ctx.profile.get("resource") == "instagram_business_account"
         self.target: str | None = None if self.instagram else ctx.resource
         """What the sync reads: the Page, or the Instagram account found through it."""
+        asked = (*ctx.profile.get("default_scopes", ()), *ctx.profile.optional_scopes)
+        self.insights = self.instagram and IG_INSIGHTS_PERMISSION in asked
+        """Whether the sync reads the Instagram account's insights (the product asks
+        for the permission they need)."""
 
     def _www(self, path: str) -> str:
         return self.ctx.url(WWW, f"{self.version}/{path}")
@@ -239,7 +251,7 @@ class FacebookClient:
             self.target = found
         answer = await self._media(info.access_token)
         if answer.ok:
-            return answer
+            return await self._insights(info, answer)
         if _not_business(answer.body):
             return _not_eligible(answer)
         if answer.verdict.code == "100/33":
@@ -255,7 +267,30 @@ class FacebookClient:
                 return _not_eligible(answer)
             if found != self.target:
                 self.target = found
-                return await self._media(info.access_token)
+                moved = await self._media(info.access_token)
+                return await self._insights(info, moved) if moved.ok else moved
+        return answer
+
+    async def _insights(self, info: TokenInfo, media: Answer) -> Answer:
+        """After the media, the account's insights: ``media`` when they were read (or are
+        not wanted); with the permission named in ``missing`` when it is optional and the
+        login did not grant it (the call is skipped) or a ``(#10)``/``(#200)`` shows it
+        taken back since; the insights' own error answer otherwise (a required permission
+        missing ends the connection as any sync's would)."""
+        if not self.insights:
+            return media
+        optional = IG_INSIGHTS_PERMISSION in self.profile.optional_scopes
+        if optional and info.scopes and IG_INSIGHTS_PERMISSION not in info.scopes:
+            return replace(media, missing=(IG_INSIGHTS_PERMISSION,))
+        response = await self.http.get(
+            self._graph(f"{self.target}/insights"),
+            params={**IG_INSIGHTS_QUERY, "access_token": info.access_token},
+        )
+        answer = answer_of(PROTOCOL, response)
+        if answer.ok:
+            return media
+        if optional and answer.verdict.reason is Reason.PERMISSION_MISSING:
+            return replace(media, missing=(IG_INSIGHTS_PERMISSION,))
         return answer
 
     async def _media(self, token: str) -> Answer:

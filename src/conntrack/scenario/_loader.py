@@ -718,6 +718,7 @@ class _Builder(DocReader):
                 connect_at=self.time((*path, "connect_at")) or timedelta(0),
                 scopes=tuple(str(s) for s in scopes) if scopes is not None else None,
                 account_type=account_type,
+                decline=tuple(str(s) for s in self.get((*path, "decline"), list) or ()),
             )
         if self.until is not None and len(self.problems) == before:  # not twice
             many = run_syncs_problem(

@@ -84,6 +84,8 @@ class ConnectionSpec:
     account_type: str | None = None
     """Instagram only: ``personal``, ``business`` or ``creator`` (``None``: business). A
     personal account's first connect fails (``not_eligible``)."""
+    decline: tuple[str, ...] = ()
+    """The permissions the person unticks at the first connect (``decline:``)."""
 
 
 @dataclass(frozen=True)
