@@ -34,6 +34,7 @@ from ._base import (
     Answer,
     ClientContext,
     ProviderCallError,
+    ProviderClient,
     TokenInfo,
     after,
     answer_of,
@@ -325,7 +326,17 @@ def _resource(account: Mapping[str, Any], profile: Profile) -> str | None:
     return str(pages[0]["id"]) if pages else None
 
 
-register(PROTOCOL, GoogleClient, _resource)
+def _client(ctx: ClientContext) -> ProviderClient:
+    """YouTube, or Google Business Profile for a profile whose ``resource`` is a business
+    location (``google-business``): the same OAuth, other reads."""
+    if ctx.profile.get("resource") == "business_location":
+        from .google_business import GoogleBusinessClient  # it builds on this module
+
+        return GoogleBusinessClient(ctx)
+    return GoogleClient(ctx)
+
+
+register(PROTOCOL, _client, _resource)
 register_rule(PROTOCOL, classify_google)
 
 
