@@ -188,6 +188,10 @@ _FIRST_STEP: dict[tuple[str, str] | str, str] = {
     ("instagram", "not_eligible"): "switch the Instagram account to a Business or Creator "
     "account, link it to a Facebook Page, then reconnect.",
     ("google", "not_eligible"): "reconnect with a Google account that manages the YouTube channel.",
+    ("google-business", "admin_removed"): "reconnect as someone who is still an owner or "
+    "manager of the business in Google Business Profile, or ask an owner to add you back.",
+    ("google-business", "not_eligible"): "reconnect with a Google account that owns or "
+    "manages the business location in Google Business Profile.",
     "not_eligible": "reconnect with a {provider} account of a kind {provider} lets apps connect.",
     "permission_missing": "reconnect and grant every permission asked for (leave every box "
     "ticked).",
@@ -203,9 +207,15 @@ _FIRST_STEP: dict[tuple[str, str] | str, str] = {
 
 def first_step(provider: str, display_provider: str, account: str, reason: str) -> str:
     """What the invalid email tells people to do first for ``reason`` on ``provider``
-    (a profile id like ``instagram-facebook``; its family is the part before ``-``)."""
+    (a profile id like ``instagram-facebook``): the profile's own advice, else its
+    family's (the part before ``-``), else the reason's."""
     family = provider.split("-")[0]
-    text = _FIRST_STEP.get((family, reason)) or _FIRST_STEP.get(reason) or _FIRST_STEP["unknown"]
+    text = (
+        _FIRST_STEP.get((provider, reason))
+        or _FIRST_STEP.get((family, reason))
+        or _FIRST_STEP.get(reason)
+        or _FIRST_STEP["unknown"]
+    )
     return text.format(provider=display_provider, account=account)
 
 
