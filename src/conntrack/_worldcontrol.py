@@ -137,6 +137,7 @@ async def create_account(
     profile: Profile,
     person: User,
     account_type: str | None = None,
+    linked_to_page: bool = True,
 ) -> ProviderAccount:
     """The account ``person`` connects with on ``profile``'s provider, made on the fakes.
 
@@ -144,7 +145,10 @@ async def create_account(
     linked to one, as the provider requires. ``account_type`` (a scenario connection's
     ``account_type:``) is the Instagram account's type: the account itself on Instagram
     Login, the one linked to the Page through Facebook Login (made business, then
-    switched, as the control API makes linked accounts).
+    switched, as the control API makes linked accounts). ``linked_to_page=False`` (a
+    connection's ``linked_to_page: false``) unlinks that account from the Page, as
+    ``page_unlinked`` does: the Page then lists no ``instagram_business_account`` until
+    ``page_linked``.
     """
     base = control.rstrip("/")
     linked = profile.get("resource") == "instagram_business_account"
@@ -162,6 +166,12 @@ async def create_account(
         if account_type != "personal":
             event = {"type": "switched_to_professional", "account_type": account_type}
         r = await http.post(f"{base}/accounts/{account.linked_account_id}/events", json=event)
+        r.raise_for_status()
+    if linked and not linked_to_page and account.linked_account_id:
+        r = await http.post(
+            f"{base}/accounts/{account.linked_account_id}/events",
+            json={"type": "page_unlinked"},
+        )
         r.raise_for_status()
     return ProviderAccount(account.data, RESOURCES[profile.protocol](account.data, profile))
 

@@ -168,8 +168,8 @@ def skip_reason(scenario: Scenario, file: ProductFile | None = None) -> str | No
     """Why a product (the one of ``file``, when given) cannot run ``scenario``: it sets
     ``policy:`` (conntrack's notification policy; a product sends by its own, so the
     scenario's reminders would be judged against another policy), a connection whose
-    first connect fails (``account_type: personal``), or a provider the product does
-    not support."""
+    first connect fails (``account_type: personal``, ``linked_to_page: false``), or a
+    provider the product does not support."""
     if scenario.policy is not None:
         return (
             f"{scenario.where}: the scenario sets 'policy:', conntrack's notification "
@@ -177,10 +177,10 @@ def skip_reason(scenario: Scenario, file: ProductFile | None = None) -> str | No
             "'policy:' and expect the product's reminders)"
         )
     for spec in scenario.connections.values():
-        if spec.account_type == "personal":
+        if (fails := spec.first_connect_fails) is not None:
             return (
-                f"{spec.where}: connection '{spec.id}' has 'account_type: personal', whose "
-                "first connect fails; the harness walks a product through connects that "
+                f"{spec.where}: connection '{spec.id}' has '{fails}', whose first "
+                "connect fails; the harness walks a product through connects that "
                 "succeed (run it without --product)"
             )
     if file is None:
@@ -342,7 +342,12 @@ async def _setup(
     for cid, spec in scenario.connections.items():
         profile = fakes.profiles[spec.provider]
         account = await create_account(
-            http, control, profile, people[spec.connected_by], spec.account_type
+            http,
+            control,
+            profile,
+            people[spec.connected_by],
+            spec.account_type,
+            spec.linked_to_page,
         )
         accounts[cid] = WorldAccount(
             account_id=account.account_id,

@@ -78,6 +78,9 @@ SUFFIXES = (".yaml", ".yml")
 #: The providers whose connections may say ``account_type:`` (Instagram's professional or
 #: personal account; PROVIDERS.md §2, §2b).
 INSTAGRAM_PROVIDERS = ("instagram", "instagram-facebook")
+#: The provider whose connections may say ``linked_to_page:`` (Instagram through Facebook
+#: Login reads the account linked to a Facebook Page; PROVIDERS.md §2b).
+PAGE_LINKED_PROVIDER = "instagram-facebook"
 
 
 @cache
@@ -708,6 +711,16 @@ class _Builder(DocReader):
                     f"or creator), not {provider}'s: use it with provider "
                     f"{' or '.join(INSTAGRAM_PROVIDERS)}, or drop it",
                 )
+            linked = self.get((*path, "linked_to_page"), bool)
+            if linked is not None and provider not in (None, PAGE_LINKED_PROVIDER):
+                self.problem(
+                    (*path, "linked_to_page"),
+                    f"connection '{cid}': 'linked_to_page' says whether an Instagram account "
+                    "read through Facebook Login is linked to the Facebook Page, not "
+                    f"{provider}'s: use it with provider {PAGE_LINKED_PROVIDER}"
+                    + (" (Instagram Login needs no Page)" if provider == "instagram" else "")
+                    + ", or drop it",
+                )
             result[cid] = ConnectionSpec(
                 id=cid,
                 provider=provider or "",
@@ -719,6 +732,7 @@ class _Builder(DocReader):
                 scopes=tuple(str(s) for s in scopes) if scopes is not None else None,
                 account_type=account_type,
                 decline=tuple(str(s) for s in self.get((*path, "decline"), list) or ()),
+                linked_to_page=linked is not False,
             )
         if self.until is not None and len(self.problems) == before:  # not twice
             many = run_syncs_problem(
@@ -760,11 +774,16 @@ class _Builder(DocReader):
         # "maybe" after an add (which may fail: a blocked pop-up, a declined permission),
         # nothing (connected) otherwise. After an add both a retry ('add') and a
         # 'reconnect' may fit; the run records the one that does not as a failed attempt.
-        personal = {cid for cid, c in self.connections.items() if c.account_type == "personal"}
+        failing = {
+            cid: why
+            for cid, c in self.connections.items()
+            if (why := c.first_connect_fails) is not None
+        }
         seen: set[str] = set()  # connections with a connection action so far
-        # A personal Instagram account's first connect fails (not_eligible): the
-        # connection starts disconnected, and an 'add' connects it.
-        known: dict[str, str] = dict.fromkeys(personal, "disconnected")
+        # A personal Instagram account's first connect fails (not_eligible), as does one
+        # not linked to its Facebook Page: the connection starts disconnected, and an
+        # 'add' connects it.
+        known: dict[str, str] = dict.fromkeys(failing, "disconnected")
         ok: list[TimelineEvent] = []
         for e in events:
             path = self.event_paths[id(e)]
@@ -805,8 +824,8 @@ class _Builder(DocReader):
                     )
                     continue
                 if e.event in ("reconnect", "disconnect") and gone:
-                    never = e.connection not in seen and e.connection in personal
-                    why = " (account_type: personal: its first connect fails)" if never else ""
+                    never = e.connection not in seen and e.connection in failing
+                    why = f" ({failing[e.connection]}: its first connect fails)" if never else ""
                     self.problem(
                         (*path, "event"),
                         f"'{e.event}' at {when}: connection '{e.connection}' is disconnected "

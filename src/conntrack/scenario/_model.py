@@ -86,6 +86,22 @@ class ConnectionSpec:
     personal account's first connect fails (``not_eligible``)."""
     decline: tuple[str, ...] = ()
     """The permissions the person unticks at the first connect (``decline:``)."""
+    linked_to_page: bool = True
+    """Instagram through Facebook Login only: whether the Instagram account is linked to
+    the person's Facebook Page at the start. Unlinked, the first connect fails
+    (``not_eligible``: the Page lists no ``instagram_business_account``) until
+    ``page_linked``."""
+
+    @property
+    def first_connect_fails(self) -> str | None:
+        """The key that makes this connection's first connect fail, as the scenario
+        writes it (``account_type: personal``, ``linked_to_page: false``), if any: the
+        connection then starts ``disconnected`` and an ``add`` comes first."""
+        if self.account_type == "personal":
+            return "account_type: personal"
+        if not self.linked_to_page:
+            return "linked_to_page: false"
+        return None
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,12 @@ async def _run(
             profile = profiles_by_name[spec.provider]
             protocol = profile.protocol
             account = await create_account(
-                http, CONTROL, profile, by_id[spec.connected_by], spec.account_type
+                http,
+                CONTROL,
+                profile,
+                by_id[spec.connected_by],
+                spec.account_type,
+                spec.linked_to_page,
             )
             resource = account.resource
             conn_rng = Random(rng.getrandbits(64))
