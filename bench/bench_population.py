@@ -18,10 +18,11 @@ Targets (issue 7): 100 000 connections x 365 days in <= 60 s and <= 3 KiB per co
 on the 2-core machine, in direct mode.
 
 Which base (BENCH_POP_MODEL): ``fresh`` (the default) is the workload these figures were
-always measured on — every connection connects on day one, no churn, no arrivals — so
-they compare across versions of the engine; ``steady`` is the default model since
-issue 14 (a steady base whose past before day one is played too, churn, arrivals): it
-does more work for the same days, about as much again as the past it plays.
+always measured on — every connection connects on day one, no churn, no arrivals, and
+only emails move people to reconnect (``unprompted`` 0, nothing abandoned) — so they
+compare across versions of the engine; ``steady`` is the default model since issue 14
+(a steady base whose past before day one is played too, churn, arrivals, unprompted
+reconnects, dead connections abandoned): it does more work for the same days.
 
 Environment:
   BENCH_POP_SIZES        connection counts (default 10000,100000)
@@ -93,12 +94,18 @@ def one(size: int, workers: int, trace: bool) -> dict[str, float]:
     import tracemalloc
 
     from conntrack.population import PopulationSpec, run_population, run_sharded
-    from conntrack.population._model import Churn
+    from conntrack.population._model import Abandon, Churn
 
     companies = max(1, round(size / PER_COMPANY))
     spec = PopulationSpec(companies=companies, days=DAYS, sync_every=timedelta(hours=6))
     if MODEL == "fresh":
-        spec = dataclasses.replace(spec, day_one="fresh", churn=Churn(0.0, 0.0))
+        spec = dataclasses.replace(
+            spec,
+            day_one="fresh",
+            churn=Churn(0.0, 0.0),
+            unprompted=0.0,
+            abandon=Abandon(chance=0.0),
+        )
     run_population(PopulationSpec(companies=1, days=DAYS))  # warm-up: profiles, policies
     baseline_rss = _rss_now()
     if trace:

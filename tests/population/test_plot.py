@@ -65,8 +65,13 @@ def test_the_html_page_mentions_every_series_the_summary_and_the_meta() -> None:
     assert "<h1>40 companies &lt;&amp;&gt;</h1>" in page
     for column in s.rows()[0]:
         assert f">{column}<" in page, column
-    for label in ("not connected", "expiry reminder", "reconnects", "data-gap days"):
+    for label in ("connected", "invalid", "expiry reminder", "reconnects", "data-gap days"):
         assert f"</i>{label}</span>" in page, label
+    # The state panel stacks the live base only; what came and went is said in words.
+    for left_out in ("not connected", "disconnected"):
+        assert f"</i>{left_out}</span>" not in page, left_out
+    assert f"arrived {sum(s.arrivals)} (" in page
+    assert f"disconnected {sum(s.disconnections)} (" in page
     summary = s.summary()
     assert f"{summary['connections']:,}" in page
     assert "at_the_end.expired" in page and "peak_invalid" in page
@@ -80,6 +85,25 @@ def test_the_html_page_is_the_same_for_the_same_series() -> None:
     again = run_population(PopulationSpec(companies=40, days=90, seed=5))
     assert html_page(series(), "t", META) == html_page(again, "t", META)
     assert html_page(series(), "t", META) != html_page(series(), "t", {**META, "seed": 6})
+
+
+def test_the_state_panel_shows_the_live_base_and_what_came_and_went() -> None:
+    """Connections yet to arrive and disconnected ones are no part of the base: the panel
+    stacks the others, so its top is the live base, and the day's arrivals and
+    disconnections are in its tooltip."""
+    from conntrack.population._plot import LIVE, base_text, live_base
+
+    s = series()
+    assert "not_connected" not in LIVE and "disconnected" not in LIVE
+    live = live_base(s)
+    for d in range(s.days):
+        assert live[d] == s.connections - s.states["not_connected"][d] - s.states["disconnected"][d]
+    assert base_text(s).startswith(f"live base {live[0]} on day one, {live[-1]} on the last day")
+    page = html_page(s, "t", META)
+    assert (
+        f"<title>2026-01-05 (day 0): connected {s.states['connected'][0]}, " in page
+        and f"arrivals {s.arrivals[0]}, disconnections {s.disconnections[0]}</title>" in page
+    )
 
 
 def test_the_states_have_the_scenario_reports_colours() -> None:

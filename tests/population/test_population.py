@@ -16,7 +16,7 @@ from conntrack.population import (
     run_population,
     run_sharded,
 )
-from conntrack.population._model import Arrivals, Churn, Reaction
+from conntrack.population._model import Abandon, Arrivals, Churn, Reaction
 
 BUSY = PopulationSpec(
     companies=10,
@@ -34,15 +34,19 @@ BUSY = PopulationSpec(
         "expiry_reminder": Reaction(0.5, timedelta(days=1), 1.0),
         "invalid": Reaction(0.8, timedelta(hours=12), 0.8),
     },
-    # Every connection connects on day one and stays: the base before issue 14.
+    # Every connection connects on day one and stays, and only emails move people to
+    # reconnect: the base before issue 14.
     day_one="fresh",
     churn=Churn(0.0, 0.0),
+    unprompted=0.0,
+    abandon=Abandon(chance=0.0),
 )  # fmt: skip
 
-#: BUSY with a past, churn of both kinds and arrivals of their own mix: every new path
-#: (a connection played from before day one, disconnected by churn while healthy,
-#: expired or invalid, a company leaving, a connection arriving) in a small base. The
-#: past is cut at 150 days: the full stack replays every sync of it.
+#: BUSY with a past, churn of both kinds, arrivals of their own mix, reconnects without
+#: an email and dead connections abandoned: every new path (a connection played from
+#: before day one, disconnected by churn while healthy, expired or invalid, a company
+#: leaving, a connection arriving, reconnected after its banner, abandoned) in a small
+#: base. The past is cut at 150 days: the full stack replays every sync of it.
 BUSY_STEADY = dataclasses.replace(
     BUSY,
     companies=6,
@@ -52,6 +56,8 @@ BUSY_STEADY = dataclasses.replace(
     churn=Churn(connections=1.5, companies=0.5),
     arrivals=Arrivals(per_day=0.02, providers={"linkedin": 1, "facebook": 1},
                       kinds={"paid": 1}),
+    unprompted=0.08,
+    abandon=Abandon(after=timedelta(days=12), chance=0.6),
 )  # fmt: skip
 
 
@@ -69,9 +75,17 @@ def test_the_direct_engine_gives_the_full_stacks_series() -> None:
 
 
 def test_the_engines_agree_on_a_steady_base_with_churn_and_arrivals() -> None:
-    """The past before day one, churn (connections and whole companies) and arrivals are
-    played by both engines alike: same series."""
+    """The past before day one, churn (connections and whole companies), arrivals,
+    reconnects without an email and abandoned connections are played by both engines
+    alike: same series."""
     direct = run_population(BUSY_STEADY, transport="direct")
+    # Without an email, people reconnected some dead connections and abandoned others:
+    # more reconnects than with nobody reconnecting unprompted, more disconnections
+    # than churn alone brings.
+    quiet = run_population(dataclasses.replace(BUSY_STEADY, unprompted=0.0), transport="direct")
+    assert sum(direct.reconnects) > sum(quiet.reconnects)
+    kept = run_population(dataclasses.replace(BUSY_STEADY, abandon=Abandon(chance=0.0)))
+    assert sum(direct.disconnections) > sum(kept.disconnections)
     generated = [company(BUSY_STEADY, i) for i in range(BUSY_STEADY.companies)]
     conns = [c for co in generated for c in co.connections]
     # The base is busy enough to mean something: a past, churn, arrivals.
@@ -136,7 +150,7 @@ def test_a_bad_population_file_names_every_problem(tmp_path: Path) -> None:
         "6: 'sync_every': expected a duration like '20d 6h' (units w, d, h, m, s), got '-6h'",
         "7: unknown key 'colour' (allowed: companies, days, start, seed, users, connections, "
         "sync_every, opt_out, providers, kinds, disruptions, checkpoint_clears_after, behaviour, "
-        "day_one, history, churn, arrivals)",
+        "day_one, history, churn, arrivals, unprompted, abandon)",
     ]
 
 
@@ -184,6 +198,58 @@ def test_the_steady_state_keys_load_and_bad_ones_are_named(tmp_path: Path) -> No
         "1: 'arrivals' must be 'balance' or a mapping like {per_company_month: 0.1}; got 'often'",
         "2: 'churn' must be a mapping of yearly rates, like {connections: 0.3, companies: 0}",
     ]
+
+
+def test_the_unprompted_and_abandon_keys_load_and_bad_ones_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("unprompted: 0.05\nabandon: {after: 30d, chance: 0.25}\n")
+    spec = load_population(path)
+    assert spec.unprompted == 0.05
+    assert spec.abandon == Abandon(timedelta(days=30), 0.25)
+    path.write_text("abandon: {chance: 0}\n")
+    assert load_population(path).abandon == Abandon(PopulationSpec().abandon.after, 0.0)
+    path.write_text("unprompted: 1\nabandon: {after: soon, chanse: 0.5}\n")
+    with pytest.raises(PopulationError) as caught:
+        load_population(path)
+    got = [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+    assert got == [
+        "1: 'unprompted' must be a daily chance from 0 up to (not including) 1, like 0.02; got 1",
+        "2: 'after': expected a duration like '20d 6h' (units w, d, h, m, s), got 'soon'",
+        "2: unknown key 'chanse' — did you mean 'chance'? (allowed: after, chance)",
+    ]
+    path.write_text("unprompted: yes\nabandon: 60d\n")
+    with pytest.raises(PopulationError) as caught:
+        load_population(path)
+    got = [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+    assert got == [
+        "1: 'unprompted' must be a daily chance from 0 up to (not including) 1, like 0.02; "
+        "got True",
+        "2: 'abandon' must be a mapping like {after: 60d, chance: 0.5} (chance 0: never); "
+        "got '60d'",
+    ]
+
+
+def test_without_unprompted_reconnects_and_abandons_a_base_is_what_it_was(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The new behaviour takes no draw from a company's generators (the same companies
+    whatever its rates), and at rates 0 it is never consulted: the engine plays the base
+    as it did before it existed."""
+    spec = dataclasses.replace(BUSY, companies=4, days=200)
+    busy = dataclasses.replace(spec, unprompted=0.5, abandon=Abandon(timedelta(days=1), 1.0))
+    assert [company(spec, i) for i in range(4)] == [company(busy, i) for i in range(4)]
+    before = run_population(spec).to_csv()
+    assert run_population(busy).to_csv() != before  # the rates do change the series
+
+    def never(*args: object) -> None:
+        raise AssertionError("consulted at rates 0")
+
+    monkeypatch.setattr("conntrack.population._direct.noticed", never)
+    monkeypatch.setattr("conntrack.population._asgi.noticed", never)
+    assert run_population(spec).to_csv() == before
+    assert run_population(dataclasses.replace(spec, companies=2), transport="asgi").rows() == (
+        run_population(dataclasses.replace(spec, companies=2)).rows()
+    )
 
 
 def test_a_company_is_no_larger_than_a_scenario_allows(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from conntrack.population import PopulationSpec, company, load_population, run_population
-from conntrack.population._model import Churn
+from conntrack.population._generate import noticed
+from conntrack.population._model import Abandon, Churn
+from conntrack.population._plot import LIVE
 
 #: Facebook only (60-day tokens: the cohorts the issue saw), one user a company who gets
 #: every email: the volume is large and its day-to-day noise small for 2 500 companies.
@@ -70,6 +72,45 @@ def test_day_one_connections_of_a_steady_base_arrived_before_it() -> None:
         for c in company(cut, i).connections
         if c.connect_at <= cut.start
     )
+
+
+def _day_one_shares(spec: PopulationSpec) -> dict[str, float]:
+    s = run_population(spec)
+    live = sum(s.states[k][0] for k in LIVE)
+    return {k: s.states[k][0] / live for k in LIVE}
+
+
+def test_a_steady_base_is_mostly_alive_on_day_one() -> None:
+    """With the default behaviour most of the base works on day one, as in a real
+    product; if people reconnected only after an email and never abandoned a dead
+    connection (as before the unprompted and abandon keys), most of it would be dead."""
+    spec = PopulationSpec(companies=600, days=5, seed=21)
+    shares = _day_one_shares(spec)
+    healthy = shares["connected"] + shares["reconnected"] + shares["expiring"]
+    assert healthy > 0.8 and shares["expired"] < 0.12 and shares["invalid"] < 0.08, shares
+    dead = _day_one_shares(dataclasses.replace(spec, unprompted=0.0, abandon=Abandon(chance=0.0)))
+    assert dead["expired"] + dead["invalid"] > 0.5, dead
+
+
+def test_unprompted_reconnects_and_abandons_follow_their_rates() -> None:
+    """``unprompted`` is a daily chance: the wait is the first of daily trials that
+    succeeds (within a day with that chance, a mean of 1/rate days); ``abandon.chance``
+    of the dead connections are abandoned ``abandon.after`` after they died. Each death
+    draws its own, the same every time."""
+    spec = PopulationSpec(unprompted=0.05, abandon=Abandon(timedelta(days=45), 0.3))
+    deaths = [spec.start + timedelta(hours=7 * i) for i in range(4000)]
+    drawn = [noticed(spec, "c000001", "k1", at, "expired") for at in deaths]
+    waits = [again.total_seconds() / 86400 for again, _ in drawn if again is not None]
+    assert len(waits) == len(drawn)
+    assert 0.04 < sum(w <= 1 for w in waits) / len(waits) < 0.06
+    assert 17 < _mean(waits) < 22  # 1 / -ln(0.95) = 19.5 days
+    abandoned = [gone for _, gone in drawn if gone is not None]
+    assert set(abandoned) == {timedelta(days=45)}
+    assert 0.27 < len(abandoned) / len(drawn) < 0.33
+    assert drawn == [noticed(spec, "c000001", "k1", at, "expired") for at in deaths]
+    assert drawn != [noticed(spec, "c000001", "k1", at, "invalid") for at in deaths]
+    never = dataclasses.replace(spec, unprompted=0.0, abandon=Abandon(chance=0.0))
+    assert noticed(never, "c000001", "k1", deaths[0], "expired") == (None, None)
 
 
 def test_the_readme_model_file_loads_and_shows_the_defaults(tmp_path: Path) -> None:

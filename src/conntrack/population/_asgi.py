@@ -12,7 +12,7 @@ from .._policy import PolicySet
 from .._records import EmailRecord
 from ..scenario._model import CompanySpec, ConnectionSpec, Scenario, TimelineEvent, Where
 from ..scenario._runner import run_scenario
-from ._generate import Company, names, reaction_delay
+from ._generate import Company, names, noticed, reaction_delay
 from ._model import PopulationSpec
 from ._series import Series
 
@@ -79,25 +79,33 @@ def simulate_company(
     def react(connection: str, kind: str, at: datetime) -> timedelta | None:
         return reaction_delay(spec.seed, company.id, connection, at, kind, spec.behaviour.get(kind))
 
-    result = run_scenario(scenario, policy=policy, react=react)
+    def notice(
+        connection: str, state: str, at: datetime
+    ) -> tuple[timedelta | None, timedelta | None]:
+        return noticed(spec, company.id, connection, at, state)
+
+    noticing = spec.unprompted > 0 or spec.abandon.chance > 0
+    result = run_scenario(scenario, policy=policy, react=react, notice=notice if noticing else None)
     tl = result.timeline
     for rec in tl.records_only:
         if isinstance(rec, EmailRecord):
             series.email(rec.at, rec.kind, 1)
-    left = {c.id: c.leave_at for c in company.connections}
     for cid in scenario.connections:
         changes: list[tuple[datetime, str]] = []
         first = tl.initial.get(cid)
         if first is not None:
             changes.append(first)
+        leave: datetime | None = None  # disconnected by its company: churn, abandoned
         for t in tl.transitions(cid):
             if t.trigger == "reconnect":
                 series.reconnect(t.at)
             if t.dest != t.source:
                 changes.append((t.at, t.dest))
+                if t.dest == "disconnected" and leave is None:
+                    leave = t.at
         series.lifeline(changes)
         for gap in tl.gaps.get(cid, []):
-            end, leave = gap.end, left[cid]
+            end = gap.end
             # A connection that left the base (churn) lacks no data from then on.
             if leave is not None and gap.start >= leave:
                 continue

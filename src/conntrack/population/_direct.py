@@ -26,7 +26,7 @@ from .._lifecycle import HEALTHY, TRANSITIONS, State
 from .._notify import reminder_instant
 from .._policy import PolicySet
 from .._profiles import Profile, load_profile
-from ._generate import Company, Conn, reaction_delay
+from ._generate import Company, Conn, noticed, reaction_delay
 from ._model import PopulationSpec
 from ._series import Series
 
@@ -112,7 +112,8 @@ def _kills(p: Profile) -> frozenset[str]:
 
 
 # Agenda actions.
-_CONNECT, _EVENT, _RECONNECT, _REMIND, _NOTICE, _EXPIRE, _DETECT, _LEAVE = range(8)
+_CONNECT, _EVENT, _RECONNECT, _REMIND, _NOTICE, _EXPIRE, _DETECT, _LEAVE, _ABANDON = range(9)
+_DEAD = (State.EXPIRED.value, State.INVALID.value)
 
 
 def simulate_company(
@@ -176,6 +177,20 @@ def _simulate(
         delay = reaction_delay(spec.seed, company.id, conn.id, at, kind, spec.behaviour.get(kind))
         if delay is not None:
             plan(at + delay, PRIORITY_WORLD, _RECONNECT, at)
+
+    noticing = spec.unprompted > 0 or spec.abandon.chance > 0
+
+    def died(at: datetime) -> None:
+        """The connection just expired or became invalid: someone may reconnect it
+        without an email, or its company disconnect it if it stays dead (as the actor
+        engine's ``notice`` hook plans them)."""
+        if not noticing:
+            return
+        again, abandon = noticed(spec, company.id, conn.id, at, state)
+        if again is not None:  # dropped if someone reconnected since it died
+            plan(at + again, PRIORITY_WORLD, _RECONNECT, at)
+        if abandon is not None:
+            plan(at + abandon, PRIORITY_WORLD, _ABANDON, generation)
 
     def login(at: datetime) -> None:
         """A new token: expiry timers, reminders, and syncing from now."""
@@ -256,6 +271,7 @@ def _simulate(
                 continue
             if (dead_since is not None or broken()) and move("invalidate", at):
                 gap_start = at
+                died(at)
                 if pol.invalid_email:
                     email("invalid", at, invalid_to)
         elif action == _NOTICE:
@@ -264,6 +280,7 @@ def _simulate(
         elif action == _EXPIRE:
             if payload == generation and state in HEALTHY and move("expire", at):
                 gap_start = at
+                died(at)
         elif action == _REMIND:
             if payload == generation and state not in (State.INVALID, State.DISCONNECTED):
                 email("expiry_reminder", at, reminded)
@@ -277,9 +294,11 @@ def _simulate(
             if move("reconnect", at):
                 series.reconnect(at)
                 login(at)
-        elif action == _LEAVE and move("disconnect", at):
-            # Churn: the company disconnects it (or leaves). Nothing of it is due any more,
-            # and a connection that left the base lacks no data.
+        elif (
+            action == _LEAVE or (action == _ABANDON and payload == generation and state in _DEAD)
+        ) and move("disconnect", at):
+            # Churn: the company disconnects it (or leaves, or abandons it dead). Nothing
+            # of it is due any more, and a connection that left the base lacks no data.
             generation += 1
             if gap_start is not None:
                 series.gap(gap_start, at)

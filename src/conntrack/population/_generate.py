@@ -176,14 +176,43 @@ def reaction_delay(
         return None
     key = f"{seed}:{company_id}:{conn}:{at.timestamp():.0f}:{kind}".encode()
     digest = hashlib.blake2b(key, digest_size=24).digest()
-    u0, u1, u2 = ((int.from_bytes(digest[i : i + 8], "big") + 0.5) / 2.0**64 for i in (0, 8, 16))
-    if u0 >= reaction.reconnect:
-        return None
+    if (int.from_bytes(digest[0:8], "big") + 0.5) / 2.0**64 >= reaction.reconnect:
+        return None  # most emails move nobody: the other two draws are not needed
+    u1, u2 = ((int.from_bytes(digest[i : i + 8], "big") + 0.5) / 2.0**64 for i in (8, 16))
     median = reaction.median.total_seconds()
     if reaction.spread:
         normal = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)  # Box-Muller
         median *= math.exp(normal * reaction.spread)
     return timedelta(seconds=max(1, round(median)))
+
+
+def noticed(
+    spec: PopulationSpec, company_id: str, conn: str, at: datetime, state: str
+) -> tuple[timedelta | None, timedelta | None]:
+    """For a connection that became ``state`` (expired or invalid) at ``at``: after how
+    long someone reconnects it unprompted (each day dead, a chance of
+    ``spec.unprompted``: an exponential wait), and after how long its company disconnects
+    it if it is still dead then (``spec.abandon``); each ``None``: never.
+
+    Drawn from a hash of the death itself, as :func:`reaction_delay` draws from the email,
+    so every engine and worker gets the same answer and no generator moves.
+    """
+    chance, abandon = spec.unprompted, spec.abandon
+    if chance <= 0 and abandon.chance <= 0:
+        return None, None
+    key = f"{spec.seed}:{company_id}:{conn}:{at.timestamp():.0f}:{state}:noticed".encode()
+    digest = hashlib.blake2b(key, digest_size=16).digest()
+    u0, u1 = ((int.from_bytes(digest[i : i + 8], "big") + 0.5) / 2.0**64 for i in (0, 8))
+    again = None
+    if chance > 0:
+        days = math.log(u0) / math.log1p(-chance)  # the first day-long trial that succeeds
+        if days < _NEVER_DAYS:
+            again = timedelta(seconds=max(1, round(days * 86400)))
+    return again, abandon.after if u1 < abandon.chance else None
+
+
+#: A wait longer than this (a tiny daily chance) is no wait: nobody within any run.
+_NEVER_DAYS = 100 * 365
 
 
 _FAKER: Faker | None = None

@@ -28,6 +28,9 @@ Written as YAML (every key optional; the defaults make a plausible base)::
     churn: {connections: 0.3, companies: 0}   # yearly rates (Poisson): disconnected, leave
     arrivals: balance             # or {per_company_month: 0.1} / {per_day: 30}, with an
                                   # optional providers/kinds mix (default: the base's)
+    unprompted: 0.02              # [U] daily chance that someone reconnects an expired or
+                                  # invalid connection without an email
+    abandon: {after: 60d, chance: 0.5}   # [U] dead that long: its company disconnects it
 
 ``after`` is a log-normal delay (``median`` and ``spread`` = sigma of its logarithm).
 
@@ -38,6 +41,14 @@ before it, its age drawn from what constant arrivals and the connection churn le
 arrival — logins, reminders, reconnects, expiries, disruptions — without being counted,
 so reminders and expiries fall on day one as on any other day. ``fresh`` is the older
 behaviour: every connection connects on day one, and the 60-day cohorts show as spikes.
+
+An expired or invalid connection is not only reconnected after an email: each day it
+stays dead, someone may reconnect it unprompted (``unprompted``, a daily chance: they saw
+the banner on the dashboard, the message under Settings or missing data — Highviz's "You
+may see" list), and once it has been dead for ``abandon.after`` its company disconnects it
+with ``abandon.chance`` (churn). Both are drawn from a hash of the death itself, like the
+reactions to emails, so both engines and every worker draw the same, and they take no
+draw from a company's generators: with both at 0 a base is what it was before them.
 
 Problems are reported as ``file:line: message`` like scenario files.
 """
@@ -83,10 +94,11 @@ DAY_ONE = ("steady", "fresh")
 ARRIVAL_RATES = {"per_company_day": 1.0, "per_company_month": 12 / 365, "per_day": 1.0,
                  "per_month": 12 / 365}  # fmt: skip
 CHURN_KEYS = ("connections", "companies")
+ABANDON_KEYS = ("after", "chance")
 KEYS = (
     "companies", "days", "start", "seed", "users", "connections", "sync_every", "opt_out",
     "providers", "kinds", "disruptions", "checkpoint_clears_after", "behaviour", "day_one",
-    "history", "churn", "arrivals",
+    "history", "churn", "arrivals", "unprompted", "abandon",
 )  # fmt: skip
 
 
@@ -110,6 +122,15 @@ class Churn:
 
     connections: float = 0.3
     companies: float = 0.0
+
+
+@dataclass(frozen=True)
+class Abandon:
+    """A connection dead (expired or invalid) for ``after`` without anyone reconnecting it
+    is disconnected by its company then, with ``chance`` (once)."""
+
+    after: timedelta = timedelta(days=60)
+    chance: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -164,6 +185,11 @@ class PopulationSpec:
     churn: Churn = field(default_factory=Churn)
     arrivals: Arrivals | None = None
     """``None``: as many as the connection churn takes away (the base keeps its size)."""
+    unprompted: float = 0.02
+    """[U] Each day a connection is expired or invalid, the chance that someone reconnects
+    it without an email (the banner, the settings message, missing data)."""
+    abandon: Abandon = field(default_factory=Abandon)
+    """[U] When a connection dead for long is disconnected by its company."""
 
     @property
     def until(self) -> datetime:
@@ -307,6 +333,10 @@ class _Reader(DocReader):
             spec["churn"] = self.churn(data["churn"])
         if "arrivals" in data:
             spec["arrivals"] = self.arrivals(data["arrivals"])
+        if "unprompted" in data:
+            spec["unprompted"] = self.daily_chance(data["unprompted"], ("unprompted",))
+        if "abandon" in data:
+            spec["abandon"] = self.abandon(data["abandon"])
         if self.problems:
             return None
         return PopulationSpec(**{k: v for k, v in spec.items() if v is not None})
@@ -323,6 +353,27 @@ class _Reader(DocReader):
             self.problem(path, f"'{path[-1]}' must be a number >= 0 ({unit}); got {value!r}")
             return None
         return float(value)
+
+    def daily_chance(self, value: Any, path: DataPath) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+            self.problem(path, f"'{path[-1]}' must be a daily chance from 0 up to (not "
+                         f"including) 1, like 0.02; got {value!r}")  # fmt: skip
+            return None
+        return float(value)
+
+    def abandon(self, value: Any) -> Abandon | None:
+        path: DataPath = ("abandon",)
+        if not isinstance(value, dict):
+            self.problem(path, "'abandon' must be a mapping like {after: 60d, chance: 0.5} "
+                         f"(chance 0: never); got {value!r}")  # fmt: skip
+            return None
+        self.keys(value, path, ABANDON_KEYS, "key")
+        default = Abandon()
+        after = self.duration(value["after"], (*path, "after")) if "after" in value else None
+        chance = self.share(value["chance"], (*path, "chance")) if "chance" in value else None
+        if ("after" in value and after is None) or ("chance" in value and chance is None):
+            return None
+        return Abandon(after or default.after, default.chance if chance is None else chance)
 
     def churn(self, value: Any) -> Churn | None:
         path: DataPath = ("churn",)

@@ -2,7 +2,10 @@
 
 Both show the same three panels over the run's days:
 
-1. connections by state at each day's end, stacked (``not_connected`` on top);
+1. the live base — the connections that exist that day, by state at its end, stacked —
+   with the connections that arrived and were disconnected during the run in its title
+   (not as bands: connections yet to arrive and disconnected ones are no part of the
+   base, and stacked they made it look smaller and the picture grow dark over a year);
 2. emails sent that day, by kind, as stacked bars;
 3. reconnects that day as bars, and data-gap days that day as a line (right-hand axis).
 
@@ -39,7 +42,8 @@ STATE_COLOURS = {
     "invalid": "#ef4444",
     "disconnected": "#1f2937",
 }
-#: Stacking order, bottom up: healthy states first, then the dead ones, then the unborn.
+#: Every state column, bottom up: healthy states first, then the dead ones, then those
+#: that are no part of the base (not yet arrived, disconnected).
 STACK = (
     "connected",
     "reconnected",
@@ -49,6 +53,8 @@ STACK = (
     "disconnected",
     "not_connected",
 )
+#: What the state panel stacks: the live base, the connections that exist that day.
+LIVE = STACK[:5]
 EMAIL_COLOURS = {"expiry_reminder": "#2563eb", "invalid": "#dc2626"}
 RECONNECT_COLOUR = "#14b8a6"
 GAP_COLOUR = "#7c3aed"
@@ -63,6 +69,26 @@ assert set(EMAIL_KINDS) == set(EMAIL_COLOURS)
 
 def _gap_days(series: Series) -> list[float]:
     return [s / DAY for s in series.gap_seconds]
+
+
+def live_base(series: Series) -> list[int]:
+    """Connections that exist at each day's end: arrived and not disconnected."""
+    return [sum(series.states[s][d] for s in LIVE) for d in range(series.days)]
+
+
+def _n(v: float) -> str:
+    return f"{v:,.0f}".replace(",", " ")
+
+
+def base_text(series: Series) -> str:
+    """The live base's size and what came and went, in a line."""
+    live, days = live_base(series), max(series.days, 1)
+    came, went = sum(series.arrivals), sum(series.disconnections)
+    first, last = (live[0], live[-1]) if live else (0, 0)
+    return (
+        f"live base {_n(first)} on day one, {_n(last)} on the last day; arrived "
+        f"{_n(came)} ({came / days:.1f} a day), disconnected {_n(went)} ({went / days:.1f} a day)"
+    )
 
 
 # -- PNG ---------------------------------------------------------------------------------
@@ -108,9 +134,13 @@ def write_png(series: Series, path: Path, title: str) -> None:
         states, emails, other = fig.subplots(3, 1, sharex=True, height_ratios=(3, 2, 2))
         fig.suptitle(title)
 
-        stack(states, [(s.replace("_", " "), series.states[s], STATE_COLOURS[s]) for s in STACK])
-        states.set_ylabel("connections")
-        states.set_title("connections by state at the end of each day", loc="left", fontsize=10)
+        stack(states, [(s.replace("_", " "), series.states[s], STATE_COLOURS[s]) for s in LIVE])
+        states.set_ylabel("live connections")
+        states.set_title(
+            f"live connections by state at the end of each day — {base_text(series)}",
+            loc="left",
+            fontsize=10,
+        )
 
         stack(
             emails, [(k.replace("_", " "), series.emails[k], EMAIL_COLOURS[k]) for k in EMAIL_KINDS]
@@ -363,8 +393,10 @@ def _stacked_svg(
     bars: bool,
     label: str,
     title: str,
+    extra: Sequence[tuple[str, list[int]]] = (),
 ) -> str:
-    """A panel of ``(name, daily values, colour)`` stacked in order, as areas or bars."""
+    """A panel of ``(name, daily values, colour)`` stacked in order, as areas or bars;
+    ``extra`` ``(name, daily values)`` are in the tooltips only."""
     days = series.days
     tops = _cumulative([values for _, values, _ in columns], days)
     panel = _Panel(series, max(tops[-1], default=0))
@@ -375,7 +407,8 @@ def _stacked_svg(
         lower = upper
     panel.hover(
         [
-            f"{dates[d]} (day {d}): " + ", ".join(f"{n} {values[d]}" for n, values, _ in columns)
+            f"{dates[d]} (day {d}): "
+            + ", ".join(f"{n} {values[d]}" for n, values, *_ in (*columns, *extra))
             for d in range(days)
         ]
     )
@@ -383,9 +416,11 @@ def _stacked_svg(
 
 
 def _states_svg(series: Series, dates: Sequence[str]) -> str:
-    columns = [(s, series.states[s], STATE_COLOURS[s]) for s in STACK]
-    return _stacked_svg(series, dates, columns, bars=False, label="connections",
-                        title="connections by state at the end of each day")  # fmt: skip
+    columns = [(s, series.states[s], STATE_COLOURS[s]) for s in LIVE]
+    extra = [("arrivals", series.arrivals), ("disconnections", series.disconnections)]
+    return _stacked_svg(series, dates, columns, bars=False, label="live connections",
+                        title="live connections by state at the end of each day",
+                        extra=extra)  # fmt: skip
 
 
 def _emails_svg(series: Series, dates: Sequence[str]) -> str:
@@ -452,7 +487,7 @@ def html_page(series: Series, title: str, meta: Mapping[str, object]) -> str:
     start: date = series.start.date()
     dates = [(start + timedelta(days=d)).isoformat() for d in range(series.days)]
     first, last = (dates[0], dates[-1]) if dates else ("", "")
-    state_legend = _legend([(s.replace("_", " "), STATE_COLOURS[s]) for s in reversed(STACK)])
+    state_legend = _legend([(s.replace("_", " "), STATE_COLOURS[s]) for s in reversed(LIVE)])
     email_legend = _legend([(k.replace("_", " "), EMAIL_COLOURS[k]) for k in EMAIL_KINDS])
     other_legend = _legend([("reconnects", RECONNECT_COLOUR), ("data-gap days", GAP_COLOUR)])
     return (
@@ -461,8 +496,9 @@ def html_page(series: Series, title: str, meta: Mapping[str, object]) -> str:
         f"<h1>{escape(title)}</h1>"
         f'<div class="meta">{series.companies} companies, {series.connections} connections, '
         f"{series.days} days: {first} to {last}</div>"
-        "<h2>Connections by state</h2>"
-        '<div class="meta">at the end of each day, stacked; hover for the figures</div>'
+        "<h2>Live connections by state</h2>"
+        '<div class="meta">the connections that exist at the end of each day (arrived, not '
+        f"disconnected), stacked; hover for the figures. {escape(base_text(series))}</div>"
         f"{state_legend}{_states_svg(series, dates)}"
         "<h2>Emails</h2>"
         '<div class="meta">sent per day, by kind, stacked</div>'

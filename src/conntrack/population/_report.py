@@ -46,10 +46,12 @@ def write_outputs(series: Series, out: Path, *, meta: dict[str, object], wall: f
     when all four are whole: a full disk or a Ctrl-C leaves the previous files (or none),
     never a half-written set that looks complete.
     """
-    from ._plot import html_page, write_png
+    from ._plot import html_page, live_base, write_png
 
+    live = live_base(series)
     title = (
-        f"{meta.get('companies')} companies, {series.connections} connections, {series.days} days"
+        f"{meta.get('companies')} companies, {series.days} days: {live[0] if live else 0} "
+        f"connections live on day one ({series.connections} over the run)"
     )
     try:
         temp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out))
@@ -90,6 +92,7 @@ def summary_table(series: Series, meta: dict[str, object], wall: float) -> Table
         ("expiry reminder emails", str(s["emails"]["expiry_reminder"])),  # type: ignore[index]
         ("invalid-connection emails", str(s["emails"]["invalid"])),  # type: ignore[index]
         ("reconnects", str(s["reconnects"])),
+        ("arrivals / disconnections", f"{s['arrivals']} / {s['disconnections']}"),
         ("data-gap days", f"{sum(series.gap_seconds) / DAY:,.1f}"),
         ("peak expired / invalid", f"{s['peak_expired']} / {s['peak_invalid']}"),
     ]

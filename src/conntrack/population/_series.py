@@ -1,6 +1,6 @@
 """The daily series of a population run: emails by kind, connections by state,
-reconnects and data-gap days. Whole numbers (seconds for gaps) so that two engines, or
-two worker layouts, give byte-identical output."""
+reconnects, data-gap days, arrivals and disconnections. Whole numbers (seconds for
+gaps) so that two engines, or two worker layouts, give byte-identical output."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ class Series:
         self.days = days
         self.emails: dict[str, list[int]] = {kind: [0] * days for kind in EMAIL_KINDS}
         self.reconnects: list[int] = [0] * days
+        self.arrivals: list[int] = [0] * days
+        """Connections that connected for the first time that day."""
+        self.disconnections: list[int] = [0] * days
+        """Connections their company disconnected that day (churn, abandoned)."""
         self.connections = 0
         self.companies = 0
         self._t0 = start.timestamp()
@@ -90,6 +94,10 @@ class Series:
         self._cache = None
         state, d = "not_connected", 0
         for at, new in changes:
+            if state == "not_connected" or new == "disconnected":
+                day = self.day(at)
+                if 0 <= day < self.days:
+                    (self.arrivals if state == "not_connected" else self.disconnections)[day] += 1
             until = min(max(self.day(at), 0), self.days)
             # Days that ended before this change saw the old state at their end.
             if until > d:
@@ -113,6 +121,10 @@ class Series:
             mine, theirs = self._state_diff[state], other._state_diff[state]
             self._state_diff[state] = [a + b for a, b in zip(mine, theirs, strict=True)]
         self.reconnects = [a + b for a, b in zip(self.reconnects, other.reconnects, strict=True)]
+        self.arrivals = [a + b for a, b in zip(self.arrivals, other.arrivals, strict=True)]
+        self.disconnections = [
+            a + b for a, b in zip(self.disconnections, other.disconnections, strict=True)
+        ]
         self._gap_edges = [a + b for a, b in zip(self._gap_edges, other._gap_edges, strict=True)]
         self._gap_full = [a + b for a, b in zip(self._gap_full, other._gap_full, strict=True)]
         self.connections += other.connections
@@ -133,6 +145,8 @@ class Series:
                 row[state] = self.states[state][d]
             row["reconnects"] = self.reconnects[d]
             row["data_gap_days"] = round(self.gap_seconds[d] / DAY, 4)
+            row["arrivals"] = self.arrivals[d]
+            row["disconnections"] = self.disconnections[d]
             out.append(row)
         return out
 
@@ -153,6 +167,8 @@ class Series:
             "days": self.days,
             "emails": {k: sum(v) for k, v in self.emails.items()},
             "reconnects": sum(self.reconnects),
+            "arrivals": sum(self.arrivals),
+            "disconnections": sum(self.disconnections),
             "data_gap_days": round(sum(self.gap_seconds) / DAY, 2),
             "at_the_end": last,
             "peak_expired": max(self.states["expired"], default=0),

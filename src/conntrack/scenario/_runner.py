@@ -24,11 +24,12 @@ from faker import Faker
 import fake_providers
 
 from .._actors import ConnectionActor, ScenarioDriver, UserActor, WorldEvent
-from .._clock import Scheduler, SimClock
+from .._clock import PRIORITY_WORLD, Scheduler, SimClock
+from .._lifecycle import State, TransitionRecord
 from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
 from .._policy import PolicySet, default_policy
 from .._profiles import Profile, load_profile
-from .._records import Recorder, Timeline, check_run_id, new_run_id
+from .._records import Record, Recorder, Timeline, check_run_id, new_run_id
 from .._worldcontrol import create_account, create_apps, world_events
 from ..clients import ClientContext, make_client
 from ._expectations import Outcome, check_all
@@ -95,16 +96,21 @@ def run_scenario(
     react: Reacting | None = None,
     run: str | None = None,
     run_id: str | None = None,
+    notice: Noticing | None = None,
 ) -> RunResult:
     """Replay ``scenario``; ``exact_sync`` makes every sync a real request (no elision);
     ``policy`` is the notification policy in force (default: the packaged one), under
     the scenario's own ``policy:`` overrides; ``react(connection, kind, sent_at)`` says
     after how long someone reconnects after an email (``None``: nobody) — the user
-    behaviour of population runs. ``run`` names the run in every email's id (default:
-    :func:`run_name` of ``run_id``, itself random by default: two calls are two runs,
-    their emails' ids disjoint; the same ``run_id`` gives the same ids again). Everything
-    but the ids is the same from one call to the next. Raises ``ValueError`` for a
-    ``run_id`` that :func:`~conntrack._records.check_run_id` refuses."""
+    behaviour of population runs; ``notice(connection, state, since)`` says, for a
+    connection that became ``expired`` or ``invalid`` at ``since``, after how long someone
+    reconnects it without an email (they saw the banner, the settings message or missing
+    data) and after how long its company disconnects it if nobody has reconnected it by
+    then (each ``None``: never) — population runs' too. ``run`` names the run in every
+    email's id (default: :func:`run_name` of ``run_id``, itself random by default: two
+    calls are two runs, their emails' ids disjoint; the same ``run_id`` gives the same
+    ids again). Everything but the ids is the same from one call to the next. Raises
+    ``ValueError`` for a ``run_id`` that :func:`~conntrack._records.check_run_id` refuses."""
     if run is None:
         run = run_name(scenario, run_id=run_id)
     elif run_id is not None:
@@ -123,6 +129,7 @@ def run_scenario(
         in_force,
         react,
         run,
+        notice,
         clock=sim.mock_clock,
     )
     result.policy = in_force
@@ -138,6 +145,22 @@ def policy_in_force(scenario: Scenario, base: PolicySet | None = None) -> Policy
 
 
 Reacting = Callable[[str, str, datetime], timedelta | None]
+Noticing = Callable[[str, str, datetime], tuple[timedelta | None, timedelta | None]]
+DEAD = (State.EXPIRED.value, State.INVALID.value)
+
+
+class _Watched(Recorder):
+    """A recorder that also hands every transition to ``watch`` (``run_scenario``'s
+    ``notice``)."""
+
+    def __init__(self, watch: Callable[[TransitionRecord], None]) -> None:
+        super().__init__()
+        self._watch = watch
+
+    def add(self, rec: Record) -> None:
+        super().add(rec)
+        if isinstance(rec, TransitionRecord):
+            self._watch(rec)
 
 
 def run_name(scenario: Scenario, repeat: int = 0, run_id: str | None = None) -> str:
@@ -165,6 +188,7 @@ async def _run(
     policy: PolicySet,
     react: Reacting | None,
     run: str,
+    notice: Noticing | None = None,
 ) -> RunResult:
     start, until = scenario.start, scenario.start + scenario.until
     # The profile in force for each protocol: the one the scenario's connections name.
@@ -175,7 +199,7 @@ async def _run(
     profiles: dict[str, Profile] = {p.protocol: p for p in profiles_by_name.values()}
     core = fake_providers.Core(sim, seed=scenario.seed, profiles=profiles)
     app = fake_providers.create_app(core)
-    recorder = Recorder()
+    recorder = Recorder() if notice is None else _Watched(lambda rec: noticed(rec))
     scheduler = Scheduler(sim)
     users = make_users(scenario)
     memory = MemoryOutbox()
@@ -290,6 +314,25 @@ async def _run(
             delay = react(subject.connection, kind, at)
             if delay is not None:
                 driver.plan(WorldEvent(at + delay, "reconnect", subject.connection, after_send=at))
+
+        def noticed(rec: TransitionRecord) -> None:
+            """A connection died: plan what ``notice`` says people do about it."""
+            if notice is None or rec.dest not in DEAD or rec.source == rec.dest:
+                return
+            again, abandon = notice(rec.connection, rec.dest, rec.at)
+            if again is not None:  # dropped if someone reconnected since it died
+                driver.plan(WorldEvent(rec.at + again, "reconnect", rec.connection,
+                                       after_send=rec.at))  # fmt: skip
+            if abandon is not None:
+                scheduler.call_at(rec.at + abandon, lambda: abandoned(rec),
+                                  priority=PRIORITY_WORLD, key=rec.connection)  # fmt: skip
+
+        def abandoned(died: TransitionRecord) -> None:
+            """Disconnected by its company if it is still dead since ``died``."""
+            actor = actors[died.connection]
+            last = actor.last_login
+            if actor.state in DEAD and (last is None or last <= died.at):
+                driver.plan(WorldEvent(sim.now(), "disconnect", died.connection))
 
         for event in world_events(scenario):
             driver.plan(event)
