@@ -1,6 +1,6 @@
 """The world's hand on the fake providers: account events, faults, extra accounts.
 
-Both worlds use it: the in-process engine's :class:`~conntrack._actors.ScenarioDriver`
+Both worlds use it: the in-process engine's :class:`~conntrack._driver.ScenarioDriver`
 and the product harness (:mod:`conntrack.product._harness`), which plays the same
 timeline against a product under test. Everything goes through the fakes' control API
 (``/_conntrack/…``) with the client the world holds, so what a scenario event does to

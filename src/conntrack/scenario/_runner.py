@@ -23,14 +23,15 @@ from faker import Faker
 
 import fake_providers
 
-from .._actors import ConnectionActor, ScenarioDriver, UserActor, WorldEvent
+from .._actors import ConnectionActor
 from .._clock import PRIORITY_WORLD, Scheduler, SimClock
+from .._driver import ScenarioDriver, UserActor
 from .._lifecycle import State, TransitionRecord
 from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
 from .._policy import PolicySet, default_policy
 from .._profiles import Profile, load_profile
 from .._records import Record, Recorder, Timeline, check_run_id, new_run_id
-from .._worldcontrol import create_account, create_apps, world_events
+from .._worldcontrol import WorldEvent, create_account, create_apps, world_events
 from ..clients import ClientContext, make_client
 from ._expectations import Outcome, check_all
 from ._model import Scenario
