@@ -6,6 +6,15 @@ to a URI nobody registered). The consent form posts back to the same path; appro
 records the grant (declined scopes too) and redirects with a single-use code, a cancel
 redirects with Facebook's ``access_denied`` parameters. Both append ``#_=_`` as
 Facebook does.
+
+A permission the person declined for the app (or took back since) is not asked again
+unless the dialog URL carries ``auth_type=rerequest`` (Facebook Login for the Web,
+"Re-asking for Declined Permissions"; the profile's ``reask_auth_types``): approving
+leaves it declined whatever the form posts, so ``denied_scopes``, ``/me/permissions``
+and the new token say so. The fake's page cannot know who is logged in before the
+person chooses an account, so it names, for each account, what is held back. Once the
+app is removed the grant is forgotten and everything is asked again. This holds for
+every profile on this dialog: Facebook Pages and Instagram through Facebook Login.
 """
 
 from __future__ import annotations
@@ -76,6 +85,7 @@ async def dialog() -> Response:
     if response_type != "code":
         return await page_error("Unsupported response type", f"response_type={response_type}")
     requested = split_scopes(fields.get("scope", ""))
+    auth_type = fields.get("auth_type") or None
     if request.method == "GET":
         return await consent_page(app, fields, requested)
     state = fields.get("state", "")
@@ -92,14 +102,15 @@ async def dialog() -> Response:
         return found(with_query(redirect_uri, query))
     if action != "approve":
         return await page_error("Bad request", "action must be approve or cancel")
+    held = held_back(app.client_id, fields.get("account_id", ""), auth_type)
     try:
         code = c.approve(
             app.client_id,
             fields.get("account_id", ""),
             redirect_uri,
             requested=requested,
-            granted=granted,
-            auth_type=fields.get("auth_type") or None,
+            granted=[s for s in granted if s not in held],
+            auth_type=auth_type,
         )
     except (NotFound, InvalidRequest) as err:
         return await page_error("Bad request", str(err))
@@ -109,6 +120,19 @@ async def dialog() -> Response:
     if state:
         query["state"] = state
     return found(with_query(redirect_uri, query))
+
+
+def held_back(client_id: str, account_id: str, auth_type: str | None) -> list[str]:
+    """The permissions this login does not ask again: those the account declined (or
+    took back) for the app, unless ``auth_type`` is one that re-asks them (profile
+    ``reask_auth_types``, ``rerequest``). None once the app was removed (its grant is
+    inactive): the next login is a first login again."""
+    if auth_type in core().profile("facebook").get("reask_auth_types", ["rerequest"]):
+        return []
+    grant = core().grant(client_id, account_id)
+    if grant is None or not grant.active:
+        return []
+    return list(grant.declined)
 
 
 def returned_scopes(client_id: str, account_id: str) -> dict[str, str]:
@@ -131,6 +155,14 @@ def returned_scopes(client_id: str, account_id: str) -> dict[str, str]:
 
 
 async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -> Response:
+    accounts = core().accounts("facebook")
+    auth_type = fields.get("auth_type") or None
+    held = {
+        f"{a.name} ({a.id})": [
+            s for s in held_back(app.client_id, a.id, auth_type) if s in requested
+        ]
+        for a in accounts
+    }
     html = render(
         "facebook_dialog.html",
         app=app,
@@ -139,8 +171,9 @@ async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -
             **{k: fields.get(k, "") for k in HIDDEN},
             **{k: fields[k] for k in OPTIONAL_HIDDEN if fields.get(k)},
         },
-        accounts=core().accounts("facebook"),
+        accounts=accounts,
         scopes=requested,
+        held={name: scopes for name, scopes in held.items() if scopes},
     )
     return Response(html, status=200, content_type="text/html; charset=utf-8")
 

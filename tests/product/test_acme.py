@@ -83,6 +83,13 @@ BUGS = {
         "expiry_reminder email about fb",
         "also to user3",
     ),
+    # Facebook does not ask again for the permission declined on day 6: day 8's login
+    # leaves it declined, acme refuses it and the connection stays invalid.
+    "no_rerequest": (
+        "facebook_permission_declined",
+        "fb is reconnected at 8d",
+        "invalid",
+    ),
 }
 
 

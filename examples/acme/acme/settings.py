@@ -31,6 +31,7 @@ BUGS = {
     "ignores_password_change": "reads Facebook's 190/460 as a passing hiccup and retries",
     "no_banner": "shows no dashboard banner or settings message",
     "reminders_to_opted_out": "sends expiry reminders to users who opted out",
+    "no_rerequest": "opens Facebook's login without auth_type=rerequest (declined stays declined)",
 }
 PROTOCOLS = ("facebook", "linkedin", "twitter")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -10,6 +10,14 @@ product asks for ``instagram_manage_insights`` — an optional permission in tha
 without it the insights are skipped (declined at login) or refused (``(#10)``, taken
 back since) and the sync still succeeds, with the permission named in
 :attr:`Answer.missing`.
+
+Every login asks with ``auth_type=rerequest``: Facebook does not ask again for a
+permission the person declined (or took back) for the app without it, so a reconnect
+after a missing permission would get the same token without it (Facebook Login for the
+Web, "Re-asking for Declined Permissions"). The client does not know whether a login is
+the first, and with nothing declined the parameter changes nothing, so it is always sent,
+as products in the field do (passport strategies returning ``auth_type: 'rerequest'``
+from ``authorizationParams``, ``FB.login({auth_type: 'rerequest'})``).
 """
 
 from __future__ import annotations
@@ -43,6 +51,8 @@ MAX_PAGE_REQUESTS = 50
 #: The permission an Instagram account's insights need, and what the sync reads of them.
 IG_INSIGHTS_PERMISSION = "instagram_manage_insights"
 IG_INSIGHTS_QUERY = {"metric": "reach", "period": "day"}
+#: Sent on every login: Facebook re-asks a declined permission only with it.
+AUTH_TYPE = "rerequest"
 
 
 class FacebookClient:
@@ -81,6 +91,7 @@ class FacebookClient:
                 "state": state,
                 "scope": scope,
                 "response_type": "code",
+                "auth_type": AUTH_TYPE,
             }
         )
         return f"{self._www('dialog/oauth')}?{query}"

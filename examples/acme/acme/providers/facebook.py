@@ -11,6 +11,10 @@ password changed, 458 app removed, 459 checkpoint, 490 locked, 492 page role los
 expired), ``(#10)``/``(#200)`` a missing permission, 368 a restricted account, 4/17/32/613
 rate limits and 1/2 or a 5xx a Facebook outage.
 
+The login dialog is opened with ``auth_type=rerequest``: Facebook does not ask again for
+a permission the person declined (or took back) without it, and a reconnect after a
+missing permission would give a token still without it.
+
 A ``(#200)`` on the Page says only that this token may not read it: a permission taken
 back, or the person who connected it no longer having a role on the Page (another admin
 removed them). The sync then asks Facebook which: ``/me/accounts`` lists the Pages the
@@ -73,6 +77,8 @@ class Facebook:
                 "response_type": "code",
             }
         )
+        if not self.ctx.settings.bug("no_rerequest"):
+            query += "&auth_type=rerequest"
         return f"{self.ctx.settings.url(WWW, f'{VERSION}/dialog/oauth')}?{query}"
 
     async def _get(self, step: str, path: str, params: dict[str, str]) -> dict[str, Any]:
