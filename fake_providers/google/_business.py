@@ -39,7 +39,7 @@ from ..core import Core, Page, Token
 from . import _errors as e
 from ._errors import ApiError
 from ._http import bearer, core, json_response, params
-from ._identity import working
+from ._identity import api_token
 
 ACCOUNT_MANAGEMENT = "mybusinessaccountmanagement.googleapis.com"
 BUSINESS_INFORMATION = "mybusinessbusinessinformation.googleapis.com"
@@ -93,17 +93,9 @@ def location_name(page_id: str) -> str:
 
 def authorize(host: str) -> Token:
     """The working token of a call, or the API's 401/403/429."""
-    value = bearer() or request.args.get("access_token")
-    if not value:
-        raise e.login_required()
-    check = working(value)
-    if check is None or check.token is None:
-        raise e.unauthenticated()
-    token = check.token
     c = core()
     readers = list(c.profile("google").get("business_read_scopes", [SCOPE]))
-    if not any(s in readers for s in c.scopes_now(token)):
-        raise e.insufficient_scopes(" ".join(readers))
+    token = api_token(bearer() or request.args.get("access_token"), readers)
     if not spend(c, token.client_id, host):
         raise quota_exceeded(host, token.client_id)
     return token

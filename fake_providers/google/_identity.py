@@ -88,6 +88,20 @@ def working(value: str | None) -> TokenCheck | None:
     return None if account_disabled(token) else check
 
 
+def api_token(value: str | None, readers: list[str]) -> Token:
+    """The working access token of an API call that reads with one of ``readers``, or
+    the API's 401 (no token; a dead one) or 403 (none of those scopes granted now): the
+    same checks for every Google API host (YouTube, Business Profile)."""
+    if not value:
+        raise e.login_required()
+    check = working(value)
+    if check is None or check.token is None:
+        raise e.unauthenticated()
+    if not any(s in readers for s in core().scopes_now(check.token)):
+        raise e.insufficient_scopes(" ".join(readers))
+    return check.token
+
+
 def _has(scopes: list[str], wanted: tuple[str, ...]) -> bool:
     return any(s in scopes for s in wanted)
 

@@ -32,7 +32,7 @@ from quart import Response
 from ..core import Core, Page, Token
 from . import _errors as e
 from ._http import bearer, core, json_response, params
-from ._identity import working
+from ._identity import api_token
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 PARTS = ("id", "snippet", "contentDetails", "statistics")
@@ -75,16 +75,8 @@ def etag(data: Any) -> str:
 
 def authorize(value: str | None) -> Token:
     """The working token of an API call, or the API's 401/403."""
-    if not value:
-        raise e.login_required()
-    check = working(value)
-    if check is None or check.token is None:
-        raise e.unauthenticated()
-    token = check.token
     c = core()
-    readers = list(c.profile("google").get("youtube_read_scopes", []))
-    if not any(s in readers for s in c.scopes_now(token)):
-        raise e.insufficient_scopes(" ".join(readers))
+    token = api_token(value, list(c.profile("google").get("youtube_read_scopes", [])))
     account = c.account(token.account_id)
     if account is not None and account.suspended:
         raise e.account_suspended()
