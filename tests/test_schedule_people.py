@@ -18,7 +18,7 @@ import pytest
 from conntrack._durations import parse_duration
 from conntrack._schedule import Row, schedule
 from conntrack._schedule_people import by_recipient
-from conntrack._schedule_view import offset_text
+from conntrack._schedule_view import lead_text, offset_text
 from conntrack.cli import main
 from conntrack.scenario import Scenario, load_file
 from conntrack.scenario._runner import RunResult, run_scenario
@@ -142,6 +142,16 @@ def test_offsets_read_as_people_say_them_and_mean_the_same(offset: str) -> None:
         assert parse_duration(short) < timedelta(hours=1)
     else:
         assert text == offset
+
+
+@pytest.mark.parametrize("lead", ["9d 23h 59m 4s", "10d", "13d 23h 59m 4s", "10d 59m 4s"])
+def test_lead_times_read_as_offsets_do_and_mean_the_same(lead: str) -> None:
+    """The summary's 'earliest reminder … before' reads as the table's offsets: a lead just
+    short of whole days says so (``10d - 56s before``), and means the same duration."""
+    text = lead_text(parse_duration(lead))
+    assert text.endswith(" before")
+    assert text.removesuffix(" before") == offset_text(lead)
+    assert lead_text(None) == "no warning"
 
 
 def test_by_recipient_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,7 +70,9 @@ def time_text(local: str) -> str:
 
 
 def lead_text(lead: timedelta | None) -> str:
-    return "no warning" if lead is None else f"{format_duration(lead)} before"
+    """How long before the expiry the first warning went, for people: ``10d - 56s
+    before`` for 9d 23h 59m 4s, as offsets read (:func:`offset_text`)."""
+    return "no warning" if lead is None else f"{offset_text(format_duration(lead))} before"
 
 
 def _columns(table: Table, names: Sequence[str], offsets: bool) -> None:
