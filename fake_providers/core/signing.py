@@ -9,6 +9,8 @@ does against the real provider, and no secret has to be shared out of band. Toke
 signed before a restart stop verifying, as after a real key rotation.
 
 Pure Python on ``cryptography`` (already installed with ``trustme``); no HTTP here.
+``cryptography`` is imported where a key is made or used (~25 ms and 130 modules): a
+scenario whose providers sign nothing never loads it.
 """
 
 from __future__ import annotations
@@ -18,11 +20,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 __all__ = ["RsaKey", "b64url", "b64url_decode", "process_key"]
 
@@ -56,6 +57,8 @@ class RsaKey:
 
     @classmethod
     def generate(cls) -> RsaKey:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         n = private.public_key().public_numbers().n
         kid = hashlib.sha1(n.to_bytes(256, "big"), usedforsecurity=False).hexdigest()
@@ -79,6 +82,9 @@ class RsaKey:
 
     def sign(self, claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
         """A compact JWS of ``claims`` signed RS256; ``header`` adds to ``alg`` and ``kid``."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         head = {"alg": ALG, "kid": self.kid, **(header or {})}
         signing = f"{_segment(head)}.{_segment(claims)}"
         signature = self.private.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
@@ -100,6 +106,10 @@ class RsaKey:
             return None
         if header.get("alg") != ALG or header.get("kid") != self.kid:
             return None
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         signing = f"{parts[0]}.{parts[1]}".encode()
         try:
             self.private.public_key().verify(

@@ -20,9 +20,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.x509.oid import NameOID
 from quart import Response
 
 from ..core.signing import RsaKey
@@ -49,6 +46,11 @@ def signing_key() -> RsaKey:
 @cache
 def certificate_pem() -> str:
     """The key's self-signed X.509 certificate, PEM, as ``oauth2/v1/certs`` lists it."""
+    # Imported here: cryptography costs ~25 ms, which a run that signs nothing skips.
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
     key = signing_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERT_NAME)])
     start = datetime.now(UTC) - timedelta(days=1)

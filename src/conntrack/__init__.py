@@ -7,36 +7,78 @@ hierarchy, and what every conntrack server shares (``Host``/``Origin`` parsing, 
 and running are in ``conntrack.scenario``. ``fake_providers`` uses this surface and
 nothing private of conntrack (``tests/test_boundary.py``).
 
-``clients`` and ``classify`` are imported on first use (:func:`__getattr__`): importing
-the clients registers every provider's client and error rules, which ``classify`` needs,
-and costs httpx and a module a provider — a quarter of ``import conntrack``, which the
-fake providers (importing this package for durations and profiles) do not need.
+Every name is imported on first use (:func:`__getattr__`), so that a submodule's import
+(``conntrack.cli`` for ``conntrack --help``) does not load trio, transitions, yaml and
+httpx with the package (issue 15: ``--help`` went from 426 modules to a few dozen).
+``clients`` and ``classify`` especially: importing the clients registers every
+provider's client and error rules, which ``classify`` needs, and costs httpx and a module
+a provider, which the fake providers (importing this package for durations and
+profiles) do not need.
 """
 
 import importlib
 from typing import TYPE_CHECKING
 
-from ._classifier import Action, Verdict
-from ._clock import Clock, Scheduler, SimClock, TravelClock
-from ._durations import format_duration, format_instant, parse_duration, parse_instant
-from ._exceptions import (
-    ConntrackError,
-    DurationError,
-    InputError,
-    LifecycleError,
-    Problem,
-    ProfileError,
-    ProviderProtocolError,
-    ScenarioError,
-)
-from ._hosts import local_name, same_origin, split_host
-from ._lifecycle import REASONS, STATES, Connection, Reason, State, TransitionRecord, fire, mermaid
-from ._profiles import Profile, load_profile, providers
-from ._wholebody import whole_body
-
 if TYPE_CHECKING:
     from . import clients
-    from ._classifier import classify
+    from ._classifier import Action, Verdict, classify
+    from ._clock import Clock, Scheduler, SimClock, TravelClock
+    from ._durations import format_duration, format_instant, parse_duration, parse_instant
+    from ._exceptions import (
+        ConntrackError,
+        DurationError,
+        InputError,
+        LifecycleError,
+        Problem,
+        ProfileError,
+        ProviderProtocolError,
+        ScenarioError,
+    )
+    from ._hosts import local_name, same_origin, split_host
+    from ._lifecycle import (
+        REASONS,
+        STATES,
+        Connection,
+        Reason,
+        State,
+        TransitionRecord,
+        fire,
+        mermaid,
+    )
+    from ._profiles import Profile, load_profile, providers
+    from ._wholebody import whole_body
+
+_HOMES = {
+    "._classifier": ("Action", "Verdict"),
+    "._clock": ("Clock", "Scheduler", "SimClock", "TravelClock"),
+    "._durations": ("format_duration", "format_instant", "parse_duration", "parse_instant"),
+    "._exceptions": (
+        "ConntrackError",
+        "DurationError",
+        "InputError",
+        "LifecycleError",
+        "Problem",
+        "ProfileError",
+        "ProviderProtocolError",
+        "ScenarioError",
+    ),
+    "._hosts": ("local_name", "same_origin", "split_host"),
+    "._lifecycle": (
+        "REASONS",
+        "STATES",
+        "Connection",
+        "Reason",
+        "State",
+        "TransitionRecord",
+        "fire",
+        "mermaid",
+    ),
+    "._profiles": ("Profile", "load_profile", "providers"),
+    "._wholebody": ("whole_body",),
+}
+"""Where each public name lives; imported on first use (:func:`__getattr__`)."""
+
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
 
 __version__ = "0.1.0"
 
@@ -81,8 +123,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``clients`` and ``classify``, imported on first use (see the module docstring);
-    ``classify`` only after every provider's client has registered its error rules."""
+    """A public name, imported on first use (see the module docstring); ``classify``
+    only after every provider's client has registered its error rules."""
+    home = _HOME.get(name)
+    if home is not None:
+        value = getattr(importlib.import_module(home, __name__), name)
+        globals()[name] = value
+        return value
     if name in ("clients", "classify"):
         # import_module, not ``from . import clients``: that asks this very hook first.
         clients = importlib.import_module(f"{__name__}.clients")

@@ -37,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
         "random one, so a second run is new emails with new ids); the same TEXT again "
         "gives the same ids on purpose (up to 128 printable characters)",
     )
-    from ._delivery import add_deliver_arguments, add_delivery_options
+    from ._deliveryargs import add_deliver_arguments, add_delivery_options
 
     add_delivery_options(run)
     run.add_argument(
@@ -139,13 +139,6 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="processes, sharded by company (at most 32)",
-    )
-    pop.add_argument(
-        "--cluster",
-        metavar="ADDRESS",
-        help="run the companies on Dask distributed (pip install 'conntrack[cluster]'): "
-        "local, local:N (a local cluster of N workers) or tcp://HOST:PORT of a running "
-        "`dask scheduler`; instead of --workers",
     )
     pop.add_argument(
         "--out",

@@ -20,12 +20,15 @@ import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import trio
 
-if TYPE_CHECKING:
-    import trio.testing
+# trio.testing's own names, taken from trio._core where they live: ``import trio.testing``
+# also imports pytest (for ``RaisesGroup``: ~45 ms CPU, 300 modules), which neither a
+# simulation nor ``conntrack serve`` uses. tests/test_cli_imports.py checks that they are
+# the objects trio.testing exports.
+from trio._core import MockClock, wait_all_tasks_blocked
 
 
 class Clock(Protocol):
@@ -51,14 +54,10 @@ class SimClock:
         if start.tzinfo is None:
             raise ValueError("SimClock start must be timezone-aware")
         self.start = start.astimezone(UTC)
-        # Imported here: trio.testing imports pytest (a fifth of a second), which
-        # ``conntrack serve`` and the fakes never need.
-        import trio.testing
-
-        self._mock = trio.testing.MockClock(autojump_threshold=0)
+        self._mock = MockClock(autojump_threshold=0)
 
     @property
-    def mock_clock(self) -> trio.testing.MockClock:
+    def mock_clock(self) -> MockClock:
         return self._mock
 
     def now(self) -> datetime:
@@ -108,10 +107,8 @@ class Scheduler:
     def __init__(
         self, clock: Clock, *, settle: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        import trio.testing  # see SimClock
-
         self.clock = clock
-        self._settle = settle or trio.testing.wait_all_tasks_blocked
+        self._settle = settle or wait_all_tasks_blocked
         self._heap: list[Timer] = []
         self._seq = itertools.count()
         self.fired = 0

@@ -116,12 +116,17 @@ class Profile:
         return Profile(self.provider, {**self.settings, **overrides})
 
 
+_SAFE_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 @cache
 def _catalog() -> dict[str, dict[str, Any]]:
     raw: dict[str, dict[str, Any]] = {}
     for entry in resources.files("conntrack").joinpath("profiles").iterdir():
         if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text("utf-8"))
+            # Our own packaged files, so libyaml's safe loader when it is there: the same
+            # data, a tenth of the pure-Python parser's 20 ms at every process start.
+            data = yaml.load(entry.read_text("utf-8"), Loader=_SAFE_LOADER)
             assert isinstance(data, dict), entry.name
             raw[entry.name.removesuffix(".yaml")] = data
 
