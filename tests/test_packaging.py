@@ -70,6 +70,8 @@ def imported_top_levels() -> dict[str, list[str]]:
 OPTIONAL = {
     "urllib3": {"src/conntrack/testing/_intercept.py"},
     "pytest": {"src/conntrack/pytest_plugin.py"},
+    # The extra conntrack[cluster], for `conntrack population --cluster` only.
+    "distributed": {"src/conntrack/population/_cluster.py"},
 }
 
 

@@ -141,6 +141,13 @@ def parser() -> argparse.ArgumentParser:
         help="processes, sharded by company (at most 32)",
     )
     pop.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run the companies on Dask distributed (pip install 'conntrack[cluster]'): "
+        "local, local:N (a local cluster of N workers) or tcp://HOST:PORT of a running "
+        "`dask scheduler`; instead of --workers",
+    )
+    pop.add_argument(
         "--out",
         metavar="DIR",
         default="population",

@@ -166,6 +166,8 @@ def cmd_population(args: argparse.Namespace) -> int:
             f"--workers must be 1 or more and at most {MAX_WORKERS}, got {args.workers} (this "
             f"machine has {os.cpu_count()} cores; more workers than cores are no faster)"
         )
+    if args.cluster is not None:
+        _cluster_options(args)
     policy = _policy(args.policy)
     out = out_folder(args.out)
     try:
@@ -173,6 +175,19 @@ def cmd_population(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\nconntrack: interrupted; nothing written to {out}", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _cluster_options(args: argparse.Namespace) -> None:
+    """``--cluster`` is checked before any work: its form, then that Dask is installed."""
+    from .population._cluster import parse_cluster, require_dask
+
+    if args.workers != 1:
+        raise InputError(
+            "--cluster and --workers cannot be combined: --workers runs processes on this "
+            "machine, a cluster has its own workers (use --cluster local:N for N of them here)"
+        )
+    args.cluster = parse_cluster(args.cluster)
+    require_dask()
 
 
 def _population(
@@ -198,13 +213,24 @@ def _population(
         transient=True,
     ) as bar:
         task = bar.add_task(f"{spec.companies} companies x {spec.days} days", total=spec.companies)
-        series = run_sharded(
-            spec,
-            workers=args.workers,
-            transport=args.transport,
-            policy=policy,
-            progress=lambda n: bar.advance(task, n),
-        )
+        if args.cluster is not None:
+            from .population._cluster import run_on_cluster
+
+            series = run_on_cluster(
+                spec,
+                args.cluster,
+                transport=args.transport,
+                policy=policy,
+                progress=lambda n: bar.advance(task, n),
+            )
+        else:
+            series = run_sharded(
+                spec,
+                workers=args.workers,
+                transport=args.transport,
+                policy=policy,
+                progress=lambda n: bar.advance(task, n),
+            )
     wall = time.perf_counter() - t0
     meta = {
         "seed": spec.seed,
@@ -217,6 +243,8 @@ def _population(
     }
     written = write_outputs(series, out, meta=meta, wall=wall)
     console.print(summary_table(series, meta, wall))
+    if args.cluster is not None:
+        print(f"ran on {args.cluster.describe()}")
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
