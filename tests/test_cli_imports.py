@@ -3,8 +3,8 @@
 ``conntrack --help`` and ``conntrack run --help`` need the parser only; a run of one
 scenario needs the simulation (trio, the fakes' Quart app, httpx, faker) but none of the
 other commands' code (population, serve and its state file, the HTML report, a product
-harness) nor pytest, which ``import trio.testing`` would load. Counts, not seconds: the
-timing is ``bench/bench_cli.py``'s.
+harness), nor email delivery unless asked, nor pytest, which ``import trio.testing``
+would load. Counts, not seconds: the timing is ``bench/bench_cli.py``'s.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ NOT_IN_A_RUN = (
     "conntrack._html",
     "conntrack._schedule",
     "conntrack.testing",
+    "conntrack._delivery",  # only with --smtp, --webhook or an existing --outbox file
+    "smtplib",
 )
 
 

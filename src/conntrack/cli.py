@@ -33,6 +33,7 @@ from ._cliparser import parser
 from ._exceptions import InputError
 
 if TYPE_CHECKING:
+    from ._delivery import Sink
     from ._policy import PolicySet
     from .population import PopulationSpec
     from .product._file import ProductFile
@@ -359,8 +360,21 @@ def cmd_run(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+DELIVERY_OPTIONS = ("smtp", "smtp_from", "smtp_user", "smtp_starttls", "webhook")
+"""``run``'s options that deliver emails (:func:`conntrack._delivery.sinks_from_args`)."""
+
+
+def _sinks(args: argparse.Namespace) -> list[Sink]:
+    """The delivery sinks ``run``'s options ask for; without any of those options the
+    delivery code (httpx's and smtplib's users, ~15 ms) is not imported at all."""
+    if all(getattr(args, o, None) in (None, False) for o in DELIVERY_OPTIONS):
+        return []
+    from ._delivery import sinks_from_args
+
+    return sinks_from_args(args)
+
+
 def _run(args: argparse.Namespace) -> int:
-    from ._delivery import OutboxFile, deliver, sinks_from_args
     from ._records import new_run_id, run_id_problem
 
     # One run id for the whole invocation, in every email's id: random, or pinned.
@@ -371,7 +385,7 @@ def _run(args: argparse.Namespace) -> int:
     product = _product(args)
     label = None if product is None else product.name
     policy = _policy(args.policy)
-    sinks = sinks_from_args(args)
+    sinks = _sinks(args)
     check_attempts(args)
     if sinks and not args.outbox:
         raise InputError(
@@ -385,6 +399,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.outbox is not None:
         check_output("--outbox", args.outbox, inputs=args.paths, regular=True)
     if args.outbox and Path(args.outbox).exists():
+        from ._delivery import OutboxFile
+
         waiting = [e for e in OutboxFile(args.outbox).load() if e.status == "failed"]
         if waiting:
             raise InputError(
@@ -440,6 +456,8 @@ def _run(args: argparse.Namespace) -> int:
     failed = sum(not ok(r) for r in results)  # errors count; skips do not
     print(f"\n{summary(results)}")
     if sinks:
+        from ._delivery import OutboxFile, deliver
+
         report = deliver(OutboxFile(args.outbox), sinks, attempts=args.attempts)
         print(report.summary())
         if not report.ok:
