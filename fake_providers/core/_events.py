@@ -267,6 +267,7 @@ class Events(Directory):
             return [a for p in pages for a in p.admins]
         elif kind is EventType.ADMIN_ADDED:
             pages[0].admins.add(aid)
+            self._shared_admins = (self._pages, True)  # pages_of: scan from now on
             return list(pages[0].admins)
         elif kind is EventType.SWITCHED_TO_PERSONAL:
             account.type = AccountType.PERSONAL

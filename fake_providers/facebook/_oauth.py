@@ -25,7 +25,7 @@ from typing import Any
 from quart import Response, request
 
 from .. import _consent as shared
-from .._consent import found, submission
+from .._consent import found, listed_accounts, submission
 from .._templates import render
 from ..core import App, CodeProblem, CodeRejected, InvalidRequest, NotFound, Reason, TokenRejected
 from . import _errors as e
@@ -155,7 +155,7 @@ def returned_scopes(client_id: str, account_id: str) -> dict[str, str]:
 
 
 async def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -> Response:
-    accounts = core().accounts("facebook")
+    accounts = listed_accounts("facebook")
     auth_type = fields.get("auth_type") or None
     held = {
         f"{a.name} ({a.id})": [

@@ -29,7 +29,7 @@ from urllib.parse import unquote
 
 from quart import Response, current_app, request
 
-from .._consent import found, submission, with_query
+from .._consent import found, listed_accounts, submission, with_query
 from ..core import (
     App,
     CodeProblem,
@@ -187,9 +187,14 @@ def _request_problem(fields: dict[str, str]) -> str | None:
 
 def _page(app: App, fields: dict[str, str], requested: list[str]) -> Response:
     c = core()
-    accounts = c.accounts(PROTOCOL)
+    accounts = listed_accounts(PROTOCOL)
     hint = fields.get("login_hint", "")
     selected = next((a.id for a in accounts if hint in (a.email, a.id)), None)
+    if hint and selected is None:  # beyond the list: the hinted account joins it
+        hinted = c.account(hint) or next((a for a in c.accounts(PROTOCOL) if a.email == hint), None)
+        if hinted is not None and hinted.provider == PROTOCOL:
+            accounts.append(hinted)
+            selected = hinted.id
     text = render(
         "google_consent.html",
         app=app,

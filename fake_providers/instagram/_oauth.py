@@ -23,7 +23,7 @@ from typing import Any
 from quart import Response, request
 
 from .. import _consent as shared
-from .._consent import found, submission
+from .._consent import found, listed_accounts, submission
 from .._templates import render
 from ..core import (
     App,
@@ -151,7 +151,7 @@ async def authorize() -> Response:
 
 
 def consent_page(app: App, given: dict[str, Any], requested: list[str]) -> Response:
-    accounts = core().accounts(PROTOCOL)
+    accounts = listed_accounts(PROTOCOL)
     html = render(
         "instagram_authorize.html",
         app=app,

@@ -22,7 +22,7 @@ from typing import Any
 from quart import Response, request
 
 from .._consent import error_redirect as redirect_error
-from .._consent import submission, with_query
+from .._consent import listed_accounts, submission, with_query
 from ..core import (
     App,
     CodeRejected,
@@ -130,7 +130,7 @@ def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -> Resp
         app=app,
         action=request.path,
         hidden={k: fields.get(k, "") for k in HIDDEN},
-        accounts=core().accounts(PROTOCOL),
+        accounts=listed_accounts(PROTOCOL),
         scopes=requested,
     )
 

@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from oauthlib.oauth1.rfc5849 import signature, utils
 from quart import Response, request
 
-from .._consent import submission
+from .._consent import listed_accounts, submission
 from .._templates import render
 from ..core import App, CodeRejected, InvalidRequest, NotFound, Token, TokenKind
 from . import _errors as e
@@ -188,7 +188,7 @@ async def authorize() -> Response:
             app=app,
             action=request.path,
             hidden={"oauth_token": value},
-            accounts=c.accounts(PROTOCOL),
+            accounts=listed_accounts(PROTOCOL),
             scopes=[],
             username=username,
         )

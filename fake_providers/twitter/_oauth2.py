@@ -21,7 +21,7 @@ from typing import Any
 from quart import Response, request
 
 from .. import _consent as shared
-from .._consent import submission
+from .._consent import listed_accounts, submission
 from .._templates import render
 from ..core import (
     Account,
@@ -123,7 +123,7 @@ def consent_page(app: App, fields: dict[str, Any], requested: list[str]) -> Resp
         app=app,
         action=request.path,
         hidden={k: fields.get(k, "") for k in HIDDEN},
-        accounts=core().accounts(PROTOCOL),
+        accounts=listed_accounts(PROTOCOL),
         scopes=requested,
         username=username,
     )
