@@ -59,10 +59,10 @@ connections), about three minutes of replay: 200 Pages synced every 6 h for a ye
 
 MAX_CONNECTIONS = 5_000
 """A scenario has at most 5 000 connections. Each is an OAuth flow and a task (a
-thousand take ~20 s to replay), but an agency with thousands of Pages is a real
-customer, and 2 000 Pages ran before this limit existed; a population run is the tool
-for a crowd. (5 000 connections written one a line also stay inside MAX_FILE_BYTES and
-MAX_NODES.)"""
+thousand take ~12 s of CPU to replay 30 days, linearly: bench/bench_actors.py), but an
+agency with thousands of Pages is a real customer, and 2 000 Pages ran before this limit
+existed; a population run is the tool for a crowd. (5 000 connections written one a
+line also stay inside MAX_FILE_BYTES and MAX_NODES.)"""
 
 
 def start_problem(start: datetime) -> str | None:
