@@ -101,7 +101,7 @@ def test_local_2_writes_the_series_of_one_process_byte_for_byte(
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
 
 
-def test_many_small_parts_merge_in_company_order_and_the_progress_follows_them() -> None:
+def test_many_small_parts_merge_to_one_process_series_and_the_progress_follows_them() -> None:
     """Thread workers (quick), a part per 7 companies: whatever order the futures finish
     in, the merged series equals one process's, and every part advances the bar."""
     spec = load_population(None)

@@ -52,6 +52,17 @@ __all__ = [
 ]
 
 
+def _jobs(
+    spec: PopulationSpec, transport: str, policy: PolicySet, chunk: int
+) -> list[tuple[PopulationSpec, str, PolicySet, int, int]]:
+    """The arguments of :func:`_chunk` for each range of ``chunk`` companies, in order:
+    what a process pool or a cluster runs."""
+    return [
+        (spec, transport, policy, lo, min(lo + chunk, spec.companies))
+        for lo in range(0, spec.companies, chunk)
+    ]
+
+
 def _chunk(args: tuple[PopulationSpec, str, PolicySet, int, int]) -> tuple[Series, int]:
     spec, transport, policy, lo, hi = args
     return run_population(
@@ -79,10 +90,7 @@ def run_sharded(
     policy = policy or default_policy()
     if workers <= 1:
         return run_population(spec, transport=transport, policy=policy, progress=progress)
-    jobs = [
-        (spec, transport, policy, lo, min(lo + chunk, spec.companies))
-        for lo in range(0, spec.companies, chunk)
-    ]
+    jobs = _jobs(spec, transport, policy, chunk)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     total = Series(spec.start, spec.days)
     # No more processes than chunks; a Ctrl-C is the parent's to handle (it stops the

@@ -5,8 +5,8 @@ made from the seed and ``i`` alone, and the series are sums of whole numbers. He
 map is :func:`conntrack.population._chunk` submitted by name to Dask workers — a
 ``LocalCluster`` started for the run (``local``, ``local:N``) or a running ``dask
 scheduler`` (``tcp://HOST:PORT``, ``tls://HOST:PORT``) — with the spec and policy shipped
-as plain, pickled values; the reduce is :meth:`Series.merge`, in company order, as the
-futures complete. Dask is the optional extra ``conntrack[cluster]`` and is imported here
+as plain, pickled values; the reduce is :meth:`Series.merge` (sums, so in any order) as
+the futures complete. Dask is the optional extra ``conntrack[cluster]`` and is imported here
 only, when a run asks for a cluster: ``import conntrack`` and a run without ``--cluster``
 never load it.
 """
@@ -171,33 +171,26 @@ def run_on_cluster(
 ) -> Series:
     """:func:`run_population` over a Dask cluster, a chunk of companies per task.
 
-    Parts are merged in company order as they arrive (a part waits only for the ones
-    before it), so the result is that of one process, byte for byte.
+    Parts are merged as they arrive: the series are sums of whole numbers, so the order
+    changes nothing and the result is that of one process, byte for byte (as with
+    :func:`run_sharded`'s pool).
     ``processes=False`` runs a local cluster's workers as threads (for tests).
     """
     require_dask()
     from distributed import as_completed
 
-    from . import _chunk
+    from . import _chunk, _jobs
 
     policy = policy or default_policy()
-    ranges = [(lo, min(lo + chunk, spec.companies)) for lo in range(0, spec.companies, chunk)]
     total = Series(spec.start, spec.days)
     wait = CONNECT_TIMEOUT if timeout is None else timeout
     with _client(cluster, processes=processes, timeout=wait) as client:
         futures = [
-            client.submit(_chunk, (spec, transport, policy, lo, hi), pure=False)
-            for lo, hi in ranges
+            client.submit(_chunk, job, pure=False) for job in _jobs(spec, transport, policy, chunk)
         ]
-        order = {f.key: i for i, f in enumerate(futures)}
-        waiting: dict[int, Series] = {}
-        nxt = 0
         try:
-            for future, (part, done) in as_completed(futures, with_results=True):
-                waiting[order[future.key]] = part
-                while nxt in waiting:
-                    total.merge(waiting.pop(nxt))
-                    nxt += 1
+            for _future, (part, done) in as_completed(futures, with_results=True):
+                total.merge(part)
                 if progress is not None:
                     progress(done)
         except ClusterError:
