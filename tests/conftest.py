@@ -1,5 +1,6 @@
-"""Shared by every test: pytester, the README's marked code blocks (``readme_block``), and
-``asyncio.run`` where the browser tests leave a loop running (``asyncio_run``)."""
+"""Shared by every test: pytester, the README's and the docs pages' marked code blocks
+(``readme_block``, ``docs_block``), and ``asyncio.run`` where the browser tests leave a
+loop running (``asyncio_run``)."""
 
 import asyncio
 import concurrent.futures
@@ -14,6 +15,7 @@ pytest_plugins = ["pytester"]
 
 T = TypeVar("T")
 README = Path(__file__).resolve().parent.parent / "README.md"
+DOCS = README.parent / "docs"
 
 
 @pytest.fixture
@@ -26,6 +28,24 @@ def readme_block() -> Callable[[str], str]:
         found = re.findall(marker, README.read_text(encoding="utf-8"), re.DOTALL)
         assert len(found) == 1, f"README.md: {len(found)} blocks marked readme-test: {name}"
         return str(found[0])
+
+    return block
+
+
+@pytest.fixture
+def docs_block() -> Callable[[str], str]:
+    """The code of the block marked ``<!-- docs-test: NAME … -->`` in a page under docs/,
+    the one block of that name across every page, so the docs' examples run as written."""
+
+    def block(name: str) -> str:
+        marker = rf"<!-- docs-test: {re.escape(name)}[ (][^>]*-->\n```[a-z]*\n(.*?)\n```"
+        found = [
+            str(code)
+            for page in sorted(DOCS.rglob("*.md"))
+            for code in re.findall(marker, page.read_text(encoding="utf-8"), re.DOTALL)
+        ]
+        assert len(found) == 1, f"docs/: {len(found)} blocks marked docs-test: {name}"
+        return found[0]
 
     return block
 
