@@ -4,12 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test check bench fuzz install clean chromium
+.PHONY: run test check bench fuzz install clean chromium docs graphviz
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,cluster]'
+	$(BIN)/pip install --quiet -e '.[dev,cluster,docs]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -17,7 +17,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/conntrack run scenarios/
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium graphviz
 	$(BIN)/python -m pytest -q -n auto
 
 # The browser tests drive the system's Chromium: find it; if there is none and we are
@@ -25,6 +25,25 @@ test: $(STAMP) chromium
 # CONNTRACK_NO_APT=1 turns that off); else the browser tests skip and say why.
 chromium: $(STAMP)
 	@$(BIN)/python tests/browser/_chromium.py --install
+
+# The docs site (issue 16): strict, so a broken link or anchor, or a page missing from the
+# navigation, fails it; the references and pictures are made from the code by
+# docs/_hooks/conntrack_docs.py (cached in build/docs-cache/). `make test` builds it too
+# (tests/docs/test_docs_site.py). Open site/index.html.
+docs: $(STAMP) chromium graphviz
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# The lifecycle diagram is drawn by Graphviz's `dot`: if there is none and we are root on
+# Debian, `apt-get install -y --no-install-recommends graphviz` (as for Chromium;
+# CONNTRACK_NO_APT=1 turns that off); else the docs draw it with Mermaid in the browser.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && [ -z "$$CONNTRACK_NO_APT" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "docs: installing Debian's graphviz for the lifecycle diagram (CONNTRACK_NO_APT=1 turns this off)"; \
+	    apt-get install -y --no-install-recommends graphviz >/dev/null 2>&1 \
+	    || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends graphviz >/dev/null 2>&1; } \
+	    || echo "docs: graphviz could not be installed: the lifecycle diagram is left to Mermaid"; \
+	  else echo "docs: no Graphviz 'dot': the lifecycle diagram is left to Mermaid (apt-get install graphviz)"; fi; }
 
 check: $(STAMP)
 	$(BIN)/ruff check src fake_providers tests bench examples
@@ -40,4 +59,4 @@ bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site build/docs-cache
