@@ -111,7 +111,7 @@ def create_app(
     # Only the providers the core serves (``enabled``); the hosts of the others answer
     # a 404 that says so (``_enabled``).
     off_protocols = disabled_protocols(core)
-    providers = {p: v for p, v in load_providers().items() if p not in off_protocols}
+    providers = {p: v for p, v in load_providers(core.profiles).items() if p not in off_protocols}
     for protocol in sorted(providers):
         app.register_blueprint(providers[protocol].blueprint())
     app.register_blueprint(_control.blueprint())

@@ -27,8 +27,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import jsonschema
-
 from .._causes import CAUSE_EVENTS
 from .._durations import format_duration, format_instant, parse_duration, parse_instant
 from .._exceptions import (
@@ -49,6 +47,7 @@ from .._limits import (
     syncs_problem,
 )
 from .._profiles import override_problems, providers
+from ._fastschema import Check, conformer
 from ._marks import DocReader, Document, load_documents, read_text, suggest
 from ._marks import Path as DataPath
 from ._model import (
@@ -70,6 +69,8 @@ from ._model import (
 )
 
 if TYPE_CHECKING:
+    import jsonschema
+
     from .._policy import PolicyPatch
 
 _T = TypeVar("_T")
@@ -101,7 +102,17 @@ def schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> jsonschema.Draft202012Validator:
+    import jsonschema  # only for a document with something to complain about (_conforms)
+
     return jsonschema.Draft202012Validator(_inlined(schema()))
+
+
+@cache
+def _conforms() -> Check:
+    """Whether a document conforms to the schema, without importing ``jsonschema``
+    (``_fastschema``); a schema it cannot check conforms nothing, so ``jsonschema``
+    judges every document."""
+    return conformer(_inlined(schema())) or (lambda data: False)
 
 
 def _inlined(schema_: dict[str, Any]) -> dict[str, Any]:
@@ -287,6 +298,8 @@ def _schema_problems(file: str, doc: Document) -> tuple[list[Problem], set[DataP
     """The schema's complaints about ``doc`` as problems, and the paths they concern."""
     problems: list[Problem] = []
     bad: set[DataPath] = set()
+    if _conforms()(doc.data):
+        return problems, bad  # jsonschema would find nothing (``_fastschema``)
 
     def add(path: DataPath, message: str, *, key: bool = False) -> None:
         line = doc.key_line_of(path) if key else doc.line_of(path)
