@@ -248,3 +248,29 @@ def test_error_bodies_are_the_fakes_own() -> None:
         page = providers.render(name, [])
         for body in found:
             assert f"| `{body.builder}` |" in page, f"{name}.md lacks {body.builder}"
+
+
+def test_without_chromium_the_screenshot_is_a_placeholder_and_the_log_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pictures = hook("_pictures")
+    monkeypatch.setattr(pictures, "CACHE", tmp_path)
+    monkeypatch.setenv("CHROMIUM", str(tmp_path / "no-such-chromium"))
+    with caplog.at_level("INFO", logger="mkdocs.hooks.conntrack"):
+        path = pictures.report_screenshot()
+    assert path.name == "report-failing-placeholder.png"
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert "no Chromium" in caplog.text and "placeholder" in caplog.text
+
+
+def test_without_dot_the_lifecycle_is_left_to_mermaid(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    pictures = hook("_pictures")
+    monkeypatch.setattr(pictures.shutil, "which", lambda name: None)
+    with caplog.at_level("INFO", logger="mkdocs.hooks.conntrack"):
+        assert pictures.lifecycle_svg() is None
+    assert "no Graphviz 'dot'" in caplog.text
+    page = hook("conntrack_docs").lifecycle_page(False)
+    assert "```mermaid\n" in page and "stateDiagram-v2" in page
+    assert "lifecycle.svg" not in page
