@@ -26,6 +26,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any, Literal
 
 from mkdocs.exceptions import PluginError
@@ -103,6 +104,18 @@ def files_key(paths: Iterable[Path], *extra: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def run(command: list[str], what: str, timeout: float = TIMEOUT_S) -> CompletedProcess[str]:
+    """Run ``command`` (output captured, no check); a hung one is a clear build error,
+    not a traceback."""
+    try:
+        return subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        shown = " ".join(command)
+        raise PluginError(f"{what} did not finish in {timeout:.0f} s: {shown}") from None
+
+
 def _conntrack() -> list[str]:
     """The ``conntrack`` command of the Python running the build."""
     return [sys.executable, "-m", "conntrack.cli"]
@@ -164,13 +177,9 @@ def report_screenshot() -> Path:
         return fallback
     with tempfile.TemporaryDirectory(prefix="conntrack-docs-") as tmp:
         html = Path(tmp) / "report.html"
-        done_run = subprocess.run(
+        done_run = run(  # the scenario fails on purpose: its exit status is 1
             [*_conntrack(), "run", str(REPORT_SCENARIO.relative_to(ROOT)), "--html", str(html)],
-            cwd=ROOT,
-            check=False,  # the scenario fails on purpose
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
+            "conntrack run (the report to photograph)",
         )
         if not html.exists():
             raise PluginError(
@@ -178,7 +187,7 @@ def report_screenshot() -> Path:
                 f"{done_run.stderr[-2000:]}"
             )
         shot = Path(tmp) / "shot.png"
-        done = subprocess.run(
+        done = run(
             [
                 chromium,
                 "--headless=new",
@@ -190,10 +199,7 @@ def report_screenshot() -> Path:
                 f"--screenshot={shot}",
                 html.as_uri(),
             ],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
+            "Chromium (the report screenshot)",
         )
         if not shot.exists():
             raise PluginError(
@@ -212,13 +218,9 @@ def population_plot() -> Path:
         return target
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="conntrack-docs-") as tmp:
-        done = subprocess.run(
+        done = run(
             [*_conntrack(), "population", *POPULATION_ARGS, "--out", tmp, "--no-progress"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
+            "conntrack population (the plot)",
         )
         png = Path(tmp) / "series.png"
         if done.returncode != 0 or not png.exists():

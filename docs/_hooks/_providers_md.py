@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -30,7 +29,7 @@ from typing import Any
 import _errorbodies
 import yaml
 from _jsonschema_md import cell, code
-from _pictures import CACHE, ROOT, files_key, log
+from _pictures import CACHE, ROOT, files_key, log, run
 from mkdocs.exceptions import PluginError
 
 from conntrack._profiles import load_profile, providers
@@ -109,13 +108,10 @@ def _run_library(paths: list[Path]) -> list[dict[str, Any]]:
     """The JSON report's scenarios of ``conntrack run PATHS`` (failures included)."""
     with tempfile.TemporaryDirectory(prefix="conntrack-docs-") as tmp:
         out = Path(tmp) / "report.json"
-        done = subprocess.run(
+        done = run(
             [sys.executable, "-m", "conntrack.cli", "run", *map(str, paths), "--json", str(out)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
+            "conntrack run scenarios/ (the provider pages' errors)",
             timeout=600,
-            check=False,
         )
         if not out.exists():
             raise PluginError(

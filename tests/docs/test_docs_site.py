@@ -274,3 +274,13 @@ def test_without_dot_the_lifecycle_is_left_to_mermaid(
     page = hook("conntrack_docs").lifecycle_page(False)
     assert "```mermaid\n" in page and "stateDiagram-v2" in page
     assert "lifecycle.svg" not in page
+
+
+def test_a_hung_step_is_a_clear_build_error() -> None:
+    pictures = hook("_pictures")
+    from mkdocs.exceptions import PluginError
+
+    with pytest.raises(PluginError, match=r"the step did not finish in 0 s: .*sleep 5"):
+        pictures.run(
+            [sys.executable, "-c", "import time; time.sleep(5)", "sleep 5"], "the step", 0.2
+        )
