@@ -22,7 +22,8 @@ from typing import Protocol
 import trio
 
 from ._classifier import Action
-from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, Scheduler, Timer
+from ._clock import PRIORITY_EXPIRY, PRIORITY_SYNC, Position, Scheduler, Timer
+from ._dozing import Dozing
 from ._durations import format_instant
 from ._lifecycle import HEALTHY, Connection, State, can_fire, fire
 from ._notify import Notifier, Subject, permissions_note
@@ -84,6 +85,7 @@ class ConnectionActor:
         rng: Random | None = None,
         connected_by: str = "",
         scopes: tuple[str, ...] | None = None,
+        dozing: Dozing | None = None,
     ) -> None:
         self.id = id
         self.connected_by = connected_by
@@ -118,6 +120,11 @@ class ConnectionActor:
         self._quiet: tuple[int, datetime | None] | None = None
         self._missing: tuple[str, ...] = ()
         """The optional permissions the connection works without now."""
+        self.dozing = dozing
+        """Where the connection sleeps through the syncs it elides (``None``: a timer a
+        sync); see :mod:`conntrack._dozing`."""
+        self._asleep_at: datetime | None = None
+        """While dozing: the instant of the last sync (elided), the origin of the cadence."""
 
     @property
     def state(self) -> str:
@@ -138,9 +145,11 @@ class ConnectionActor:
         return self.client.authorize_url(self._pending_state, tuple(dict.fromkeys(asked)))
 
     def deliver_code(self, message: CodeReceived) -> None:
+        self._rise()
         self._send.send_nowait(message)
 
     def disconnect(self, by: str) -> None:
+        self._rise()
         self._send.send_nowait(Disconnect(by))
 
     def misfit(self, cause: str) -> str | None:
@@ -178,9 +187,60 @@ class ConnectionActor:
     def _at(self, kind: str, when: datetime, priority: int) -> None:
         self.scheduler.cancel(self._timers.get(kind))
         tick = Tick(kind, self._generation)
-        self._timers[kind] = self.scheduler.call_at(
-            when, lambda: self._send.send_nowait(tick), priority=priority, key=self.id
-        )
+        fn = (lambda: self._sync_due(tick)) if kind == "sync" else (lambda: self._deliver(tick))
+        self._timers[kind] = self.scheduler.call_at(when, fn, priority=priority, key=self.id)
+
+    def _deliver(self, tick: Tick) -> None:
+        self._rise()
+        self._send.send_nowait(tick)
+
+    def _sync_due(self, tick: Tick) -> bool:
+        """A sync is due. One whose answer cannot have changed (:meth:`_elide`) is elided
+        here, in the scheduler's call, without waking the task: the task, idle at its
+        inbox, would do the same as its next step, and nothing else runs in between.
+        Returns ``True`` then (the scheduler has no task to wait for); otherwise the tick
+        goes to the task, as every other tick does."""
+        if self._asleep_at is not None:  # the first sync of the cadence that may differ
+            self._rise(reschedule=False)
+        if tick.generation == self._generation and self.idle and self._elide():
+            return True
+        self._send.send_nowait(tick)
+        return False
+
+    # -- dozing (conntrack._dozing) -----------------------------------------------------
+    def wake(self, position: Position) -> None:
+        """Stop dozing at ``position`` (the world changed, or the run ends there)."""
+        self._rise(position)
+
+    def _rise(self, position: Position | None = None, *, reschedule: bool = True) -> None:
+        """Stop dozing: count the syncs of the cadence due before ``position`` (default:
+        the scheduler's) as elided, and (``reschedule``) put a timer at the next one."""
+        last = self._asleep_at
+        if last is None:
+            return
+        self._asleep_at = None
+        if self.dozing is not None:
+            self.dozing.discard(self)
+        when, priority, key = position or self.scheduler.position
+        every = self.sync_every
+        n = (when - last) // every
+        if n > 0 and last + n * every == when and (priority, key) <= (PRIORITY_SYNC, self.id):
+            n -= 1  # the sync due at that very instant sorts after the position
+        self.recorder.syncs_elided(self.id, last + every, n)
+        if reschedule:
+            self._at("sync", last + (n + 1) * every, PRIORITY_SYNC)
+
+    def _doze(self, now: datetime, bound: datetime | None) -> None:
+        """Sleep through the syncs from ``now`` on that are due before ``bound`` (the
+        first instant whose answer may differ; ``None``: none but a change)."""
+        assert self.dozing is not None
+        self._asleep_at = now
+        self.dozing.add(self)
+        if bound is None:
+            self._cancel("sync")
+            return
+        periods = -((now - bound) // self.sync_every)  # the first sync at or after bound
+        self._at("sync", now + periods * self.sync_every, PRIORITY_SYNC)
 
     def _cancel(self, *kinds: str) -> None:
         for kind in kinds:
@@ -376,20 +436,38 @@ class ConnectionActor:
             self._schedule_expiry(info)
         return True
 
+    def _elide(self) -> bool:
+        """Elide the sync due now if its answer would be the last one: nothing anywhere
+        changed since the last real sync, the token's answers cannot have changed by
+        themselves and no refresh is due. Then the next sync is scheduled and the elided
+        one counted, and ``True`` is returned; otherwise nothing is done."""
+        token, quiet, oracle = self.token, self._quiet, self.oracle
+        if quiet is None or oracle is None or token is None or self.state not in HEALTHY:
+            return False
+        now = self.clock.now()
+        seq, until = quiet
+        if seq != oracle.seq or (until is not None and now >= until):
+            return False
+        due = self.client.refresh_due(token) if self.client.can_refresh(token) else None
+        if due is not None and now >= due:
+            return False
+        if self.dozing is not None and self.sync_every > timedelta(0):
+            bound = until if due is None or (until is not None and until < due) else due
+            self._doze(now, bound)
+        else:
+            self._at("sync", now + self.sync_every, PRIORITY_SYNC)
+        self.recorder.sync_ok(self.id, now, elided=True)
+        return True
+
     async def _sync(self) -> None:
         if self.state not in HEALTHY or self.token is None:
+            return
+        if self._elide():
             return
         now = self.clock.now()
         self._at("sync", now + self.sync_every, PRIORITY_SYNC)
         due = self.client.refresh_due(self.token) if self.client.can_refresh(self.token) else None
         refresh_now = due is not None and now >= due
-        if self._quiet is not None and self.oracle is not None and not refresh_now:
-            seq, until = self._quiet
-            if seq == self.oracle.seq and (until is None or now < until):
-                # Nothing anywhere changed since the last real sync and the token's
-                # answers cannot have changed by themselves: the answer would be the same.
-                self.recorder.sync_ok(self.id, now, elided=True)
-                return
         if refresh_now and not await self._refresh():
             return
         answer = await self.client.read(self.token)

@@ -224,6 +224,14 @@ class Recorder:
         if gaps and gaps[-1].end is None:
             gaps[-1].end = at
 
+    def syncs_elided(self, connection: str, first: datetime, count: int) -> None:
+        """``count`` elided syncs, the first at ``first``: what ``count`` calls of
+        ``sync_ok(..., elided=True)`` record (a connection that slept through them,
+        :mod:`conntrack._dozing`)."""
+        if count > 0:
+            self.sync_ok(connection, first, elided=True)
+            self.syncs[connection].elided += count - 1
+
     def refreshed(self, connection: str, at: datetime) -> None:
         self.syncs.setdefault(connection, SyncCounts()).refreshed += 1
 

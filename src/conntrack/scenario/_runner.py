@@ -25,6 +25,7 @@ import fake_providers
 
 from .._actors import ConnectionActor
 from .._clock import PRIORITY_WORLD, Scheduler, SimClock
+from .._dozing import Dozing
 from .._driver import ScenarioDriver, UserActor
 from .._lifecycle import State, TransitionRecord
 from .._notify import MemoryOutbox, Notifier, Outbox, Subject, User
@@ -162,6 +163,10 @@ def policy_in_force(scenario: Scenario, base: PolicySet | None = None) -> Policy
     return scenario.policy.apply(policy) if scenario.policy else policy
 
 
+#: Whether healthy connections sleep through their elided syncs (:mod:`conntrack._dozing`);
+#: tests turn it off to compare with a timer a sync.
+DOZE = True
+
 Reacting = Callable[[str, str, datetime], timedelta | None]
 Noticing = Callable[[str, str, datetime], tuple[timedelta | None, timedelta | None]]
 DEAD = (State.EXPIRED.value, State.INVALID.value)
@@ -223,6 +228,11 @@ async def _run(
     app = fake_providers.create_app(core, enable_hint=RUN_HINT)
     recorder = Recorder() if notice is None else _Watched(lambda rec: noticed(rec))
     scheduler = Scheduler(sim)
+    # Healthy connections sleep through their elided syncs (issue 15), not with
+    # --exact-sync, where every sync is a request.
+    dozing = None if exact_sync or not DOZE else Dozing(core)
+    if dozing is not None:
+        scheduler.watch(dozing.check)
     users = make_users(scenario)
     memory = MemoryOutbox()
     stats = RunStats()
@@ -310,6 +320,7 @@ async def _run(
                 rng=conn_rng,
                 connected_by=spec.connected_by,
                 scopes=spec.scopes,
+                dozing=dozing,
             )
         user_actors = {u.id: UserActor(u.id, http, recorder, sim.now) for u in users}
         driver = ScenarioDriver(
@@ -366,6 +377,8 @@ async def _run(
                 nursery.start_soon(user.run)
             nursery.start_soon(driver.run)
             await scheduler.run(until)
+            if dozing is not None:
+                dozing.flush(until)
             nursery.cancel_scope.cancel()
     stats.timers_fired = scheduler.fired
     timeline = Timeline(recorder, start, until)
