@@ -147,7 +147,8 @@ def _kib(n: float) -> str:
 def main() -> int:
     print(
         f"population ({MODEL} base), direct engine, {DAYS} days, 6-hour syncs, best of {REPEAT} "
-        f"({os.cpu_count()} cores)"
+        f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     verdict_time: list[tuple[int, float, int]] = []
     verdict_mem: list[tuple[str, float]] = []
@@ -162,7 +163,8 @@ def main() -> int:
             print(
                 f"population {conns:,} connections ({int(r['companies']):,} companies) x {DAYS} "
                 f"days, {workers} worker{'s' if workers > 1 else ''}: {r['wall']:.2f} s, "
-                f"{rate:,.0f} connection-days/s (CPU {r['cpu']:.2f} s)"
+                f"{rate:,.0f} connection-days/s (CPU {r['cpu']:.2f} s, "
+                f"{r['cpu'] / conns * 1e6:.1f} µs of CPU a connection)"
             )
             worker = (
                 f", largest worker {r['peak_rss_worker'] / 2**20:,.1f} MiB" if workers > 1 else ""

@@ -244,7 +244,7 @@ def test_without_unprompted_reconnects_and_abandons_a_base_is_what_it_was(
     def never(*args: object) -> None:
         raise AssertionError("consulted at rates 0")
 
-    monkeypatch.setattr("conntrack.population._direct.noticed", never)
+    monkeypatch.setattr("conntrack.population._direct._noticed", never)
     monkeypatch.setattr("conntrack.population._asgi.noticed", never)
     assert run_population(spec).to_csv() == before
     assert run_population(dataclasses.replace(spec, companies=2), transport="asgi").rows() == (

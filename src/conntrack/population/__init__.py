@@ -23,16 +23,21 @@ def run_population(
     progress: Callable[[int], None] | None = None,
 ) -> Series:
     """Simulate the companies (default: all) and return their daily series."""
+    simulate: Callable[[PopulationSpec, int, PolicySet, Series], None]
     if transport == "direct":
-        from ._direct import simulate_company
+        # It generates company i itself, in microseconds, without datetimes.
+        from ._direct import simulate_company as simulate
     elif transport == "asgi":
         from ._asgi import simulate_company
+
+        def simulate(spec: PopulationSpec, i: int, policy: PolicySet, series: Series) -> None:
+            simulate_company(spec, company(spec, i), policy, series)
     else:
         raise ValueError(f"unknown transport {transport!r}; known: {', '.join(TRANSPORTS)}")
     policy = policy or default_policy()
     series = Series(spec.start, spec.days)
     for i in companies if companies is not None else range(spec.companies):
-        simulate_company(spec, company(spec, i), policy, series)
+        simulate(spec, i, policy, series)
         if progress is not None:
             progress(1)
     return series

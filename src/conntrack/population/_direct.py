@@ -16,17 +16,17 @@ test compares them.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import cache
-from zoneinfo import ZoneInfo
+from hashlib import blake2b
 
 from .._clock import PRIORITY_EXPIRY, PRIORITY_NOTIFY, PRIORITY_SYNC, PRIORITY_WORLD
 from .._lifecycle import HEALTHY, TRANSITIONS, State
-from .._notify import reminder_instant
 from .._policy import PolicySet
 from .._profiles import Profile, load_profile
-from ._generate import Company, Conn, noticed, reaction_delay
+from ._generate import _MICRO, _NEVER_DAYS, US, Company, RawConn, company_raw, micros
 from ._model import PopulationSpec
 from ._series import Series
 
@@ -114,53 +114,135 @@ def _kills(p: Profile) -> frozenset[str]:
 # Agenda actions.
 _CONNECT, _EVENT, _RECONNECT, _REMIND, _NOTICE, _EXPIRE, _DETECT, _LEAVE, _ABANDON = range(9)
 _DEAD = (State.EXPIRED.value, State.INVALID.value)
+_UNREMINDED = (State.INVALID.value, State.DISCONNECTED.value)
+_HEALTHY = frozenset(s.value for s in HEALTHY)
+_DAY_US = 86400 * US
+_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What one (provider, kind) of a run needs, worked out once per run: the provider's
+    facts and the policy's, durations in microseconds (see ``_generate.micros``)."""
+
+    facts: ProviderFacts
+    lifespan: int | None
+    window: int
+    """The ``expiring`` window; ``0``: none."""
+    reminders: tuple[tuple[int, int], ...]
+    """``(whole days or 0, offset)`` of each reminder, in policy order; empty without a
+    reminder email."""
+    invalid_email: bool
+    opt_out_silences_invalid: bool
+    login_wait: int
+
+
+class _Run:
+    """Everything of a run that does not change from one connection to the next."""
+
+    def __init__(self, spec: PopulationSpec, policy: PolicySet) -> None:
+        self.spec, self.policy = spec, policy
+        self.until = micros(spec.until)
+        self.every = spec.sync_every // _MICRO
+        # reminder_instant in UTC: the expiry's day at send_at (seconds and microseconds 0).
+        self.send_at = (policy.send_at.hour * 3600 + policy.send_at.minute * 60) * US
+        self.reactions = {
+            kind: (r.reconnect, r.median.total_seconds(), r.spread)
+            for kind, r in spec.behaviour.items()
+            if r.reconnect > 0
+        }
+        self.noticing = spec.unprompted > 0 or spec.abandon.chance > 0
+        self.abandon_after = spec.abandon.after // _MICRO
+        self._rules: dict[tuple[str, str], _Rules] = {}
+
+    def rules(self, provider: str, kind: str) -> _Rules:
+        got = self._rules.get((provider, kind))
+        if got is None:
+            f = facts(provider)
+            pol = self.policy.for_(provider, kind)
+            got = self._rules[provider, kind] = _Rules(
+                facts=f,
+                lifespan=None if f.lifespan is None else f.lifespan // _MICRO,
+                window=pol.window(f.notice) // _MICRO,
+                reminders=tuple(
+                    (1 if offset % _DAY == timedelta(0) else 0, offset // _MICRO)
+                    for offset in pol.reminders
+                )
+                if pol.reminder_email
+                else (),
+                invalid_email=pol.invalid_email,
+                opt_out_silences_invalid=pol.opt_out_silences_invalid,
+                login_wait=f.login_wait // _MICRO,
+            )
+        return got
+
+
+_LAST: list[_Run] = []
+
+
+def _run(spec: PopulationSpec, policy: PolicySet) -> _Run:
+    """The :class:`_Run` of ``spec`` and ``policy``: made once for the companies of a
+    run (they come one after another with the same two objects)."""
+    if _LAST and _LAST[0].spec is spec and _LAST[0].policy is policy:
+        return _LAST[0]
+    _LAST[:] = [_Run(spec, policy)]
+    return _LAST[0]
 
 
 def simulate_company(
-    spec: PopulationSpec, company: Company, policy: PolicySet, series: Series
+    spec: PopulationSpec, company: Company | int, policy: PolicySet, series: Series
 ) -> None:
-    """Every connection of ``company``, added to ``series``."""
-    tz = ZoneInfo("UTC")
-    for conn in company.connections:
-        _simulate(spec, company, conn, policy, tz, series)
-    series.connections += len(company.connections)
+    """Every connection of ``company`` (or of company number ``company``, generated
+    here without datetimes), added to ``series``."""
+    run = _run(spec, policy)
+    if isinstance(company, int):
+        cid = f"c{company:06d}"
+        users, conns = company_raw(spec, company)
+    else:
+        cid, users = company.id, company.users
+        conns = [
+            (c.id, c.provider, c.kind, micros(c.connect_at),
+             tuple((micros(d.at), d.event) for d in c.disruptions),
+             None if c.leave_at is None else micros(c.leave_at))
+            for c in company.connections
+        ]  # fmt: skip
+    reminded = sum(not out for _, out in users)
+    for conn in conns:
+        _simulate(run, cid, len(users), reminded, conn, series)
+    series.connections += len(conns)
     series.companies += 1
 
 
 def _simulate(
-    spec: PopulationSpec,
-    company: Company,
-    conn: Conn,
-    policy: PolicySet,
-    tz: ZoneInfo,
-    series: Series,
+    run: _Run, company_id: str, members: int, reminded: int, conn: RawConn, series: Series
 ) -> None:
     table = _table()
-    f = facts(conn.provider)
-    pol = policy.for_(conn.provider, conn.kind)
-    members = len(company.users)
-    reminded = company.reminded
-    invalid_to = reminded if pol.opt_out_silences_invalid else members
-    until = spec.until
-    every = spec.sync_every
-    agenda: list[tuple[datetime, int, int, int, object]] = []
+    conn_id, provider, kind, connect_at, disruptions, leave_at = conn
+    rules = run.rules(provider, kind)
+    f = rules.facts
+    invalid_to = reminded if rules.opt_out_silences_invalid else members
+    until = run.until
+    every = run.every
+    spec = run.spec
+    agenda: list[tuple[int, int, int, int, object]] = []
     seq = 0
+    push, pop = heapq.heappush, heapq.heappop
 
-    def plan(at: datetime, priority: int, action: int, payload: object = None) -> None:
+    def plan(at: int, priority: int, action: int, payload: object = None) -> None:
         nonlocal seq
         if at < until:
             seq += 1
-            heapq.heappush(agenda, (at, priority, seq, action, payload))
+            push(agenda, (at, priority, seq, action, payload))
 
     state = "not_connected"
-    changes: list[tuple[datetime, str]] = []
+    changes: list[tuple[int, str]] = []
     generation = 0  # the token in force; agenda items of an older one are stale
-    issued: datetime | None = None  # when the token in force was issued
-    dead_since: datetime | None = None  # when an event killed the token in force
-    last_login: datetime | None = None
-    gap_start: datetime | None = None
+    issued: int | None = None  # when the token in force was issued
+    dead_since: int | None = None  # when an event killed the token in force
+    last_login: int | None = None
+    gap_start: int | None = None
 
-    def move(trigger: str, at: datetime) -> bool:
+    def move(trigger: str, at: int) -> bool:
         nonlocal state
         dest = table.get((state, trigger))
         if dest is None:
@@ -170,83 +252,93 @@ def _simulate(
             changes.append((at, dest))
         return True
 
-    def email(kind: str, at: datetime, count: int) -> None:
+    reactions = run.reactions
+    prefix = f"{spec.seed}:{company_id}:{conn_id}:"
+
+    def email(kind: str, at: int, count: int) -> None:
         if not count:
             return  # sent to nobody (all opted out): nobody can react to it, as in _notify
-        series.email(at, kind, count)
-        delay = reaction_delay(spec.seed, company.id, conn.id, at, kind, spec.behaviour.get(kind))
-        if delay is not None:
-            plan(at + delay, PRIORITY_WORLD, _RECONNECT, at)
+        series.email_us(at, kind, count)
+        reaction = reactions.get(kind)
+        if reaction is not None:
+            delay = _reaction(prefix, at, kind, reaction)
+            if delay is not None:
+                plan(at + delay, PRIORITY_WORLD, _RECONNECT, at)
 
-    noticing = spec.unprompted > 0 or spec.abandon.chance > 0
+    noticing = run.noticing
 
-    def died(at: datetime) -> None:
+    def died(at: int) -> None:
         """The connection just expired or became invalid: someone may reconnect it
         without an email, or its company disconnect it if it stays dead (as the actor
         engine's ``notice`` hook plans them)."""
         if not noticing:
             return
-        again, abandon = noticed(spec, company.id, conn.id, at, state)
+        again, abandon = _noticed(spec, run.abandon_after, prefix, at, state)
         if again is not None:  # dropped if someone reconnected since it died
             plan(at + again, PRIORITY_WORLD, _RECONNECT, at)
         if abandon is not None:
             plan(at + abandon, PRIORITY_WORLD, _ABANDON, generation)
 
-    def login(at: datetime) -> None:
+    lifespan, window, reminders = rules.lifespan, rules.window, rules.reminders
+    send_at = run.send_at
+
+    def login(at: int) -> None:
         """A new token: expiry timers, reminders, and syncing from now."""
         nonlocal generation, issued, dead_since, last_login, gap_start
         generation += 1
         issued, dead_since, last_login = at, None, at
         if gap_start is not None:
-            series.gap(gap_start, at)
+            series.gap_us(gap_start, at)
             gap_start = None
-        if f.lifespan is None:
+        if lifespan is None:
             return
-        expiry = at + f.lifespan
-        window = pol.window(f.notice)
-        if window <= timedelta(0):
+        expiry = at + lifespan
+        if window <= 0:
             pass  # no `expiring` window (no reminder promised): connected until the expiry
         elif expiry - window <= at:
             move("near_expiry", at)
         else:
             plan(expiry - window, PRIORITY_EXPIRY, _NOTICE, generation)
         plan(expiry, PRIORITY_EXPIRY, _EXPIRE, generation)
-        if pol.reminder_email:
-            for offset in pol.reminders:
-                when = reminder_instant(expiry, offset, tz, policy.send_at)
-                if when >= at:
-                    plan(when, PRIORITY_NOTIFY, _REMIND, generation)
+        for whole, offset in reminders:
+            when = reminder_at(expiry, whole, offset, send_at)
+            if when >= at:
+                plan(when, PRIORITY_NOTIFY, _REMIND, generation)
 
-    plan(conn.connect_at, PRIORITY_WORLD, _CONNECT)
-    for d in conn.disruptions:
-        plan(d.at, PRIORITY_WORLD, _EVENT, d.event)
-    if conn.leave_at is not None:
-        plan(conn.leave_at, PRIORITY_WORLD, _LEAVE)
+    plan(connect_at, PRIORITY_WORLD, _CONNECT)
+    for at_, event_ in disruptions:
+        plan(at_, PRIORITY_WORLD, _EVENT, event_)
+    if leave_at is not None:
+        plan(leave_at, PRIORITY_WORLD, _LEAVE)
 
     # What the provider account is going through (the fake's account flags).
     at_checkpoint = False
-    cleared_at: datetime | None = None
+    cleared_at: int | None = None
     admin = True
+    page_based, checkpoint_blocks_reads = f.page_based, f.checkpoint_blocks_reads
+    login_wait = rules.login_wait
+    kills = f.kills
 
     def broken() -> bool:
         """Whether a read fails now for the account's state (not for a dead token)."""
-        return (f.page_based and not admin) or (f.checkpoint_blocks_reads and at_checkpoint)
+        return (page_based and not admin) or (checkpoint_blocks_reads and at_checkpoint)
 
-    def refused(at: datetime) -> bool:
+    def refused(at: int) -> bool:
         """Whether a login now is refused, or its first read fails."""
         if at_checkpoint or broken():
             return True
-        return cleared_at is not None and at < cleared_at + f.login_wait
+        return cleared_at is not None and at < cleared_at + login_wait
 
-    def detect_from(at: datetime) -> None:
+    def detect_from(at: int) -> None:
         """The first sync at or after ``at`` (world events come first at an instant), on
         the grid that started at the last login, will see the trouble."""
         assert last_login is not None
         steps = -((last_login - at) // every)  # ceil
         plan(last_login + steps * every, PRIORITY_SYNC, _DETECT, generation)
 
+    healthy = _HEALTHY
     while agenda:
-        at, _, _, action, payload = heapq.heappop(agenda)
+        at, _, _, action, payload = pop(agenda)
         if action == _CONNECT:
             state = State.CONNECTED.value
             changes.append((at, state))
@@ -259,40 +351,40 @@ def _simulate(
                 at_checkpoint, cleared_at = False, at
             elif event == "admin_removed":
                 admin = False
-            if issued is None or state not in HEALTHY:
+            if issued is None or state not in healthy:
                 continue
-            if event in f.kills and dead_since is None and issued <= at:
+            if event in kills and dead_since is None and issued <= at:
                 dead_since = at
                 detect_from(at)
             elif broken():
                 detect_from(at)
         elif action == _DETECT:
-            if payload != generation or state not in HEALTHY:
+            if payload != generation or state not in healthy:
                 continue
             if (dead_since is not None or broken()) and move("invalidate", at):
                 gap_start = at
                 died(at)
-                if pol.invalid_email:
+                if rules.invalid_email:
                     email("invalid", at, invalid_to)
         elif action == _NOTICE:
             if payload == generation:
                 move("near_expiry", at)
         elif action == _EXPIRE:
-            if payload == generation and state in HEALTHY and move("expire", at):
+            if payload == generation and state in healthy and move("expire", at):
                 gap_start = at
                 died(at)
         elif action == _REMIND:
-            if payload == generation and state not in (State.INVALID, State.DISCONNECTED):
+            if payload == generation and state not in _UNREMINDED:
                 email("expiry_reminder", at, reminded)
         elif action == _RECONNECT:
             sent = payload
-            assert isinstance(sent, datetime)
+            assert isinstance(sent, int)
             if last_login is not None and last_login > sent:
                 continue  # already reconnected since that email: nothing to do
             if refused(at):
                 continue  # the attempt fails; the state stays
             if move("reconnect", at):
-                series.reconnect(at)
+                series.reconnect_us(at)
                 login(at)
         elif (
             action == _LEAVE or (action == _ABANDON and payload == generation and state in _DEAD)
@@ -301,8 +393,62 @@ def _simulate(
             # of it is due any more, and a connection that left the base lacks no data.
             generation += 1
             if gap_start is not None:
-                series.gap(gap_start, at)
+                series.gap_us(gap_start, at)
                 gap_start = None
     if gap_start is not None:
-        series.gap(gap_start, None)
-    series.lifeline(changes)
+        series.gap_us(gap_start, None)
+    series.lifeline_us(changes)
+
+
+def reminder_at(expiry: int, whole: int, offset: int, send_at: int) -> int:
+    """``_notify.reminder_instant`` in UTC, in microseconds (``whole``: the offset is a
+    whole number of days; ``send_at``: the time of day): a whole number of days before
+    is that many days before the expiry's day at ``send_at``, never later than the
+    expiry itself; any other offset is exact."""
+    if whole:
+        day = expiry - expiry % _DAY_US + send_at - offset
+        if day < expiry:
+            return day
+    return expiry - offset
+
+
+def _stamp(at: int) -> str:
+    """``f"{instant(at).timestamp():.0f}"``, the instant in a hash key, without the
+    datetime (``timestamp()`` is the microseconds over 10**6, a correctly rounded
+    division, as here)."""
+    seconds, rest = divmod(at, US)
+    return str(seconds) if not rest else f"{at / US:.0f}"
+
+
+def _reaction(prefix: str, at: int, kind: str, reaction: tuple[float, float, float]) -> int | None:
+    """``_generate.reaction_delay`` in microseconds, for a reaction with a chance above 0
+    (``prefix``: ``"{seed}:{company}:{connection}:"``); the same hash, the same draws."""
+    seconds, rest = divmod(at, US)  # _stamp(at), inline: once an email
+    key = f"{prefix}{seconds if not rest else _stamp(at)}:{kind}".encode()
+    digest = blake2b(key, digest_size=24).digest()
+    chance, median, spread = reaction
+    if (int.from_bytes(digest[0:8], "big") + 0.5) / 2.0**64 >= chance:
+        return None  # most emails move nobody: the other two draws are not needed
+    u1 = (int.from_bytes(digest[8:16], "big") + 0.5) / 2.0**64
+    u2 = (int.from_bytes(digest[16:24], "big") + 0.5) / 2.0**64
+    if spread:
+        normal = math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)  # Box-Muller
+        median *= math.exp(normal * spread)
+    return max(1, round(median)) * US
+
+
+def _noticed(
+    spec: PopulationSpec, abandon_after: int, prefix: str, at: int, state: str
+) -> tuple[int | None, int | None]:
+    """``_generate.noticed`` in microseconds (``prefix`` as for :func:`_reaction`)."""
+    chance, abandon = spec.unprompted, spec.abandon.chance
+    key = f"{prefix}{_stamp(at)}:{state}:noticed".encode()
+    digest = blake2b(key, digest_size=16).digest()
+    u0 = (int.from_bytes(digest[0:8], "big") + 0.5) / 2.0**64
+    u1 = (int.from_bytes(digest[8:16], "big") + 0.5) / 2.0**64
+    again = None
+    if chance > 0:
+        days = math.log(u0) / math.log1p(-chance)  # the first day-long trial that succeeds
+        if days < _NEVER_DAYS:
+            again = max(1, round(days * 86400)) * US
+    return again, abandon_after if u1 < abandon else None

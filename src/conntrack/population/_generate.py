@@ -16,8 +16,9 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import accumulate
 
 from faker import Faker
 
@@ -68,17 +69,19 @@ def _provider_of(profile: str) -> tuple[str, str]:
     return loaded.protocol, str(loaded["display_name"])
 
 
-def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+def _table(weights: dict[str, float]) -> tuple[list[str], list[float]]:
+    """The names of positive weight and their cumulative weights: what
+    ``random.choices`` accumulates from the weights on every call, once."""
     names = [n for n, w in weights.items() if w > 0]
-    return rng.choices(names, weights=[weights[n] for n in names])[0]
+    return names, list(accumulate(weights[n] for n in names))
 
 
-def _after(rng: random.Random, at: datetime, yearly: float) -> datetime | None:
+def _after(rng: random.Random, at: int, yearly: float) -> int | None:
     """The next event of a Poisson process of ``yearly`` rate after ``at`` (whole
-    seconds); ``None`` for a rate of 0."""
+    seconds; instants in microseconds since the epoch); ``None`` for a rate of 0."""
     if yearly <= 0:
         return None
-    return at + timedelta(seconds=math.ceil(rng.expovariate(yearly / YEAR)))
+    return at + math.ceil(rng.expovariate(yearly / YEAR)) * US
 
 
 def _age(life: random.Random, spec: PopulationSpec) -> int:
@@ -94,73 +97,144 @@ def _age(life: random.Random, spec: PopulationSpec) -> int:
     return math.ceil(-math.log1p(-u * -math.expm1(-c * h)) / c)
 
 
+#: Instants inside the generator and the direct engine: whole microseconds since the
+#: epoch (ints compare and add much faster than datetimes, and exactly as they do).
+US = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(at: datetime) -> int:
+    """``at`` (aware) as whole microseconds since the epoch."""
+    return (at - _EPOCH) // _MICRO
+
+
+def instant(us: int) -> datetime:
+    """The aware UTC datetime of ``us`` microseconds since the epoch."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+RawConn = tuple[str, str, str, int, tuple[tuple[int, str], ...], int | None]
+"""A connection as the direct engine reads it: ``(id, provider, kind, connect_at,
+((at, event), ...), leave_at)``, instants in microseconds (see :class:`Conn`)."""
+
+
 def company(spec: PopulationSpec, index: int) -> Company:
     """Company ``index`` of the base (0-based)."""
+    users, conns = company_raw(spec, index)
+    return Company(
+        index,
+        f"c{index:06d}",
+        users,
+        tuple(
+            Conn(cid, provider, kind, instant(at),
+                 tuple(Disruption(instant(t), event) for t, event in events),
+                 None if leave is None else instant(leave))
+            for cid, provider, kind, at, events, leave in conns
+        ),
+    )  # fmt: skip
+
+
+def company_raw(
+    spec: PopulationSpec, index: int
+) -> tuple[tuple[tuple[str, bool], ...], list[RawConn]]:
+    """Company ``index``'s users and connections, instants in microseconds: what
+    :func:`company` returns without building datetimes (the direct engine's form)."""
     rng = random.Random(f"{spec.seed}:company:{index}")
     life = random.Random(f"{spec.seed}:life:{index}")
     users = tuple(
         (f"user{u}", rng.random() < spec.opt_out) for u in range(1, rng.randint(*spec.users) + 1)
     )
-    conns = []
-    end = spec.until
-    leaves = _after(life, spec.start, spec.churn.companies)
+    conns: list[RawConn] = []
+    start = micros(spec.start)
+    end = micros(spec.until)
+    leaves = _after(life, start, spec.churn.companies)
     if leaves is not None and leaves >= end:
         leaves = None
     steady = spec.day_one == "steady"
+    disruptions = _rates(spec)
+    clears = spec.checkpoint_clears_after // _MICRO
     # A company's TikTok behaves one way: its connections of one provider follow one
     # profile (tiktok or tiktok-2026, not both), the first it draws. A scenario run serves
     # one profile per protocol, so the actor engine played a tiktok connection by
     # tiktok-2026's rules when a company held both, and parted from the direct engine.
     chosen: dict[tuple[str, str], str] = {}
 
-    def conn(n: int, mix: dict[str, float], kinds: dict[str, float], at: datetime | None) -> Conn:
+    def conn(n: int, mix: dict[str, float], kinds: dict[str, float], at: int | None) -> RawConn:
         """Connection ``k{n}``: present on day one (``at`` None) or arriving ``at``."""
-        drawn = _pick(rng, mix)
+        names, cum = tables[id(mix)]
+        drawn = choices(names, cum_weights=cum)[0]
         provider = chosen.setdefault(_provider_of(drawn), drawn)
-        kind = _pick(rng, kinds)
+        names, cum = tables[id(kinds)]
+        kind = choices(names, cum_weights=cum)[0]
         if at is None:
-            at = spec.start + timedelta(seconds=rng.randrange(86400))
+            at = start + rng.randrange(86400) * US
             if steady:
-                at -= timedelta(seconds=_age(life, spec))
+                at -= _age(life, spec) * US
         # Present on day one or arriving later: disconnected after that, never before.
-        leave = _after(life, max(at, spec.start), spec.churn.connections)
+        leave = _after(life, max(at, start), spec.churn.connections)
         if leaves is not None and (leave is None or leave > leaves):
             leave = leaves
         if leave is not None and leave >= end:
             leave = None
-        return Conn(f"k{n}", provider, kind, at, _disruptions(rng, spec, at, leave or end), leave)
+        events = _disruptions(rng, disruptions, clears, at, end if leave is None else leave)
+        return (f"k{n}", provider, kind, at, events, leave)
 
-    for c in range(rng.randint(*spec.connections)):
-        conns.append(conn(c + 1, spec.providers, spec.kinds, None))
     rate = spec.arrivals_per_day() * 365
     mix = (spec.arrivals.providers if spec.arrivals else None) or spec.providers
     kinds = (spec.arrivals.kinds if spec.arrivals else None) or spec.kinds
-    t = _after(life, spec.start, rate)
-    while t is not None and t < (leaves or end):
+    tables = _tables(spec, mix, kinds)
+    choices = rng.choices
+    for c in range(rng.randint(*spec.connections)):
+        conns.append(conn(c + 1, spec.providers, spec.kinds, None))
+    t = _after(life, start, rate)
+    last = end if leaves is None else leaves
+    while t is not None and t < last:
         conns.append(conn(len(conns) + 1, mix, kinds, t))
         t = _after(life, t, rate)
-    return Company(index, f"c{index:06d}", users, tuple(conns))
+    return users, conns
+
+
+_TABLES: list[tuple[PopulationSpec, dict[int, tuple[list[str], list[float]]]]] = []
+
+
+def _tables(
+    spec: PopulationSpec, mix: dict[str, float], kinds: dict[str, float]
+) -> dict[int, tuple[list[str], list[float]]]:
+    """:func:`_table` of each mix of ``spec`` by its ``id``, made once for the companies
+    of a run (they come one after another with the same spec): ``random.choices`` with
+    the cumulative weights is ``choices`` with the weights, without accumulating them
+    again on every draw."""
+    if not _TABLES or _TABLES[0][0] is not spec:
+        _TABLES[:] = [(spec, {id(w): _table(w) for w in (spec.providers, spec.kinds, mix, kinds)})]
+    return _TABLES[0][1]
+
+
+def _rates(spec: PopulationSpec) -> list[tuple[str, float]]:
+    """The disruption model's positive yearly rates as the expovariate's rate per
+    second, in name order (the order the draws are taken in)."""
+    return [(name, rate / YEAR) for name, rate in sorted(spec.disruptions.items()) if rate > 0]
 
 
 def _disruptions(
-    rng: random.Random, spec: PopulationSpec, since: datetime, end: datetime
-) -> tuple[Disruption, ...]:
+    rng: random.Random, rates: list[tuple[str, float]], clears: int, since: int, end: int
+) -> tuple[tuple[int, str], ...]:
     """What befalls one connection's account from ``since`` until ``end``."""
     events = []
-    for name, rate in sorted(spec.disruptions.items()):
-        if rate <= 0:
-            continue
+    draw = rng.expovariate
+    ceil = math.ceil
+    for name, rate in rates:
         t = since
         while True:
-            t += timedelta(seconds=math.ceil(rng.expovariate(rate / YEAR)))
+            t += ceil(draw(rate)) * US
             if t >= end:
                 break
-            events.append(Disruption(t, name))
+            events.append((t, name))
             if name == "checkpoint":
-                cleared = t + spec.checkpoint_clears_after
+                cleared = t + clears
                 if cleared < end:
-                    events.append(Disruption(cleared, "checkpoint_cleared"))
-    events.sort(key=lambda d: (d.at, d.event))
+                    events.append((cleared, "checkpoint_cleared"))
+    events.sort()
     return tuple(events)
 
 

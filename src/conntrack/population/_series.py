@@ -8,12 +8,21 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 
 from .._lifecycle import STATES
 
 DAY = 86400
+_US = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def _micros(at: datetime) -> int:
+    return (at - _EPOCH) // _MICRO
+
+
 EMAIL_KINDS = ("expiry_reminder", "invalid")
 STATE_COLUMNS = ("not_connected", *STATES)
 
@@ -57,25 +66,42 @@ class Series:
             self._cache = (states, gaps)
         return self._cache
 
+    # Instants come as aware datetimes or, from the direct engine, as whole microseconds
+    # since the epoch (``_us`` methods): ``at.timestamp()`` is exactly ``us / 10**6``
+    # (a correctly rounded division either way), so both give the same days and seconds.
+
     def day(self, at: datetime) -> int:
         return int((at.timestamp() - self._t0) // DAY)
 
+    def day_us(self, at: int) -> int:
+        return int((at / _US - self._t0) // DAY)
+
     def email(self, at: datetime, kind: str, count: int) -> None:
-        d = self.day(at)
+        self.email_us(_micros(at), kind, count)
+
+    def email_us(self, at: int, kind: str, count: int) -> None:
+        d = int((at / _US - self._t0) // DAY)
         if 0 <= d < self.days and count:
             self.emails[kind][d] += count
 
     def reconnect(self, at: datetime) -> None:
-        d = self.day(at)
+        self.reconnect_us(_micros(at))
+
+    def reconnect_us(self, at: int) -> None:
+        d = int((at / _US - self._t0) // DAY)
         if 0 <= d < self.days:
             self.reconnects[d] += 1
 
     def gap(self, start: datetime, end: datetime | None) -> None:
         """A stretch without data, cut into the days it covers."""
+        self.gap_us(_micros(start), None if end is None else _micros(end))
+
+    def gap_us(self, start: int, end: int | None) -> None:
+        """:meth:`gap` in microseconds."""
         self._cache = None
         horizon = self.days * DAY
-        a = max(0, int(start.timestamp() - self._t0))
-        b = min(horizon, int((end.timestamp() if end else self._t0 + horizon) - self._t0))
+        a = max(0, int(start / _US - self._t0))
+        b = min(horizon, int((end / _US if end is not None else self._t0 + horizon) - self._t0))
         if a >= b:
             return
         da, db = a // DAY, b // DAY
@@ -91,14 +117,18 @@ class Series:
 
     def lifeline(self, changes: Iterable[tuple[datetime, str]]) -> None:
         """One connection's states (changes in time order): counted at each day's end."""
+        self.lifeline_us([(_micros(at), new) for at, new in changes])
+
+    def lifeline_us(self, changes: Iterable[tuple[int, str]]) -> None:
+        """:meth:`lifeline` in microseconds."""
         self._cache = None
         state, d = "not_connected", 0
+        t0, days = self._t0, self.days
         for at, new in changes:
-            if state == "not_connected" or new == "disconnected":
-                day = self.day(at)
-                if 0 <= day < self.days:
-                    (self.arrivals if state == "not_connected" else self.disconnections)[day] += 1
-            until = min(max(self.day(at), 0), self.days)
+            day = int((at / _US - t0) // DAY)
+            if (state == "not_connected" or new == "disconnected") and 0 <= day < days:
+                (self.arrivals if state == "not_connected" else self.disconnections)[day] += 1
+            until = min(max(day, 0), days)
             # Days that ended before this change saw the old state at their end.
             if until > d:
                 diff = self._state_diff[state]
@@ -106,10 +136,10 @@ class Series:
                 diff[until] -= 1
                 d = until
             state = new
-        if d < self.days:
+        if d < days:
             diff = self._state_diff[state]
             diff[d] += 1
-            diff[self.days] -= 1
+            diff[days] -= 1
 
     def merge(self, other: Series) -> None:
         self._cache = None
