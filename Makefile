@@ -58,5 +58,24 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# bench/bench_server.py's tools: wrk from Debian (installed when we are root, else the
+# command is said) and oauth2-mock-server from npm (the version pinned in
+# bench/package.json, into ~/.cache/conntrack/bench-node: outside the tree, so no build
+# of the package takes it in). `make bench` runs without them and says how to get them.
+bench-tools:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "bench-tools: installing Debian's wrk"; \
+	    apt-get install -y wrk >/dev/null 2>&1 \
+	    || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null 2>&1; } \
+	    || echo "bench-tools: wrk could not be installed: apt-get install wrk"; \
+	  else echo "bench-tools: no wrk: install it (sudo apt-get install wrk; brew install wrk)"; fi; }
+	@if command -v npm >/dev/null 2>&1; then \
+	  dir="$${XDG_CACHE_HOME:-$$HOME/.cache}/conntrack/bench-node"; \
+	  echo "bench-tools: installing oauth2-mock-server into $$dir"; \
+	  mkdir -p "$$dir" && cp bench/package.json "$$dir/" \
+	  && cd "$$dir" && npm install --no-audit --no-fund --no-package-lock --silent; \
+	else echo "bench-tools: no npm: install Node.js >= 20.19 and npm (apt-get install nodejs npm), then run make bench-tools again"; fi
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site build/docs-cache
