@@ -55,7 +55,14 @@ check: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python tests/fuzz/fuzz_yaml.py --count 100000
 
-bench: $(STAMP)
+# The benches also need the bench-only extra (SimPy, for bench/bench_simpy.py's yardstick);
+# `make test` does not install it.
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,cluster,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # bench/bench_server.py's tools: wrk from Debian (installed when we are root, else the
