@@ -163,3 +163,24 @@ def test_the_engine_gives_the_same_series_from_a_company_or_its_index() -> None:
         simulate_company(spec, company(spec, i), policy, from_company)
     assert from_company.to_csv() == run_population(spec).to_csv()
     assert sum(from_company.emails["expiry_reminder"]) + sum(from_company.reconnects) > 0
+
+
+def test_threads_running_different_runs_at_once_keep_their_own() -> None:
+    """The engine keeps what a run does not change from company to company (``_run``,
+    ``_tables``); threads of one process (a Dask worker's) running other specs at the
+    same moment must not get each other's."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    specs = [dataclasses.replace(BUSY_STEADY, companies=40, seed=s, days=60) for s in (1, 2, 3)]
+    specs.append(dataclasses.replace(BUSY, companies=40, days=60, sync_every=timedelta(hours=5)))
+    alone = [run_population(s).to_csv() for s in specs]
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(len(specs)) as pool:
+            together = list(pool.map(lambda s: run_population(s).to_csv(), specs))
+    finally:
+        sys.setswitchinterval(switch)
+    assert together == alone
+    assert len(set(alone)) == len(alone)

@@ -177,16 +177,18 @@ class _Run:
         return got
 
 
-_LAST: list[_Run] = []
+_LAST: list[_Run | None] = [None]
 
 
 def _run(spec: PopulationSpec, policy: PolicySet) -> _Run:
     """The :class:`_Run` of ``spec`` and ``policy``: made once for the companies of a
-    run (they come one after another with the same two objects)."""
-    if _LAST and _LAST[0].spec is spec and _LAST[0].policy is policy:
-        return _LAST[0]
-    _LAST[:] = [_Run(spec, policy)]
-    return _LAST[0]
+    run (they come one after another with the same two objects). Read once and never
+    read back: threads of one process (a Dask worker's) may each run their own."""
+    last = _LAST[0]
+    if last is not None and last.spec is spec and last.policy is policy:
+        return last
+    run = _LAST[0] = _Run(spec, policy)
+    return run
 
 
 def simulate_company(

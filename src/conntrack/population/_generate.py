@@ -195,7 +195,7 @@ def company_raw(
     return users, conns
 
 
-_TABLES: list[tuple[PopulationSpec, dict[int, tuple[list[str], list[float]]]]] = []
+_TABLES: list[tuple[PopulationSpec, dict[int, tuple[list[str], list[float]]]] | None] = [None]
 
 
 def _tables(
@@ -204,10 +204,13 @@ def _tables(
     """:func:`_table` of each mix of ``spec`` by its ``id``, made once for the companies
     of a run (they come one after another with the same spec): ``random.choices`` with
     the cumulative weights is ``choices`` with the weights, without accumulating them
-    again on every draw."""
-    if not _TABLES or _TABLES[0][0] is not spec:
-        _TABLES[:] = [(spec, {id(w): _table(w) for w in (spec.providers, spec.kinds, mix, kinds)})]
-    return _TABLES[0][1]
+    again on every draw. Read once and never read back, as ``_direct._run``."""
+    last = _TABLES[0]
+    if last is not None and last[0] is spec:
+        return last[1]
+    tables = {id(w): _table(w) for w in (spec.providers, spec.kinds, mix, kinds)}
+    _TABLES[0] = (spec, tables)
+    return tables
 
 
 def _rates(spec: PopulationSpec) -> list[tuple[str, float]]:
