@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -51,6 +51,68 @@ def _linked(profile: Profile) -> bool:
     """Whether ``profile``'s connections are about an Instagram account linked to a Page
     (what ``create_account`` asks the fakes for)."""
     return profile.get("resource") == "instagram_business_account"
+
+
+class QuietCookies(httpx.Cookies):
+    """httpx's cookie jar, skipped for an answer that sets no cookie.
+
+    httpx hands every answer to :meth:`http.cookiejar.CookieJar.extract_cookies`
+    through two urllib adapters (a ``urllib.request.Request`` each time): about 5 % of a
+    first login's Python calls (issue 15), though the world's answers set no cookie
+    (only ``conntrack serve``'s control-token login does). Without a ``Set-Cookie`` or
+    ``Set-Cookie2`` header the jar would find nothing to keep (``make_cookies``' quick
+    exit), so skipping it changes nothing; an answer with one goes through the jar.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
+class WorldClient(httpx.AsyncClient):
+    """httpx's client, with a request's ``params`` put in its URL string first.
+
+    For ``get(url, params=...)`` httpx parses the URL, then builds a second URL with the
+    query (``copy_merge_params``), which checks every character of every component again
+    in Python: about 4 % of a first login's calls (its Graph calls carry the tokens and
+    the app secret as parameters). A URL with no query or fragment of its own, on a
+    client with no ``params`` of its own, gets the query httpx would have made
+    (``str(httpx.QueryParams(params))``, what ``copy_merge_params`` puts there) before it
+    is parsed once; the URL sent is the same (tests/scenario/test_world_client.py
+    compares them). Any other case goes through httpx as it is.
+    """
+
+    def build_request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        params: Any = None,
+        **kwargs: Any,
+    ) -> httpx.Request:
+        plain = isinstance(url, str) and "?" not in url and "#" not in url
+        if params and plain and not self.params:
+            query = str(httpx.QueryParams(params))
+            if query:
+                url, params = f"{url}?{query}", None
+        return super().build_request(method, url, params=params, **kwargs)
+
+
+def world_client(
+    app: object, count: Callable[[httpx.Request], Awaitable[None]]
+) -> httpx.AsyncClient:
+    """The in-process client of a run's world: ``app`` through httpx's ASGI transport,
+    ``count`` called on every request, the query put in the URL before it is parsed
+    (:class:`WorldClient`), the cookie jar skipped where it finds nothing
+    (:class:`QuietCookies`)."""
+    # QuartTrio's precise ASGI types are narrower than httpx's; it is an ASGI app.
+    transport = httpx.ASGITransport(app=cast(Any, app))
+    http = WorldClient(transport=transport, base_url=BASE, event_hooks={"request": [count]})
+    # httpx's public setter copies into a plain Cookies; the client reads self._cookies
+    # (tests/scenario/test_world_client.py checks the jar in use is this one).
+    http._cookies = QuietCookies()
+    return http
 
 
 @dataclass
@@ -240,11 +302,7 @@ async def _run(
     async def count(request: httpx.Request) -> None:
         stats.requests += 1
 
-    # QuartTrio's precise ASGI types are narrower than httpx's; it is an ASGI app.
-    transport = httpx.ASGITransport(app=cast(Any, app))
-    async with httpx.AsyncClient(
-        transport=transport, base_url=BASE, event_hooks={"request": [count]}
-    ) as http:
+    async with world_client(app, count) as http:
         actors: dict[str, ConnectionActor] = {}
         first = set(scenario.members_at(timedelta(0)))
         notifier = Notifier(
