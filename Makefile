@@ -58,8 +58,10 @@ fuzz: $(STAMP)
 # The install takes the bench-only extra too (SimPy, bench/bench_simpy.py's yardstick), so
 # that `make test` checks that the SimPy model's series equal the direct engine's
 # (tests/population/test_simpy_model.py); no code of the package imports it.
+# Every bench/bench_*.py in turn; what they print also goes to docs/bench/make-bench.txt
+# (with the date, the machine and the commit), which the docs' performance page shows.
 bench: $(STAMP)
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@$(BIN)/python bench/_all.py
 
 # bench/bench_server.py's tools: wrk from Debian (installed when we are root, else the
 # command is said) and oauth2-mock-server from npm (the version pinned in
