@@ -15,8 +15,8 @@ the control API its ``{"error": {...}}`` shape for everything else.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Awaitable, Callable, Iterable
+from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import Any
 
@@ -26,7 +26,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from . import _control, _security, _ui
 from ._body import whole_body
-from ._current import BUILT, forget_world_state
+from ._current import BUILT, forget_world_state, this_request
 from ._current import core as current_core
 from ._enabled import HINT_SETTING, disabled_hosts, disabled_protocols, not_enabled_answer
 from ._faults import fault_answer, hosts_by_protocol
@@ -40,27 +40,21 @@ _SHAPE = "CONNTRACK_SHAPE"
 
 
 class FakesApp(QuartTrio):
-    """The fakes' QuartTrio app, which asks once per hook or view, not at every request,
-    whether it is a coroutine function.
+    """The fakes' QuartTrio app, which tells a coroutine function by its code's flags,
+    without a Python call, at every request.
 
     Quart's ``ensure_async`` asks ``inspect.iscoroutinefunction`` of every before- and
     after-request hook and of the view, at every request: seven times a ``GET /me``, about
-    1 % of the server's CPU under wrk (issue 15). The answer for a function never
-    changes; functions already known to be coroutine functions are kept in a weak set
-    (so a function made for one request, such as an ``after_this_request`` callback, is
-    not kept alive by it), and everything else goes through Quart as before."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._coroutine_functions: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+    1 % of the server's CPU under wrk (issue 15). For a plain function that is its
+    code's ``CO_COROUTINE`` flag, which is read here directly (no cache: nothing is kept
+    alive, not even a function made for one request such as an ``after_this_request``
+    callback); anything else (a sync function, a method, a partial) goes through Quart
+    as before."""
 
     def ensure_async(self, func: Any) -> Any:
-        if func in self._coroutine_functions:
+        if type(func) is FunctionType and func.__code__.co_flags & CO_COROUTINE:
             return func
-        answer = super().ensure_async(func)
-        if answer is func and type(func) is FunctionType:
-            self._coroutine_functions.add(func)
-        return answer
+        return super().ensure_async(func)
 
 
 def app_shape(core: Core) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -154,13 +148,15 @@ def create_app(
 
     # The core is looked up per request, never captured: ``reuse_app`` may put another
     # one behind the same app.
-    @app.before_request
-    async def _not_enabled() -> Response | None:
-        return not_enabled_answer(current_core(), off, request.path) if off else None
+    if off:  # a hook only where some provider is not served (one call less a request)
+
+        @app.before_request
+        async def _not_enabled() -> Response | None:
+            return not_enabled_answer(current_core(), off, request.path)
 
     @app.before_request
     async def _faulted() -> Response | None:
-        return await fault_answer(current_core(), providers, by_host, request.path)
+        return await fault_answer(current_core(), providers, by_host, this_request().path)
 
     @app.errorhandler(HTTPException)
     async def _http_error(err: HTTPException) -> Response:
@@ -177,8 +173,10 @@ def create_app(
     async def _allow(response: Response) -> Response:
         # A 405 says which methods the route takes (RFC 9110 §15.5.6), whichever error
         # hook shaped its body.
-        err = request.routing_exception
-        if response.status_code == 405 and isinstance(err, MethodNotAllowed):
+        if response.status_code != 405:
+            return response
+        err = this_request().routing_exception
+        if isinstance(err, MethodNotAllowed):
             response.headers["Allow"] = ", ".join(sorted(err.valid_methods or ()))
         return response
 

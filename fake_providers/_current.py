@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import current_app
+from quart import Quart, Request, current_app
+from quart.globals import _cv_app, _cv_request
 
 from .core import Core
 
@@ -14,9 +15,26 @@ from .core import Core
 BUILT = "CONNTRACK_BUILT_KEYS"
 
 
+def app() -> Quart:
+    """The running app: Quart's ``current_app`` without its proxy (three Python calls at
+    every use, several uses a request: issue 15); outside an app context, the proxy itself,
+    which raises Quart's own ``RuntimeError`` at its first use, as before."""
+    ctx = _cv_app.get(None)
+    return current_app if ctx is None else ctx.app
+
+
+def this_request() -> Request:
+    """The request being handled: Quart's ``request`` without its proxy (see :func:`app`);
+    outside a request context, the proxy, which raises at its first use, as before."""
+    from quart import request
+
+    ctx = _cv_request.get(None)
+    return request if ctx is None else ctx.request
+
+
 def core() -> Core:
     """The core behind the running app (set by :func:`fake_providers.create_app`)."""
-    c = current_app.config["CONNTRACK_CORE"]
+    c = app().config["CONNTRACK_CORE"]
     assert isinstance(c, Core)
     return c
 

@@ -42,10 +42,13 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlsplit
 
-from quart import Quart, Response, current_app, request
+from quart import Quart, Request, Response, request
 from werkzeug.exceptions import Forbidden
 
 from conntrack import local_name, same_origin, split_host
+
+from ._current import app as current_app_
+from ._current import this_request
 
 #: The form field of every CSRF token (index page and consent pages).
 CSRF_FIELD = "csrf_token"
@@ -96,7 +99,7 @@ class Security:
 
 
 def settings() -> Security:
-    s = current_app.config[_CONFIG]
+    s = current_app_().config[_CONFIG]
     assert isinstance(s, Security)
     return s
 
@@ -248,7 +251,8 @@ async def _form_csrf_ok(s: Security) -> bool:
 async def _check() -> Response | None:
     """The before-request hook: refuse what a hostile page could send."""
     s = settings()
-    for host in _hosts_named():
+    req = this_request()
+    for host in _hosts_named(req):
         name, _ = split_host(host)
         if s.allowed_hosts is not None and not s.host_allowed(name):
             if not name:
@@ -263,7 +267,7 @@ async def _check() -> Response | None:
                 "that points its own name at this address cannot use it); if you reach "
                 f"the server by that name, start it with --allow-host {name}",
             )
-    path = request.path
+    path = req.path
     if not (path == PREFIX or path.startswith(INDEX)):
         return None  # provider endpoints: as open as the real ones (consent: check_consent)
     why = _cross_site()
@@ -292,12 +296,12 @@ async def _check() -> Response | None:
     return None
 
 
-def _hosts_named() -> list[str]:
+def _hosts_named(req: Request) -> list[str]:
     """The hosts a request names: its ``Host`` header, and the authority of an
     absolute-form target (``GET http://host/path``, RFC 9112 §3.2.2), which a server
     must take instead of the header; both must be allowed."""
-    names = [h for h in (request.headers.get("Host"),) if h is not None]
-    target = request.scope.get("path", "")
+    names = [h for h in (req.headers.get("Host"),) if h is not None]
+    target = req.scope.get("path", "")
     if target.startswith(("http://", "https://")):
         names.append(urlsplit(target).netloc.rpartition("@")[2])
     return names

@@ -8,9 +8,9 @@ error bodies in ``_errors``.
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response
 
-from .._current import core
+from .._current import core, this_request
 from .._faults import fault_reason, outage_page, status_page, under
 from .._registry import register
 from ..core import Fault, FaultKind, Reason
@@ -52,9 +52,10 @@ def blueprint() -> Blueprint:
         parts = split_path(rest)
         try:
             query = await params()
-            if parts == ["oauth", "access_token"] and request.method in ("GET", "POST"):
+            method = this_request().method
+            if parts == ["oauth", "access_token"] and method in ("GET", "POST"):
                 return access_token(query)
-            return await dispatch(request.method, parts, query)
+            return await dispatch(method, parts, query)
         except GraphError as err:
             return error_response(err)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from quart import Response, request
 
-from .._current import core
+from .._current import core, this_request
 from ._errors import GraphError, dumps
 
 VERSION = re.compile(r"v\d+\.\d+")
@@ -29,9 +29,10 @@ def split_path(rest: str) -> list[str]:
 
 async def params() -> dict[str, str]:
     """Query parameters, overlaid with form fields on POST/DELETE (first value each)."""
-    out = {k: v for k, v in request.args.items()}
-    if request.method in ("POST", "DELETE"):
-        form = await request.form
+    req = this_request()  # one lookup, not one per use (issue 15)
+    out = {k: v for k, v in req.args.items()}
+    if req.method in ("POST", "DELETE"):
+        form = await req.form
         out.update({k: v for k, v in form.items()})
     return out
 
