@@ -242,16 +242,17 @@ def test_the_engines_agree_on_connections_with_and_without_reminders(name: str) 
         assert expiring < sum(other.states["expiring"])
 
 
-def test_the_readme_policy_file_loads(readme_block: Callable[[str], str], tmp_path: Path) -> None:
+def test_the_guides_policy_file_loads(docs_block: Callable[[str], str], tmp_path: Path) -> None:
+    """The policy file of docs/product/policies.md (it was the README's)."""
     path = tmp_path / "quieter.yaml"
-    path.write_text(readme_block("policy-file"))
+    path.write_text(docs_block("policy-file"))
     policy = resolve_policy(str(path))
     assert policy.name == "quieter" and policy.expiring_window == 14 * D
     assert policy.for_("facebook", "monitored").reminders == (10 * D,)
     assert policy.for_("tiktok", "owned").reminders == ALL  # its own catch-all comes first
 
 
-#: The README's provider labels in its table of the packaged policies.
+#: The provider labels of docs/product/policies.md's table of the packaged policies.
 LABELS = {
     "Facebook, Instagram (both logins)": ("facebook", "instagram", "instagram-facebook"),
     "LinkedIn": ("linkedin",),
@@ -262,8 +263,8 @@ LABELS = {
 }
 
 
-def test_the_readme_table_is_what_the_packaged_policies_send() -> None:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_guides_table_is_what_the_packaged_policies_send() -> None:
+    text = (ROOT / "docs" / "product" / "policies.md").read_text(encoding="utf-8")
     table = text.split("| provider | kind | `default` | `every-expiry` |", 1)[1]
     rows = [line for line in table.split("\n\n", 1)[0].splitlines() if line.startswith("| ")]
     checked = 0

@@ -63,7 +63,8 @@ async def world(request: pytest.FixtureRequest, clock: ManualClock) -> AsyncIter
 def test_the_matrix_covers_every_provider_and_credential() -> None:
     assert {asker for asker, _ in ENDPOINTS.values()} == set(PROVIDERS)
     assert set(KINDS) == set(PROVIDERS)
-    # The size of the matrix, under each of the VARIANTS (the README gives these figures).
+    # The size of the matrix, under each of the VARIANTS (docs/integration/providers.md gives
+    # these figures).
     assert len(ENDPOINTS) == 62 and len(PAIRS) == 310 and CELLS == 1439
 
 

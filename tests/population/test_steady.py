@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,11 +114,13 @@ def test_unprompted_reconnects_and_abandons_follow_their_rates() -> None:
     assert noticed(never, "c000001", "k1", deaths[0], "expired") == (None, None)
 
 
-def test_the_readme_model_file_loads_and_shows_the_defaults(tmp_path: Path) -> None:
-    """The README's ``base.yaml`` documents every key with its default (but companies)."""
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    start = readme.index("```yaml\n# base.yaml")
-    block = readme[start + len("```yaml\n") : readme.index("```", start + 3)]
+def test_the_guides_model_file_loads_and_shows_the_defaults(
+    tmp_path: Path, docs_block: Callable[[str], str]
+) -> None:
+    """The ``base.yaml`` of docs/product/population.md (it was the README's) documents
+    every key with its default (but companies)."""
+    block = docs_block("population-model")
+    assert block.startswith("# base.yaml")
     path = tmp_path / "base.yaml"
     path.write_text(block)
     spec = load_population(path)

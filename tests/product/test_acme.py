@@ -9,8 +9,8 @@ should catch it fail, on the expectation that names the bug's symptom.
 ``scenarios/`` that ``--product examples/acme/product.yaml`` does not skip (a provider
 acme does not integrate, a ``policy:``, a first connect that fails). So a library
 scenario added for Facebook, LinkedIn or X, or a reason conntrack changes, that acme does
-not follow fails here; and the READMEs' count and list of those scenarios must be this
-one. One test per scenario, so that xdist spreads them.
+not follow fails here; and the count and list of those scenarios in acme's README and the
+QA guide (docs/qa/testing-your-product.md) must be this one. One test per scenario, so that xdist spreads them.
 """
 
 from __future__ import annotations
@@ -154,7 +154,8 @@ def _readme_list() -> list[str]:
 
 
 def test_the_readmes_say_what_is_tested() -> None:
-    """Both READMEs' claim ("passes N library scenarios", the list) is what runs here."""
+    """acme's README and the QA guide claim ("passes N library scenarios", the list) what
+    runs here."""
     names = library()
     assert sorted(_readme_list()) == sorted(names)
     acme_readme = (ACME / "README.md").read_text(encoding="utf-8")
@@ -163,8 +164,8 @@ def test_the_readmes_say_what_is_tested() -> None:
     for provider, label in (("facebook", "Facebook"), ("linkedin", "LinkedIn"), ("twitter", "X")):
         count = sum(n.startswith(f"{provider}_") for n in names)
         assert f"- {label} ({count}):" in acme_readme, (label, count)
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    said = re.search(r"It passes (\d+) library\s+scenarios", readme)
+    guide = (ROOT / "docs" / "qa" / "testing-your-product.md").read_text(encoding="utf-8")
+    said = re.search(r"It passes (\d+) library\s+scenarios", guide)
     assert said is not None and int(said.group(1)) == len(names)
 
 

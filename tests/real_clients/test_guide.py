@@ -1,7 +1,9 @@
-"""The README's integration guide, step by step: authlib against `conntrack serve`, a
-password change injected, 60 days travelled, and what the client sees each time; and the
-README's own code blocks of that part (marked ``<!-- readme-test: NAME -->``), run as written,
-with what they claim: the consent form a script fills in, OAuth 1.0a keys, TLS trust."""
+"""The integration guide's OAuth client, step by step (docs/integration/oauth-client-guide.md,
+once the README's): authlib against `conntrack serve`, a password change injected, 60 days
+travelled, and what the client sees each time; and the guide pages' code blocks of that
+part (marked ``<!-- docs-test: NAME -->``), with what they claim beyond running as written
+(tests/docs/test_docs_examples.py runs them so): the consent form a script fills in on
+every provider's page, a declined box, OAuth 1.0a keys, TLS trust and Session.send."""
 
 from __future__ import annotations
 
@@ -78,12 +80,12 @@ def test_the_guide(server: str) -> None:
     assert "Session has expired on" in error["message"]
 
 
-# -- the README's own blocks, run as written (marked ``<!-- readme-test: NAME -->``) ------
+# -- the guide pages' blocks (marked ``<!-- docs-test: NAME -->``) ------------------------
 
 
 def run_block(code: str, server: str | None = None, **names: Any) -> dict[str, Any]:
-    """Run a README block, with ``names`` defined first; ``server``: against this test's
-    server instead of the README's ``http://127.0.0.1:8400``."""
+    """Run a guide's block, with ``names`` defined first; ``server``: against this test's
+    server instead of the page's ``http://127.0.0.1:8400``."""
     if server is not None:
         assert "http://127.0.0.1:8400" in code, "the block no longer names the fakes' address"
         code = code.replace("http://127.0.0.1:8400", server)
@@ -92,25 +94,9 @@ def run_block(code: str, server: str | None = None, **names: Any) -> dict[str, A
     return namespace
 
 
-def consent_script(readme_block: Callable[[str], str]) -> Callable[..., str]:
-    """The README's ``consent()``, as written there."""
-    return run_block(readme_block("consent"))["consent"]  # type: ignore[no-any-return]
-
-
-def test_the_guide_block_runs_as_written(server: str, readme_block: Callable[[str], str]) -> None:
-    app = control(server, "POST", "apps", provider="facebook", redirect_uris=[REDIRECT_URI])
-    control(server, "POST", "accounts", provider="facebook", id="ada", name="Ada Admin")
-    consent = consent_script(readme_block)
-    ns = run_block(
-        readme_block("guide"),
-        server,
-        APP_ID=app["client_id"],
-        APP_SECRET=app["client_secret"],
-        consent=consent,
-    )
-    assert ns["long"]["expires_in"] == 5183944  # as the block's comment says
-    me = httpx.get(f"{server}/{GRAPH}/me", params={"access_token": ns["long"]["access_token"]})
-    assert me.json() == {"id": "ada", "name": "Ada Admin"}
+def consent_script(docs_block: Callable[[str], str]) -> Callable[..., str]:
+    """docs/integration/consent-pages.md's ``consent()``, as written there."""
+    return run_block(docs_block("consent"))["consent"]  # type: ignore[no-any-return]
 
 
 #: One authorize URL a provider (protocol) takes, with the app's client id filled in.
@@ -134,9 +120,9 @@ AUTHORIZE = {
 
 @pytest.mark.parametrize("provider", sorted(AUTHORIZE))
 def test_the_consent_script_plays_every_providers_page(
-    server: str, provider: str, readme_block: Callable[[str], str]
+    server: str, provider: str, docs_block: Callable[[str], str]
 ) -> None:
-    consent = consent_script(readme_block)
+    consent = consent_script(docs_block)
     app = new_app(server, provider)
     account = new_account(server, provider)
     url = f"{server}/" + AUTHORIZE[provider].format(id=app["client_id"], uri=REDIRECT_URI)
@@ -159,14 +145,14 @@ def test_the_consent_script_plays_every_providers_page(
             urljoin(url, action[1]), data={**fields, "account_id": "nobody", "action": "approve"}
         )
     assert 400 <= answer.status_code < 500 and "location" not in answer.headers
-    if provider == "instagram":  # the window answers Instagram's JSON error, as the README says
+    if provider == "instagram":  # the window answers Instagram's JSON error, as the guide says
         assert answer.json()["error_type"] == "OAuthException"
     else:
         assert answer.headers["content-type"].startswith("text/html"), answer.text
 
 
-def test_a_declined_box_is_declined(server: str, readme_block: Callable[[str], str]) -> None:
-    consent = consent_script(readme_block)
+def test_a_declined_box_is_declined(server: str, docs_block: Callable[[str], str]) -> None:
+    consent = consent_script(docs_block)
     app = new_app(server, "facebook")
     account = new_account(server, "facebook")
     url = f"{server}/" + AUTHORIZE["facebook"].format(id=app["client_id"], uri=REDIRECT_URI)
@@ -188,12 +174,12 @@ def test_a_declined_box_is_declined(server: str, readme_block: Callable[[str], s
 
 
 def test_oauth1_keys_are_the_apps_client_id_and_secret(
-    server: str, readme_block: Callable[[str], str]
+    server: str, docs_block: Callable[[str], str]
 ) -> None:
-    consent = consent_script(readme_block)
+    consent = consent_script(docs_block)
     app = new_app(server, "twitter")
     account = new_account(server, "twitter")
-    ns = run_block(readme_block("oauth1"), server, app=app, account=account, consent=consent)
+    ns = run_block(docs_block("oauth1"), server, app=app, account=account, consent=consent)
     assert ns["tokens"]["user_id"] == account["id"]
     assert str(ns["me"]["id"]) == account["id"]
     # Another consumer secret: the signature does not check out (v1.1 code 32).
@@ -205,12 +191,12 @@ def test_oauth1_keys_are_the_apps_client_id_and_secret(
 
 
 def test_the_tls_block_and_session_send(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, readme_block: Callable[[str], str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docs_block: Callable[[str], str]
 ) -> None:
     """REQUESTS_CA_BUNDLE reaches requests.get but not Session.send; session.verify does."""
     ca = tmp_path / "conntrack-ca.pem"
     with running("--tls", "--ca-file", str(ca)) as fakes:
-        code = readme_block("tls-trust").replace("https://127.0.0.1:8400", fakes.url)
+        code = docs_block("tls-trust").replace("https://127.0.0.1:8400", fakes.url)
         ns = run_block(code.replace('"conntrack-ca.pem"', repr(str(ca))))
         health = f"{fakes.url}/_conntrack/health"
         prepared = requests.Request("GET", health).prepare()

@@ -1,4 +1,5 @@
-"""conntrack.testing's public surface is what its docstring and the README name (the
+"""conntrack.testing's public surface is what its docstring and the in-process guide
+(docs/integration/in-process-fakes.md) name (the
 house's exports test: trio's test_exports, httpx's test_exported_members)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ import conntrack.testing
 from conntrack.testing import Fakes
 
 SURFACE = {"ConsentError", "Fakes", "FakesError", "current", "every_provider_host", "fakes"}
-#: What the README's table and the module docstring offer on a world.
+#: What the guide's table and the module docstring offer on a world.
 WORLD = {
     "create_app",
     "create_account",

@@ -503,12 +503,6 @@ def test_a_fault_without_a_limit_names_the_python_keywords(conntrack_fakes: Fake
         conntrack_fakes.fault("facebook", "outage")
 
 
-def test_the_readme_s_time_machine_block_runs(
-    conntrack_fakes: Fakes, readme_block: Callable[[str], str]
-) -> None:
-    exec(readme_block("time-machine"), {"conntrack_fakes": conntrack_fakes})
-
-
 def test_a_bad_marker_option_fails_the_test_with_the_message(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_world="""

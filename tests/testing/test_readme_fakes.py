@@ -1,10 +1,11 @@
-"""The README's in-process guide ("Your integration's tests, with the fakes in process")
-and the Graph facts of its Facebook and Instagram sections, run as written.
+"""The in-process guide (docs/integration/in-process-fakes.md, once the README's "Your
+integration's tests, with the fakes in process") and the Graph facts of the Facebook and
+Instagram Login sections of docs/integration/providers.md, run as written.
 
-Each README block is read by its marker (``<!-- readme-test: NAME -->``, the
-``readme_block`` fixture), so the README and these tests cannot drift apart: the first
-example is pasted into a project of its own, as a developer pastes it; the others run
-in this process.
+A guide's block is read by its marker (``<!-- docs-test: NAME -->``, the ``docs_block``
+fixture), so the page and these tests cannot drift apart. Its first examples
+(``first-test``, ``survive``) are pasted into a project of their own by
+tests/docs/test_docs_examples.py; the outside-pytest block runs here, in this process.
 """
 
 from __future__ import annotations
@@ -21,21 +22,11 @@ from conntrack.testing import Fakes
 REDIRECT = "https://app.example.test/oauth/callback"
 
 
-def test_the_first_example_passes_in_a_project_of_its_own(
-    pytester: pytest.Pytester, readme_block: Callable[[str], str]
+def test_the_outside_pytest_block_leaves_nothing_intercepted(
+    docs_block: Callable[[str], str],
 ) -> None:
-    """No conftest, nothing but the installed plugin: the pasted test passes, and so does
-    the second one pasted below it ("in the same test file")."""
-    pytester.makepyfile(
-        test_integration=readme_block("first-test") + "\n\n" + readme_block("survive")
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
-    result.assert_outcomes(passed=2)
-
-
-def test_the_outside_pytest_block_runs_as_written(readme_block: Callable[[str], str]) -> None:
     namespace: dict[str, Any] = {}
-    exec(readme_block("outside-pytest"), namespace)  # its own asserts say what it expects
+    exec(docs_block("outside-pytest"), namespace)  # its own asserts say what it expects
     # Outside the block and the decorated call, nothing is intercepted any more.
     from conntrack.testing import current
 
@@ -43,7 +34,7 @@ def test_the_outside_pytest_block_runs_as_written(readme_block: Callable[[str], 
         current()
 
 
-# -- Graph versions and methods (README: Facebook, Instagram Login) ----------------------
+# -- Graph versions and methods (docs/integration/providers.md: Facebook, Instagram Login)
 
 
 def facebook_token(f: Fakes) -> str:
