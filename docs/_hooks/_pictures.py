@@ -211,7 +211,7 @@ def report_screenshot() -> Path:
 
 
 def population_plot() -> Path:
-    """``conntrack population``'s PNG of the README's steady base (cached)."""
+    """``conntrack population``'s PNG of the docs' steady base (cached)."""
     sources = [ROOT / "src" / "conntrack"]
     target = CACHE / f"population-{files_key(sources, *POPULATION_ARGS)}.png"
     if target.exists():

@@ -1,4 +1,4 @@
-"""The limits every input file is held to, in one place (README, "Limits").
+"""The limits every input file is held to, in one place (docs/qa/limits.md).
 
 A file from a careless or hostile author must end in ``file:line: message`` within a
 second and a few tens of megabytes, never in a hang, a traceback or the kernel's OOM

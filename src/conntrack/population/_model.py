@@ -78,7 +78,7 @@ MAX_COMPANIES = 1_000_000
 
 #: A run simulates at most 50 million connection-days (companies x their mean number of
 #: connections x days): a year of about 137 000 connections, a little over a minute on
-#: one core at the direct engine's measured ~750 000 connection-days/s (README, "Speed").
+#: one core at the direct engine's measured ~750 000 connection-days/s (docs/performance.md).
 MAX_CONNECTION_DAYS = 50_000_000
 
 #: At most 32 worker processes (``--workers``); more than the machine's cores are no faster.
@@ -460,7 +460,7 @@ def days_problem(days: int) -> str:
 
 
 def _n(number: float) -> str:
-    """``1 000 000``: a whole number with spaces between thousands, as the README writes."""
+    """``1 000 000``: a whole number with spaces between thousands, as the docs write."""
     return f"{round(number):,}".replace(",", " ")
 
 

@@ -207,12 +207,12 @@ class Fakes:
         *,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        """Call any control-API route (``"tokens/revoke"``, or as the README spells it,
+        """Call any control-API route (``"tokens/revoke"``, or as the docs spell it,
         ``"/_conntrack/tokens/revoke"``) and answer its JSON; an error answer raises
         :class:`FakesError` with the API's own message."""
         path = path.lstrip("/")
         if path == "_conntrack" or path.startswith("_conntrack/"):
-            path = path[len("_conntrack") :].lstrip("/")  # as the README's tables spell it
+            path = path[len("_conntrack") :].lstrip("/")  # as the docs' tables spell it
         url = f"{CONTROL}/{path}"
         if params:
             url += "?" + urlencode({k: v for k, v in params.items() if v is not None})

@@ -38,7 +38,7 @@ def _message(host: str) -> str:
         "this request did not go through requests, urllib3, httpx or httpx2, which the "
         "in-process fakes answer; it was stopped so that no code, secret or token of the "
         "test reaches the real provider. Send it with one of those clients, or point this "
-        "client at `conntrack serve` (README: Running conntrack serve)"
+        "client at `conntrack serve` (docs/integration/serve.md)"
     )
 
 
