@@ -55,11 +55,11 @@ import simpy
 from simpy.events import Event, Timeout
 
 from conntrack._clock import PRIORITY_EXPIRY, PRIORITY_NOTIFY, PRIORITY_SYNC, PRIORITY_WORLD
-from conntrack._lifecycle import HEALTHY, TRANSITIONS, State
+from conntrack._lifecycle import HEALTHY, State
 from conntrack._notify import reminder_instant
 from conntrack._policy import PolicySet, default_policy
 from conntrack.population import Company, PopulationSpec, Series, company
-from conntrack.population._direct import facts
+from conntrack.population._direct import _table, facts
 from conntrack.population._generate import Conn, noticed, reaction_delay
 
 LAYOUTS = ("company", "world")
@@ -76,17 +76,8 @@ _CONNECTED = State.CONNECTED.value
 _UTC = ZoneInfo("UTC")
 
 
-def _transitions() -> dict[tuple[str, str], str]:
-    """The lifecycle's transitions as ``(state, trigger) → state`` (``=``: stays)."""
-    out = {}
-    for t in TRANSITIONS:
-        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
-        for s in sources:
-            out[(s, t["trigger"])] = s if t["dest"] == "=" else t["dest"]
-    return out
-
-
-_TABLE = _transitions()
+# The same lifecycle table as the direct engine's (state, trigger) -> state.
+_TABLE = _table()
 
 
 def _seconds(d: timedelta) -> int:
