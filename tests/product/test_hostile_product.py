@@ -173,11 +173,14 @@ def test_a_product_that_never_listens_exits_2_naming_its_ready_url(tmp_path: Pat
 
 
 def _conntrack_run(product: Path) -> subprocess.Popen[str]:
+    # Ctrl-C as a terminal delivers it: a test session started as a background job
+    # (`make test &`) hands its children SIGINT ignored, and Python then keeps it ignored.
     return subprocess.Popen(
         [sys.executable, "-m", "conntrack.cli", "run", str(SHORT), "--product", str(product)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
